@@ -1,0 +1,1 @@
+/* broker/broker.c: to be written */

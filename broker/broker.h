@@ -1,0 +1,51 @@
+/* broker.h - the daemon's context: everything the loop owns, passed explicitly. */
+#ifndef BROKER_BROKER_H
+#define BROKER_BROKER_H
+
+#include <stdbool.h>
+#include <time.h>
+#include "broker/config.h"
+
+struct event_base;
+struct event;
+struct store;
+struct plugin_registry;
+struct route_table;
+struct ctl_server;
+struct http_server;
+
+struct broker {
+	struct event_base *base;
+	struct broker_config cfg;
+	int argc;               /* kept for config_reload */
+	char **argv;
+
+	struct store *store;
+	struct plugin_registry *plugins;
+	struct route_table *routes;
+	struct ctl_server *ctl;
+	struct http_server *http;
+
+	struct event *sig_term, *sig_int, *sig_hup;
+	struct event *drain_timer;
+
+	char *db_path;          /* STATE/broker.db */
+	char *ctl_url;          /* ipc://RUNTIME/ctl.sock */
+	time_t started;
+	bool ready;             /* plugins started and routes applied: /ready is 200 */
+	bool stopping;
+	int exit_code;
+};
+
+/* Build everything (no sockets yet besides the store).  Logs and returns <0 on failure. */
+int broker_init(struct broker *b, int argc, char **argv);
+/* Start plugins, restore routes, open ctl/http; then run the loop until shutdown. */
+int broker_run(struct broker *b);
+void broker_fini(struct broker *b);
+
+/* SIGHUP and `brokerctl reload`: re-read the config file, reload plugins, re-apply routes. */
+int broker_reload(struct broker *b, char *err, size_t errlen);
+/* SIGTERM and `brokerctl shutdown`: stop accepting, drain streams (bounded), leave the loop. */
+void broker_shutdown(struct broker *b, const char *why);
+
+#endif

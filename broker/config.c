@@ -1,0 +1,1 @@
+/* broker/config.c: to be written */

@@ -1,0 +1,1 @@
+/* broker/ctl_service.c: to be written */

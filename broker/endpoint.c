@@ -1,0 +1,1 @@
+/* broker/endpoint.c: to be written */

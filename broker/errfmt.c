@@ -1,0 +1,1 @@
+/* broker/errfmt.c: to be written */

@@ -1,0 +1,1 @@
+/* broker/host.c: to be written */

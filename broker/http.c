@@ -1,0 +1,1 @@
+/* broker/http.c: to be written */

@@ -1,0 +1,30 @@
+# The daemon: core convenience library (linked by brokerd and the tests) + main.
+pkginclude_HEADERS += %reldir%/plugin.h
+
+noinst_LTLIBRARIES += %reldir%/libbroker.la
+%canon_reldir%_libbroker_la_SOURCES = \
+	%reldir%/broker.c %reldir%/broker.h \
+	%reldir%/config.c %reldir%/config.h \
+	%reldir%/counters.h \
+	%reldir%/ctl_service.c %reldir%/ctl_service.h \
+	%reldir%/endpoint.c %reldir%/endpoint.h \
+	%reldir%/errfmt.c %reldir%/errfmt.h \
+	%reldir%/host.c %reldir%/host.h \
+	%reldir%/http.c %reldir%/http.h \
+	%reldir%/log.c %reldir%/log.h \
+	%reldir%/platform.h %reldir%/platform_posix.c \
+	%reldir%/plugins.c %reldir%/plugins.h \
+	%reldir%/relay.c %reldir%/relay.h \
+	%reldir%/route.c %reldir%/route.h \
+	%reldir%/store.c %reldir%/store.h \
+	%reldir%/url.c %reldir%/url.h
+%canon_reldir%_libbroker_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(PROTOBUF_C_CFLAGS) \
+	$(SQLITE3_CFLAGS) $(JANSSON_CFLAGS) $(NNG_CFLAGS) \
+	-DBROKER_PLUGINDIR='"$(plugindir)"' -DBROKER_SYSCONFDIR='"$(sysconfdir)"'
+%canon_reldir%_libbroker_la_LIBADD = rpc/librpc.la $(LIBEVENT_LIBS) $(SQLITE3_LIBS) $(JANSSON_LIBS)
+
+sbin_PROGRAMS += %reldir%/brokerd
+%canon_reldir%_brokerd_SOURCES = %reldir%/main.c
+%canon_reldir%_brokerd_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
+%canon_reldir%_brokerd_LDADD = %reldir%/libbroker.la
+# brokerd exports nothing to plugins (they get the host table), so no -export-dynamic.

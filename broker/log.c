@@ -1,0 +1,1 @@
+/* broker/log.c: to be written */

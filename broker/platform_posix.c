@@ -1,0 +1,1 @@
+/* broker/platform_posix.c: to be written */

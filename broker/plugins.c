@@ -1,0 +1,1 @@
+/* broker/plugins.c: to be written */

@@ -1,0 +1,1 @@
+/* broker/relay.c: to be written */

@@ -1,0 +1,1 @@
+/* broker/route.c: to be written */

@@ -1,0 +1,1 @@
+/* broker/store.c: to be written */

@@ -1,0 +1,1 @@
+/* broker/url.c: to be written */

@@ -1,0 +1,1 @@
+/* rpc/ctl_client.c: to be written */

@@ -1,0 +1,1 @@
+/* rpc/ctl_server.c: to be written */

@@ -1,0 +1,24 @@
+/* ctl_server.h - the control RPC endpoint: NNG REP over ipc://RUNTIME/ctl.sock. */
+#ifndef BROKER_CTL_SERVER_H
+#define BROKER_CTL_SERVER_H
+
+#include <stddef.h>
+#include "rpc/rpc.h"
+
+struct event_base;
+struct ctl_server;
+
+/*
+ * Listen on url (ipc://DIR/ctl.sock).  The socket file is created with mode
+ * 0600; every connecting pipe's peer uid must be ours or root, others are
+ * closed and counted.  Requests are handed from NNG's threads to the loop
+ * thread (locked queue + event_active) and dispatched there with table/ctx;
+ * replies go back through NNG.  Oversized requests are dropped and counted.
+ */
+int ctl_server_start(struct event_base *base, const char *url, const struct rpc_method *table,
+                     void *ctx, struct ctl_server **out, char *err, size_t errlen);
+void ctl_server_stop(struct ctl_server *srv);
+const struct rpc_counters *ctl_server_counters(const struct ctl_server *srv);
+uint64_t ctl_server_rejected_peers(const struct ctl_server *srv);
+
+#endif

@@ -1,0 +1,1 @@
+/* rpc/rpc.c: to be written */

@@ -1,0 +1,4 @@
+# Tests: unit (TAP-style programs), integration (shell scripts starting real brokers).
+include %reldir%/unit/local.mk
+include %reldir%/integration/local.mk
+include %reldir%/bench/local.mk
