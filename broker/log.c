@@ -83,7 +83,7 @@ static void json_escape(FILE *out, const char *s)
 void log_vwrite(enum broker_log_level level, const char *tag, const char *fmt, va_list ap)
 {
 	char msg[2048];
-	char stamp[40];
+	char stamp[64];
 	struct timeval tv;
 	struct tm tm;
 
