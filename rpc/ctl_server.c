@@ -1,1 +1,431 @@
-/* rpc/ctl_server.c: to be written */
+/* ctl_server.c - NNG REP endpoint for the control RPC, dispatching on the libevent loop. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+
+#include "rpc/ctl_server.h"
+#include "broker/errfmt.h"
+#include "broker/log.h"
+
+#define TAG "ctl"
+/* Enough contexts that one client slow to read its reply does not hold up the others. */
+#define CTL_NCTX 4
+/* Room for the envelope fields around a body of RPC_MAX_MESSAGE. */
+#define CTL_RECV_MAX (RPC_MAX_MESSAGE + 4096u)
+
+enum work_state { WORK_RECV, WORK_QUEUED, WORK_SEND };
+
+struct ctl_work {
+	struct ctl_server *srv;
+	nng_ctx ctx;
+	nng_aio *aio;
+	enum work_state state;
+	nng_msg *msg;             /* the request while queued for the loop */
+	struct ctl_work *next;    /* queue link, under srv->lock */
+};
+
+struct ctl_server {
+	struct event_base *base;
+	const struct rpc_method *table;
+	void *ctx;
+	nng_socket sock;
+	bool sock_open;
+	nng_listener listener;
+	struct event *wake;       /* activated from NNG threads; runs on the loop */
+	char *path;               /* the socket file, removed on stop */
+
+	pthread_mutex_t lock;     /* guards head/tail */
+	struct ctl_work *head, *tail;
+	atomic_bool stopping;
+
+	struct ctl_work work[CTL_NCTX];
+	int nwork;
+
+	struct rpc_counters counters;   /* loop thread only */
+	atomic_uint_fast64_t rejected_peers;
+};
+
+/* ---------------------------------------------------------------- NNG threads */
+
+static void ctl_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct ctl_server *srv = arg;
+	uint64_t uid = UINT64_MAX;
+	int rv;
+
+	if (ev != NNG_PIPE_EV_ADD_PRE)
+		return;
+	rv = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid);
+	if (rv == 0 && (uid == (uint64_t)geteuid() || uid == 0))
+		return;
+	atomic_fetch_add(&srv->rejected_peers, 1);
+	nng_pipe_close(p);
+	/* log.c writes whole lines under the stdio lock, so this is safe off the loop. */
+	if (rv != 0)
+		log_warn(TAG, "refused a control connection: peer uid unknown (%s)", nng_strerror(rv));
+	else
+		log_warn(TAG, "refused a control connection from uid %llu (only uid %lu and root may connect)",
+		         (unsigned long long)uid, (unsigned long)geteuid());
+}
+
+static void ctl_work_cb(void *arg)
+{
+	struct ctl_work *w = arg;
+	struct ctl_server *srv = w->srv;
+	int rv = nng_aio_result(w->aio);
+
+	switch (w->state) {
+	case WORK_RECV:
+		if (rv != 0) {
+			if (rv == NNG_ECLOSED || rv == NNG_ECANCELED || atomic_load(&srv->stopping))
+				return;
+			/* A transient failure on one pipe: keep this context serving. */
+			nng_ctx_recv(w->ctx, w->aio);
+			return;
+		}
+		w->msg = nng_aio_get_msg(w->aio);
+		nng_aio_set_msg(w->aio, NULL);
+		w->state = WORK_QUEUED;
+		w->next = NULL;
+		pthread_mutex_lock(&srv->lock);
+		if (srv->tail)
+			srv->tail->next = w;
+		else
+			srv->head = w;
+		srv->tail = w;
+		pthread_mutex_unlock(&srv->lock);
+		/* Needs a thread-enabled base (evthread_use_pthreads before event_base_new). */
+		event_active(srv->wake, EV_READ, 0);
+		return;
+	case WORK_SEND:
+		if (rv != 0) {
+			/* A failed send leaves the message with us. */
+			nng_msg *m = nng_aio_get_msg(w->aio);
+
+			nng_aio_set_msg(w->aio, NULL);
+			if (m)
+				nng_msg_free(m);
+			if (rv == NNG_ECLOSED || atomic_load(&srv->stopping))
+				return;
+		}
+		w->state = WORK_RECV;
+		nng_ctx_recv(w->ctx, w->aio);
+		return;
+	case WORK_QUEUED:
+		/* No operation is outstanding while queued; nothing to do. */
+		return;
+	}
+}
+
+/* ---------------------------------------------------------------- loop thread */
+
+static void ctl_reply(struct ctl_work *w)
+{
+	struct ctl_server *srv = w->srv;
+	nng_msg *msg = w->msg;
+	uint8_t *out = NULL;
+	size_t out_len = 0;
+	int rc;
+
+	w->msg = NULL;
+	rc = rpc_dispatch(srv->table, srv->ctx, &srv->counters, nng_msg_body(msg), nng_msg_len(msg),
+	                  &out, &out_len);
+	if (rc < 0 || !out) {
+		/* A reply envelope (or no memory): nothing to answer; wait for the next request,
+		 * which also discards this one on the REP context. */
+		if (rc != -EINVAL)
+			log_warn(TAG, "could not build a reply: %s", strerror(-rc));
+		nng_msg_free(msg);
+		w->state = WORK_RECV;
+		nng_ctx_recv(w->ctx, w->aio);
+		return;
+	}
+	nng_msg_clear(msg);
+	if (nng_msg_append(msg, out, out_len) != 0) {
+		free(out);
+		nng_msg_free(msg);
+		log_warn(TAG, "out of memory for a %zu-byte reply", out_len);
+		w->state = WORK_RECV;
+		nng_ctx_recv(w->ctx, w->aio);
+		return;
+	}
+	free(out);
+	nng_aio_set_msg(w->aio, msg);
+	w->state = WORK_SEND;
+	nng_ctx_send(w->ctx, w->aio);
+}
+
+static void ctl_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctl_server *srv = arg;
+	struct ctl_work *list;
+
+	pthread_mutex_lock(&srv->lock);
+	list = srv->head;
+	srv->head = srv->tail = NULL;
+	pthread_mutex_unlock(&srv->lock);
+
+	while (list) {
+		struct ctl_work *w = list;
+
+		list = w->next;
+		w->next = NULL;
+		if (atomic_load(&srv->stopping)) {
+			nng_msg_free(w->msg);
+			w->msg = NULL;
+			continue;
+		}
+		ctl_reply(w);
+	}
+}
+
+/* ---------------------------------------------------------------- start / stop */
+
+static int mkdir_private(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	char *parent, *slash;
+	int rc;
+
+	if (stat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return errfmt(err, errlen, -ENOTDIR, "runtime dir %s exists and is not a directory", dir);
+		return 0;
+	}
+	if (errno != ENOENT)
+		return errfmt(err, errlen, -errno, "runtime dir %s: %s", dir, strerror(errno));
+	parent = strdup(dir);
+	if (!parent)
+		return errfmt(err, errlen, -ENOMEM, "out of memory");
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		rc = mkdir_private(parent, err, errlen);
+		if (rc < 0) {
+			free(parent);
+			return rc;
+		}
+	}
+	free(parent);
+	/* 0700: the socket is briefly created with the umask's mode before NNG chmods it. */
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return errfmt(err, errlen, -errno, "cannot create runtime dir %s: %s (pass --runtime-dir)", dir,
+		              strerror(errno));
+	return 0;
+}
+
+/* Refuse to take over a live broker's socket; remove a stale one. */
+static int check_existing_socket(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : errfmt(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	if (!S_ISSOCK(st.st_mode))
+		return errfmt(err, errlen, -EEXIST, "%s exists and is not a socket; remove it or pick another --runtime-dir",
+		              path);
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return errfmt(err, errlen, -ENAMETOOLONG, "control socket path too long: %s", path);
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errfmt(err, errlen, -errno, "socket: %s", strerror(errno));
+	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	if (rc == 0) {
+		close(fd);
+		return errfmt(err, errlen, -EADDRINUSE, "another brokerd is already listening on %s", path);
+	}
+	rc = errno;
+	close(fd);
+	if (rc == ECONNREFUSED) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			return errfmt(err, errlen, -errno, "cannot remove stale control socket %s: %s", path,
+			              strerror(errno));
+		log_info(TAG, "removed stale control socket %s", path);
+		return 0;
+	}
+	if (rc == EACCES || rc == EPERM)
+		return errfmt(err, errlen, -rc, "%s: permission denied (owned by another user?)", path);
+	return errfmt(err, errlen, -rc, "%s: %s", path, strerror(rc));
+}
+
+static int nng_to_errno(int rv)
+{
+	if (rv & NNG_ESYSERR)
+		return rv & ~NNG_ESYSERR;
+	switch (rv) {
+	case NNG_ENOMEM: return ENOMEM;
+	case NNG_EADDRINUSE: return EADDRINUSE;
+	case NNG_EPERM: return EACCES;
+	case NNG_ENOENT: return ENOENT;
+	case NNG_EADDRINVAL: return EINVAL;
+	case NNG_EINVAL: return EINVAL;
+	default: return EIO;
+	}
+}
+
+int ctl_server_start(struct event_base *base, const char *url, const struct rpc_method *table,
+                     void *ctx, struct ctl_server **out, char *err, size_t errlen)
+{
+	struct ctl_server *srv;
+	char *slash;
+	int rc, rv;
+
+	*out = NULL;
+	if (strncmp(url, "ipc://", 6) != 0 || url[6] != '/')
+		return errfmt(err, errlen, -EINVAL, "control URL %s: expected ipc:///absolute/path", url);
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return errfmt(err, errlen, -ENOMEM, "out of memory");
+	srv->base = base;
+	srv->table = table;
+	srv->ctx = ctx;
+	pthread_mutex_init(&srv->lock, NULL);
+	atomic_init(&srv->stopping, false);
+	atomic_init(&srv->rejected_peers, 0);
+	srv->path = strdup(url + 6);
+	if (!srv->path) {
+		rc = errfmt(err, errlen, -ENOMEM, "out of memory");
+		goto fail;
+	}
+
+	slash = strrchr(srv->path, '/');
+	if (slash && slash != srv->path) {
+		*slash = '\0';
+		rc = mkdir_private(srv->path, err, errlen);
+		*slash = '/';
+		if (rc < 0)
+			goto fail;
+	}
+	rc = check_existing_socket(srv->path, err, errlen);
+	if (rc < 0)
+		goto fail;
+
+	srv->wake = event_new(base, -1, 0, ctl_wake_cb, srv);
+	if (!srv->wake) {
+		rc = errfmt(err, errlen, -ENOMEM, "cannot create the control event");
+		goto fail;
+	}
+
+	if ((rv = nng_rep0_open(&srv->sock)) != 0) {
+		rc = errfmt(err, errlen, -nng_to_errno(rv), "cannot open control socket: %s", nng_strerror(rv));
+		goto fail;
+	}
+	srv->sock_open = true;
+	/* NNG drops larger messages (closing that pipe) before they are buffered whole. */
+	if ((rv = nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, CTL_RECV_MAX)) != 0 ||
+	    (rv = nng_pipe_notify(srv->sock, NNG_PIPE_EV_ADD_PRE, ctl_pipe_cb, srv)) != 0) {
+		rc = errfmt(err, errlen, -nng_to_errno(rv), "cannot configure control socket: %s", nng_strerror(rv));
+		goto fail;
+	}
+	for (int i = 0; i < CTL_NCTX; i++) {
+		struct ctl_work *w = &srv->work[i];
+
+		w->srv = srv;
+		if ((rv = nng_ctx_open(&w->ctx, srv->sock)) != 0) {
+			rc = errfmt(err, errlen, -nng_to_errno(rv), "cannot open control context: %s", nng_strerror(rv));
+			goto fail;
+		}
+		if ((rv = nng_aio_alloc(&w->aio, ctl_work_cb, w)) != 0) {
+			nng_ctx_close(w->ctx);
+			rc = errfmt(err, errlen, -nng_to_errno(rv), "cannot allocate control aio: %s", nng_strerror(rv));
+			goto fail;
+		}
+		srv->nwork++;
+	}
+	if ((rv = nng_listener_create(&srv->listener, srv->sock, url)) != 0) {
+		rc = errfmt(err, errlen, -nng_to_errno(rv), "control socket %s: %s", url, nng_strerror(rv));
+		goto fail;
+	}
+	/* Set before start so the socket file never exists with a wider mode than 0600. */
+	if ((rv = nng_listener_set_int(srv->listener, NNG_OPT_IPC_PERMISSIONS, 0600)) != 0) {
+		rc = errfmt(err, errlen, -nng_to_errno(rv), "control socket %s: cannot set mode 0600: %s", url,
+		            nng_strerror(rv));
+		goto fail;
+	}
+	if ((rv = nng_listener_start(srv->listener, 0)) != 0) {
+		if (rv == NNG_EADDRINUSE)
+			rc = errfmt(err, errlen, -EADDRINUSE, "another brokerd is already listening on %s", srv->path);
+		else if (rv == NNG_EPERM)
+			rc = errfmt(err, errlen, -EACCES, "cannot listen on %s: permission denied (pass --runtime-dir)",
+			            srv->path);
+		else
+			rc = errfmt(err, errlen, -nng_to_errno(rv), "cannot listen on %s: %s", srv->path, nng_strerror(rv));
+		goto fail;
+	}
+	for (int i = 0; i < srv->nwork; i++) {
+		srv->work[i].state = WORK_RECV;
+		nng_ctx_recv(srv->work[i].ctx, srv->work[i].aio);
+	}
+	*out = srv;
+	return 0;
+
+fail:
+	/* Nothing was listening yet, so the socket file (if any) is not ours to remove. */
+	free(srv->path);
+	srv->path = NULL;
+	ctl_server_stop(srv);
+	return rc;
+}
+
+void ctl_server_stop(struct ctl_server *srv)
+{
+	struct ctl_work *list;
+
+	if (!srv)
+		return;
+	atomic_store(&srv->stopping, true);
+	/* Closing the socket aborts every context's aio with NNG_ECLOSED; nng_fini is
+	 * left to the process (other NNG users, like a test's client, may still run). */
+	if (srv->sock_open)
+		nng_close(srv->sock);
+	for (int i = 0; i < srv->nwork; i++) {
+		nng_aio_stop(srv->work[i].aio);
+		nng_aio_free(srv->work[i].aio);
+		srv->work[i].aio = NULL;
+	}
+	pthread_mutex_lock(&srv->lock);
+	list = srv->head;
+	srv->head = srv->tail = NULL;
+	pthread_mutex_unlock(&srv->lock);
+	for (; list; list = list->next) {
+		nng_msg_free(list->msg);
+		list->msg = NULL;
+	}
+	if (srv->wake)
+		event_free(srv->wake);
+	if (srv->path) {
+		/* NNG usually removes it on close; make sure, so brokerctl says "not running". */
+		if (unlink(srv->path) < 0 && errno != ENOENT)
+			log_warn(TAG, "cannot remove %s: %s", srv->path, strerror(errno));
+		free(srv->path);
+	}
+	pthread_mutex_destroy(&srv->lock);
+	free(srv);
+}
+
+const struct rpc_counters *ctl_server_counters(const struct ctl_server *srv)
+{
+	return &srv->counters;
+}
+
+uint64_t ctl_server_rejected_peers(const struct ctl_server *srv)
+{
+	return atomic_load(&((struct ctl_server *)srv)->rejected_peers);
+}

@@ -14,6 +14,18 @@ struct ctl_server;
  * closed and counted.  Requests are handed from NNG's threads to the loop
  * thread (locked queue + event_active) and dispatched there with table/ctx;
  * replies go back through NNG.  Oversized requests are dropped and counted.
+ *
+ * Threading: the caller must have called evthread_use_pthreads() (link
+ * -levent_pthreads) BEFORE creating base, because NNG's threads wake the
+ * loop with event_active(); on a base created earlier that call is not
+ * thread-safe.  start and stop run on the loop thread; stop never calls
+ * nng_fini().  If url's socket file answers, start fails with "another
+ * brokerd is already listening on PATH" (-EADDRINUSE); a stale file is
+ * removed; the runtime dir is created 0700 when missing.
+ *
+ * Counting: replies with status != OK and undecodable requests are in the
+ * counters; messages larger than NNG_OPT_RECVMAXSZ are dropped by NNG
+ * itself (it closes that connection) and NNG 1.5 gives no hook to count them.
  */
 int ctl_server_start(struct event_base *base, const char *url, const struct rpc_method *table,
                      void *ctx, struct ctl_server **out, char *err, size_t errlen);
