@@ -1,0 +1,26 @@
+# Test plugins: the example from broker-plugin(7) and deliberately broken
+# plugins for the loader tests.  Built by `make check` only; -rpath makes
+# libtool produce a real .so for a check library (found in %reldir%/.libs).
+TEST_PLUGIN_LDFLAGS = -module -avoid-version -shared -no-undefined -rpath /nowhere
+
+check_LTLIBRARIES += %reldir%/example.la %reldir%/bad_abi.la %reldir%/no_symbol.la \
+	%reldir%/init_fails.la %reldir%/small_struct.la
+
+%canon_reldir%_example_la_SOURCES = %reldir%/example.c
+%canon_reldir%_example_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
+%canon_reldir%_example_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS) -export-symbols-regex '^broker_plugin_entry$$'
+%canon_reldir%_example_la_LIBADD = $(LIBEVENT_LIBS)
+
+%canon_reldir%_bad_abi_la_SOURCES = %reldir%/bad_abi.c
+%canon_reldir%_bad_abi_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS) -export-symbols-regex '^broker_plugin_entry$$'
+
+# No export filter: it would hide the misspelled entry, and this plugin must
+# export a symbol, just not the right one.
+%canon_reldir%_no_symbol_la_SOURCES = %reldir%/no_symbol.c
+%canon_reldir%_no_symbol_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+
+%canon_reldir%_init_fails_la_SOURCES = %reldir%/init_fails.c
+%canon_reldir%_init_fails_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS) -export-symbols-regex '^broker_plugin_entry$$'
+
+%canon_reldir%_small_struct_la_SOURCES = %reldir%/small_struct.c
+%canon_reldir%_small_struct_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS) -export-symbols-regex '^broker_plugin_entry$$'
