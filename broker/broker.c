@@ -1,1 +1,217 @@
-/* broker/broker.c: to be written */
+/* broker.c - bring the daemon up and down: store, plugins, routes, control
+ * RPC, HTTP, signals, and the bounded drain on shutdown. */
+#include <config.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <event2/event.h>
+
+#include "broker/broker.h"
+#include "broker/ctl_service.h"
+#include "broker/errfmt.h"
+#include "broker/http.h"
+#include "broker/log.h"
+#include "broker/platform.h"
+#include "broker/plugins.h"
+#include "broker/route.h"
+#include "broker/store.h"
+#include "rpc/ctl_server.h"
+
+#define TAG "brokerd"
+
+static char *path_join(const char *dir, const char *name)
+{
+	size_t n = strlen(dir) + strlen(name) + 2;
+	char *s = malloc(n);
+
+	if (s)
+		snprintf(s, n, "%s/%s", dir, name);
+	return s;
+}
+
+int broker_init(struct broker *b, int argc, char **argv)
+{
+	char err[1024];
+	int rc;
+
+	b->argc = argc;
+	b->argv = argv;
+	b->started = time(NULL);
+	if (platform_event_threads() < 0) {
+		log_error(TAG, "libevent has no thread support; cannot take work from plugin threads");
+		return -ENOSYS;
+	}
+	log_capture_libevent();
+	b->base = event_base_new();
+	if (!b->base) {
+		log_error(TAG, "cannot create the event loop");
+		return -ENOMEM;
+	}
+	b->db_path = path_join(b->cfg.state_dir, "broker.db");
+	b->ctl_url = malloc(strlen(b->cfg.runtime_dir) + 32);
+	if (!b->db_path || !b->ctl_url)
+		return -ENOMEM;
+	sprintf(b->ctl_url, "ipc://%s/ctl.sock", b->cfg.runtime_dir);
+
+	rc = store_open(b->db_path, &b->store, err, sizeof(err));
+	if (rc < 0) {
+		log_error(TAG, "state: %s", err);
+		return rc;
+	}
+	if ((rc = plugins_create(b, &b->plugins)) < 0 || (rc = routes_create(b, &b->routes)) < 0) {
+		log_error(TAG, "out of memory");
+		return rc;
+	}
+	plugins_load_dirs(b->plugins);
+	return 0;
+}
+
+static void drain_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker *b = arg;
+	uint64_t active = routes_active_connections(b->routes);
+	time_t waited = time(NULL) - b->stopping_since;
+
+	if (active == 0) {
+		event_base_loopexit(b->base, NULL);
+		return;
+	}
+	if (waited >= b->cfg.drain_timeout_s) {
+		log_warn(TAG, "drain timeout (%d s): resetting %llu open connection(s)", b->cfg.drain_timeout_s,
+		         (unsigned long long)active);
+		routes_abort_all(b->routes);
+		event_base_loopexit(b->base, NULL);
+		return;
+	}
+	struct timeval tv = { 0, 100 * 1000 };
+	evtimer_add(b->drain_timer, &tv);
+}
+
+void broker_shutdown(struct broker *b, const char *why)
+{
+	struct timeval now = { 0, 0 };
+
+	if (b->stopping)
+		return;
+	b->stopping = true;
+	b->ready = false;
+	b->stopping_since = time(NULL);
+	log_info(TAG, "shutting down (%s): no new connections; draining %llu open one(s) for up to %d s", why,
+	         (unsigned long long)routes_active_connections(b->routes), b->cfg.drain_timeout_s);
+	routes_stop_accepting(b->routes);
+	/* Checked from the loop, so an RPC asking for shutdown still gets its reply. */
+	evtimer_add(b->drain_timer, &now);
+}
+
+int broker_reload(struct broker *b, char *err, size_t errlen)
+{
+	int rc = config_reload(&b->cfg, b->argc, b->argv, err, errlen);
+
+	if (rc < 0) {
+		log_error(TAG, "reload: keeping the running configuration: %s", err);
+		return rc;
+	}
+	log_configure(b->cfg.log_level, b->cfg.log_format);
+	int failures = plugins_reload_all(b->plugins) < 0;
+	failures += routes_apply_config(b->routes) < 0;
+	log_info(TAG, "reloaded configuration%s", failures ? " (with errors, see above)" : "");
+	if (failures)
+		return errfmt(err, errlen, -EINVAL, "reloaded with errors (see the broker's log)");
+	return 0;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct broker *b = arg;
+	char err[1024];
+
+	if (sig == SIGHUP) {
+		log_info(TAG, "SIGHUP: reloading");
+		broker_reload(b, err, sizeof(err));
+		return;
+	}
+	broker_shutdown(b, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static int print_route(void *arg, const struct route_info *ri)
+{
+	log_info(TAG, "route %s: %s -> %s [%s]", ri->name, ri->listen_address, ri->connect, ri->state);
+	return 0;
+}
+
+int broker_run(struct broker *b)
+{
+	char err[1024];
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	b->sig_term = evsignal_new(b->base, SIGTERM, on_signal, b);
+	b->sig_int = evsignal_new(b->base, SIGINT, on_signal, b);
+	b->sig_hup = evsignal_new(b->base, SIGHUP, on_signal, b);
+	b->drain_timer = evtimer_new(b->base, drain_check, b);
+	if (!b->sig_term || !b->sig_int || !b->sig_hup || !b->drain_timer)
+		return -ENOMEM;
+	event_add(b->sig_term, NULL);
+	event_add(b->sig_int, NULL);
+	event_add(b->sig_hup, NULL);
+
+	rc = ctl_server_start(b->base, b->ctl_url, ctl_methods, b, &b->ctl, err, sizeof(err));
+	if (rc < 0) {
+		log_error(TAG, "control socket: %s", err);
+		return rc;
+	}
+	plugins_start_all(b->plugins);
+	routes_restore(b->routes);
+	routes_apply_config(b->routes);
+	if (b->cfg.http_listen) {
+		rc = http_start(b, b->cfg.http_listen, &b->http, err, sizeof(err));
+		if (rc < 0) {
+			log_error(TAG, "http: %s", err);
+			return rc;
+		}
+		log_info(TAG, "http: /health /ready /metrics on http://%s", b->cfg.http_listen);
+	}
+	log_info(TAG, "control: %s", b->ctl_url);
+	log_info(TAG, "state: %s", b->db_path);
+	log_info(TAG, "plugins: %zu loaded; routes: %zu", plugins_count(b->plugins), routes_count(b->routes));
+	routes_foreach(b->routes, print_route, NULL);
+	b->ready = true;
+
+	if (event_base_dispatch(b->base) < 0) {
+		log_error(TAG, "event loop failed");
+		return -EIO;
+	}
+	log_info(TAG, "stopped");
+	return 0;
+}
+
+void broker_fini(struct broker *b)
+{
+	if (b->http)
+		http_stop(b->http);
+	if (b->ctl)
+		ctl_server_stop(b->ctl);
+	routes_destroy(b->routes);
+	if (b->plugins) {
+		plugins_stop_all(b->plugins);
+		plugins_destroy(b->plugins);
+	}
+	store_close(b->store);
+	if (b->sig_term)
+		event_free(b->sig_term);
+	if (b->sig_int)
+		event_free(b->sig_int);
+	if (b->sig_hup)
+		event_free(b->sig_hup);
+	if (b->drain_timer)
+		event_free(b->drain_timer);
+	if (b->base)
+		event_base_free(b->base);
+	free(b->db_path);
+	free(b->ctl_url);
+	config_free(&b->cfg);
+}

@@ -34,6 +34,7 @@ struct broker {
 	time_t started;
 	bool ready;             /* plugins started and routes applied: /ready is 200 */
 	bool stopping;
+	time_t stopping_since;
 	int exit_code;
 };
 

@@ -1,1 +1,245 @@
-/* broker/endpoint.c: to be written */
+/* endpoint.c - listen on and connect to URLs through the plugin serving the
+ * scheme, and the host callbacks through which plugins hand streams back. */
+#include <config.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/endpoint.h"
+#include "broker/errfmt.h"
+#include "broker/log.h"
+#include "broker/platform.h"
+#include "broker/plugins_internal.h"
+#include "broker/url.h"
+
+struct broker_accept_sink {
+	struct listener *listener;
+};
+
+struct listener {
+	struct plugin_resource res;    /* first: released on plugin unload */
+	struct broker_accept_sink sink;
+	struct plugin *plugin;
+	struct url url;
+	void *plugin_listener;
+	listener_accept_fn on_accept;
+	listener_lost_fn on_lost;
+	void *arg;
+	char address[512];
+};
+
+struct broker_connect_req {
+	struct connector *connector;
+};
+
+struct connector {
+	struct plugin_resource res;    /* first */
+	struct broker_connect_req req;
+	struct plugin *plugin;
+	struct url url;
+	void *pending;
+	connector_done_fn done;
+	void *arg;
+};
+
+void stream_desc_discard(const struct broker_stream_desc *desc)
+{
+	if (desc->wfd != desc->rfd)
+		platform_fd_close(desc->wfd);
+	platform_fd_close(desc->rfd);
+	if (desc->on_close)
+		desc->on_close(desc->close_arg);
+}
+
+/* Parse url and find the started plugin serving its scheme. */
+static int resolve(struct plugin_registry *reg, const char *text, struct url *u, struct plugin **out,
+                   char *err, size_t errlen)
+{
+	char schemes[256];
+	int rc = url_parse(text, u, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	if (u->is_peer) {
+		url_free(u);
+		return errfmt(err, errlen, -EINVAL, "%s: peer: addresses need a link to another broker", text);
+	}
+	*out = plugins_for_scheme(reg, u->pub.scheme);
+	if (!*out) {
+		plugins_schemes_text(reg, schemes, sizeof(schemes));
+		rc = errfmt(err, errlen, -EPROTONOSUPPORT, "%s: no plugin serves scheme '%s' (loaded: %s)", text,
+		            u->pub.scheme, schemes);
+		url_free(u);
+		return rc;
+	}
+	return 0;
+}
+
+static void listener_release(struct plugin_resource *res)
+{
+	struct listener *l = (struct listener *)res;
+	listener_lost_fn lost = l->on_lost;
+	void *arg = l->arg;
+
+	if (l->plugin->desc.unlisten)
+		l->plugin->desc.unlisten(l->plugin->state, l->plugin_listener);
+	url_free(&l->url);
+	free(l);
+	if (lost)
+		lost(arg, "its plugin was unloaded");
+}
+
+int endpoint_listen(struct plugin_registry *reg, const char *url, listener_accept_fn on_accept,
+                    listener_lost_fn on_lost, void *arg, struct listener **out, char *err, size_t errlen)
+{
+	struct listener *l = calloc(1, sizeof(*l));
+	char why[512] = "";
+	int rc;
+
+	if (!l)
+		return errfmt(err, errlen, -ENOMEM, "out of memory");
+	rc = resolve(reg, url, &l->url, &l->plugin, err, errlen);
+	if (rc < 0) {
+		free(l);
+		return rc;
+	}
+	if (!l->plugin->desc.listen) {
+		rc = errfmt(err, errlen, -EOPNOTSUPP, "%s: plugin %s cannot listen", url, l->plugin->desc.name);
+		goto fail;
+	}
+	l->sink.listener = l;
+	l->on_accept = on_accept;
+	l->on_lost = on_lost;
+	l->arg = arg;
+	l->res.release = listener_release;
+	rc = l->plugin->desc.listen(l->plugin->state, &l->url.pub, &l->sink, &l->plugin_listener, why,
+	                            sizeof(why));
+	if (rc < 0) {
+		errfmt(err, errlen, rc, "%s: %s", url, why[0] ? why : strerror(-rc));
+		goto fail;
+	}
+	if (!l->plugin->desc.describe ||
+	    l->plugin->desc.describe(l->plugin->state, l->plugin_listener, l->address, sizeof(l->address)) < 0)
+		snprintf(l->address, sizeof(l->address), "%s", url);
+	plugin_track(l->plugin, &l->res);
+	*out = l;
+	return 0;
+fail:
+	url_free(&l->url);
+	free(l);
+	return rc;
+}
+
+void listener_close(struct listener *l)
+{
+	if (!l)
+		return;
+	plugin_untrack(l->plugin, &l->res);
+	l->on_lost = NULL;
+	listener_release(&l->res);
+}
+
+const char *listener_address(const struct listener *l)
+{
+	return l->address;
+}
+
+void endpoint_host_accepted(struct broker_accept_sink *sink, const struct broker_stream_desc *desc)
+{
+	struct listener *l = sink->listener;
+
+	l->on_accept(l->arg, desc);
+}
+
+static void connector_free(struct connector *c)
+{
+	url_free(&c->url);
+	free(c);
+}
+
+static void connector_release(struct plugin_resource *res)
+{
+	struct connector *c = (struct connector *)res;
+	connector_done_fn done = c->done;
+	void *arg = c->arg;
+
+	if (c->plugin->desc.connect_cancel)
+		c->plugin->desc.connect_cancel(c->plugin->state, c->pending);
+	connector_free(c);
+	done(arg, -ECONNABORTED, "its plugin was unloaded", NULL);
+}
+
+int endpoint_connect(struct plugin_registry *reg, const char *url, connector_done_fn done, void *arg,
+                     struct connector **out, char *err, size_t errlen)
+{
+	struct connector *c = calloc(1, sizeof(*c));
+	char why[512] = "";
+	int rc;
+
+	if (!c)
+		return errfmt(err, errlen, -ENOMEM, "out of memory");
+	rc = resolve(reg, url, &c->url, &c->plugin, err, errlen);
+	if (rc < 0) {
+		free(c);
+		return rc;
+	}
+	if (!c->plugin->desc.connect) {
+		rc = errfmt(err, errlen, -EOPNOTSUPP, "%s: plugin %s cannot connect", url, c->plugin->desc.name);
+		connector_free(c);
+		return rc;
+	}
+	c->req.connector = c;
+	c->done = done;
+	c->arg = arg;
+	c->res.release = connector_release;
+	/* Track first: a plugin may not call back from inside connect, but be safe if it fails. */
+	plugin_track(c->plugin, &c->res);
+	rc = c->plugin->desc.connect(c->plugin->state, &c->url.pub, &c->req, &c->pending, why, sizeof(why));
+	if (rc < 0) {
+		plugin_untrack(c->plugin, &c->res);
+		errfmt(err, errlen, rc, "%s: %s", url, why[0] ? why : strerror(-rc));
+		connector_free(c);
+		return rc;
+	}
+	if (out)
+		*out = c;
+	return 0;
+}
+
+void connector_cancel(struct connector *c)
+{
+	if (!c)
+		return;
+	plugin_untrack(c->plugin, &c->res);
+	if (c->plugin->desc.connect_cancel)
+		c->plugin->desc.connect_cancel(c->plugin->state, c->pending);
+	connector_free(c);
+}
+
+void endpoint_host_connected(struct broker_connect_req *req, const struct broker_stream_desc *desc)
+{
+	struct connector *c = req->connector;
+	connector_done_fn done = c->done;
+	void *arg = c->arg;
+
+	plugin_untrack(c->plugin, &c->res);
+	connector_free(c);
+	done(arg, 0, NULL, desc);
+}
+
+void endpoint_host_connect_failed(struct broker_connect_req *req, int error, const char *reason)
+{
+	struct connector *c = req->connector;
+	connector_done_fn done = c->done;
+	void *arg = c->arg;
+	char text[512];
+
+	snprintf(text, sizeof(text), "%s: %s", c->url.pub.text,
+	         reason && *reason ? reason : strerror(error < 0 ? -error : error));
+	plugin_untrack(c->plugin, &c->res);
+	connector_free(c);
+	done(arg, error < 0 ? error : -error, text, NULL);
+}
+

@@ -36,4 +36,9 @@ void connector_cancel(struct connector *c);
 /* Close a stream's descriptors that nobody will relay, and run its on_close. */
 void stream_desc_discard(const struct broker_stream_desc *desc);
 
+/* The host-table entries plugins call (struct broker_host.accepted ...). */
+void endpoint_host_accepted(struct broker_accept_sink *sink, const struct broker_stream_desc *desc);
+void endpoint_host_connected(struct broker_connect_req *req, const struct broker_stream_desc *desc);
+void endpoint_host_connect_failed(struct broker_connect_req *req, int error, const char *reason);
+
 #endif

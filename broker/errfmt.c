@@ -1,5 +1,5 @@
 /* errfmt.c - write a one-line reason into a caller's buffer. */
-#include "config.h"
+#include <config.h>
 
 #include <stdarg.h>
 #include <stdio.h>

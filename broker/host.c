@@ -1,1 +1,222 @@
-/* broker/host.c: to be written */
+/* host.c - the services table plugins call (struct broker_host). */
+#include <config.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <event2/event.h>
+
+#include "broker/broker.h"
+#include "broker/endpoint.h"
+#include "broker/host.h"
+#include "broker/log.h"
+#include "broker/plugins_internal.h"
+#include "broker/store.h"
+#include "broker/url.h"
+
+static void host_vlog(struct broker_plugin_handle *h, enum broker_log_level level, const char *fmt, va_list ap)
+{
+	log_vwrite(level, plugin_name(plugin_from_handle(h)), fmt, ap);
+}
+
+static void host_log(struct broker_plugin_handle *h, enum broker_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	host_vlog(h, level, fmt, ap);
+	va_end(ap);
+}
+
+static struct event_base *host_event_base(struct broker_plugin_handle *h)
+{
+	return plugin_broker(plugin_from_handle(h))->base;
+}
+
+static const char *host_option_string(struct broker_plugin_handle *h, const char *name)
+{
+	return plugin_option_text(plugin_from_handle(h), name);
+}
+
+static long long host_option_int(struct broker_plugin_handle *h, const char *name)
+{
+	const char *v = plugin_option_text(plugin_from_handle(h), name);
+
+	return v ? strtoll(v, NULL, 0) : 0;
+}
+
+static int host_option_bool(struct broker_plugin_handle *h, const char *name)
+{
+	const char *v = plugin_option_text(plugin_from_handle(h), name);
+
+	return v && (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes"));
+}
+
+/* ---------------------------------------------------------- timers */
+
+struct broker_timer {
+	struct plugin_resource res;   /* first: released on unload */
+	struct plugin *plugin;
+	struct event *ev;
+	broker_timer_fn fn;
+	void *arg;
+};
+
+static void timer_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker_timer *t = arg;
+
+	t->fn(t->arg);
+}
+
+static void timer_release(struct plugin_resource *res)
+{
+	struct broker_timer *t = (struct broker_timer *)res;
+
+	event_free(t->ev);
+	free(t);
+}
+
+static struct broker_timer *host_timer_new(struct broker_plugin_handle *h, broker_timer_fn fn, void *arg)
+{
+	struct plugin *p = plugin_from_handle(h);
+	struct broker_timer *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->ev = evtimer_new(plugin_broker(p)->base, timer_fire, t);
+	if (!t->ev) {
+		free(t);
+		return NULL;
+	}
+	t->plugin = p;
+	t->fn = fn;
+	t->arg = arg;
+	t->res.release = timer_release;
+	plugin_track(p, &t->res);
+	return t;
+}
+
+static int host_timer_arm(struct broker_timer *t, long ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (ms < 0)
+		return event_del(t->ev) == 0 ? 0 : -EINVAL;
+	return event_add(t->ev, &tv) == 0 ? 0 : -EINVAL;
+}
+
+static void host_timer_free(struct broker_timer *t)
+{
+	if (!t)
+		return;
+	plugin_untrack(t->plugin, &t->res);
+	timer_release(&t->res);
+}
+
+/* ---------------------------------------------------------- post */
+
+/*
+ * Work posted from plugin threads: each post is a one-shot event
+ * (event_base_once), which is thread-safe and wakes the loop because the
+ * broker enables libevent's thread support before creating its base.
+ */
+struct post_item {
+	broker_post_fn fn;
+	void *arg;
+};
+
+static void post_run(evutil_socket_t fd, short what, void *arg)
+{
+	struct post_item *it = arg;
+
+	it->fn(it->arg);
+	free(it);
+}
+
+static int host_post(struct broker_plugin_handle *h, broker_post_fn fn, void *arg)
+{
+	struct post_item *it = malloc(sizeof(*it));
+	struct timeval now = { 0, 0 };
+
+	if (!it)
+		return -ENOMEM;
+	it->fn = fn;
+	it->arg = arg;
+	if (event_base_once(plugin_broker(plugin_from_handle(h))->base, -1, EV_TIMEOUT, post_run, it, &now) < 0) {
+		free(it);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------- state */
+
+static int host_state_get(struct broker_plugin_handle *h, const char *key, void **value, size_t *len)
+{
+	struct plugin *p = plugin_from_handle(h);
+
+	return store_kv_get(plugin_broker(p)->store, plugin_name(p), key, value, len);
+}
+
+static int host_state_set(struct broker_plugin_handle *h, const char *key, const void *value, size_t len)
+{
+	struct plugin *p = plugin_from_handle(h);
+
+	return store_kv_set(plugin_broker(p)->store, plugin_name(p), key, value, len);
+}
+
+static int host_state_delete(struct broker_plugin_handle *h, const char *key)
+{
+	struct plugin *p = plugin_from_handle(h);
+
+	return store_kv_delete(plugin_broker(p)->store, plugin_name(p), key);
+}
+
+/* ---------------------------------------------------------- mappings (not yet) */
+
+static int host_mapping_add(struct broker_plugin_handle *h, const struct broker_mapping *m)
+{
+	return -ENOSYS;
+}
+
+static int host_mapping_remove(struct broker_plugin_handle *h, const char *owner)
+{
+	return -ENOSYS;
+}
+
+static int host_resync(struct broker_plugin_handle *h)
+{
+	return -ENOSYS;
+}
+
+const struct broker_host broker_host_table = {
+	.struct_size = sizeof(struct broker_host),
+	.abi_major = BROKER_ABI_MAJOR,
+	.abi_minor = BROKER_ABI_MINOR,
+	.log = host_log,
+	.vlog = host_vlog,
+	.event_base = host_event_base,
+	.option_string = host_option_string,
+	.option_int = host_option_int,
+	.option_bool = host_option_bool,
+	.url_param = url_param,
+	.timer_new = host_timer_new,
+	.timer_arm = host_timer_arm,
+	.timer_free = host_timer_free,
+	.post = host_post,
+	.accepted = endpoint_host_accepted,
+	.connected = endpoint_host_connected,
+	.connect_failed = endpoint_host_connect_failed,
+	.state_get = host_state_get,
+	.state_set = host_state_set,
+	.state_delete = host_state_delete,
+	.free = free,
+	.mapping_add = host_mapping_add,
+	.mapping_remove = host_mapping_remove,
+	.resync_begin = host_resync,
+	.resync_commit = host_resync,
+};

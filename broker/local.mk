@@ -13,8 +13,8 @@ noinst_LTLIBRARIES += %reldir%/libbroker.la
 	%reldir%/http.c %reldir%/http.h \
 	%reldir%/log.c %reldir%/log.h \
 	%reldir%/platform.h %reldir%/platform_posix.c \
-	%reldir%/plugins.c %reldir%/plugins.h \
-	%reldir%/relay.c %reldir%/relay.h \
+	%reldir%/plugins.c %reldir%/plugins.h %reldir%/plugins_internal.h \
+	%reldir%/relay.c %reldir%/relay.h %reldir%/relay_fd.c \
 	%reldir%/route.c %reldir%/route.h \
 	%reldir%/store.c %reldir%/store.h \
 	%reldir%/url.c %reldir%/url.h

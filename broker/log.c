@@ -1,5 +1,5 @@
 /* log.c - one line per record on stderr, text or JSON, tagged with a subsystem. */
-#include "config.h"
+#include <config.h>
 
 #include <stdio.h>
 #include <string.h>

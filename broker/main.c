@@ -1,1 +1,47 @@
-int main(void) { return 0; }
+/* main.c - brokerd: parse settings, run the broker, exit 0 on a clean stop. */
+#include <config.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "broker/config.h"
+#include "broker/log.h"
+
+int main(int argc, char **argv)
+{
+	struct broker b;
+	char err[1024] = "";
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	rc = config_load(&b.cfg, argc, argv, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "brokerd: %s\n", err);
+		fprintf(stderr, "Try 'brokerd --help'.\n");
+		config_free(&b.cfg);
+		return 2;
+	}
+	if (b.cfg.show_help) {
+		config_print_help(stdout, argv[0]);
+		config_free(&b.cfg);
+		return 0;
+	}
+	if (b.cfg.show_version) {
+		printf("brokerd %s (plugin ABI %d.%d)\n", PACKAGE_VERSION, BROKER_ABI_MAJOR, BROKER_ABI_MINOR);
+		config_free(&b.cfg);
+		return 0;
+	}
+	if (b.cfg.check_config) {
+		printf("brokerd: configuration OK (%s)\n",
+		       b.cfg.config_file ? b.cfg.config_file : "built-in defaults");
+		config_free(&b.cfg);
+		return 0;
+	}
+	log_configure(b.cfg.log_level, b.cfg.log_format);
+	rc = broker_init(&b, argc, argv);
+	if (rc == 0)
+		rc = broker_run(&b);
+	broker_fini(&b);
+	return rc < 0 ? 1 : 0;
+}

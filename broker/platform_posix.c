@@ -1,1 +1,187 @@
-/* broker/platform_posix.c: to be written */
+/* platform_posix.c - platform.h for Linux and other POSIX systems. */
+#include <config.h>
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <event2/thread.h>
+
+#include "broker/errfmt.h"
+#include "broker/platform.h"
+
+void *platform_dl_open(const char *path, char *err, size_t errlen)
+{
+	/* RTLD_LOCAL: plugins never see each other's symbols; RTLD_NOW: fail at load, not mid-call. */
+	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+
+	if (!h)
+		errfmt(err, errlen, -ENOEXEC, "%s", dlerror());
+	return h;
+}
+
+void *platform_dl_sym(void *handle, const char *name)
+{
+	return dlsym(handle, name);
+}
+
+void platform_dl_close(void *handle)
+{
+	if (handle)
+		dlclose(handle);
+}
+
+const char *platform_plugin_suffix(void)
+{
+	return ".so";
+}
+
+int platform_fd_prepare(broker_fd fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	fl = fcntl(fd, F_GETFD);
+	if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0)
+		return -errno;
+	return 0;
+}
+
+void platform_fd_close(broker_fd fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+int platform_shutdown_write(broker_fd fd)
+{
+	return shutdown(fd, SHUT_WR) < 0 ? -errno : 0;
+}
+
+void platform_fd_abort(broker_fd fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	if (fd < 0)
+		return;
+	/* Fails harmlessly (ENOTSOCK) on pipes, which have no reset. */
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+ssize_t platform_read_iov(broker_fd fd, struct evbuffer_iovec *vec, int nvec)
+{
+	struct iovec iov[4];
+	ssize_t n;
+
+	if (nvec > 4)
+		nvec = 4;
+	for (int i = 0; i < nvec; i++) {
+		iov[i].iov_base = vec[i].iov_base;
+		iov[i].iov_len = vec[i].iov_len;
+	}
+	do {
+		n = readv(fd, iov, nvec);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	return n;
+}
+
+ssize_t platform_write_buffer(broker_fd fd, struct evbuffer *buf, size_t max)
+{
+	/* evbuffer_write_atmost uses writev on POSIX, which suits sockets and pipes alike. */
+	int n = evbuffer_write_atmost(buf, fd, (ev_ssize_t)max);
+
+	if (n < 0)
+		return (errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
+	return n;
+}
+
+int platform_errno(void)
+{
+	return errno;
+}
+
+int platform_mkdir_p(const char *path, int mode)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, (mode_t)mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, (mode_t)mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int platform_list_dir(const char *dir, const char *suffix, int (*fn)(void *arg, const char *path), void *arg)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, cap = 0, slen = strlen(suffix);
+	int rc = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		if (len <= slen || strcmp(de->d_name + len - slen, suffix) != 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			char **nn = realloc(names, cap * sizeof(*names));
+			if (!nn) {
+				rc = -ENOMEM;
+				break;
+			}
+			names = nn;
+		}
+		names[n] = malloc(strlen(dir) + len + 2);
+		if (!names[n]) {
+			rc = -ENOMEM;
+			break;
+		}
+		sprintf(names[n++], "%s/%s", dir, de->d_name);
+	}
+	closedir(d);
+	/* Sorted, so plugins load in the same order on every start. */
+	if (n)
+		qsort(names, n, sizeof(*names), name_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0)
+			rc = fn(arg, names[i]);
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+int platform_event_threads(void)
+{
+	return evthread_use_pthreads() == 0 ? 0 : -ENOSYS;
+}

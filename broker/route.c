@@ -1,1 +1,441 @@
-/* broker/route.c: to be written */
+/* route.c - routes: a listener on one endpoint; each accepted stream is
+ * connected to the other endpoint and handed to a relay. */
+#include <config.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "broker/endpoint.h"
+#include "broker/errfmt.h"
+#include "broker/log.h"
+#include "broker/relay.h"
+#include "broker/route.h"
+#include "broker/store.h"
+#include "broker/url.h"
+
+struct route;
+
+/* One accepted client: connecting to the target, then relaying. */
+struct route_conn {
+	struct route_conn *next, *prev;
+	struct route *route;
+	struct broker_stream_desc client;   /* valid while connecting */
+	struct connector *connector;        /* while connecting */
+	struct relay *relay;                /* once connected */
+};
+
+struct route {
+	struct route *next, *prev;
+	struct route_table *rt;
+	char *name, *listen, *connect;
+	int max_connections;
+	bool persistent;
+	bool from_config;
+	struct listener *listener;
+	char state[1024];
+	struct route_counters counters;
+	struct route_conn *conns;
+};
+
+struct route_table {
+	struct broker *broker;
+	struct route *head;
+	size_t count;
+	bool accepting;
+};
+
+#define TAG "route"
+
+int routes_create(struct broker *b, struct route_table **out)
+{
+	struct route_table *rt = calloc(1, sizeof(*rt));
+
+	if (!rt)
+		return -ENOMEM;
+	rt->broker = b;
+	rt->accepting = true;
+	*out = rt;
+	return 0;
+}
+
+static struct route *route_find(struct route_table *rt, const char *name)
+{
+	for (struct route *r = rt->head; r; r = r->next)
+		if (strcmp(r->name, name) == 0)
+			return r;
+	return NULL;
+}
+
+static void conn_unlink(struct route_conn *c)
+{
+	struct route *r = c->route;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		r->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	r->counters.conns_active--;
+}
+
+static void conn_relay_done(void *arg, struct relay *relay, bool aborted)
+{
+	struct route_conn *c = arg;
+
+	conn_unlink(c);
+	free(c);
+}
+
+static void conn_connected(void *arg, int err, const char *reason, const struct broker_stream_desc *desc)
+{
+	struct route_conn *c = arg;
+	struct route *r = c->route;
+
+	c->connector = NULL;
+	if (err) {
+		/* The client sees a clean close: the target is simply not there. */
+		log_warn(TAG, "%s: %s", r->name, reason ? reason : strerror(-err));
+		r->counters.errors++;
+		stream_desc_discard(&c->client);
+		conn_unlink(c);
+		free(c);
+		return;
+	}
+	c->relay = relay_new_fds(r->rt->broker->base, &c->client, desc, &r->counters, conn_relay_done, c);
+	if (!c->relay) {
+		log_error(TAG, "%s: cannot relay: out of memory", r->name);
+		r->counters.errors++;
+		conn_unlink(c);
+		free(c);
+	}
+}
+
+static void route_on_accept(void *arg, const struct broker_stream_desc *desc)
+{
+	struct route *r = arg;
+	struct route_conn *c;
+	char err[512];
+
+	if (!r->rt->accepting ||
+	    (r->max_connections > 0 && r->counters.conns_active >= (uint64_t)r->max_connections)) {
+		r->counters.conns_refused++;
+		log_debug(TAG, "%s: refusing %s: %d connections open (limit)", r->name,
+		          desc->peer ? desc->peer : "client", r->max_connections);
+		stream_desc_discard(desc);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		r->counters.errors++;
+		stream_desc_discard(desc);
+		return;
+	}
+	c->route = r;
+	c->client = *desc;
+	c->client.peer = NULL;   /* not owned past this call */
+	c->next = r->conns;
+	if (r->conns)
+		r->conns->prev = c;
+	r->conns = c;
+	r->counters.conns_total++;
+	r->counters.conns_active++;
+	if (endpoint_connect(r->rt->broker->plugins, r->connect, conn_connected, c, &c->connector, err,
+	                     sizeof(err)) < 0) {
+		log_warn(TAG, "%s: %s", r->name, err);
+		r->counters.errors++;
+		stream_desc_discard(&c->client);
+		conn_unlink(c);
+		free(c);
+	}
+}
+
+static void route_on_lost(void *arg, const char *why)
+{
+	struct route *r = arg;
+
+	r->listener = NULL;
+	snprintf(r->state, sizeof(r->state), "down: %s", why);
+	log_warn(TAG, "%s: listener closed: %s", r->name, why);
+}
+
+static void route_abort_conns(struct route *r)
+{
+	struct route_conn *c, *next;
+
+	/* Never called from inside a relay callback, so each abort completes here. */
+	for (c = r->conns; c; c = next) {
+		next = c->next;
+		if (c->relay) {
+			relay_abort(c->relay);   /* conn_relay_done unlinks and frees */
+		} else {
+			connector_cancel(c->connector);
+			stream_desc_discard(&c->client);
+			conn_unlink(c);
+			free(c);
+		}
+	}
+}
+
+static void route_free(struct route *r)
+{
+	listener_close(r->listener);
+	route_abort_conns(r);
+	free(r->name);
+	free(r->listen);
+	free(r->connect);
+	free(r);
+}
+
+static int check_name(const char *name, char *err, size_t errlen)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 64)
+		return errfmt(err, errlen, -EINVAL, "route name must be 1-64 characters");
+	for (const char *s = name; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+			return errfmt(err, errlen, -EINVAL, "route name '%s': use letters, digits, '-', '_' or '.'",
+			              name);
+	return 0;
+}
+
+/* Validate both URLs up front so a typo fails at add time, not at first connection. */
+static int check_urls(const char *listen, const char *connect, char *err, size_t errlen)
+{
+	struct url u;
+	int rc;
+
+	if ((rc = url_parse(listen, &u, err, errlen)) < 0)
+		return rc;
+	url_free(&u);
+	if ((rc = url_parse(connect, &u, err, errlen)) < 0)
+		return rc;
+	url_free(&u);
+	return 0;
+}
+
+static int route_open(struct route_table *rt, const char *name, const char *listen, const char *connect,
+                      int max_connections, bool persistent, bool from_config, char *err, size_t errlen)
+{
+	struct route *r;
+	int rc;
+
+	if ((rc = check_name(name, err, errlen)) < 0)
+		return rc;
+	if (route_find(rt, name))
+		return errfmt(err, errlen, -EEXIST, "route '%s' exists (remove it first, or pick another name)", name);
+	if (max_connections < 0)
+		return errfmt(err, errlen, -EINVAL, "max connections must be 0 (unlimited) or more");
+	if ((rc = check_urls(listen, connect, err, errlen)) < 0)
+		return rc;
+	r = calloc(1, sizeof(*r));
+	if (!r || !(r->name = strdup(name)) || !(r->listen = strdup(listen)) || !(r->connect = strdup(connect))) {
+		if (r) {
+			free(r->name);
+			free(r->listen);
+		}
+		free(r);
+		return errfmt(err, errlen, -ENOMEM, "out of memory");
+	}
+	r->rt = rt;
+	r->max_connections = max_connections;
+	r->persistent = persistent;
+	r->from_config = from_config;
+	rc = endpoint_listen(rt->broker->plugins, listen, route_on_accept, route_on_lost, r, &r->listener, err,
+	                     errlen);
+	if (rc < 0) {
+		route_free(r);
+		return rc;
+	}
+	snprintf(r->state, sizeof(r->state), "listening");
+	r->next = rt->head;
+	if (rt->head)
+		rt->head->prev = r;
+	rt->head = r;
+	rt->count++;
+	log_info(TAG, "%s: listening on %s -> %s", name, listener_address(r->listener), connect);
+	return 0;
+}
+
+static void route_close(struct route_table *rt, struct route *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		rt->head = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	rt->count--;
+	route_free(r);
+}
+
+int routes_add(struct route_table *rt, const char *name, const char *listen, const char *connect,
+               int max_connections, bool persist, char *err, size_t errlen)
+{
+	int rc = route_open(rt, name, listen, connect, max_connections, persist, false, err, errlen);
+	struct store_route sr = { name, listen, connect, max_connections, 0 };
+
+	if (rc < 0 || !persist)
+		return rc;
+	rc = store_route_insert(rt->broker->store, &sr, err, errlen);
+	if (rc < 0) {
+		/* Not stored means not added: the user would lose it at restart without knowing. */
+		route_close(rt, route_find(rt, name));
+		return rc;
+	}
+	return 0;
+}
+
+int routes_remove(struct route_table *rt, const char *name, char *err, size_t errlen)
+{
+	struct route *r = route_find(rt, name);
+	int rc;
+
+	if (!r)
+		return errfmt(err, errlen, -ENOENT, "no route named '%s'", name);
+	if (r->from_config)
+		return errfmt(err, errlen, -EPERM,
+		              "route '%s' comes from the config file; remove it there and reload", name);
+	if (r->persistent && (rc = store_route_delete(rt->broker->store, name, err, errlen)) < 0 && rc != -ENOENT)
+		return rc;
+	log_info(TAG, "%s: removed", name);
+	route_close(rt, r);
+	return 0;
+}
+
+static int restore_one(void *arg, const struct store_route *sr)
+{
+	struct route_table *rt = arg;
+	char err[768];
+
+	/* A stored route that cannot listen now stays stored and is shown as down. */
+	if (route_open(rt, sr->name, sr->listen, sr->connect, sr->max_connections, true, false, err,
+	               sizeof(err)) < 0) {
+		log_error(TAG, "%s: cannot restore: %s", sr->name, err);
+		struct route *r = calloc(1, sizeof(*r));
+		if (r && (r->name = strdup(sr->name)) && (r->listen = strdup(sr->listen)) &&
+		    (r->connect = strdup(sr->connect))) {
+			r->rt = rt;
+			r->persistent = true;
+			r->max_connections = sr->max_connections;
+			snprintf(r->state, sizeof(r->state), "down: %s", err);
+			r->next = rt->head;
+			if (rt->head)
+				rt->head->prev = r;
+			rt->head = r;
+			rt->count++;
+		} else if (r) {
+			free(r->name);
+			free(r->listen);
+			free(r);
+		}
+	}
+	return 0;
+}
+
+int routes_restore(struct route_table *rt)
+{
+	return store_route_foreach(rt->broker->store, restore_one, rt);
+}
+
+int routes_apply_config(struct route_table *rt)
+{
+	struct broker_config *cfg = &rt->broker->cfg;
+	struct route *r, *next;
+	int failures = 0;
+
+	/* Config routes are re-applied from scratch; unchanged ones keep their listener. */
+	for (r = rt->head; r; r = next) {
+		next = r->next;
+		if (!r->from_config)
+			continue;
+		bool keep = false;
+		for (size_t i = 0; i < cfg->n_routes; i++) {
+			struct config_route *cr = &cfg->routes[i];
+			if (!strcmp(cr->name, r->name) && !strcmp(cr->listen, r->listen) &&
+			    !strcmp(cr->connect, r->connect) && cr->max_connections == r->max_connections)
+				keep = true;
+		}
+		if (!keep) {
+			log_info(TAG, "%s: no longer in the config file; closing", r->name);
+			route_close(rt, r);
+		}
+	}
+	for (size_t i = 0; i < cfg->n_routes; i++) {
+		struct config_route *cr = &cfg->routes[i];
+		char err[768];
+		r = route_find(rt, cr->name);
+		if (r && r->from_config)
+			continue;
+		if (route_open(rt, cr->name, cr->listen, cr->connect, cr->max_connections, false, true, err,
+		               sizeof(err)) < 0) {
+			log_error(TAG, "config route %s: %s", cr->name, err);
+			failures++;
+		}
+	}
+	return failures ? -EINVAL : 0;
+}
+
+int routes_foreach(struct route_table *rt, int (*fn)(void *arg, const struct route_info *ri), void *arg)
+{
+	for (struct route *r = rt->head; r; r = r->next) {
+		struct route_info ri = {
+			.name = r->name,
+			.listen = r->listen,
+			.connect = r->connect,
+			.max_connections = r->max_connections,
+			.persistent = r->persistent,
+			.state = r->state,
+			.listen_address = r->listener ? listener_address(r->listener) : r->listen,
+			.counters = r->counters,
+		};
+		int rc = fn(arg, &ri);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+size_t routes_count(struct route_table *rt)
+{
+	return rt->count;
+}
+
+uint64_t routes_active_connections(struct route_table *rt)
+{
+	uint64_t n = 0;
+
+	for (struct route *r = rt->head; r; r = r->next)
+		n += r->counters.conns_active;
+	return n;
+}
+
+void routes_stop_accepting(struct route_table *rt)
+{
+	rt->accepting = false;
+	for (struct route *r = rt->head; r; r = r->next) {
+		listener_close(r->listener);
+		r->listener = NULL;
+		snprintf(r->state, sizeof(r->state), "down: shutting down");
+	}
+}
+
+void routes_abort_all(struct route_table *rt)
+{
+	for (struct route *r = rt->head; r; r = r->next)
+		route_abort_conns(r);
+}
+
+void routes_destroy(struct route_table *rt)
+{
+	if (!rt)
+		return;
+	while (rt->head)
+		route_close(rt, rt->head);
+	free(rt);
+}
