@@ -485,7 +485,10 @@ static void pending_free(struct tcp_pending *p)
 	free(p);
 }
 
-/* Report a failure from the done event (always a later loop iteration). */
+/*
+ * Report a failure from the done event (always a later loop iteration).
+ * fmt NULL keeps the reason already in p->reason.
+ */
 static void fail_later(struct tcp_pending *p, int error, const char *fmt, ...)
 #if defined(__GNUC__)
 	__attribute__((format(printf, 3, 4)))
@@ -496,9 +499,11 @@ static void fail_later(struct tcp_pending *p, int error, const char *fmt, ...)
 	va_list ap;
 
 	p->error = error;
-	va_start(ap, fmt);
-	vsnprintf(p->reason, sizeof(p->reason), fmt, ap);
-	va_end(ap);
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(p->reason, sizeof(p->reason), fmt, ap);
+		va_end(ap);
+	}
 	if (p->wev) {
 		event_free(p->wev);
 		p->wev = NULL;
@@ -628,7 +633,7 @@ next:
 	if (!p->error)
 		fail_later(p, -EHOSTUNREACH, "no addresses for %s", p->host);
 	else
-		fail_later(p, p->error, "%s", p->reason);
+		fail_later(p, p->error, NULL);
 }
 
 static void on_resolved(int result, struct evutil_addrinfo *res, void *arg)
