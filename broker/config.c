@@ -1,1 +1,759 @@
-/* broker/config.c: to be written */
+/* config.c - brokerd settings: flag > environment > JSON file > built-in default. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker/config.h"
+#include "broker/errfmt.h"
+#include "broker/url.h"
+
+#ifndef BROKER_SYSCONFDIR
+#define BROKER_SYSCONFDIR "/etc"
+#endif
+#ifndef BROKER_PLUGINDIR
+#define BROKER_PLUGINDIR "/usr/lib/broker/plugins"
+#endif
+
+#define DEFAULT_CONFIG_FILE BROKER_SYSCONFDIR "/broker/brokerd.json"
+#define DEFAULT_DRAIN_TIMEOUT 10
+#define MAX_DRAIN_TIMEOUT 86400
+
+/* The settings that have all four layers; plugin_dirs is a list and handled apart. */
+enum setting {
+	S_RUNTIME_DIR,
+	S_STATE_DIR,
+	S_LOG_LEVEL,
+	S_LOG_FORMAT,
+	S_HTTP_LISTEN,
+	S_DRAIN_TIMEOUT,
+	S_COUNT
+};
+
+enum {
+	OPT_CONFIG = 'c',
+	OPT_HELP = 'h',
+	OPT_VERSION = 'V',
+	OPT_RUNTIME_DIR = 256,
+	OPT_STATE_DIR,
+	OPT_PLUGIN_DIR,
+	OPT_LOG_LEVEL,
+	OPT_LOG_FORMAT,
+	OPT_HTTP_LISTEN,
+	OPT_DRAIN_TIMEOUT,
+	OPT_CHECK_CONFIG,
+};
+
+struct setting_desc {
+	const char *flag;   /* without "--" */
+	const char *env;
+	const char *key;    /* JSON key */
+	const char *metavar;
+	const char *help;
+};
+
+static const struct setting_desc settings[S_COUNT] = {
+	[S_RUNTIME_DIR] = { "runtime-dir", "BROKER_RUNTIME_DIR", "runtime_dir", "DIR",
+	                    "control socket DIR/ctl.sock lives here" },
+	[S_STATE_DIR] = { "state-dir", "BROKER_STATE_DIR", "state_dir", "DIR",
+	                  "sqlite state DIR/broker.db lives here" },
+	[S_LOG_LEVEL] = { "log-level", "LOG_LEVEL", "log_level", "LEVEL",
+	                  "error, warn, info, debug or trace" },
+	[S_LOG_FORMAT] = { "log-format", "BROKER_LOG_FORMAT", "log_format", "FORMAT",
+	                   "text or json (one JSON object per line)" },
+	[S_HTTP_LISTEN] = { "http-listen", "BROKER_HTTP_LISTEN", "http_listen", "ADDR:PORT",
+	                    "serve /health, /ready, /metrics (host defaults to 127.0.0.1; \"off\" disables)" },
+	[S_DRAIN_TIMEOUT] = { "drain-timeout", "BROKER_DRAIN_TIMEOUT", "drain_timeout", "SECONDS",
+	                      "on SIGTERM, how long live connections may finish" },
+};
+
+#define PLUGIN_DIR_FLAG "plugin-dir"
+#define PLUGIN_DIR_ENV "BROKER_PLUGIN_DIR"
+#define PLUGIN_DIR_KEY "plugin_dirs"
+#define CONFIG_ENV "BROKER_CONFIG"
+
+static const struct option long_options[] = {
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+	{ "http-listen", required_argument, NULL, OPT_HTTP_LISTEN },
+	{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
+	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* One layer's values.  Strings point into argv / environ or are owned (file layer). */
+struct layer {
+	const char *val[S_COUNT];
+	const char *dirs[CONFIG_MAX_PLUGIN_DIRS];
+	size_t n_dirs;
+	bool has_dirs;
+};
+
+struct flags {
+	struct layer l;
+	const char *config;
+	bool check_config, show_version, show_help;
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static char *join(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *s = malloc(la + lb + 1);
+
+	if (s) {
+		memcpy(s, a, la);
+		memcpy(s + la, b, lb + 1);
+	}
+	return s;
+}
+
+/* An empty environment variable counts as unset, as most tools treat it. */
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+/* XDG base directories must be absolute; a relative one is ignored (the spec says so). */
+static const char *xdg_env(const char *name)
+{
+	const char *v = env(name);
+
+	return v && v[0] == '/' ? v : NULL;
+}
+
+static const char *home_dir(void)
+{
+	const char *h = env("HOME");
+	struct passwd *pw;
+
+	if (h)
+		return h;
+	pw = getpwuid(geteuid());
+	return pw && pw->pw_dir ? pw->pw_dir : NULL;
+}
+
+char *config_default_runtime_dir(void)
+{
+	const char *x;
+	char buf[64];
+
+	if (geteuid() == 0)
+		return strdup("/run/broker");
+	x = xdg_env("XDG_RUNTIME_DIR");
+	if (x)
+		return join(x, "/broker");
+	/* No per-user runtime dir (no login session): a private dir under /tmp. */
+	snprintf(buf, sizeof(buf), "/tmp/broker-%u", (unsigned)geteuid());
+	return strdup(buf);
+}
+
+char *config_default_state_dir(void)
+{
+	const char *x, *h;
+
+	if (geteuid() == 0)
+		return strdup("/var/lib/broker");
+	x = xdg_env("XDG_STATE_HOME");
+	if (x)
+		return join(x, "/broker");
+	h = home_dir();
+	if (h)
+		return join(h, "/.local/state/broker");
+	return strdup("/var/lib/broker");
+}
+
+/* Split a ':'-separated list (BROKER_PLUGIN_DIR) into a layer; pieces point into copy. */
+static int split_dirs(char *copy, struct layer *l, const char *what, char *err, size_t errlen)
+{
+	char *save = NULL;
+
+	for (char *t = strtok_r(copy, ":", &save); t; t = strtok_r(NULL, ":", &save)) {
+		if (l->n_dirs == CONFIG_MAX_PLUGIN_DIRS)
+			return errfmt(err, errlen, -E2BIG, "%s: too many plugin directories (at most %d)",
+			              what, CONFIG_MAX_PLUGIN_DIRS);
+		l->dirs[l->n_dirs++] = t;
+	}
+	l->has_dirs = l->n_dirs > 0;
+	return 0;
+}
+
+/* ------------------------------------------------------------ flags */
+
+static int parse_flags(struct flags *f, int argc, char **argv, char *err, size_t errlen)
+{
+	int c, idx;
+
+	memset(f, 0, sizeof(*f));
+	/*
+	 * getopt keeps its position in globals; optind = 0 makes glibc start
+	 * over, which config_reload and the tests need.  '+' stops at the first
+	 * non-option instead of permuting argv (we re-parse the same argv on
+	 * reload), ':' reports a missing argument apart from an unknown option.
+	 */
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:c:hV", long_options, &idx)) != -1) {
+		switch (c) {
+		case OPT_CONFIG: f->config = optarg; break;
+		case OPT_RUNTIME_DIR: f->l.val[S_RUNTIME_DIR] = optarg; break;
+		case OPT_STATE_DIR: f->l.val[S_STATE_DIR] = optarg; break;
+		case OPT_LOG_LEVEL: f->l.val[S_LOG_LEVEL] = optarg; break;
+		case OPT_LOG_FORMAT: f->l.val[S_LOG_FORMAT] = optarg; break;
+		case OPT_HTTP_LISTEN: f->l.val[S_HTTP_LISTEN] = optarg; break;
+		case OPT_DRAIN_TIMEOUT: f->l.val[S_DRAIN_TIMEOUT] = optarg; break;
+		case OPT_PLUGIN_DIR:
+			if (f->l.n_dirs == CONFIG_MAX_PLUGIN_DIRS)
+				return errfmt(err, errlen, -E2BIG, "--plugin-dir: given more than %d times",
+				              CONFIG_MAX_PLUGIN_DIRS);
+			f->l.dirs[f->l.n_dirs++] = optarg;
+			f->l.has_dirs = true;
+			break;
+		case OPT_CHECK_CONFIG: f->check_config = true; break;
+		case OPT_VERSION: f->show_version = true; break;
+		case OPT_HELP: f->show_help = true; break;
+		case ':':
+			return errfmt(err, errlen, -EINVAL, "%s: missing value (see --help)", argv[optind - 1]);
+		default:
+			if (optopt)
+				return errfmt(err, errlen, -EINVAL, "unknown option '-%c' (see --help)", optopt);
+			return errfmt(err, errlen, -EINVAL, "unknown option '%s' (see --help)",
+			              argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return errfmt(err, errlen, -EINVAL, "unexpected argument '%s' (brokerd takes only options; see --help)",
+		              argv[optind]);
+	return 0;
+}
+
+static int read_env(struct layer *l, char **dirs_copy, char *err, size_t errlen)
+{
+	const char *v;
+
+	memset(l, 0, sizeof(*l));
+	for (int i = 0; i < S_COUNT; i++)
+		l->val[i] = env(settings[i].env);
+	v = env(PLUGIN_DIR_ENV);
+	if (v) {
+		*dirs_copy = strdup(v);
+		if (!*dirs_copy)
+			return errfmt(err, errlen, -ENOMEM, "out of memory");
+		return split_dirs(*dirs_copy, l, PLUGIN_DIR_ENV, err, errlen);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ file */
+
+struct file_layer {
+	json_t *root;        /* owns every string the layer points to */
+	struct layer l;
+	struct config_route *routes;
+	size_t n_routes;
+	json_t *plugins;     /* borrowed from root */
+	char drain_text[32]; /* drain_timeout as text, for the common resolver */
+};
+
+static void file_layer_free(struct file_layer *fl)
+{
+	for (size_t i = 0; i < fl->n_routes; i++) {
+		free(fl->routes[i].name);
+		free(fl->routes[i].listen);
+		free(fl->routes[i].connect);
+	}
+	free(fl->routes);
+	json_decref(fl->root);
+	memset(fl, 0, sizeof(*fl));
+}
+
+static const char *json_type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	case JSON_NULL: return "null";
+	}
+	return "?";
+}
+
+static int parse_route(const char *path, size_t i, json_t *o, struct config_route *r, char *err,
+                       size_t errlen)
+{
+	static const char *const required[] = { "name", "listen", "connect" };
+	char *dst[3] = { NULL, NULL, NULL };
+	const char *key;
+	json_t *v;
+	struct url u;
+	int rc;
+
+	if (!json_is_object(o))
+		return errfmt(err, errlen, -EINVAL, "%s: routes[%zu]: must be an object, not %s", path, i,
+		              json_type_name(o));
+	json_object_foreach(o, key, v) {
+		if (strcmp(key, "name") && strcmp(key, "listen") && strcmp(key, "connect") &&
+		    strcmp(key, "max_connections"))
+			return errfmt(err, errlen, -EINVAL,
+			              "%s: routes[%zu]: unknown key \"%s\" (known: name, listen, connect, max_connections)",
+			              path, i, key);
+	}
+	for (size_t k = 0; k < 3; k++) {
+		v = json_object_get(o, required[k]);
+		if (!v)
+			return errfmt(err, errlen, -EINVAL, "%s: routes[%zu]: missing \"%s\"", path, i,
+			              required[k]);
+		if (!json_is_string(v) || !*json_string_value(v))
+			return errfmt(err, errlen, -EINVAL, "%s: routes[%zu].%s: must be a non-empty string",
+			              path, i, required[k]);
+		dst[k] = (char *)json_string_value(v);
+	}
+	for (size_t k = 1; k < 3; k++) {
+		char why[256];
+		rc = url_parse(dst[k], &u, why, sizeof(why));
+		if (rc < 0)
+			return errfmt(err, errlen, rc, "%s: routes[%zu].%s: %s", path, i, required[k], why);
+		url_free(&u);
+	}
+	v = json_object_get(o, "max_connections");
+	if (v && (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > INT_MAX))
+		return errfmt(err, errlen, -EINVAL,
+		              "%s: routes[%zu].max_connections: must be an integer >= 0 (0: unlimited)", path, i);
+	r->max_connections = v ? (int)json_integer_value(v) : 0;
+	r->name = strdup(dst[0]);
+	r->listen = strdup(dst[1]);
+	r->connect = strdup(dst[2]);
+	if (!r->name || !r->listen || !r->connect)
+		return errfmt(err, errlen, -ENOMEM, "out of memory");
+	return 0;
+}
+
+static int parse_routes(const char *path, json_t *arr, struct file_layer *fl, char *err, size_t errlen)
+{
+	size_t n;
+	int rc;
+
+	if (!json_is_array(arr))
+		return errfmt(err, errlen, -EINVAL, "%s: routes: must be an array of objects, not %s", path,
+		              json_type_name(arr));
+	n = json_array_size(arr);
+	if (n == 0)
+		return 0;
+	fl->routes = calloc(n, sizeof(*fl->routes));
+	if (!fl->routes)
+		return errfmt(err, errlen, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		/* Count first so file_layer_free releases a half-parsed entry. */
+		fl->n_routes = i + 1;
+		rc = parse_route(path, i, json_array_get(arr, i), &fl->routes[i], err, errlen);
+		if (rc < 0)
+			return rc;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(fl->routes[j].name, fl->routes[i].name) == 0)
+				return errfmt(err, errlen, -EINVAL,
+				              "%s: routes[%zu]: name \"%s\" already used by routes[%zu]", path, i,
+				              fl->routes[i].name, j);
+	}
+	return 0;
+}
+
+static int parse_plugins(const char *path, json_t *obj, char *err, size_t errlen)
+{
+	const char *name, *key;
+	json_t *opts, *v;
+
+	if (!json_is_object(obj))
+		return errfmt(err, errlen, -EINVAL,
+		              "%s: plugins: must be an object {\"NAME\": {options}}, not %s", path,
+		              json_type_name(obj));
+	json_object_foreach(obj, name, opts) {
+		if (!json_is_object(opts))
+			return errfmt(err, errlen, -EINVAL, "%s: plugins.%s: must be an object of options, not %s",
+			              path, name, json_type_name(opts));
+		json_object_foreach(opts, key, v) {
+			if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v))
+				return errfmt(err, errlen, -EINVAL,
+				              "%s: plugins.%s.%s: must be a string, number or boolean, not %s", path,
+				              name, key, json_type_name(v));
+		}
+	}
+	return 0;
+}
+
+static int key_setting(const char *key)
+{
+	for (int i = 0; i < S_COUNT; i++)
+		if (strcmp(settings[i].key, key) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * Read and validate the file.  path NULL: nothing to read.  Validation
+ * errors name the file and the key path; jansson keeps no positions for
+ * parsed values, so only syntax errors carry line and column.
+ */
+static int read_file(const char *path, bool explicit, struct file_layer *fl, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	const char *key;
+	json_t *v;
+	FILE *fp;
+	int rc, s;
+
+	memset(fl, 0, sizeof(*fl));
+	fp = fopen(path, "r");
+	if (!fp) {
+		if (errno == ENOENT && !explicit)
+			return 1;
+		return errfmt(err, errlen, -errno, "%s: cannot read config file: %s%s", path, strerror(errno),
+		              errno == ENOENT ? " (check --config / " CONFIG_ENV ")" : "");
+	}
+	fl->root = json_loadf(fp, JSON_REJECT_DUPLICATES, &jerr);
+	fclose(fp);
+	if (!fl->root)
+		return errfmt(err, errlen, -EINVAL, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+	if (!json_is_object(fl->root))
+		return errfmt(err, errlen, -EINVAL, "%s: the top level must be a JSON object, not %s", path,
+		              json_type_name(fl->root));
+
+	json_object_foreach(fl->root, key, v) {
+		s = key_setting(key);
+		if (s >= 0) {
+			if (s == S_HTTP_LISTEN && json_is_null(v)) {
+				/* null: explicitly off, which is also the default. */
+			} else if (s == S_DRAIN_TIMEOUT) {
+				if (!json_is_integer(v))
+					return errfmt(err, errlen, -EINVAL,
+					              "%s: %s: must be an integer number of seconds, not %s", path, key,
+					              json_type_name(v));
+				/* Keep validation in one place: the resolver parses the text form. */
+				snprintf(fl->drain_text, sizeof(fl->drain_text), "%" JSON_INTEGER_FORMAT,
+				         json_integer_value(v));
+				fl->l.val[s] = fl->drain_text;
+			} else if (!json_is_string(v)) {
+				return errfmt(err, errlen, -EINVAL, "%s: %s: must be a string, not %s", path, key,
+				              json_type_name(v));
+			} else {
+				fl->l.val[s] = json_string_value(v);
+			}
+		} else if (strcmp(key, PLUGIN_DIR_KEY) == 0) {
+			size_t i;
+			json_t *d;
+			if (!json_is_array(v))
+				return errfmt(err, errlen, -EINVAL, "%s: %s: must be an array of strings, not %s",
+				              path, key, json_type_name(v));
+			json_array_foreach(v, i, d) {
+				if (!json_is_string(d) || !*json_string_value(d))
+					return errfmt(err, errlen, -EINVAL, "%s: %s[%zu]: must be a non-empty string",
+					              path, key, i);
+				if (fl->l.n_dirs == CONFIG_MAX_PLUGIN_DIRS)
+					return errfmt(err, errlen, -E2BIG, "%s: %s: at most %d directories", path, key,
+					              CONFIG_MAX_PLUGIN_DIRS);
+				fl->l.dirs[fl->l.n_dirs++] = json_string_value(d);
+			}
+			fl->l.has_dirs = fl->l.n_dirs > 0;
+		} else if (strcmp(key, "routes") == 0) {
+			rc = parse_routes(path, v, fl, err, errlen);
+			if (rc < 0)
+				return rc;
+		} else if (strcmp(key, "plugins") == 0) {
+			rc = parse_plugins(path, v, err, errlen);
+			if (rc < 0)
+				return rc;
+			fl->plugins = v;
+		} else {
+			return errfmt(err, errlen, -EINVAL,
+			              "%s: unknown key \"%s\" (known: runtime_dir, state_dir, plugin_dirs, log_level, "
+			              "log_format, http_listen, drain_timeout, routes, plugins)",
+			              path, key);
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ resolve */
+
+/* The highest layer that sets s, and a label naming it for error messages. */
+static const char *pick(int s, const struct layer *fl, const struct layer *el, const struct layer *ff,
+                        const char *path, char *label, size_t labellen)
+{
+	if (fl->val[s]) {
+		snprintf(label, labellen, "--%s", settings[s].flag);
+		return fl->val[s];
+	}
+	if (el->val[s]) {
+		snprintf(label, labellen, "%s", settings[s].env);
+		return el->val[s];
+	}
+	if (ff && ff->val[s]) {
+		snprintf(label, labellen, "%s: %s", path, settings[s].key);
+		return ff->val[s];
+	}
+	label[0] = '\0';
+	return NULL;
+}
+
+static int parse_seconds(const char *v, int *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < 0 || n > MAX_DRAIN_TIMEOUT)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
+static int resolve(struct broker_config *cfg, const struct flags *f, const struct layer *el,
+                   const struct file_layer *file, const char *path, char *err, size_t errlen)
+{
+	const struct layer *ff = file ? &file->l : NULL;
+	char label[PATH_MAX + 64];
+	const char *v;
+
+	v = pick(S_RUNTIME_DIR, &f->l, el, ff, path, label, sizeof(label));
+	cfg->runtime_dir = v ? strdup(v) : config_default_runtime_dir();
+	v = pick(S_STATE_DIR, &f->l, el, ff, path, label, sizeof(label));
+	cfg->state_dir = v ? strdup(v) : config_default_state_dir();
+	if (!cfg->runtime_dir || !cfg->state_dir)
+		return errfmt(err, errlen, -ENOMEM, "out of memory");
+
+	const struct layer *dl = f->l.has_dirs ? &f->l : el->has_dirs ? el : ff && ff->has_dirs ? ff : NULL;
+	if (dl) {
+		for (size_t i = 0; i < dl->n_dirs; i++)
+			if (!(cfg->plugin_dirs[cfg->n_plugin_dirs++] = strdup(dl->dirs[i])))
+				return errfmt(err, errlen, -ENOMEM, "out of memory");
+	} else {
+		if (!(cfg->plugin_dirs[cfg->n_plugin_dirs++] = strdup(BROKER_PLUGINDIR)))
+			return errfmt(err, errlen, -ENOMEM, "out of memory");
+	}
+
+	cfg->log_level = BROKER_LOG_INFO;
+	v = pick(S_LOG_LEVEL, &f->l, el, ff, path, label, sizeof(label));
+	if (v && log_level_parse(v, &cfg->log_level) < 0)
+		return errfmt(err, errlen, -EINVAL, "%s: unknown level '%s' (use error, warn, info, debug, trace)",
+		              label, v);
+
+	cfg->log_format = LOG_FORMAT_TEXT;
+	v = pick(S_LOG_FORMAT, &f->l, el, ff, path, label, sizeof(label));
+	if (v && log_format_parse(v, &cfg->log_format) < 0)
+		return errfmt(err, errlen, -EINVAL, "%s: unknown format '%s' (use text or json)", label, v);
+
+	v = pick(S_HTTP_LISTEN, &f->l, el, ff, path, label, sizeof(label));
+	if (v && strcmp(v, "off") != 0) {
+		char host[256], why[256];
+		unsigned port;
+		int rc = url_split_host_port(v, "127.0.0.1", host, sizeof(host), &port, why, sizeof(why));
+		if (rc < 0)
+			return errfmt(err, errlen, rc, "%s: %s", label, why);
+		if (!(cfg->http_listen = strdup(v)))
+			return errfmt(err, errlen, -ENOMEM, "out of memory");
+	}
+
+	cfg->drain_timeout_s = DEFAULT_DRAIN_TIMEOUT;
+	v = pick(S_DRAIN_TIMEOUT, &f->l, el, ff, path, label, sizeof(label));
+	if (v && parse_seconds(v, &cfg->drain_timeout_s) < 0)
+		return errfmt(err, errlen, -EINVAL, "%s: '%s' is not a number of seconds (0-%d)", label, v,
+		              MAX_DRAIN_TIMEOUT);
+	return 0;
+}
+
+/* Build a complete config into cfg (zeroed first); on error cfg holds partial state to free. */
+static int build(struct broker_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+	struct flags f;
+	struct layer el;
+	struct file_layer file;
+	char *env_dirs = NULL;
+	const char *path;
+	bool explicit;
+	int rc, have_file = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->log_level = BROKER_LOG_INFO;
+	cfg->drain_timeout_s = DEFAULT_DRAIN_TIMEOUT;
+	memset(&file, 0, sizeof(file));
+
+	rc = parse_flags(&f, argc, argv, err, errlen);
+	if (rc < 0)
+		return rc;
+	cfg->check_config = f.check_config;
+	cfg->show_version = f.show_version;
+	cfg->show_help = f.show_help;
+	/* --help and --version must work even when the config is broken. */
+	if (f.show_help || f.show_version)
+		return 0;
+
+	rc = read_env(&el, &env_dirs, err, errlen);
+	if (rc < 0)
+		goto out;
+
+	path = f.config ? f.config : env(CONFIG_ENV);
+	explicit = path != NULL;
+	if (!path)
+		path = DEFAULT_CONFIG_FILE;
+	rc = read_file(path, explicit, &file, err, errlen);
+	if (rc < 0)
+		goto out;
+	have_file = rc == 0;
+	cfg->config_file_explicit = explicit;
+	if (have_file && !(cfg->config_file = strdup(path))) {
+		rc = errfmt(err, errlen, -ENOMEM, "out of memory");
+		goto out;
+	}
+
+	rc = resolve(cfg, &f, &el, have_file ? &file : NULL, path, err, errlen);
+	if (rc < 0)
+		goto out;
+
+	if (have_file) {
+		/* Hand the parsed routes over instead of copying them. */
+		cfg->routes = file.routes;
+		cfg->n_routes = file.n_routes;
+		file.routes = NULL;
+		file.n_routes = 0;
+		if (file.plugins)
+			cfg->plugin_options = json_incref(file.plugins);
+	}
+	rc = 0;
+out:
+	file_layer_free(&file);
+	free(env_dirs);
+	return rc;
+}
+
+int config_load(struct broker_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+	int rc = build(cfg, argc, argv, err, errlen);
+
+	if (rc < 0)
+		config_free(cfg);
+	return rc;
+}
+
+int config_reload(struct broker_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+	struct broker_config fresh;
+	int rc;
+
+	/*
+	 * Flags and environment do not change under a running process, so
+	 * rebuilding every layer re-reads exactly the file.  Building aside
+	 * and swapping keeps the running config intact when the new file is
+	 * broken.
+	 */
+	rc = build(&fresh, argc, argv, err, errlen);
+	if (rc < 0) {
+		config_free(&fresh);
+		return rc;
+	}
+	config_free(cfg);
+	*cfg = fresh;
+	return 0;
+}
+
+void config_free(struct broker_config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->config_file);
+	free(cfg->runtime_dir);
+	free(cfg->state_dir);
+	for (size_t i = 0; i < cfg->n_plugin_dirs; i++)
+		free(cfg->plugin_dirs[i]);
+	free(cfg->http_listen);
+	for (size_t i = 0; i < cfg->n_routes; i++) {
+		free(cfg->routes[i].name);
+		free(cfg->routes[i].listen);
+		free(cfg->routes[i].connect);
+	}
+	free(cfg->routes);
+	json_decref(cfg->plugin_options);
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->log_level = BROKER_LOG_INFO;
+	cfg->drain_timeout_s = DEFAULT_DRAIN_TIMEOUT;
+}
+
+/* ------------------------------------------------------------ help */
+
+static void help_line(FILE *out, const char *flag, const char *metavar, const char *help,
+                      const char *envname, const char *key, const char *def)
+{
+	char left[64];
+
+	snprintf(left, sizeof(left), "--%s%s%s", flag, metavar ? " " : "", metavar ? metavar : "");
+	fprintf(out, "  %-26s %s\n", left, help);
+	if (envname || key || def) {
+		fprintf(out, "  %-26s", "");
+		if (envname)
+			fprintf(out, " env %s", envname);
+		if (key)
+			fprintf(out, "%s file key \"%s\"", envname ? "," : "", key);
+		if (def)
+			fprintf(out, "%s default %s", envname || key ? ";" : "", def);
+		fputc('\n', out);
+	}
+}
+
+void config_print_help(FILE *out, const char *argv0)
+{
+	char *rt = config_default_runtime_dir(), *st = config_default_state_dir();
+	char drain[32];
+
+	snprintf(drain, sizeof(drain), "%d", DEFAULT_DRAIN_TIMEOUT);
+	fprintf(out,
+	        "Usage: %s [OPTION]...\n"
+	        "Relay sockets and ports between a host and its guests; see brokerd(8).\n"
+	        "\n"
+	        "Each setting is taken from, highest first: the flag, the environment variable,\n"
+	        "the key in the JSON config file, the built-in default.\n"
+	        "\n",
+	        argv0 ? argv0 : "brokerd");
+	help_line(out, "config", "FILE", "JSON config file (see broker.conf(5)); absent default is fine",
+	          CONFIG_ENV, NULL, DEFAULT_CONFIG_FILE);
+	help_line(out, settings[S_RUNTIME_DIR].flag, "DIR", settings[S_RUNTIME_DIR].help,
+	          settings[S_RUNTIME_DIR].env, settings[S_RUNTIME_DIR].key, rt ? rt : "?");
+	help_line(out, settings[S_STATE_DIR].flag, "DIR", settings[S_STATE_DIR].help,
+	          settings[S_STATE_DIR].env, settings[S_STATE_DIR].key, st ? st : "?");
+	help_line(out, PLUGIN_DIR_FLAG, "DIR", "load plugins from DIR (repeatable; env: ':'-separated)",
+	          PLUGIN_DIR_ENV, PLUGIN_DIR_KEY, BROKER_PLUGINDIR);
+	help_line(out, settings[S_LOG_LEVEL].flag, "LEVEL", settings[S_LOG_LEVEL].help,
+	          settings[S_LOG_LEVEL].env, settings[S_LOG_LEVEL].key, "info");
+	help_line(out, settings[S_LOG_FORMAT].flag, "FORMAT", settings[S_LOG_FORMAT].help,
+	          settings[S_LOG_FORMAT].env, settings[S_LOG_FORMAT].key, "text");
+	help_line(out, settings[S_HTTP_LISTEN].flag, "ADDR:PORT", settings[S_HTTP_LISTEN].help,
+	          settings[S_HTTP_LISTEN].env, settings[S_HTTP_LISTEN].key, "off");
+	help_line(out, settings[S_DRAIN_TIMEOUT].flag, "SECONDS", settings[S_DRAIN_TIMEOUT].help,
+	          settings[S_DRAIN_TIMEOUT].env, settings[S_DRAIN_TIMEOUT].key, drain);
+	help_line(out, "check-config", NULL, "validate flags, environment and config file, then exit",
+	          NULL, NULL, NULL);
+	help_line(out, "version", NULL, "print the version and exit", NULL, NULL, NULL);
+	help_line(out, "help", NULL, "print this help and exit", NULL, NULL, NULL);
+	fprintf(out,
+	        "\n"
+	        "The config file may also hold \"routes\": [{\"name\", \"listen\", \"connect\",\n"
+	        "\"max_connections\"}] and \"plugins\": {\"NAME\": {\"option\": value}}.\n");
+	free(rt);
+	free(st);
+}

@@ -1,1 +1,342 @@
-/* broker/http.c: to be written */
+/* http.c - /health, /ready and /metrics over evhttp on the broker's loop. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/util.h>
+
+#include "broker/broker.h"
+#include "broker/errfmt.h"
+#include "broker/http.h"
+#include "broker/log.h"
+#include "broker/plugins.h"
+#include "broker/route.h"
+#include "broker/url.h"
+#include "rpc/ctl_server.h"
+
+#define TAG "http"
+#define DEFAULT_HOST "127.0.0.1"
+
+struct http_server {
+	struct broker *b;
+	struct evhttp *http;
+	struct evhttp_bound_socket *sock;
+	unsigned port;              /* the bound port (differs from the asked one for port 0) */
+};
+
+/* ------------------------------------------------------------ metrics */
+
+struct route_snap {
+	char *name;
+	struct route_counters c;
+};
+
+struct snap {
+	struct route_snap *v;
+	size_t n, cap;
+	int oom;
+};
+
+/*
+ * Prometheus wants every sample of one metric family together, so copy the
+ * routes once and emit family by family (names are only valid inside the
+ * routes_foreach callback).
+ */
+static int snap_route(void *arg, const struct route_info *ri)
+{
+	struct snap *s = arg;
+
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		struct route_snap *v = realloc(s->v, cap * sizeof(*v));
+		if (!v) {
+			s->oom = 1;
+			return 1;
+		}
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n].name = strdup(ri->name ? ri->name : "");
+	if (!s->v[s->n].name) {
+		s->oom = 1;
+		return 1;
+	}
+	s->v[s->n].c = ri->counters;
+	s->n++;
+	return 0;
+}
+
+/* Label values escape backslash, double quote and newline (text format 0.0.4). */
+static void put_label(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\\\", f);
+		else if (*s == '"')
+			fputs("\\\"", f);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+enum field { F_TOTAL, F_ACTIVE, F_REFUSED, F_ERRORS };
+
+static uint64_t field_value(const struct route_counters *c, enum field fld)
+{
+	switch (fld) {
+	case F_TOTAL: return c->conns_total;
+	case F_ACTIVE: return c->conns_active;
+	case F_REFUSED: return c->conns_refused;
+	case F_ERRORS: return c->errors;
+	}
+	return 0;
+}
+
+static void route_family(FILE *f, const struct snap *s, const char *name, const char *type,
+                         const char *help, enum field fld)
+{
+	family(f, name, type, help);
+	for (size_t i = 0; i < s->n; i++) {
+		fprintf(f, "%s{route=\"", name);
+		put_label(f, s->v[i].name);
+		fprintf(f, "\"} %llu\n", (unsigned long long)field_value(&s->v[i].c, fld));
+	}
+}
+
+char *http_render_metrics(struct broker *b)
+{
+	struct snap s = { 0 };
+	const struct rpc_counters *rc = NULL;
+	struct rpc_counters zero = { 0 };
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (b->routes)
+		routes_foreach(b->routes, snap_route, &s);
+	f = open_memstream(&text, &len);
+	if (!f || s.oom)
+		goto out;
+
+	route_family(f, &s, "broker_route_connections_total", "counter",
+	             "Connections accepted on the route.", F_TOTAL);
+	route_family(f, &s, "broker_route_connections_active", "gauge",
+	             "Connections currently relayed by the route.", F_ACTIVE);
+	route_family(f, &s, "broker_route_connections_refused_total", "counter",
+	             "Connections refused because the route was at its connection limit.", F_REFUSED);
+	family(f, "broker_route_bytes_total", "counter",
+	       "Bytes relayed: in is client to target, out is target to client.");
+	for (size_t i = 0; i < s.n; i++) {
+		fputs("broker_route_bytes_total{route=\"", f);
+		put_label(f, s.v[i].name);
+		fprintf(f, "\",direction=\"in\"} %llu\n", (unsigned long long)s.v[i].c.bytes_in);
+		fputs("broker_route_bytes_total{route=\"", f);
+		put_label(f, s.v[i].name);
+		fprintf(f, "\",direction=\"out\"} %llu\n", (unsigned long long)s.v[i].c.bytes_out);
+	}
+	route_family(f, &s, "broker_route_errors_total", "counter",
+	             "Connect failures, resets and I/O errors on the route.", F_ERRORS);
+
+	family(f, "broker_plugins_loaded", "gauge", "Plugins currently loaded.");
+	fprintf(f, "broker_plugins_loaded %zu\n", b->plugins ? plugins_count(b->plugins) : (size_t)0);
+
+	if (b->ctl)
+		rc = ctl_server_counters(b->ctl);
+	if (!rc)
+		rc = &zero;
+	family(f, "broker_rpc_requests_total", "counter", "Control RPC requests received.");
+	fprintf(f, "broker_rpc_requests_total %llu\n", (unsigned long long)rc->requests);
+	family(f, "broker_rpc_errors_total", "counter", "Control RPC replies with a non-OK status.");
+	fprintf(f, "broker_rpc_errors_total %llu\n", (unsigned long long)rc->errors);
+	family(f, "broker_rpc_malformed_total", "counter",
+	       "Control RPC messages dropped as undecodable or oversized.");
+	fprintf(f, "broker_rpc_malformed_total %llu\n", (unsigned long long)rc->malformed);
+
+	family(f, "broker_ready", "gauge", "1 once plugins are started and routes applied.");
+	fprintf(f, "broker_ready %d\n", b->ready ? 1 : 0);
+	family(f, "broker_uptime_seconds", "gauge", "Seconds since brokerd started.");
+	fprintf(f, "broker_uptime_seconds %lld\n",
+	        b->started ? (long long)(time(NULL) - b->started) : 0LL);
+out:
+	if (f && fclose(f) != 0) {
+		free(text);
+		text = NULL;
+	}
+	for (size_t i = 0; i < s.n; i++)
+		free(s.v[i].name);
+	free(s.v);
+	if (s.oom) {
+		free(text);
+		text = NULL;
+	}
+	return text;
+}
+
+/* ------------------------------------------------------------ handlers */
+
+static void reply(struct evhttp_request *req, int code, const char *reason, const char *type,
+                  const char *body)
+{
+	struct evbuffer *buf = evbuffer_new();
+
+	if (!buf) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+	evbuffer_add(buf, body, strlen(body));
+	evhttp_send_reply(req, code, reason, buf);
+	evbuffer_free(buf);
+}
+
+static void serve_health(struct http_server *h, struct evhttp_request *req)
+{
+	struct broker *b = h->b;
+	char body[256];
+
+	snprintf(body, sizeof(body), "{\"status\":\"ok\",\"uptime_s\":%lld,\"routes\":%zu,\"conns_active\":%llu}\n",
+	         b->started ? (long long)(time(NULL) - b->started) : 0LL,
+	         b->routes ? routes_count(b->routes) : (size_t)0,
+	         (unsigned long long)(b->routes ? routes_active_connections(b->routes) : 0));
+	reply(req, HTTP_OK, "OK", "application/json", body);
+}
+
+static void serve_ready(struct http_server *h, struct evhttp_request *req)
+{
+	if (h->b->ready)
+		reply(req, HTTP_OK, "OK", "application/json", "{\"ready\":true}\n");
+	else
+		reply(req, 503, "Service Unavailable", "application/json", "{\"ready\":false}\n");
+}
+
+static void serve_metrics(struct http_server *h, struct evhttp_request *req)
+{
+	char *text = http_render_metrics(h->b);
+
+	if (!text) {
+		log_error(TAG, "/metrics: out of memory while rendering");
+		reply(req, HTTP_INTERNAL, "Internal Server Error", "text/plain; charset=utf-8",
+		      "out of memory\n");
+		return;
+	}
+	reply(req, HTTP_OK, "OK", "text/plain; version=0.0.4; charset=utf-8", text);
+	free(text);
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+	struct http_server *h = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+
+	if (!path)
+		path = "";
+	if (strcmp(path, "/health") && strcmp(path, "/ready") && strcmp(path, "/metrics")) {
+		reply(req, HTTP_NOTFOUND, "Not Found", "text/plain; charset=utf-8",
+		      "not found: try /health, /ready or /metrics\n");
+		return;
+	}
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+		reply(req, 405, "Method Not Allowed", "text/plain; charset=utf-8", "only GET and HEAD\n");
+		return;
+	}
+	if (strcmp(path, "/health") == 0)
+		serve_health(h, req);
+	else if (strcmp(path, "/ready") == 0)
+		serve_ready(h, req);
+	else
+		serve_metrics(h, req);
+}
+
+/* ------------------------------------------------------------ server */
+
+int http_start(struct broker *b, const char *listen, struct http_server **out, char *err, size_t errlen)
+{
+	struct http_server *h;
+	char host[256], why[256];
+	unsigned port;
+	int rc;
+
+	*out = NULL;
+	rc = url_split_host_port(listen, DEFAULT_HOST, host, sizeof(host), &port, why, sizeof(why));
+	if (rc < 0)
+		return errfmt(err, errlen, rc, "--http-listen %s", why);
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return errfmt(err, errlen, -ENOMEM, "--http-listen %s: out of memory", listen);
+	h->b = b;
+	h->http = evhttp_new(b->base);
+	if (!h->http) {
+		free(h);
+		return errfmt(err, errlen, -ENOMEM, "--http-listen %s: cannot create the HTTP server", listen);
+	}
+	/*
+	 * Let every method through to our handler: libevent would answer
+	 * methods outside its allowed set with 501, but the right answer for
+	 * a known path is 405 with an Allow header.
+	 */
+	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+	                                     EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+	                                     EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+	evhttp_set_timeout(h->http, 30);
+	evhttp_set_gencb(h->http, on_request, h);
+
+	errno = 0;
+	h->sock = evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
+	if (!h->sock) {
+		int e = errno ? errno : EADDRNOTAVAIL;
+		evhttp_free(h->http);
+		free(h);
+		return errfmt(err, errlen, -e, "--http-listen %s: cannot listen on %s port %u: %s%s", listen,
+		              host, port, strerror(e),
+		              e == EADDRINUSE ? " (the port is taken; pick another)"
+		              : e == EACCES   ? " (ports below 1024 need privileges; try 8080)"
+		                              : "");
+	}
+
+	/* Report the port actually bound (port 0 asks the kernel to choose). */
+	struct sockaddr_storage ss;
+	ev_socklen_t sl = sizeof(ss);
+	evutil_socket_t fd = evhttp_bound_socket_get_fd(h->sock);
+	h->port = port;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET)
+			h->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			h->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	log_info(TAG, "serving /health /ready /metrics on http://%s%s%s:%u", strchr(host, ':') ? "[" : "",
+	         host, strchr(host, ':') ? "]" : "", h->port);
+	*out = h;
+	return 0;
+}
+
+unsigned http_port(const struct http_server *h)
+{
+	return h ? h->port : 0;
+}
+
+void http_stop(struct http_server *h)
+{
+	if (!h)
+		return;
+	evhttp_free(h->http);
+	free(h);
+}
