@@ -5,4 +5,4 @@ check_PROGRAMS += %reldir%/test_endpoints
 TESTS += %reldir%/test_endpoints
 %canon_reldir%_test_endpoints_SOURCES = %reldir%/test_endpoints.c
 %canon_reldir%_test_endpoints_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
-%canon_reldir%_test_endpoints_LDADD = $(LIBEVENT_LIBS) $(LIBS)
+%canon_reldir%_test_endpoints_LDADD = $(LIBEVENT_LIBS)

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <netinet/in.h>
@@ -62,6 +63,7 @@ struct tap {
 };
 
 static struct tap T;
+static int warn_lines;   /* WARN-or-worse log lines seen */
 
 static void ok(int cond, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -91,6 +93,8 @@ static void skip(const char *what, const char *why)
 static void f_vlog(struct broker_plugin_handle *h, enum broker_log_level level, const char *fmt,
                    va_list ap)
 {
+	if (level <= BROKER_LOG_WARN)
+		warn_lines++;
 	fprintf(stderr, "# [%s] L%d: ", h->p->name, (int)level);
 	vfprintf(stderr, fmt, ap);
 	fprintf(stderr, "\n");
@@ -326,6 +330,19 @@ static int run_until(struct event_base *base, const int *flag, int want, int ms)
 	return *flag >= want;
 }
 
+/* Loop iterations in ms: ~ms/5 when idle, far more if something spins. */
+static int count_iterations(struct event_base *base, int ms)
+{
+	long long end = now_ms() + ms;
+	int n = 0;
+
+	while (now_ms() < end) {
+		event_base_loop(base, EVLOOP_ONCE);
+		n++;
+	}
+	return n;
+}
+
 static void run_for(struct event_base *base, int ms)
 {
 	int never = 0;
@@ -539,6 +556,58 @@ static void test_tcp(struct loaded *L, struct event_base *base)
 		L->p->unlisten(L->state, lis2);
 }
 
+/*
+ * Out of descriptors: accept fails with EMFILE while a connection waits.
+ * The plugin must pause accepting (not spin), log once, and recover.
+ */
+static void test_accept_pause(struct loaded *L, struct event_base *base)
+{
+	struct broker_url u;
+	struct broker_accept_sink sink = { 0 };
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct rlimit old, lim;
+	void *lis = NULL;
+	char err[256] = "", desc[128] = "";
+	int dups[256], ndup = 0, client, iters, warns, i;
+
+	url_set(&u, "tcp", ":0", NULL, 0);
+	if (L->p->listen(L->state, &u, &sink, &lis, err, sizeof(err)) < 0 ||
+	    L->p->describe(L->state, lis, desc, sizeof(desc)) < 0) {
+		ok(0, "listen for EMFILE test: %s", err);
+		return;
+	}
+	client = socket(AF_INET, SOCK_STREAM, 0);
+	getrlimit(RLIMIT_NOFILE, &old);
+	lim = old;
+	lim.rlim_cur = 64;
+	if (client < 0 || setrlimit(RLIMIT_NOFILE, &lim) < 0) {
+		skip("accept pauses on EMFILE", "cannot lower RLIMIT_NOFILE");
+		goto out;
+	}
+	while (ndup < 256 && (dups[ndup] = dup(0)) >= 0)
+		ndup++;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)atoi(strrchr(desc, ':') + 1));
+	warns = warn_lines;
+	if (connect(client, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		ok(0, "connect for EMFILE test: %s", strerror(errno));
+	} else {
+		iters = count_iterations(base, 300);
+		ok(iters < 200 && sink.n == 0, "EMFILE: loop stays idle (%d iterations in 300 ms)", iters);
+		ok(warn_lines - warns == 1, "EMFILE: logged once per burst (%d lines)", warn_lines - warns);
+	}
+	for (i = 0; i < ndup; i++)
+		close(dups[i]);
+	setrlimit(RLIMIT_NOFILE, &old);
+	run_until(base, &sink.n, 1, 2000);
+	ok(sink.n == 1, "accepting resumes once descriptors are free");
+out:
+	if (client >= 0)
+		close(client);
+	close_sink(&sink);
+	L->p->unlisten(L->state, lis);
+}
+
 /* ------------------------------------------------------------- unix */
 
 static void make_stale(const char *path)
@@ -746,6 +815,7 @@ int main(int argc, char **argv)
 	if (load(tcp, base, &L) == 0) {
 		ok(1, "load %s", tcp);
 		test_tcp(&L, base);
+		test_accept_pause(&L, base);
 	} else {
 		ok(0, "load %s", tcp);
 	}
