@@ -34,7 +34,7 @@ struct echo_session {
 struct echo_pending {
 	struct echo_state *st;
 	struct broker_connect_req *req;
-	struct broker_timer *timer;
+	struct event *ev;               /* delivers the stream on the next loop turn */
 	int fd;                         /* our end for the core */
 };
 
@@ -98,7 +98,7 @@ static void echo_event(struct bufferevent *bev, short what, void *arg)
 }
 
 /* Runs on the next loop turn: the ABI forbids reporting from inside connect. */
-static void echo_deliver(void *arg)
+static void echo_deliver(evutil_socket_t unused, short what, void *arg)
 {
 	struct echo_pending *p = arg;
 	struct broker_stream_desc desc = {
@@ -108,7 +108,7 @@ static void echo_deliver(void *arg)
 		.peer = "echo",
 	};
 
-	host->timer_free(p->timer);
+	event_free(p->ev);
 	host->connected(p->req, &desc);  /* the core now owns p->fd */
 	free(p);
 }
@@ -182,8 +182,13 @@ static int echo_connect(void *state, const struct broker_url *url, struct broker
 	p->st = st;
 	p->req = req;
 	p->fd = sv[0];
-	p->timer = host->timer_new(st->h, echo_deliver, p);
-	if (!p->timer)
+	/*
+	 * Our own event, not a host timer: on unload the core releases its
+	 * timers before it cancels pending connects, and connect_cancel must
+	 * still be able to free this.
+	 */
+	p->ev = event_new(base, -1, 0, echo_deliver, p);
+	if (!p->ev)
 		goto nomem;
 
 	bufferevent_setcb(s->bev, echo_read, echo_written, echo_event, s);
@@ -194,7 +199,7 @@ static int echo_connect(void *state, const struct broker_url *url, struct broker
 	st->sessions = s;
 	st->nsessions++;
 
-	host->timer_arm(p->timer, 0);
+	event_active(p->ev, EV_TIMEOUT, 1);
 	*pending = p;
 	host->log(st->h, BROKER_LOG_DEBUG, "echo session for %s", url->text);
 	return 0;
@@ -216,7 +221,7 @@ static void echo_connect_cancel(void *state, void *pending)
 	struct echo_pending *p = pending;
 
 	/* The echo end sees EOF and frees itself. */
-	host->timer_free(p->timer);
+	event_free(p->ev);
 	close(p->fd);
 	free(p);
 }

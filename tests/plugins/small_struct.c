@@ -2,7 +2,7 @@
  * small_struct.c - a plugin as if built against an older minor ABI whose
  * struct broker_plugin ended before the endpoint fields.  struct_size says
  * so; the loader must copy only that much and zero-fill the rest, so the
- * plugin loads with no schemes and no endpoint callbacks.
+ * plugin loads as a watcher with no schemes, endpoint callbacks or resync.
  *
  * To prove the loader honours struct_size, the fields past it are not left
  * zero here: they hold values the core must never see (a scheme name and
@@ -51,7 +51,8 @@ static const struct broker_plugin small_plugin = {
 	.name = "small_struct",
 	.version = "1.0",
 	.description = "test plugin: struct from an older minor version",
-	.kinds = 0,
+	/* A watcher: the only kind whose required fields all lie before schemes. */
+	.kinds = BROKER_KIND_WATCHER,
 	.init = small_init,
 	/* Past struct_size: invisible to a correct loader. */
 	.schemes = poison_schemes,
