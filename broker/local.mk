@@ -21,7 +21,7 @@ noinst_LTLIBRARIES += %reldir%/libbroker.la
 %canon_reldir%_libbroker_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(PROTOBUF_C_CFLAGS) \
 	$(SQLITE3_CFLAGS) $(JANSSON_CFLAGS) $(NNG_CFLAGS) \
 	-DBROKER_PLUGINDIR='"$(plugindir)"' -DBROKER_SYSCONFDIR='"$(sysconfdir)"'
-%canon_reldir%_libbroker_la_LIBADD = rpc/librpc.la $(LIBEVENT_LIBS) $(SQLITE3_LIBS) $(JANSSON_LIBS)
+%canon_reldir%_libbroker_la_LIBADD = rpc/librpc.la $(LIBEVENT_LIBS) $(LIBEVENT_THREADS_LIBS) $(SQLITE3_LIBS) $(JANSSON_LIBS)
 
 sbin_PROGRAMS += %reldir%/brokerd
 %canon_reldir%_brokerd_SOURCES = %reldir%/main.c

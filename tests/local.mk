@@ -1,4 +1,8 @@
 # Tests: unit (TAP-style programs), integration (shell scripts starting real brokers).
 include %reldir%/unit/local.mk
+include %reldir%/unit/endpoints.mk
+include %reldir%/unit/rpc.mk
+include %reldir%/plugins/local.mk
+include %reldir%/tools/local.mk
 include %reldir%/integration/local.mk
 include %reldir%/bench/local.mk
