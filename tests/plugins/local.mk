@@ -24,3 +24,7 @@ check_LTLIBRARIES += %reldir%/example.la %reldir%/bad_abi.la %reldir%/no_symbol.
 
 %canon_reldir%_small_struct_la_SOURCES = %reldir%/small_struct.c
 %canon_reldir%_small_struct_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS) -export-symbols-regex '^broker_plugin_entry$$'
+
+# The manual's example plugin is this example.c, and builds out of tree.
+TESTS += %reldir%/example-in-man.sh
+EXTRA_DIST += %reldir%/example-in-man.sh
