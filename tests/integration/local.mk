@@ -1,1 +1,18 @@
-# integration tests
+# Integration tests: shell scripts that start real brokerd processes on a
+# private temp dir (lib.sh) and drive them with brokerctl and tests/tools/xfer.
+# The harness runs them with $(SHELL) (TEST_EXTENSIONS = .sh); exit 77 = skip.
+%canon_reldir%_scripts = \
+	%reldir%/route_unix.sh \
+	%reldir%/route_tcp.sh \
+	%reldir%/halfclose.sh \
+	%reldir%/concurrent.sh \
+	%reldir%/persist.sh \
+	%reldir%/ctl_errors.sh \
+	%reldir%/ctl_garbage.sh \
+	%reldir%/limits.sh \
+	%reldir%/store_errors.sh \
+	%reldir%/health.sh \
+	%reldir%/reload.sh \
+	%reldir%/drain.sh
+TESTS += $(%canon_reldir%_scripts)
+EXTRA_DIST += %reldir%/lib.sh $(%canon_reldir%_scripts)
