@@ -23,3 +23,11 @@ TESTS += %reldir%/test_store
 %canon_reldir%_test_store_SOURCES = %reldir%/test_store.c broker/store.c broker/errfmt.c broker/log.c
 %canon_reldir%_test_store_CFLAGS = $(UNIT_CFLAGS)
 %canon_reldir%_test_store_LDADD = $(SQLITE3_LIBS) $(LIBEVENT_LIBS)
+
+# http.c against stand-in routes/plugins/ctl counters defined in the test.
+check_PROGRAMS += %reldir%/test_http
+TESTS += %reldir%/test_http
+%canon_reldir%_test_http_SOURCES = %reldir%/test_http.c broker/http.c broker/url.c broker/errfmt.c \
+	broker/log.c
+%canon_reldir%_test_http_CFLAGS = $(UNIT_CFLAGS) $(PROTOBUF_C_CFLAGS) $(NNG_CFLAGS)
+%canon_reldir%_test_http_LDADD = $(LIBEVENT_LIBS) $(JANSSON_LIBS)
