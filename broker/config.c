@@ -199,6 +199,8 @@ static int parse_flags(struct flags *f, int argc, char **argv, char *err, size_t
 	int c, idx;
 
 	memset(f, 0, sizeof(*f));
+	if (argc < 1 || !argv)
+		return 0;
 	/*
 	 * getopt keeps its position in globals; optind = 0 makes glibc start
 	 * over, which config_reload and the tests need.  '+' stops at the first
