@@ -322,7 +322,8 @@ int http_start(struct broker *b, const char *listen, struct http_server **out, c
 		else if (ss.ss_family == AF_INET6)
 			h->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 	}
-	log_info(TAG, "serving /health /ready /metrics on http://%s%s%s:%u", strchr(host, ':') ? "[" : "",
+	/* The caller logs the startup line; this one shows the port the kernel chose for :0. */
+	log_debug(TAG, "serving /health /ready /metrics on http://%s%s%s:%u", strchr(host, ':') ? "[" : "",
 	         host, strchr(host, ':') ? "]" : "", h->port);
 	*out = h;
 	return 0;
