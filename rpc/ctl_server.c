@@ -8,14 +8,13 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
 
 #include "rpc/ctl_server.h"
 #include "broker/errfmt.h"
@@ -228,41 +227,45 @@ static int mkdir_private(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
-/* Refuse to take over a live broker's socket; remove a stale one. */
-static int check_existing_socket(const char *path, char *err, size_t errlen)
+/*
+ * Refuse to take over a live broker's socket; remove a stale one.  The probe
+ * is a full NNG dial, not a bare connect(): NNG 1.5.2's ipc listener stops
+ * accepting for good when a peer closes before the SP handshake finishes
+ * (the negotiation error is NNG_ECLOSED, which its accept loop takes as
+ * "listener closed"), so a bare connect+close would wedge the live broker.
+ */
+static int check_existing_socket(const char *url, const char *path, char *err, size_t errlen)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	nng_socket probe;
 	struct stat st;
-	int fd, rc;
+	int rv;
 
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : errfmt(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	if (!S_ISSOCK(st.st_mode))
 		return errfmt(err, errlen, -EEXIST, "%s exists and is not a socket; remove it or pick another --runtime-dir",
 		              path);
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return errfmt(err, errlen, -ENAMETOOLONG, "control socket path too long: %s", path);
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return errfmt(err, errlen, -errno, "socket: %s", strerror(errno));
-	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
-	if (rc == 0) {
-		close(fd);
+	if ((rv = nng_req0_open(&probe)) != 0)
+		return errfmt(err, errlen, -ENOMEM, "cannot open a probe socket: %s", nng_strerror(rv));
+	rv = nng_dial(probe, url, NULL, 0);
+	nng_close(probe);
+	switch (rv) {
+	case 0:
 		return errfmt(err, errlen, -EADDRINUSE, "another brokerd is already listening on %s", path);
-	}
-	rc = errno;
-	close(fd);
-	if (rc == ECONNREFUSED) {
+	case NNG_ECONNREFUSED:
 		if (unlink(path) < 0 && errno != ENOENT)
 			return errfmt(err, errlen, -errno, "cannot remove stale control socket %s: %s", path,
 			              strerror(errno));
 		log_info(TAG, "removed stale control socket %s", path);
 		return 0;
+	case NNG_ENOENT:
+		return 0;
+	case NNG_EPERM:
+		return errfmt(err, errlen, -EACCES, "%s: permission denied (owned by another user?)", path);
+	default:
+		return errfmt(err, errlen, -EADDRINUSE, "%s exists and does not behave like a stale socket (%s); remove it if no brokerd runs",
+		              path, nng_strerror(rv));
 	}
-	if (rc == EACCES || rc == EPERM)
-		return errfmt(err, errlen, -rc, "%s: permission denied (owned by another user?)", path);
-	return errfmt(err, errlen, -rc, "%s: %s", path, strerror(rc));
 }
 
 static int nng_to_errno(int rv)
@@ -313,7 +316,7 @@ int ctl_server_start(struct event_base *base, const char *url, const struct rpc_
 		if (rc < 0)
 			goto fail;
 	}
-	rc = check_existing_socket(srv->path, err, errlen);
+	rc = check_existing_socket(url, srv->path, err, errlen);
 	if (rc < 0)
 		goto fail;
 

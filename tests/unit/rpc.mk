@@ -1,0 +1,12 @@
+# RPC envelope/dispatch and the NNG control server and client, end to end.
+check_PROGRAMS += %reldir%/test_rpc
+TESTS += %reldir%/test_rpc
+%canon_reldir%_test_rpc_SOURCES = %reldir%/test_rpc.c \
+	rpc/rpc.c rpc/ctl_server.c rpc/ctl_client.c rpc/runtime_dir.c \
+	broker/log.c broker/errfmt.c
+nodist_%canon_reldir%_test_rpc_SOURCES = $(PROTO_C) $(PROTO_H)
+%canon_reldir%_test_rpc_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(NNG_CFLAGS) \
+	$(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
+# The test wakes its loop from NNG threads, so libevent needs its pthreads glue.
+%canon_reldir%_test_rpc_LDADD = $(PROTOBUF_C_LIBS) $(NNG_LIBS) $(LIBEVENT_LIBS) -levent_pthreads \
+	$(JANSSON_LIBS)

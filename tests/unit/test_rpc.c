@@ -1,0 +1,492 @@
+/* test_rpc.c - RPC envelope, dispatch, and the NNG control server/client end to end (TAP). */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "rpc/rpc.h"
+#include "rpc/ctl_client.h"
+#include "rpc/ctl_server.h"
+#include "rpc/runtime_dir.h"
+
+/* Plain TAP so this test does not depend on a shared harness. */
+struct tap {
+	int n;
+	int failed;
+};
+
+static void ok(struct tap *t, int cond, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void ok(struct tap *t, int cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	t->n++;
+	if (!cond)
+		t->failed++;
+	printf("%sok %d - ", cond ? "" : "not ", t->n);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+/* ------------------------------------------------------------ test methods */
+
+struct test_ctx {
+	int calls;
+};
+
+static Broker__Rpc__Status echo_handler(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
+                                        size_t *reply_len, char *err, size_t errlen)
+{
+	struct test_ctx *tc = ctx;
+
+	tc->calls++;
+	if (len) {
+		*reply = malloc(len);
+		if (!*reply)
+			return BROKER__RPC__STATUS__ERROR;
+		memcpy(*reply, body, len);
+	}
+	*reply_len = len;
+	return BROKER__RPC__STATUS__OK;
+}
+
+static Broker__Rpc__Status fail_handler(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
+                                        size_t *reply_len, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "thing is taken");
+	return BROKER__RPC__STATUS__EXISTS;
+}
+
+static Broker__Rpc__Status slow_handler(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
+                                        size_t *reply_len, char *err, size_t errlen)
+{
+	/* Blocks the loop so the client's timeout fires. */
+	usleep(800 * 1000);
+	return BROKER__RPC__STATUS__OK;
+}
+
+static const struct rpc_method test_table[] = {
+	{ "test", "echo", echo_handler },
+	{ "test", "fail", fail_handler },
+	{ "test", "slow", slow_handler },
+	{ NULL, NULL, NULL },
+};
+
+/* ------------------------------------------------------------ envelope tests */
+
+static void test_envelope(struct tap *t)
+{
+	struct test_ctx tc = { 0 };
+	struct rpc_counters cnt = { 0 };
+	const uint8_t body[] = "hello \0 world";
+	uint8_t *req, *rep, *rbody;
+	size_t req_len, rep_len, rbody_len;
+	Broker__Rpc__Status st = -1;
+	char err[256];
+	int rc;
+
+	rc = rpc_pack_request(42, "test", "echo", body, sizeof(body), &req, &req_len);
+	ok(t, rc == 0 && req_len > sizeof(body), "pack request");
+	rc = rpc_dispatch(test_table, &tc, &cnt, req, req_len, &rep, &rep_len);
+	ok(t, rc == 0 && rep && tc.calls == 1, "dispatch echo");
+	rc = rpc_unpack_reply(rep, rep_len, 42, &st, &rbody, &rbody_len, err, sizeof(err));
+	ok(t, rc == 0 && st == BROKER__RPC__STATUS__OK && rbody_len == sizeof(body) &&
+	          memcmp(rbody, body, sizeof(body)) == 0 && err[0] == '\0',
+	   "round trip: status OK, body intact");
+	free(rbody);
+	rc = rpc_unpack_reply(rep, rep_len, 43, &st, &rbody, &rbody_len, err, sizeof(err));
+	ok(t, rc < 0, "reply for another call id is refused (%s)", err);
+	free(rep);
+
+	/* Truncations: always a reply, never a crash; cutting inside the body is BAD_REQUEST. */
+	int all_replied = 1;
+	for (size_t n = 0; n < req_len; n++) {
+		uint8_t *cut = malloc(n ? n : 1);
+
+		memcpy(cut, req, n);
+		rc = rpc_dispatch(test_table, &tc, &cnt, cut, n, &rep, &rep_len);
+		if (rc != 0 || !rep)
+			all_replied = 0;
+		free(rep);
+		free(cut);
+	}
+	ok(t, all_replied, "every truncation of a request gets a reply");
+	rc = rpc_dispatch(test_table, &tc, &cnt, req, req_len - 1, &rep, &rep_len);
+	st = -1;
+	rc = rc ? rc : rpc_unpack_reply(rep, rep_len, 42, &st, &rbody, &rbody_len, err, sizeof(err));
+	ok(t, rc == 0 && st == BROKER__RPC__STATUS__BAD_REQUEST, "truncated envelope -> BAD_REQUEST (%s)", err);
+	free(rep);
+	free(rbody);
+	free(req);
+
+	/* Unknown method. */
+	rpc_pack_request(7, "test", "nope", NULL, 0, &req, &req_len);
+	rpc_dispatch(test_table, &tc, &cnt, req, req_len, &rep, &rep_len);
+	rc = rpc_unpack_reply(rep, rep_len, 7, &st, &rbody, &rbody_len, err, sizeof(err));
+	ok(t, rc == 0 && st == BROKER__RPC__STATUS__NOT_FOUND && strstr(err, "test.nope"),
+	   "unknown method -> NOT_FOUND (%s)", err);
+	free(req);
+	free(rep);
+	free(rbody);
+
+	/* Handler failure carries its status and reason. */
+	rpc_pack_request(8, "test", "fail", NULL, 0, &req, &req_len);
+	rpc_dispatch(test_table, &tc, &cnt, req, req_len, &rep, &rep_len);
+	rc = rpc_unpack_reply(rep, rep_len, 8, &st, &rbody, &rbody_len, err, sizeof(err));
+	ok(t, rc == 0 && st == BROKER__RPC__STATUS__EXISTS && strcmp(err, "thing is taken") == 0,
+	   "handler error -> EXISTS with reason");
+	free(req);
+	free(rep);
+	free(rbody);
+
+	/* Garbage. */
+	uint8_t garbage[64];
+	memset(garbage, 0xff, sizeof(garbage));
+	rc = rpc_dispatch(test_table, &tc, &cnt, garbage, sizeof(garbage), &rep, &rep_len);
+	rc = rc ? rc : rpc_unpack_reply(rep, rep_len, 0, &st, &rbody, &rbody_len, err, sizeof(err));
+	ok(t, rc == 0 && st == BROKER__RPC__STATUS__BAD_REQUEST, "garbage bytes -> BAD_REQUEST (%s)", err);
+	free(rep);
+	free(rbody);
+
+	/* Oversized: refused without decoding. */
+	size_t big_len = RPC_MAX_MESSAGE + 1;
+	uint8_t *big = calloc(1, big_len);
+	uint64_t malformed = cnt.malformed;
+	rc = rpc_dispatch(test_table, &tc, &cnt, big, big_len, &rep, &rep_len);
+	rc = rc ? rc : rpc_unpack_reply(rep, rep_len, 0, &st, &rbody, &rbody_len, err, sizeof(err));
+	ok(t, rc == 0 && st == BROKER__RPC__STATUS__BAD_REQUEST && cnt.malformed == malformed + 1,
+	   "oversized request -> BAD_REQUEST, counted (%s)", err);
+	free(rep);
+	free(rbody);
+	free(big);
+	big = NULL;
+	rc = rpc_pack_request(9, "test", "echo", (const uint8_t *)"x", RPC_MAX_MESSAGE + 1, &req, &req_len);
+	ok(t, rc == -EMSGSIZE, "packing an oversized request is refused");
+
+	/* A reply is not answered. */
+	Broker__Rpc__Envelope env = BROKER__RPC__ENVELOPE__INIT;
+	env.is_reply = 1;
+	env.call_id = 5;
+	rpc_pack_message(&env.base, &req, &req_len);
+	rc = rpc_dispatch(test_table, &tc, &cnt, req, req_len, &rep, &rep_len);
+	ok(t, rc == -EINVAL && rep == NULL, "a reply envelope gets no reply");
+	free(req);
+	ok(t, cnt.requests > 0 && cnt.errors >= 4 && cnt.malformed >= 3, "counters: %llu requests, %llu errors, %llu malformed",
+	   (unsigned long long)cnt.requests, (unsigned long long)cnt.errors, (unsigned long long)cnt.malformed);
+}
+
+/* ------------------------------------------------------------ NNG round trip */
+
+struct loop {
+	struct event_base *base;
+	pthread_t thread;
+};
+
+static void *loop_main(void *arg)
+{
+	struct loop *l = arg;
+
+	event_base_loop(l->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+static int call(struct ctl_client *c, const char *method, const char *text, Broker__Rpc__Status *st,
+                char **reply, char *err, size_t errlen)
+{
+	uint8_t *rep = NULL;
+	size_t rep_len = 0;
+	int rc = ctl_client_call(c, "test", method, (const uint8_t *)text, text ? strlen(text) : 0, st, &rep,
+	                         &rep_len, err, errlen);
+
+	if (rc == 0 && reply) {
+		*reply = calloc(1, rep_len + 1);
+		if (rep_len)
+			memcpy(*reply, rep, rep_len);
+	}
+	free(rep);
+	return rc;
+}
+
+/*
+ * As uid 65534, connect to path and speak the SP handshake by hand (NNG
+ * panics in a forked child).  Returns 1 if connect() was denied, 2 if the
+ * server closed the connection after the handshake (peer-uid check), 0 if
+ * the connection stayed up, -1 on test failure.
+ */
+static int connect_as_nobody(const char *path)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0) {
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		/* SP header: \0 S P \0, protocol 0x0030 (req0), reserved. */
+		const uint8_t hdr[8] = { 0, 'S', 'P', 0, 0x00, 0x30, 0, 0 };
+		uint8_t buf[8];
+		struct timeval tv = { .tv_sec = 2 };
+		size_t got = 0;
+		ssize_t n;
+		int fd;
+
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(10);
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+			_exit(errno == EACCES ? 1 : 11);
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (write(fd, hdr, sizeof(hdr)) != (ssize_t)sizeof(hdr))
+			_exit(12);
+		while (got < sizeof(buf) && (n = read(fd, buf + got, sizeof(buf) - got)) > 0)
+			got += (size_t)n;
+		if (got < sizeof(buf))
+			_exit(2);   /* closed during the handshake: also a refusal */
+		n = read(fd, buf, 1);
+		_exit(n == 0 ? 2 : 0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_nng(struct tap *t)
+{
+	char tmpl[] = "/tmp/test_rpc.XXXXXX";
+	char *dir = mkdtemp(tmpl);
+	char sub[64], path[128], url[160], err[256], stale[100], stale_url[128];
+	struct test_ctx tc = { 0 };
+	struct ctl_server *srv = NULL, *srv2 = NULL;
+	struct ctl_client *c = NULL;
+	Broker__Rpc__Status st;
+	struct loop l = { 0 };
+	struct stat sb;
+	char *reply = NULL;
+	int rc;
+
+	if (!dir) {
+		ok(t, 0, "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	snprintf(sub, sizeof(sub), "%s/run", dir);
+	snprintf(path, sizeof(path), "%s/ctl.sock", sub);
+	snprintf(url, sizeof(url), "ipc://%s", path);
+
+	/* No broker yet: the client names the missing socket. */
+	rc = ctl_client_open(url, 1000, &c, err, sizeof(err));
+	ok(t, rc == -ENOENT && strstr(err, "broker not running: no control socket at"), "no socket: %s", err);
+
+	/* A stale socket file (bound, never listening): the client says so. */
+	snprintf(stale, sizeof(stale), "%s/stale.sock", dir);
+	snprintf(stale_url, sizeof(stale_url), "ipc://%s", stale);
+	{
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", stale);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+			printf("# bind %s: %s\n", stale, strerror(errno));
+		close(fd);
+	}
+	rc = ctl_client_open(stale_url, 1000, &c, err, sizeof(err));
+	ok(t, rc == -ECONNREFUSED && strstr(err, "stale socket"), "stale socket: %s", err);
+
+	/* Must precede event_base_new: NNG threads call event_active on this base. */
+	evthread_use_pthreads();
+	l.base = event_base_new();
+	/* The server replaces a stale socket file. */
+	rc = ctl_server_start(l.base, stale_url, test_table, &tc, &srv, err, sizeof(err));
+	ok(t, rc == 0, "server starts over a stale socket file %s", rc ? err : "");
+	ctl_server_stop(srv);
+	srv = NULL;
+
+	rc = ctl_server_start(l.base, url, test_table, &tc, &srv, err, sizeof(err));
+	ok(t, rc == 0, "server starts on %s %s", url, rc ? err : "");
+	if (rc)
+		return;
+	rc = stat(sub, &sb);
+	ok(t, rc == 0 && (sb.st_mode & 0777) == 0700, "runtime dir created with mode 0700 (%o)", sb.st_mode & 0777);
+	rc = stat(path, &sb);
+	ok(t, rc == 0 && S_ISSOCK(sb.st_mode) && (sb.st_mode & 0777) == 0600, "socket file mode is 0600 (%o)",
+	   sb.st_mode & 0777);
+	pthread_create(&l.thread, NULL, loop_main, &l);
+
+	rc = ctl_server_start(l.base, url, test_table, &tc, &srv2, err, sizeof(err));
+	ok(t, rc == -EADDRINUSE && strstr(err, "another brokerd is already listening on"), "second server refused: %s",
+	   err);
+	ok(t, stat(path, &sb) == 0, "the live socket file is left alone");
+
+	rc = ctl_client_open(url, 2000, &c, err, sizeof(err));
+	ok(t, rc == 0, "client connects %s", rc ? err : "");
+	if (rc)
+		goto stop;
+	rc = call(c, "echo", "ping", &st, &reply, err, sizeof(err));
+	ok(t, rc == 0 && st == BROKER__RPC__STATUS__OK && reply && strcmp(reply, "ping") == 0, "echo over NNG");
+	free(reply);
+	reply = NULL;
+	rc = call(c, "nope", NULL, &st, NULL, err, sizeof(err));
+	ok(t, rc == 0 && st == BROKER__RPC__STATUS__NOT_FOUND, "unknown method over NNG: %s", err);
+
+	/* 1000 random bytes through a raw REQ socket. */
+	{
+		nng_socket raw;
+		uint8_t junk[1000];
+		uint8_t *rep = NULL;
+		size_t rep_len = 0;
+		uint8_t *body = NULL;
+		size_t body_len = 0;
+		FILE *ur = fopen("/dev/urandom", "rb");
+
+		if (!ur || fread(junk, 1, sizeof(junk), ur) != sizeof(junk))
+			for (size_t i = 0; i < sizeof(junk); i++)
+				junk[i] = (uint8_t)(i * 131 + 7);
+		if (ur)
+			fclose(ur);
+		/* Make sure it cannot parse as a request: 0xff starts an invalid field. */
+		junk[0] = 0xff;
+		nng_req0_open(&raw);
+		nng_socket_set_ms(raw, NNG_OPT_RECVTIMEO, 2000);
+		rc = nng_dial(raw, url, NULL, 0);
+		rc = rc ? rc : nng_send(raw, junk, sizeof(junk), 0);
+		rc = rc ? rc : nng_recv(raw, &rep, &rep_len, NNG_FLAG_ALLOC);
+		st = -1;
+		if (rc == 0)
+			rc = rpc_unpack_reply(rep, rep_len, 0, &st, &body, &body_len, err, sizeof(err));
+		ok(t, rc == 0 && st == BROKER__RPC__STATUS__BAD_REQUEST, "1000 random bytes -> BAD_REQUEST (%s)",
+		   rc ? nng_strerror(rc) : err);
+		if (rep)
+			nng_free(rep, rep_len);
+		free(body);
+		nng_close(raw);
+	}
+	rc = call(c, "echo", "still there", &st, &reply, err, sizeof(err));
+	ok(t, rc == 0 && st == BROKER__RPC__STATUS__OK && reply && strcmp(reply, "still there") == 0,
+	   "server still answers after garbage");
+	free(reply);
+	reply = NULL;
+
+	/* Concurrent clients: each gets its own reply. */
+	{
+		struct ctl_client *cs[6];
+		int good = 0;
+
+		for (int i = 0; i < 6; i++)
+			if (ctl_client_open(url, 2000, &cs[i], err, sizeof(err)) < 0)
+				cs[i] = NULL;
+		for (int i = 0; i < 6; i++) {
+			char msg[16];
+
+			snprintf(msg, sizeof(msg), "c%d", i);
+			if (cs[i] && call(cs[i], "echo", msg, &st, &reply, err, sizeof(err)) == 0 &&
+			    st == BROKER__RPC__STATUS__OK && strcmp(reply, msg) == 0)
+				good++;
+			free(reply);
+			reply = NULL;
+			ctl_client_close(cs[i]);
+		}
+		ok(t, good == 6, "6 clients each got their own reply (%d)", good);
+	}
+
+	/* Timeout. */
+	{
+		struct ctl_client *slow;
+
+		rc = ctl_client_open(url, 300, &slow, err, sizeof(err));
+		rc = rc ? rc : call(slow, "slow", NULL, &st, NULL, err, sizeof(err));
+		ok(t, rc == -ETIMEDOUT && strstr(err, "broker did not answer within 0.3 s"), "timeout: %s", err);
+		ctl_client_close(slow);
+		usleep(900 * 1000);   /* let the slow handler finish before the next check */
+	}
+
+	/* Other users: the 0600 mode stops them; if it is widened, the uid check still does. */
+	if (geteuid() == 0) {
+		chmod(dir, 0711);
+		chmod(sub, 0711);
+		rc = connect_as_nobody(path);
+		ok(t, rc == 1, "another uid is denied by the socket mode (%d)", rc);
+		uint64_t before = ctl_server_rejected_peers(srv);
+		chmod(path, 0666);
+		rc = connect_as_nobody(path);
+		ok(t, rc == 2 && ctl_server_rejected_peers(srv) > before,
+		   "another uid is refused by the peer-uid check (%llu rejected)",
+		   (unsigned long long)ctl_server_rejected_peers(srv));
+		chmod(path, 0600);
+	} else {
+		printf("ok %d # SKIP not root: cannot test another uid\n", ++t->n);
+		printf("ok %d # SKIP not root: cannot test another uid\n", ++t->n);
+	}
+
+	rc = call(c, "echo", "end", &st, NULL, err, sizeof(err));
+	ok(t, rc == 0 && st == BROKER__RPC__STATUS__OK, "server still answers at the end");
+	ctl_client_close(c);
+
+stop:
+	event_base_loopbreak(l.base);
+	pthread_join(l.thread, NULL);
+	{
+		const struct rpc_counters *cnt = ctl_server_counters(srv);
+
+		ok(t, cnt->requests >= 10 && cnt->malformed >= 1 && cnt->errors >= 2,
+		   "server counters: %llu requests, %llu errors, %llu malformed", (unsigned long long)cnt->requests,
+		   (unsigned long long)cnt->errors, (unsigned long long)cnt->malformed);
+	}
+	ctl_server_stop(srv);
+	ok(t, lstat(path, &sb) < 0 && errno == ENOENT, "socket file removed on stop");
+	rc = ctl_client_open(url, 1000, &c, err, sizeof(err));
+	ok(t, rc == -ENOENT, "after stop the client says not running: %s", err);
+	event_base_free(l.base);
+	rmdir(sub);
+	rmdir(dir);
+}
+
+static void test_runtime_dir(struct tap *t)
+{
+	char *d, *u;
+	const char *old = getenv("XDG_RUNTIME_DIR");
+	char *saved = old ? strdup(old) : NULL;
+
+	setenv("XDG_RUNTIME_DIR", "/run/user/1234", 1);
+	d = runtime_dir_default();
+	ok(t, d && strcmp(d, "/run/user/1234/broker") == 0, "runtime dir from XDG_RUNTIME_DIR: %s", d);
+	u = runtime_dir_ctl_url(d);
+	ok(t, u && strcmp(u, "ipc:///run/user/1234/broker/ctl.sock") == 0, "ctl url: %s", u);
+	free(d);
+	free(u);
+	unsetenv("XDG_RUNTIME_DIR");
+	d = runtime_dir_default();
+	ok(t, d && (geteuid() == 0 ? strcmp(d, "/run/broker") == 0 : strncmp(d, "/tmp/broker-", 12) == 0),
+	   "runtime dir without XDG_RUNTIME_DIR: %s", d);
+	free(d);
+	if (saved) {
+		setenv("XDG_RUNTIME_DIR", saved, 1);
+		free(saved);
+	}
+}
+
+int main(void)
+{
+	struct tap t = { 0 };
+
+	test_envelope(&t);
+	test_runtime_dir(&t);
+	test_nng(&t);
+	printf("1..%d\n", t.n);
+	return t.failed ? 1 : 0;
+}
