@@ -2,9 +2,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +23,7 @@
 struct store {
 	sqlite3 *db;
 	char *path;
+	int lock_fd;    /* PATH.lock, flock()ed for as long as the store is open */
 };
 
 /*
@@ -194,6 +197,43 @@ static int check_writable(const char *path, const char *dir, char *err, size_t e
 	return 0;
 }
 
+/*
+ * One brokerd per state dir.  sqlite's own locks only show a conflict while
+ * a transaction is running, and an exclusive locking mode would also lock
+ * out readers (sqlite3 shell, backups), so hold an advisory lock on a file
+ * beside the database instead.  The file is left in place on close:
+ * removing it would race with the next opener.
+ */
+static int take_lock(struct store *st, char *err, size_t errlen)
+{
+	size_t n = strlen(st->path);
+	char *lp = malloc(n + sizeof(".lock"));
+
+	if (!lp)
+		return errfmt(err, errlen, -ENOMEM, "%s: out of memory", st->path);
+	memcpy(lp, st->path, n);
+	memcpy(lp + n, ".lock", sizeof(".lock"));
+	st->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (st->lock_fd < 0) {
+		int e = errno;
+		errfmt(err, errlen, -e, "%s: cannot create lock file: %s%s", lp, strerror(e),
+		       e == EACCES || e == EROFS || e == EPERM ? " (read-only: fix permissions or use --state-dir)"
+		                                               : "");
+		free(lp);
+		return e == EACCES || e == EPERM ? -EROFS : -e;
+	}
+	free(lp);
+	if (flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		if (e == EWOULDBLOCK)
+			return errfmt(err, errlen, -EBUSY,
+			              "%s: database is locked by another process (is another brokerd running with this state dir?)",
+			              st->path);
+		return errfmt(err, errlen, -e, "%s: cannot lock: %s", st->path, strerror(e));
+	}
+	return 0;
+}
+
 static int open_db(struct store *st, char *err, size_t errlen)
 {
 	const char *path = st->path;
@@ -287,6 +327,7 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 		free(st);
 		return errfmt(err, errlen, -ENOMEM, "%s: out of memory", path);
 	}
+	st->lock_fd = -1;
 	dir = strdup(path);
 	if (!dir) {
 		rc = errfmt(err, errlen, -ENOMEM, "%s: out of memory", path);
@@ -306,7 +347,9 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 	if (rc < 0)
 		goto fail;
 
-	rc = open_db(st, err, errlen);
+	rc = take_lock(st, err, errlen);
+	if (rc == 0)
+		rc = open_db(st, err, errlen);
 	if (rc < 0)
 		goto fail;
 	*out = st;
@@ -323,6 +366,9 @@ void store_close(struct store *st)
 	/* close_v2: a statement leaked by a bug must not keep the handle (and the lock) open. */
 	if (st->db)
 		sqlite3_close_v2(st->db);
+	/* Closing the descriptor releases the flock; only after the database is closed. */
+	if (st->lock_fd >= 0)
+		close(st->lock_fd);
 	free(st->path);
 	free(st);
 }

@@ -202,6 +202,16 @@ static void test_locked(void)
 	sqlite3 *other;
 
 	is_int(store_open(db, &st, err, sizeof(err)), 0, "create db for the lock test");
+	/* A second broker on the same state dir, while the first is idle. */
+	struct store *second = NULL;
+	is_int(store_open(db, &second, err, sizeof(err)), -EBUSY, "second open while the first is open is -EBUSY");
+	like(err, "is another brokerd running with this state dir?", "second opener told why");
+	ok(second == NULL, "no second store handed out");
+	sqlite3 *reader;
+	ok(sqlite3_open(db, &reader) == SQLITE_OK &&
+	           sqlite3_exec(reader, "SELECT count(*) FROM routes", NULL, NULL, NULL) == SQLITE_OK,
+	   "other tools can still read while the store is open");
+	sqlite3_close(reader);
 	store_close(st);
 	st = NULL;
 	ok(sqlite3_open(db, &other) == SQLITE_OK && sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK,
