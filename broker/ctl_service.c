@@ -1,1 +1,522 @@
-/* broker/ctl_service.c: to be written */
+/* ctl_service.c - the control services brokerctl talks to: broker, route, plugin. */
+/* Angle brackets on purpose: "config.h" would find broker/config.h (this
+ * directory is searched first for quoted includes), not autoconf's. */
+#include <config.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker/ctl_service.h"
+#include "broker/broker.h"
+#include "broker/errfmt.h"
+#include "broker/plugins.h"
+#include "broker/route.h"
+#include "proto/control.pb-c.h"
+#include "rpc/ctl_server.h"
+
+#define OK BROKER__RPC__STATUS__OK
+
+static Broker__Rpc__Status status_from_errno(int rc)
+{
+	switch (rc) {
+	case -EEXIST: return BROKER__RPC__STATUS__EXISTS;
+	case -ENOENT: return BROKER__RPC__STATUS__NOT_FOUND;
+	case -EACCES:
+	case -EPERM: return BROKER__RPC__STATUS__DENIED;
+	default: return BROKER__RPC__STATUS__ERROR;
+	}
+}
+
+/* Make sure a failed call always carries a reason. */
+static Broker__Rpc__Status fail(int rc, char *err, size_t errlen, const char *what)
+{
+	if (err && errlen && !err[0])
+		snprintf(err, errlen, "%s: %s", what, strerror(rc < 0 ? -rc : rc));
+	return status_from_errno(rc);
+}
+
+static Broker__Rpc__Status bad_body(char *err, size_t errlen, const char *what)
+{
+	snprintf(err, errlen, "request body is not a valid %s message", what);
+	return BROKER__RPC__STATUS__BAD_REQUEST;
+}
+
+static Broker__Rpc__Status pack_reply(const ProtobufCMessage *msg, uint8_t **reply, size_t *reply_len,
+                                      char *err, size_t errlen)
+{
+	if (rpc_pack_message(msg, reply, reply_len) < 0) {
+		snprintf(err, errlen, "out of memory building the reply");
+		return BROKER__RPC__STATUS__ERROR;
+	}
+	return OK;
+}
+
+/* protobuf-c wants non-NULL strings; "" is the proto3 default. */
+static char *s(const char *v)
+{
+	return (char *)(v ? v : "");
+}
+
+/* ------------------------------------------------------------------ broker.* */
+
+static Broker__Rpc__Status broker_status(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
+                                         size_t *reply_len, char *err, size_t errlen)
+{
+	struct broker *b = ctx;
+	Broker__Control__StatusReply st = BROKER__CONTROL__STATUS_REPLY__INIT;
+
+	st.version = (char *)PACKAGE_VERSION;
+	st.pid = (int64_t)getpid();
+	st.uptime_s = b->started ? (int64_t)(time(NULL) - b->started) : 0;
+	st.runtime_dir = s(b->cfg.runtime_dir);
+	st.state_dir = s(b->cfg.state_dir);
+	st.http_listen = s(b->cfg.http_listen);
+	st.routes = b->routes ? (uint32_t)routes_count(b->routes) : 0;
+	st.plugins = b->plugins ? (uint32_t)plugins_count(b->plugins) : 0;
+	st.conns_active = b->routes ? routes_active_connections(b->routes) : 0;
+	st.ready = b->ready;
+	if (b->ctl) {
+		const struct rpc_counters *c = ctl_server_counters(b->ctl);
+
+		st.rpc_requests = c->requests;
+		st.rpc_errors = c->errors;
+	}
+	return pack_reply(&st.base, reply, reply_len, err, errlen);
+}
+
+static Broker__Rpc__Status broker_reload_m(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
+                                           size_t *reply_len, char *err, size_t errlen)
+{
+	int rc = broker_reload(ctx, err, errlen);
+
+	return rc < 0 ? fail(rc, err, errlen, "reload") : OK;
+}
+
+static Broker__Rpc__Status broker_shutdown_m(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
+                                             size_t *reply_len, char *err, size_t errlen)
+{
+	/* The broker defers leaving the loop, so this reply still goes out. */
+	broker_shutdown(ctx, "brokerctl shutdown");
+	return OK;
+}
+
+/* ------------------------------------------------------------------ route.* */
+
+static void route_msg_free(Broker__Control__Route *r)
+{
+	if (!r)
+		return;
+	free(r->name);
+	free(r->listen);
+	free(r->connect);
+	free(r->state);
+	free(r->listen_address);
+	free(r);
+}
+
+static Broker__Control__Route *route_msg_new(const struct route_info *ri)
+{
+	Broker__Control__Route *r = malloc(sizeof(*r));
+
+	if (!r)
+		return NULL;
+	broker__control__route__init(r);
+	r->name = strdup(s(ri->name));
+	r->listen = strdup(s(ri->listen));
+	r->connect = strdup(s(ri->connect));
+	r->state = strdup(s(ri->state));
+	r->listen_address = strdup(s(ri->listen_address));
+	if (!r->name || !r->listen || !r->connect || !r->state || !r->listen_address) {
+		route_msg_free(r);
+		return NULL;
+	}
+	r->max_connections = ri->max_connections > 0 ? (uint32_t)ri->max_connections : 0;
+	r->persistent = ri->persistent;
+	r->conns_total = ri->counters.conns_total;
+	r->conns_active = ri->counters.conns_active;
+	r->conns_refused = ri->counters.conns_refused;
+	r->bytes_in = ri->counters.bytes_in;
+	r->bytes_out = ri->counters.bytes_out;
+	r->errors = ri->counters.errors;
+	return r;
+}
+
+struct route_collect {
+	const char *only;               /* collect just this name, or all if NULL */
+	Broker__Control__Route **v;
+	size_t n, cap;
+	int rc;
+};
+
+static int route_collect_cb(void *arg, const struct route_info *ri)
+{
+	struct route_collect *rc = arg;
+	Broker__Control__Route *r;
+
+	if (rc->only && strcmp(rc->only, s(ri->name)) != 0)
+		return 0;
+	if (rc->n == rc->cap) {
+		size_t cap = rc->cap ? rc->cap * 2 : 8;
+		Broker__Control__Route **v = realloc(rc->v, cap * sizeof(*v));
+
+		if (!v) {
+			rc->rc = -ENOMEM;
+			return 1;
+		}
+		rc->v = v;
+		rc->cap = cap;
+	}
+	r = route_msg_new(ri);
+	if (!r) {
+		rc->rc = -ENOMEM;
+		return 1;
+	}
+	rc->v[rc->n++] = r;
+	return rc->only ? 1 : 0;
+}
+
+static void route_collect_free(struct route_collect *rc)
+{
+	for (size_t i = 0; i < rc->n; i++)
+		route_msg_free(rc->v[i]);
+	free(rc->v);
+}
+
+static Broker__Rpc__Status route_list(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
+                                      size_t *reply_len, char *err, size_t errlen)
+{
+	struct broker *b = ctx;
+	Broker__Control__RouteListReply rep = BROKER__CONTROL__ROUTE_LIST_REPLY__INIT;
+	struct route_collect rc = { 0 };
+	Broker__Rpc__Status st;
+
+	if (b->routes)
+		routes_foreach(b->routes, route_collect_cb, &rc);
+	if (rc.rc < 0) {
+		route_collect_free(&rc);
+		return fail(rc.rc, err, errlen, "route list");
+	}
+	rep.n_routes = rc.n;
+	rep.routes = rc.v;
+	st = pack_reply(&rep.base, reply, reply_len, err, errlen);
+	route_collect_free(&rc);
+	return st;
+}
+
+static Broker__Rpc__Status route_add(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
+                                     size_t *reply_len, char *err, size_t errlen)
+{
+	struct broker *b = ctx;
+	Broker__Control__RouteAddRequest *req = broker__control__route_add_request__unpack(NULL, len, body);
+	Broker__Control__RouteAddReply rep = BROKER__CONTROL__ROUTE_ADD_REPLY__INIT;
+	struct route_collect rc = { 0 };
+	Broker__Rpc__Status st;
+	Broker__Control__Route *r;
+	int ret;
+
+	if (!req)
+		return bad_body(err, errlen, "RouteAddRequest");
+	r = req->route;
+	if (!r || !r->name || !r->name[0]) {
+		broker__control__route_add_request__free_unpacked(req, NULL);
+		snprintf(err, errlen, "route add: a route needs a name");
+		return BROKER__RPC__STATUS__BAD_REQUEST;
+	}
+	if (!b->routes) {
+		broker__control__route_add_request__free_unpacked(req, NULL);
+		snprintf(err, errlen, "route add: the broker is not ready for routes yet");
+		return BROKER__RPC__STATUS__UNAVAILABLE;
+	}
+	if (r->max_connections > (uint32_t)INT32_MAX) {
+		broker__control__route_add_request__free_unpacked(req, NULL);
+		snprintf(err, errlen, "route add %s: max_connections %u is too large", r->name, r->max_connections);
+		return BROKER__RPC__STATUS__BAD_REQUEST;
+	}
+	ret = routes_add(b->routes, r->name, s(r->listen), s(r->connect), (int)r->max_connections, true, err,
+	                 errlen);
+	if (ret < 0) {
+		broker__control__route_add_request__free_unpacked(req, NULL);
+		return fail(ret, err, errlen, "route add");
+	}
+	rc.only = r->name;
+	routes_foreach(b->routes, route_collect_cb, &rc);
+	broker__control__route_add_request__free_unpacked(req, NULL);
+	rep.route = rc.n ? rc.v[0] : NULL;
+	st = pack_reply(&rep.base, reply, reply_len, err, errlen);
+	route_collect_free(&rc);
+	return st;
+}
+
+static Broker__Rpc__Status route_remove(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
+                                        size_t *reply_len, char *err, size_t errlen)
+{
+	struct broker *b = ctx;
+	Broker__Control__RouteRemoveRequest *req = broker__control__route_remove_request__unpack(NULL, len, body);
+	int ret;
+
+	if (!req)
+		return bad_body(err, errlen, "RouteRemoveRequest");
+	if (!req->name || !req->name[0]) {
+		broker__control__route_remove_request__free_unpacked(req, NULL);
+		snprintf(err, errlen, "route remove: which route? (give its name)");
+		return BROKER__RPC__STATUS__BAD_REQUEST;
+	}
+	ret = b->routes ? routes_remove(b->routes, req->name, err, errlen)
+	                : errfmt(err, errlen, -ENOENT, "no route named %s", req->name);
+	if (ret == -ENOENT && !err[0])
+		snprintf(err, errlen, "no route named %s (brokerctl route list shows them)", req->name);
+	broker__control__route_remove_request__free_unpacked(req, NULL);
+	return ret < 0 ? fail(ret, err, errlen, "route remove") : OK;
+}
+
+/* ------------------------------------------------------------------ plugin.* */
+
+static const char *option_type_name(enum broker_option_type t)
+{
+	switch (t) {
+	case BROKER_OPT_STRING: return "string";
+	case BROKER_OPT_INT: return "int";
+	case BROKER_OPT_BOOL: return "bool";
+	case BROKER_OPT_PATH: return "path";
+	default: return "unknown";
+	}
+}
+
+/* Strings in the message are borrowed from the plugin; only the arrays are ours. */
+static void plugin_msg_free(Broker__Control__Plugin *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->n_options; i++)
+		free(m->options[i]);
+	free(m->options);
+	free(m->kinds);
+	free(m->schemes);
+	free(m);
+}
+
+static Broker__Control__Plugin *plugin_msg_new(struct plugin *p, bool with_options)
+{
+	const struct broker_plugin *d = plugin_desc(p);
+	Broker__Control__Plugin *m = calloc(1, sizeof(*m));
+	size_t n;
+
+	if (!m)
+		return NULL;
+	broker__control__plugin__init(m);
+	m->name = s(d ? d->name : NULL);
+	m->version = s(d ? d->version : NULL);
+	m->description = s(d ? d->description : NULL);
+	m->path = s(plugin_path(p));
+	m->state = s(plugin_status(p));
+	if (!d)
+		return m;
+
+	m->kinds = calloc(2, sizeof(*m->kinds));
+	if (!m->kinds)
+		goto nomem;
+	if (d->kinds & BROKER_KIND_ENDPOINT)
+		m->kinds[m->n_kinds++] = (char *)"endpoint";
+	if (d->kinds & BROKER_KIND_WATCHER)
+		m->kinds[m->n_kinds++] = (char *)"watcher";
+
+	for (n = 0; d->schemes && d->schemes[n]; n++)
+		;
+	if (n) {
+		m->schemes = calloc(n, sizeof(*m->schemes));
+		if (!m->schemes)
+			goto nomem;
+		for (size_t i = 0; i < n; i++)
+			m->schemes[i] = (char *)d->schemes[i];
+		m->n_schemes = n;
+	}
+
+	if (!with_options)
+		return m;
+	for (n = 0; d->options && d->options[n].type != BROKER_OPT_END; n++)
+		;
+	if (n) {
+		m->options = calloc(n, sizeof(*m->options));
+		if (!m->options)
+			goto nomem;
+		for (size_t i = 0; i < n; i++) {
+			const struct broker_option *o = &d->options[i];
+			Broker__Control__PluginOption *po = malloc(sizeof(*po));
+
+			if (!po)
+				goto nomem;
+			broker__control__plugin_option__init(po);
+			po->name = s(o->name);
+			po->type = (char *)option_type_name(o->type);
+			po->default_value = s(o->default_value);
+			po->help = s(o->help);
+			po->value = s(plugin_option_text(p, o->name));
+			m->options[m->n_options++] = po;
+		}
+	}
+	return m;
+nomem:
+	plugin_msg_free(m);
+	return NULL;
+}
+
+struct plugin_collect {
+	Broker__Control__Plugin **v;
+	size_t n, cap;
+	int rc;
+};
+
+static int plugin_collect_cb(void *arg, struct plugin *p)
+{
+	struct plugin_collect *pc = arg;
+	Broker__Control__Plugin *m;
+
+	if (pc->n == pc->cap) {
+		size_t cap = pc->cap ? pc->cap * 2 : 8;
+		Broker__Control__Plugin **v = realloc(pc->v, cap * sizeof(*v));
+
+		if (!v) {
+			pc->rc = -ENOMEM;
+			return 1;
+		}
+		pc->v = v;
+		pc->cap = cap;
+	}
+	m = plugin_msg_new(p, false);
+	if (!m) {
+		pc->rc = -ENOMEM;
+		return 1;
+	}
+	pc->v[pc->n++] = m;
+	return 0;
+}
+
+static Broker__Rpc__Status plugin_list(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
+                                       size_t *reply_len, char *err, size_t errlen)
+{
+	struct broker *b = ctx;
+	Broker__Control__PluginListReply rep = BROKER__CONTROL__PLUGIN_LIST_REPLY__INIT;
+	struct plugin_collect pc = { 0 };
+	Broker__Rpc__Status st;
+
+	if (b->plugins)
+		plugins_foreach(b->plugins, plugin_collect_cb, &pc);
+	if (pc.rc < 0)
+		st = fail(pc.rc, err, errlen, "plugin list");
+	else {
+		rep.n_plugins = pc.n;
+		rep.plugins = pc.v;
+		st = pack_reply(&rep.base, reply, reply_len, err, errlen);
+	}
+	for (size_t i = 0; i < pc.n; i++)
+		plugin_msg_free(pc.v[i]);
+	free(pc.v);
+	return st;
+}
+
+static Broker__Rpc__Status plugin_reply(struct plugin *p, uint8_t **reply, size_t *reply_len, char *err,
+                                        size_t errlen)
+{
+	Broker__Control__PluginReply rep = BROKER__CONTROL__PLUGIN_REPLY__INIT;
+	Broker__Rpc__Status st;
+
+	rep.plugin = plugin_msg_new(p, true);
+	if (!rep.plugin) {
+		snprintf(err, errlen, "out of memory building the reply");
+		return BROKER__RPC__STATUS__ERROR;
+	}
+	st = pack_reply(&rep.base, reply, reply_len, err, errlen);
+	plugin_msg_free(rep.plugin);
+	return st;
+}
+
+static Broker__Rpc__Status plugin_help(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
+                                       size_t *reply_len, char *err, size_t errlen)
+{
+	struct broker *b = ctx;
+	Broker__Control__PluginNameRequest *req = broker__control__plugin_name_request__unpack(NULL, len, body);
+	struct plugin *p;
+	Broker__Rpc__Status st;
+
+	if (!req)
+		return bad_body(err, errlen, "PluginNameRequest");
+	p = b->plugins && req->name ? plugins_find(b->plugins, req->name) : NULL;
+	if (!p) {
+		snprintf(err, errlen, "no plugin named %s is loaded (brokerctl plugin list shows them)", s(req->name));
+		st = BROKER__RPC__STATUS__NOT_FOUND;
+	} else {
+		st = plugin_reply(p, reply, reply_len, err, errlen);
+	}
+	broker__control__plugin_name_request__free_unpacked(req, NULL);
+	return st;
+}
+
+static Broker__Rpc__Status plugin_load(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
+                                       size_t *reply_len, char *err, size_t errlen)
+{
+	struct broker *b = ctx;
+	Broker__Control__PluginLoadRequest *req = broker__control__plugin_load_request__unpack(NULL, len, body);
+	struct plugin *p = NULL;
+	Broker__Rpc__Status st;
+	int rc;
+
+	if (!req)
+		return bad_body(err, errlen, "PluginLoadRequest");
+	if (!req->path || !req->path[0]) {
+		broker__control__plugin_load_request__free_unpacked(req, NULL);
+		snprintf(err, errlen, "plugin load: which file? (give a path)");
+		return BROKER__RPC__STATUS__BAD_REQUEST;
+	}
+	if (!b->plugins) {
+		broker__control__plugin_load_request__free_unpacked(req, NULL);
+		snprintf(err, errlen, "plugin load: the broker is not ready for plugins yet");
+		return BROKER__RPC__STATUS__UNAVAILABLE;
+	}
+	rc = plugins_load_path(b->plugins, req->path, &p, err, errlen);
+	if (rc < 0)
+		st = fail(rc, err, errlen, req->path);
+	else
+		st = plugin_reply(p, reply, reply_len, err, errlen);
+	broker__control__plugin_load_request__free_unpacked(req, NULL);
+	return st;
+}
+
+static Broker__Rpc__Status plugin_unload(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
+                                         size_t *reply_len, char *err, size_t errlen)
+{
+	struct broker *b = ctx;
+	Broker__Control__PluginNameRequest *req = broker__control__plugin_name_request__unpack(NULL, len, body);
+	int rc;
+
+	if (!req)
+		return bad_body(err, errlen, "PluginNameRequest");
+	if (!req->name || !req->name[0]) {
+		broker__control__plugin_name_request__free_unpacked(req, NULL);
+		snprintf(err, errlen, "plugin unload: which plugin? (give its name)");
+		return BROKER__RPC__STATUS__BAD_REQUEST;
+	}
+	rc = b->plugins ? plugins_unload(b->plugins, req->name, err, errlen)
+	                : errfmt(err, errlen, -ENOENT, "no plugin named %s is loaded", req->name);
+	if (rc == -ENOENT && !err[0])
+		snprintf(err, errlen, "no plugin named %s is loaded (brokerctl plugin list shows them)", req->name);
+	broker__control__plugin_name_request__free_unpacked(req, NULL);
+	return rc < 0 ? fail(rc, err, errlen, "plugin unload") : OK;
+}
+
+const struct rpc_method ctl_methods[] = {
+	{ "broker", "status", broker_status },
+	{ "broker", "reload", broker_reload_m },
+	{ "broker", "shutdown", broker_shutdown_m },
+	{ "route", "list", route_list },
+	{ "route", "add", route_add },
+	{ "route", "remove", route_remove },
+	{ "plugin", "list", plugin_list },
+	{ "plugin", "help", plugin_help },
+	{ "plugin", "load", plugin_load },
+	{ "plugin", "unload", plugin_unload },
+	{ NULL, NULL, NULL },
+};
