@@ -16,6 +16,8 @@ static const struct broker_plugin bad_abi_plugin = {
 	.name = "bad_abi",
 	.version = "1.0",
 	.description = "test plugin: claims the next ABI major version",
+	/* Otherwise valid, so the major version is the only reason to refuse it. */
+	.kinds = BROKER_KIND_WATCHER,
 };
 
 BROKER_PLUGIN_DEFINE(bad_abi_plugin, host)

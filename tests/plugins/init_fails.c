@@ -33,6 +33,8 @@ static const struct broker_plugin fails_plugin = {
 	.name = "init_fails",
 	.version = "1.0",
 	.description = "test plugin: init fails unless option x is set",
+	/* A kind is required: the loader checks it before init. */
+	.kinds = BROKER_KIND_WATCHER,
 	.options = fails_options,
 	.init = fails_init,
 };

@@ -28,3 +28,7 @@ check_LTLIBRARIES += %reldir%/example.la %reldir%/bad_abi.la %reldir%/no_symbol.
 # The manual's example plugin is this example.c, and builds out of tree.
 TESTS += %reldir%/example-in-man.sh
 EXTRA_DIST += %reldir%/example-in-man.sh
+
+# The test plugins in a real brokerd: refusals, short table, echo relay.
+TESTS += %reldir%/plugins.sh
+EXTRA_DIST += %reldir%/plugins.sh
