@@ -138,19 +138,27 @@ int ctl_client_call(struct ctl_client *c, const char *service, const char *metho
 	if (rc < 0)
 		return errfmt(err, errlen, rc, "cannot build request: %s", strerror(-rc));
 	fmt_timeout(tbuf, sizeof(tbuf), c->timeout_ms);
-	rv = nng_send(c->sock, req, req_len, 0);
+	/*
+	 * One retry when the pipe is reset under us.  The cause in practice is
+	 * brokerd replacing a wedged NNG listener (see ctl_server.c): our pipe
+	 * had been accepted but never handed to the REP socket, so the request
+	 * was never seen and sending it again cannot run it twice.
+	 */
+	for (int attempt = 0;; attempt++) {
+		rv = nng_send(c->sock, req, req_len, 0);
+		if (rv == 0)
+			rv = nng_recv(c->sock, &rep, &rep_len, NNG_FLAG_ALLOC);
+		if (rv == NNG_ECONNRESET && attempt == 0)
+			continue;
+		break;
+	}
 	free(req);
-	if (rv == NNG_ETIMEDOUT)
-		return errfmt(err, errlen, -ETIMEDOUT, "broker did not answer within %s", tbuf);
-	if (rv != 0)
-		return errfmt(err, errlen, -EIO, "sending to %s: %s", c->path, nng_strerror(rv));
-	rv = nng_recv(c->sock, &rep, &rep_len, NNG_FLAG_ALLOC);
 	if (rv == NNG_ETIMEDOUT)
 		return errfmt(err, errlen, -ETIMEDOUT, "broker did not answer within %s", tbuf);
 	if (rv == NNG_ECLOSED || rv == NNG_ECONNRESET || rv == NNG_ECONNSHUT)
 		return errfmt(err, errlen, -ECONNRESET, "broker at %s closed the connection", c->path);
 	if (rv != 0)
-		return errfmt(err, errlen, -EIO, "reading from %s: %s", c->path, nng_strerror(rv));
+		return errfmt(err, errlen, -EIO, "talking to %s: %s", c->path, nng_strerror(rv));
 	rc = rpc_unpack_reply(rep, rep_len, call_id, status, reply, reply_len, err, errlen);
 	nng_free(rep, rep_len);
 	return rc;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -56,6 +57,15 @@ struct ctl_server {
 
 	struct rpc_counters counters;   /* loop thread only */
 	atomic_uint_fast64_t rejected_peers;
+
+	/* Listener watchdog (see ctl_watchdog_cb). */
+	char *url;
+	struct event *watchdog;
+	atomic_uint_fast64_t pipes_added;   /* every ADD_PRE, ours included */
+	uint64_t probe_mark;                /* pipes_added when the probe was dialed */
+	nng_socket probe;
+	bool probe_open;
+	uint64_t listener_restarts;
 };
 
 /* ---------------------------------------------------------------- NNG threads */
@@ -68,6 +78,7 @@ static void ctl_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 
 	if (ev != NNG_PIPE_EV_ADD_PRE)
 		return;
+	atomic_fetch_add(&srv->pipes_added, 1);
 	rv = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid);
 	if (rv == 0 && (uid == (uint64_t)geteuid() || uid == 0))
 		return;
@@ -283,6 +294,81 @@ static int nng_to_errno(int rv)
 	}
 }
 
+static int ctl_listener_open(struct ctl_server *srv, char *err, size_t errlen)
+{
+	int rv;
+
+	if ((rv = nng_listener_create(&srv->listener, srv->sock, srv->url)) != 0)
+		return errfmt(err, errlen, -nng_to_errno(rv), "control socket %s: %s", srv->url, nng_strerror(rv));
+	/* Set before start so the socket file never exists with a wider mode than 0600. */
+	if ((rv = nng_listener_set_int(srv->listener, NNG_OPT_IPC_PERMISSIONS, 0600)) != 0) {
+		nng_listener_close(srv->listener);
+		return errfmt(err, errlen, -nng_to_errno(rv), "control socket %s: cannot set mode 0600: %s", srv->url,
+		              nng_strerror(rv));
+	}
+	if ((rv = nng_listener_start(srv->listener, 0)) != 0) {
+		nng_listener_close(srv->listener);
+		if (rv == NNG_EADDRINUSE)
+			return errfmt(err, errlen, -EADDRINUSE, "another brokerd is already listening on %s", srv->path);
+		if (rv == NNG_EPERM)
+			return errfmt(err, errlen, -EACCES, "cannot listen on %s: permission denied (pass --runtime-dir)",
+			              srv->path);
+		return errfmt(err, errlen, -nng_to_errno(rv), "cannot listen on %s: %s", srv->path, nng_strerror(rv));
+	}
+	return 0;
+}
+
+/*
+ * Watchdog for an NNG 1.5.2 bug: when a peer closes its connection before
+ * the SP handshake completes (any `connect(); close();`, or random bytes
+ * written and closed at once), the negotiation fails with NNG_ECLOSED and
+ * the listener's accept loop takes that for "listener closed" and never
+ * accepts again.  Every CTL_WATCHDOG_MS we dial ourselves in the background;
+ * if no pipe reached the socket by the next tick, the listener is wedged and
+ * we replace it.  A client caught in the wedge loses its pipe when the old
+ * listener closes; ctl_client retries once on that reset (the request never
+ * reached the REP socket, so it cannot run twice).
+ */
+#define CTL_WATCHDOG_MS 1000
+
+static void ctl_probe_close(struct ctl_server *srv)
+{
+	if (srv->probe_open) {
+		nng_close(srv->probe);
+		srv->probe_open = false;
+	}
+}
+
+static void ctl_watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctl_server *srv = arg;
+	char err[256];
+	int rv;
+
+	if (srv->probe_open) {
+		bool wedged = atomic_load(&srv->pipes_added) == srv->probe_mark;
+
+		ctl_probe_close(srv);
+		if (wedged) {
+			nng_listener_close(srv->listener);
+			srv->listener_restarts++;
+			if (ctl_listener_open(srv, err, sizeof(err)) < 0) {
+				log_error(TAG, "control listener stopped accepting and could not be restarted: %s", err);
+				return;
+			}
+			log_warn(TAG, "control listener stopped accepting (a client closed mid-handshake; NNG 1.5 bug); "
+			              "restarted it");
+		}
+	}
+	if ((rv = nng_req0_open(&srv->probe)) != 0)
+		return;
+	srv->probe_open = true;
+	srv->probe_mark = atomic_load(&srv->pipes_added);
+	/* Non-blocking: the loop never waits on NNG; the result is judged next tick. */
+	if (nng_dial(srv->probe, srv->url, NULL, NNG_FLAG_NONBLOCK) != 0)
+		ctl_probe_close(srv);
+}
+
 int ctl_server_start(struct event_base *base, const char *url, const struct rpc_method *table,
                      void *ctx, struct ctl_server **out, char *err, size_t errlen)
 {
@@ -302,6 +388,7 @@ int ctl_server_start(struct event_base *base, const char *url, const struct rpc_
 	pthread_mutex_init(&srv->lock, NULL);
 	atomic_init(&srv->stopping, false);
 	atomic_init(&srv->rejected_peers, 0);
+	atomic_init(&srv->pipes_added, 0);
 	srv->path = strdup(url + 6);
 	if (!srv->path) {
 		rc = errfmt(err, errlen, -ENOMEM, "out of memory");
@@ -352,25 +439,19 @@ int ctl_server_start(struct event_base *base, const char *url, const struct rpc_
 		}
 		srv->nwork++;
 	}
-	if ((rv = nng_listener_create(&srv->listener, srv->sock, url)) != 0) {
-		rc = errfmt(err, errlen, -nng_to_errno(rv), "control socket %s: %s", url, nng_strerror(rv));
+	srv->url = strdup(url);
+	if (!srv->url) {
+		rc = errfmt(err, errlen, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	/* Set before start so the socket file never exists with a wider mode than 0600. */
-	if ((rv = nng_listener_set_int(srv->listener, NNG_OPT_IPC_PERMISSIONS, 0600)) != 0) {
-		rc = errfmt(err, errlen, -nng_to_errno(rv), "control socket %s: cannot set mode 0600: %s", url,
-		            nng_strerror(rv));
+	rc = ctl_listener_open(srv, err, errlen);
+	if (rc < 0)
 		goto fail;
-	}
-	if ((rv = nng_listener_start(srv->listener, 0)) != 0) {
-		if (rv == NNG_EADDRINUSE)
-			rc = errfmt(err, errlen, -EADDRINUSE, "another brokerd is already listening on %s", srv->path);
-		else if (rv == NNG_EPERM)
-			rc = errfmt(err, errlen, -EACCES, "cannot listen on %s: permission denied (pass --runtime-dir)",
-			            srv->path);
-		else
-			rc = errfmt(err, errlen, -nng_to_errno(rv), "cannot listen on %s: %s", srv->path, nng_strerror(rv));
-		goto fail;
+	srv->watchdog = event_new(base, -1, EV_PERSIST, ctl_watchdog_cb, srv);
+	if (srv->watchdog) {
+		struct timeval tv = { CTL_WATCHDOG_MS / 1000, (CTL_WATCHDOG_MS % 1000) * 1000 };
+
+		event_add(srv->watchdog, &tv);
 	}
 	for (int i = 0; i < srv->nwork; i++) {
 		srv->work[i].state = WORK_RECV;
@@ -394,6 +475,9 @@ void ctl_server_stop(struct ctl_server *srv)
 	if (!srv)
 		return;
 	atomic_store(&srv->stopping, true);
+	if (srv->watchdog)
+		event_free(srv->watchdog);
+	ctl_probe_close(srv);
 	/* Closing the socket aborts every context's aio with NNG_ECLOSED; nng_fini is
 	 * left to the process (other NNG users, like a test's client, may still run). */
 	if (srv->sock_open)
@@ -419,6 +503,7 @@ void ctl_server_stop(struct ctl_server *srv)
 			log_warn(TAG, "cannot remove %s: %s", srv->path, strerror(errno));
 		free(srv->path);
 	}
+	free(srv->url);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv);
 }
@@ -426,6 +511,11 @@ void ctl_server_stop(struct ctl_server *srv)
 const struct rpc_counters *ctl_server_counters(const struct ctl_server *srv)
 {
 	return &srv->counters;
+}
+
+uint64_t ctl_server_listener_restarts(const struct ctl_server *srv)
+{
+	return srv->listener_restarts;
 }
 
 uint64_t ctl_server_rejected_peers(const struct ctl_server *srv)

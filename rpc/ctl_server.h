@@ -32,5 +32,8 @@ int ctl_server_start(struct event_base *base, const char *url, const struct rpc_
 void ctl_server_stop(struct ctl_server *srv);
 const struct rpc_counters *ctl_server_counters(const struct ctl_server *srv);
 uint64_t ctl_server_rejected_peers(const struct ctl_server *srv);
+/* Times the watchdog replaced a listener that stopped accepting (an NNG 1.5.2
+ * bug triggered by a client closing mid-handshake; see ctl_server.c). */
+uint64_t ctl_server_listener_restarts(const struct ctl_server *srv);
 
 #endif

@@ -271,7 +271,7 @@ static void test_nng(struct tap *t)
 {
 	char tmpl[] = "/tmp/test_rpc.XXXXXX";
 	char *dir = mkdtemp(tmpl);
-	char sub[64], path[128], url[160], err[256], stale[100], stale_url[128];
+	char sub[64], path[100], url[120], err[256], stale[100], stale_url[128];
 	struct test_ctx tc = { 0 };
 	struct ctl_server *srv = NULL, *srv2 = NULL;
 	struct ctl_client *c = NULL;
@@ -431,6 +431,27 @@ static void test_nng(struct tap *t)
 	} else {
 		printf("ok %d # SKIP not root: cannot test another uid\n", ++t->n);
 		printf("ok %d # SKIP not root: cannot test another uid\n", ++t->n);
+	}
+
+	/* connect()+close() before the handshake wedges NNG 1.5.2's listener; the watchdog heals it. */
+	{
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		struct ctl_client *c2 = NULL;
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+			printf("# connect: %s\n", strerror(errno));
+		close(fd);
+		usleep(4500 * 1000);   /* two watchdog ticks */
+		rc = ctl_client_open(url, 2000, &c2, err, sizeof(err));
+		rc = rc ? rc : call(c2, "echo", "healed", &st, &reply, err, sizeof(err));
+		ok(t, rc == 0 && st == BROKER__RPC__STATUS__OK && reply && strcmp(reply, "healed") == 0,
+		   "new clients are served after a peer closed mid-handshake (%llu listener restarts) %s",
+		   (unsigned long long)ctl_server_listener_restarts(srv), rc ? err : "");
+		free(reply);
+		reply = NULL;
+		ctl_client_close(c2);
 	}
 
 	rc = call(c, "echo", "end", &st, NULL, err, sizeof(err));
