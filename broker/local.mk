@@ -11,6 +11,10 @@ noinst_LTLIBRARIES += %reldir%/libbroker.la
 	%reldir%/errfmt.c %reldir%/errfmt.h \
 	%reldir%/host.c %reldir%/host.h \
 	%reldir%/http.c %reldir%/http.h \
+	%reldir%/link.c %reldir%/link.h %reldir%/link_internal.h \
+	%reldir%/link_auth.c %reldir%/link_auth.h \
+	%reldir%/link_frame.c %reldir%/link_frame.h \
+	%reldir%/link_stream.c \
 	%reldir%/log.c %reldir%/log.h \
 	%reldir%/platform.h %reldir%/platform_posix.c \
 	%reldir%/plugins.c %reldir%/plugins.h %reldir%/plugins_internal.h \
@@ -19,9 +23,9 @@ noinst_LTLIBRARIES += %reldir%/libbroker.la
 	%reldir%/store.c %reldir%/store.h \
 	%reldir%/url.c %reldir%/url.h
 %canon_reldir%_libbroker_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(PROTOBUF_C_CFLAGS) \
-	$(SQLITE3_CFLAGS) $(JANSSON_CFLAGS) $(NNG_CFLAGS) \
+	$(SQLITE3_CFLAGS) $(JANSSON_CFLAGS) $(NNG_CFLAGS) $(SODIUM_CFLAGS) \
 	-DBROKER_PLUGINDIR='"$(plugindir)"' -DBROKER_SYSCONFDIR='"$(sysconfdir)"'
-%canon_reldir%_libbroker_la_LIBADD = rpc/librpc.la $(LIBEVENT_LIBS) $(LIBEVENT_THREADS_LIBS) $(SQLITE3_LIBS) $(JANSSON_LIBS)
+%canon_reldir%_libbroker_la_LIBADD = rpc/librpc.la $(LIBEVENT_LIBS) $(LIBEVENT_THREADS_LIBS) $(SQLITE3_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS)
 
 sbin_PROGRAMS += %reldir%/brokerd
 %canon_reldir%_brokerd_SOURCES = %reldir%/main.c

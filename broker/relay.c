@@ -121,6 +121,8 @@ void relay_end_drained(struct relay_end *e)
 
 	r->busy++;
 	maybe_shutdown(e);
+	if (!r->finished && other(e)->ops->sink_drained)
+		other(e)->ops->sink_drained(other(e));
 	if (!r->finished && evbuffer_get_length(e->out) < RELAY_LOW_MARK)
 		update_reading(other(e));
 	relay_release(r);
@@ -147,6 +149,15 @@ void relay_abort(struct relay *r)
 	if (r->finished)
 		return;
 	r->aborted = true;
+	r->finished = true;
+	r->busy++;
+	relay_release(r);
+}
+
+void relay_close(struct relay *r)
+{
+	if (r->finished)
+		return;
 	r->finished = true;
 	r->busy++;
 	relay_release(r);

@@ -30,6 +30,8 @@ struct relay_end_ops {
 	void (*shutdown_write)(struct relay_end *e);
 	/* Release the end; abort: make the far side see a reset, not a clean end. */
 	void (*destroy)(struct relay_end *e, bool abort);
+	/* Optional: the other end wrote out some of what this end produced (credit-based ends grant more). */
+	void (*sink_drained)(struct relay_end *e);
 };
 
 struct relay_end {
@@ -55,6 +57,8 @@ struct relay *relay_new_fds(struct event_base *base, const struct broker_stream_
                             relay_done_fn done, void *arg);
 /* Reset both sides now (route removed, drain timeout); done runs with aborted=true. */
 void relay_abort(struct relay *r);
+/* End both sides cleanly now (the far target refused): clients see an ordinary close. */
+void relay_close(struct relay *r);
 
 /* ---- for end implementations ---- */
 

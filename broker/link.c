@@ -1,0 +1,679 @@
+/* link.c - the link's carrier I/O, frame parsing, HELLO/AUTH handshake,
+ * keepalive and RPC.  Streams live in link_stream.c. */
+#include <config.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker/errfmt.h"
+#include "broker/link_auth.h"
+#include "broker/link_internal.h"
+#include "broker/log.h"
+#include "broker/platform.h"
+#include "proto/link.pb-c.h"
+
+#define TAG "link"
+
+struct link_call {
+	struct link_call *next;
+	uint64_t id;
+	link_reply_fn reply;
+	void *arg;
+};
+
+uint64_t link_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+enum link_state link_state(const struct link *l)
+{
+	return l->state;
+}
+
+void *link_rpc_context(const struct link *l)
+{
+	return l->p.rpc_ctx;
+}
+
+/* ------------------------------------------------------------ teardown */
+
+static void link_free(struct link *l)
+{
+	while (l->calls) {
+		struct link_call *c = l->calls;
+		l->calls = c->next;
+		free(c);
+	}
+	link_streams_free(l);
+	if (l->rev)
+		event_free(l->rev);
+	if (l->wev)
+		event_free(l->wev);
+	if (l->keepalive)
+		event_free(l->keepalive);
+	if (l->reaper)
+		event_free(l->reaper);
+	if (l->in)
+		evbuffer_free(l->in);
+	if (l->out)
+		evbuffer_free(l->out);
+	free(l->carrier);
+	free(l->broker_id);
+	free(l->peer_id);
+	free(l->peer_host);
+	free(l->peer_software);
+	free(l);
+}
+
+static void link_close_carrier(struct link *l)
+{
+	if (l->wfd != l->rfd && l->wfd != BROKER_FD_NONE)
+		platform_fd_close(l->wfd);
+	if (l->rfd != BROKER_FD_NONE)
+		platform_fd_close(l->rfd);
+	l->rfd = l->wfd = BROKER_FD_NONE;
+	if (l->carrier_on_close) {
+		l->carrier_on_close(l->carrier_close_arg);
+		l->carrier_on_close = NULL;
+	}
+}
+
+/* Runs from the loop after link_close, so no caller has the link on its stack. */
+static void link_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct link *l = arg;
+
+	if (l->busy > 0) {
+		struct timeval now = { 0, 0 };
+		event_add(l->reaper, &now);
+		return;
+	}
+	if (l->p.cb.down)
+		l->p.cb.down(l->p.cb_arg, l, l->close_reason);
+	link_free(l);
+}
+
+static void link_fail_calls(struct link *l)
+{
+	while (l->calls) {
+		struct link_call *c = l->calls;
+		l->calls = c->next;
+		c->reply(c->arg, -ECONNRESET, BROKER__RPC__STATUS__UNAVAILABLE, "link closed", NULL, 0);
+		free(c);
+	}
+}
+
+static void link_shutdown(struct link *l, const char *why, bool say_goaway)
+{
+	struct timeval now = { 0, 0 };
+
+	if (l->state == LINK_CLOSED)
+		return;
+	snprintf(l->close_reason, sizeof(l->close_reason), "%s", why);
+	if (say_goaway && l->wfd != BROKER_FD_NONE) {
+		/* Best effort: one non-blocking attempt so the peer can log why. */
+		link_send(l, LINK_GOAWAY, 0, why, strlen(why));
+		platform_write_buffer(l->wfd, l->out, evbuffer_get_length(l->out));
+	}
+	l->state = LINK_CLOSED;
+	event_del(l->rev);
+	event_del(l->wev);
+	event_del(l->keepalive);
+	l->busy++;
+	link_streams_reset_all(l);
+	link_fail_calls(l);
+	l->busy--;
+	link_close_carrier(l);
+	event_add(l->reaper, &now);
+}
+
+void link_close(struct link *l, const char *why)
+{
+	log_info(TAG, "%s: closing: %s", l->carrier, why);
+	link_shutdown(l, why, true);
+}
+
+void link_protocol_error(struct link *l, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	l->stats.protocol_errors++;
+	log_warn(TAG, "%s: protocol error from peer %s: %s; dropping the link", l->carrier,
+	         l->peer_id ? l->peer_id : "(before HELLO)", why);
+	link_shutdown(l, why, true);
+}
+
+/* ------------------------------------------------------------ output */
+
+void link_flush(struct link *l)
+{
+	if (l->state == LINK_CLOSED)
+		return;
+	while (evbuffer_get_length(l->out) > 0) {
+		ssize_t n = platform_write_buffer(l->wfd, l->out, 4 * LINK_MAX_DATA);
+		if (n == -EAGAIN || n == 0)
+			break;
+		if (n < 0) {
+			char why[128];
+			snprintf(why, sizeof(why), "carrier write failed: %s", strerror((int)-n));
+			log_warn(TAG, "%s: %s", l->carrier, why);
+			link_shutdown(l, why, false);
+			return;
+		}
+		l->stats.bytes_sent += (uint64_t)n;
+	}
+	if (evbuffer_get_length(l->out) > 0)
+		event_add(l->wev, NULL);
+	else
+		event_del(l->wev);
+}
+
+static void link_put_header(struct link *l, uint8_t type, uint32_t stream, size_t len)
+{
+	struct link_frame_header h = { .length = (uint32_t)len, .stream = stream, .type = type };
+	uint8_t hdr[LINK_HEADER_SIZE];
+
+	link_frame_encode(&h, hdr);
+	evbuffer_add(l->out, hdr, sizeof(hdr));
+	l->stats.frames_sent++;
+}
+
+void link_send(struct link *l, uint8_t type, uint32_t stream, const void *payload, size_t len)
+{
+	if (l->state == LINK_CLOSED)
+		return;
+	link_put_header(l, type, stream, len);
+	if (len)
+		evbuffer_add(l->out, payload, len);
+}
+
+void link_send_buffer(struct link *l, uint8_t type, uint32_t stream, struct evbuffer *from, size_t len)
+{
+	if (l->state == LINK_CLOSED)
+		return;
+	link_put_header(l, type, stream, len);
+	evbuffer_remove_buffer(from, l->out, len);
+}
+
+static void link_send_message(struct link *l, uint8_t type, const ProtobufCMessage *msg)
+{
+	uint8_t *buf;
+	size_t len;
+
+	if (rpc_pack_message(msg, &buf, &len) < 0) {
+		link_shutdown(l, "out of memory", false);
+		return;
+	}
+	link_send(l, type, 0, buf, len);
+	free(buf);
+}
+
+static void link_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct link *l = arg;
+
+	l->busy++;
+	link_flush(l);
+	if (l->state != LINK_CLOSED && evbuffer_get_length(l->out) < LINK_OUT_LOW)
+		link_streams_pump(l);
+	l->busy--;
+}
+
+/* ------------------------------------------------------------ handshake */
+
+static void link_send_hello(struct link *l)
+{
+	Broker__Link__Hello hello = BROKER__LINK__HELLO__INIT;
+	char host[256] = "";
+
+	gethostname(host, sizeof(host) - 1);
+	hello.version_min = LINK_VERSION_MIN;
+	hello.version_max = LINK_VERSION_MAX;
+	hello.side = l->p.dialer ? "dialer" : "acceptor";
+	hello.broker_id = l->broker_id;
+	hello.hostname = host;
+	hello.software = "brokerd " PACKAGE_VERSION;
+	hello.nonce.data = l->nonce;
+	hello.nonce.len = sizeof(l->nonce);
+	hello.auth_required = l->p.require_auth;
+	link_send_message(l, LINK_HELLO, &hello.base);
+}
+
+static void link_maybe_up(struct link *l)
+{
+	if (l->state != LINK_HANDSHAKE || !l->hello_received || (l->p.require_auth && !l->auth_ok))
+		return;
+	l->state = LINK_UP;
+	l->up_since = time(NULL);
+	log_info(TAG, "%s: up: peer %s (%s, %s), protocol %u%s", l->carrier, l->peer_id, l->peer_host,
+	         l->peer_software, l->version, l->p.require_auth ? ", authenticated" : "");
+	if (l->p.cb.up)
+		l->p.cb.up(l->p.cb_arg, l);
+}
+
+static char *dup_or_empty(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+static void link_on_hello(struct link *l, const uint8_t *payload, size_t len)
+{
+	Broker__Link__Hello *hello;
+	uint32_t common;
+
+	if (l->hello_received) {
+		link_protocol_error(l, "second HELLO");
+		return;
+	}
+	hello = broker__link__hello__unpack(NULL, len, payload);
+	if (!hello) {
+		link_protocol_error(l, "HELLO does not decode (not a broker, or a corrupt frame)");
+		return;
+	}
+	common = hello->version_max < LINK_VERSION_MAX ? hello->version_max : LINK_VERSION_MAX;
+	if (hello->version_min > LINK_VERSION_MAX || common < LINK_VERSION_MIN || common < hello->version_min) {
+		char why[160];
+		snprintf(why, sizeof(why), "protocol version mismatch: peer speaks %u..%u, we speak %u..%u",
+		         hello->version_min, hello->version_max, LINK_VERSION_MIN, LINK_VERSION_MAX);
+		broker__link__hello__free_unpacked(hello, NULL);
+		l->stats.protocol_errors++;
+		log_warn(TAG, "%s: %s; dropping the link (upgrade the older broker)", l->carrier, why);
+		link_shutdown(l, why, true);
+		return;
+	}
+	if (hello->nonce.len != sizeof(l->peer_nonce)) {
+		broker__link__hello__free_unpacked(hello, NULL);
+		link_protocol_error(l, "HELLO nonce of %zu bytes (expected %zu)", hello->nonce.len,
+		                    sizeof(l->peer_nonce));
+		return;
+	}
+	if ((strcmp(hello->side, "dialer") == 0) == l->p.dialer) {
+		broker__link__hello__free_unpacked(hello, NULL);
+		link_protocol_error(l, "both ends claim to be the %s", l->p.dialer ? "dialer" : "acceptor");
+		return;
+	}
+	l->version = common;
+	memcpy(l->peer_nonce, hello->nonce.data, sizeof(l->peer_nonce));
+	l->peer_id = dup_or_empty(hello->broker_id);
+	l->peer_host = dup_or_empty(hello->hostname);
+	l->peer_software = dup_or_empty(hello->software);
+	l->peer_wants_auth = hello->auth_required;
+	l->hello_received = true;
+	broker__link__hello__free_unpacked(hello, NULL);
+
+	if (l->peer_wants_auth) {
+		Broker__Link__Auth auth = BROKER__LINK__AUTH__INIT;
+		uint8_t proof[LINK_PROOF_SIZE];
+
+		if (!l->p.secret) {
+			log_warn(TAG, "%s: peer %s requires authentication and we have no secret (pass --link-secret)",
+			         l->carrier, l->peer_id);
+			link_shutdown(l, "peer requires authentication; we have no secret", true);
+			return;
+		}
+		link_auth_proof(l->p.secret, l->p.secret_len, l->p.dialer, l->peer_nonce, l->nonce, l->broker_id,
+		                proof);
+		auth.proof.data = proof;
+		auth.proof.len = sizeof(proof);
+		link_send_message(l, LINK_AUTH, &auth.base);
+		l->auth_sent = true;
+		link_flush(l);
+	}
+	link_maybe_up(l);
+}
+
+static void link_on_auth(struct link *l, const uint8_t *payload, size_t len)
+{
+	Broker__Link__Auth *auth;
+	bool ok;
+
+	if (!l->p.require_auth || l->auth_ok || !l->hello_received) {
+		link_protocol_error(l, "unexpected AUTH");
+		return;
+	}
+	auth = broker__link__auth__unpack(NULL, len, payload);
+	if (!auth) {
+		link_protocol_error(l, "AUTH does not decode");
+		return;
+	}
+	ok = l->p.secret && link_auth_verify(l->p.secret, l->p.secret_len, !l->p.dialer, l->nonce, l->peer_nonce,
+	                                     l->peer_id, auth->proof.data, auth->proof.len);
+	broker__link__auth__free_unpacked(auth, NULL);
+	if (!ok) {
+		l->stats.protocol_errors++;
+		log_warn(TAG, "%s: authentication failed for peer %s (%s): wrong secret; dropping the link",
+		         l->carrier, l->peer_id, l->peer_host);
+		link_shutdown(l, "authentication failed (wrong secret)", true);
+		return;
+	}
+	l->auth_ok = true;
+	link_maybe_up(l);
+}
+
+/* ------------------------------------------------------------ RPC */
+
+static void link_on_rpc(struct link *l, const uint8_t *payload, size_t len)
+{
+	Broker__Rpc__Envelope *env = broker__rpc__envelope__unpack(NULL, len, payload);
+	uint8_t *reply = NULL;
+	size_t reply_len = 0;
+
+	if (!env) {
+		link_protocol_error(l, "RPC envelope does not decode");
+		return;
+	}
+	if (env->is_reply) {
+		struct link_call **pp = &l->calls;
+		while (*pp && (*pp)->id != env->call_id)
+			pp = &(*pp)->next;
+		if (*pp) {
+			struct link_call *c = *pp;
+			*pp = c->next;
+			c->reply(c->arg, 0, env->status, env->error, env->body.data, env->body.len);
+			free(c);
+		} else {
+			log_warn(TAG, "%s: RPC reply for unknown call %llu ignored", l->carrier,
+			         (unsigned long long)env->call_id);
+		}
+		broker__rpc__envelope__free_unpacked(env, NULL);
+		return;
+	}
+	broker__rpc__envelope__free_unpacked(env, NULL);
+	if (!l->p.rpc_methods)
+		return;
+	if (rpc_dispatch(l->p.rpc_methods, l, NULL, payload, len, &reply, &reply_len) == 0 && reply) {
+		link_send(l, LINK_RPC, 0, reply, reply_len);
+		link_flush(l);
+	}
+	free(reply);
+}
+
+int link_call(struct link *l, const char *service, const char *method, const uint8_t *body, size_t len,
+              link_reply_fn reply, void *arg)
+{
+	struct link_call *c;
+	uint8_t *req;
+	size_t req_len;
+	int rc;
+
+	if (l->state != LINK_UP)
+		return -ENOTCONN;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->id = ++l->next_call_id;
+	rc = rpc_pack_request(c->id, service, method, body, len, &req, &req_len);
+	if (rc < 0) {
+		free(c);
+		return rc;
+	}
+	c->reply = reply;
+	c->arg = arg;
+	c->next = l->calls;
+	l->calls = c;
+	link_send(l, LINK_RPC, 0, req, req_len);
+	free(req);
+	link_flush(l);
+	return 0;
+}
+
+/* ------------------------------------------------------------ input */
+
+static void link_on_ping(struct link *l, const uint8_t *payload, size_t len)
+{
+	link_send(l, LINK_PONG, 0, payload, len);
+	link_flush(l);
+}
+
+static void link_on_pong(struct link *l, const uint8_t *payload, size_t len)
+{
+	uint64_t sent;
+
+	if (len != sizeof(sent))
+		return;
+	memcpy(&sent, payload, sizeof(sent));
+	if (sent == l->ping_sent_us)
+		l->rtt_us = (int64_t)(link_now_us() - sent);
+}
+
+/* Handle one link-level frame whose payload has been copied out. */
+static void link_on_control(struct link *l, const struct link_frame_header *h, const uint8_t *payload)
+{
+	if (h->type == LINK_GOAWAY) {
+		char why[300];
+		snprintf(why, sizeof(why), "peer closed the link: %.*s", (int)h->length, (const char *)payload);
+		log_info(TAG, "%s: %s", l->carrier, why);
+		link_shutdown(l, why, false);
+		return;
+	}
+	if (!l->hello_received && h->type != LINK_HELLO) {
+		link_protocol_error(l, "%s before HELLO", link_frame_type_name(h->type));
+		return;
+	}
+	switch (h->type) {
+	case LINK_HELLO:
+		link_on_hello(l, payload, h->length);
+		return;
+	case LINK_AUTH:
+		link_on_auth(l, payload, h->length);
+		return;
+	}
+	if (l->state != LINK_UP) {
+		link_protocol_error(l, "%s before the handshake finished", link_frame_type_name(h->type));
+		return;
+	}
+	switch (h->type) {
+	case LINK_RPC:
+		link_on_rpc(l, payload, h->length);
+		break;
+	case LINK_PING:
+		link_on_ping(l, payload, h->length);
+		break;
+	case LINK_PONG:
+		link_on_pong(l, payload, h->length);
+		break;
+	}
+}
+
+/* Parse and handle every complete frame in l->in. */
+static void link_process_input(struct link *l)
+{
+	while (l->state != LINK_CLOSED) {
+		uint8_t hdr[LINK_HEADER_SIZE];
+		struct link_frame_header h;
+		char why[160];
+
+		if (evbuffer_copyout(l->in, hdr, sizeof(hdr)) < (ev_ssize_t)sizeof(hdr))
+			return;
+		link_frame_decode(hdr, &h);
+		if (link_frame_check(&h, why, sizeof(why)) < 0) {
+			link_protocol_error(l, "%s", why);
+			return;
+		}
+		if (evbuffer_get_length(l->in) < sizeof(hdr) + h.length)
+			return;
+		evbuffer_drain(l->in, sizeof(hdr));
+		l->stats.frames_received++;
+		l->last_rx_us = link_now_us();
+		if (h.stream != 0) {
+			if (l->state != LINK_UP) {
+				link_protocol_error(l, "%s before the handshake finished", link_frame_type_name(h.type));
+				return;
+			}
+			/* The stream code consumes exactly h.length bytes from l->in. */
+			link_stream_frame(l, &h);
+			continue;
+		}
+		uint8_t *payload = NULL;
+		if (h.length) {
+			payload = malloc(h.length);
+			if (!payload) {
+				link_shutdown(l, "out of memory", false);
+				return;
+			}
+			evbuffer_remove(l->in, payload, h.length);
+		}
+		link_on_control(l, &h, payload);
+		free(payload);
+	}
+}
+
+static void link_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct link *l = arg;
+	struct evbuffer_iovec vec[2];
+	int nvec;
+	ssize_t n;
+
+	l->busy++;
+	nvec = evbuffer_reserve_space(l->in, RELAY_READ_CHUNK, vec, 2);
+	if (nvec < 0) {
+		link_shutdown(l, "out of memory", false);
+		goto out;
+	}
+	n = platform_read_iov(l->rfd, vec, nvec);
+	if (n == -EAGAIN)
+		goto out;
+	if (n <= 0) {
+		char why[160];
+		if (n == 0)
+			snprintf(why, sizeof(why), "carrier closed by the peer");
+		else
+			snprintf(why, sizeof(why), "carrier read failed: %s", strerror((int)-n));
+		log_info(TAG, "%s: %s", l->carrier, why);
+		link_shutdown(l, why, false);
+		goto out;
+	}
+	size_t left = (size_t)n;
+	for (int i = 0; i < nvec; i++) {
+		if (vec[i].iov_len > left)
+			vec[i].iov_len = left;
+		left -= vec[i].iov_len;
+	}
+	evbuffer_commit_space(l->in, vec, nvec);
+	l->stats.bytes_received += (uint64_t)n;
+	link_process_input(l);
+	if (l->state != LINK_CLOSED) {
+		link_streams_pump(l);
+		link_flush(l);
+	}
+out:
+	l->busy--;
+}
+
+static void link_keepalive_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct link *l = arg;
+	uint64_t now = link_now_us();
+	uint64_t silent = now - l->last_rx_us;
+
+	if (l->state == LINK_HANDSHAKE && silent >= (uint64_t)l->p.handshake_timeout_ms * 1000) {
+		log_warn(TAG, "%s: no handshake within %d ms; dropping the link", l->carrier, l->p.handshake_timeout_ms);
+		link_shutdown(l, "handshake timeout", true);
+		return;
+	}
+	if (silent >= (uint64_t)l->p.timeout_ms * 1000) {
+		char why[128];
+		snprintf(why, sizeof(why), "peer silent for %llu ms (timeout %d ms)",
+		         (unsigned long long)(silent / 1000), l->p.timeout_ms);
+		log_warn(TAG, "%s: %s; dropping the link", l->carrier, why);
+		link_shutdown(l, why, true);
+		return;
+	}
+	if (l->state == LINK_UP) {
+		l->ping_sent_us = now;
+		link_send(l, LINK_PING, 0, &now, sizeof(now));
+		link_flush(l);
+	}
+}
+
+int link_new(const struct link_params *p, const struct broker_stream_desc *carrier, struct link **out)
+{
+	struct link *l = calloc(1, sizeof(*l));
+	struct timeval ka;
+
+	if (!l) {
+		platform_fd_close(carrier->rfd);
+		if (carrier->wfd != carrier->rfd)
+			platform_fd_close(carrier->wfd);
+		if (carrier->on_close)
+			carrier->on_close(carrier->close_arg);
+		return -ENOMEM;
+	}
+	l->p = *p;
+	l->rfd = carrier->rfd;
+	l->wfd = carrier->wfd;
+	l->carrier_flags = carrier->flags;
+	l->carrier_on_close = carrier->on_close;
+	l->carrier_close_arg = carrier->close_arg;
+	l->carrier = strdup(p->carrier ? p->carrier : "link");
+	l->broker_id = strdup(p->broker_id ? p->broker_id : "");
+	l->p.carrier = l->carrier;
+	l->p.broker_id = l->broker_id;
+	if (l->p.keepalive_ms <= 0)
+		l->p.keepalive_ms = 5000;
+	if (l->p.timeout_ms <= 0)
+		l->p.timeout_ms = 3 * l->p.keepalive_ms;
+	if (l->p.handshake_timeout_ms <= 0)
+		l->p.handshake_timeout_ms = 10000;
+	l->rtt_us = -1;
+	l->next_stream_id = p->dialer ? 1 : 2;
+	l->last_rx_us = link_now_us();
+	l->in = evbuffer_new();
+	l->out = evbuffer_new();
+	l->rev = event_new(p->base, l->rfd, EV_READ | EV_PERSIST, link_read_cb, l);
+	l->wev = event_new(p->base, l->wfd, EV_WRITE | EV_PERSIST, link_write_cb, l);
+	l->keepalive = event_new(p->base, -1, EV_PERSIST, link_keepalive_cb, l);
+	l->reaper = evtimer_new(p->base, link_reap, l);
+	if (!l->carrier || !l->broker_id || !l->in || !l->out || !l->rev || !l->wev || !l->keepalive ||
+	    !l->reaper || platform_fd_prepare(l->rfd) < 0 || (l->wfd != l->rfd && platform_fd_prepare(l->wfd) < 0)) {
+		link_close_carrier(l);
+		link_free(l);
+		return -ENOMEM;
+	}
+	link_streams_init(l);
+	link_auth_nonce(l->nonce, sizeof(l->nonce));
+	link_send_hello(l);
+	link_flush(l);
+	event_add(l->rev, NULL);
+	/* Check often enough that the timeout is honoured to within a fraction of itself. */
+	int tick = l->p.keepalive_ms;
+	if (l->p.handshake_timeout_ms < tick)
+		tick = l->p.handshake_timeout_ms;
+	if (l->p.timeout_ms / 3 < tick)
+		tick = l->p.timeout_ms / 3 > 0 ? l->p.timeout_ms / 3 : 1;
+	ka.tv_sec = tick / 1000;
+	ka.tv_usec = (tick % 1000) * 1000;
+	event_add(l->keepalive, &ka);
+	*out = l;
+	return 0;
+}
+
+void link_get_stats(const struct link *l, struct link_stats *st)
+{
+	*st = l->stats;
+	st->state = l->state;
+	st->carrier = l->carrier;
+	st->peer_id = l->peer_id ? l->peer_id : "";
+	st->peer_host = l->peer_host ? l->peer_host : "";
+	st->peer_software = l->peer_software ? l->peer_software : "";
+	st->dialer = l->p.dialer;
+	st->authenticated = l->p.require_auth && l->auth_ok;
+	st->version = l->version;
+	st->up_since = l->state == LINK_UP ? l->up_since : 0;
+	st->rtt_us = l->rtt_us;
+	st->streams_open = l->nstreams;
+}

@@ -1,0 +1,82 @@
+/* link_internal.h - what link.c (carrier, frames, handshake, RPC) and
+ * link_stream.c (multiplexed streams, credit) share. */
+#ifndef BROKER_LINK_INTERNAL_H
+#define BROKER_LINK_INTERNAL_H
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "broker/link.h"
+#include "broker/link_frame.h"
+
+/* Link output queue marks: stop pulling from streams above HIGH, resume below LOW. */
+#define LINK_OUT_HIGH (1024 * 1024)
+#define LINK_OUT_LOW (256 * 1024)
+
+struct link_stream;
+struct link_call;
+
+struct link {
+	struct link_params p;
+	char *carrier;
+	char *broker_id;
+	broker_fd rfd, wfd;
+	uint32_t carrier_flags;
+	void (*carrier_on_close)(void *);
+	void *carrier_close_arg;
+	struct event *rev, *wev;
+	struct event *keepalive;      /* PING + dead-peer check */
+	struct event *reaper;         /* runs down() from the loop after close */
+	struct evbuffer *in, *out;
+	enum link_state state;
+	bool reading;
+	bool closing;
+	char close_reason[256];
+	int busy;                     /* callback depth: free only at 0 */
+
+	/* handshake */
+	uint8_t nonce[32], peer_nonce[32];
+	bool hello_received, auth_ok, auth_sent;
+	uint32_t version;
+	char *peer_id, *peer_host, *peer_software;
+	bool peer_wants_auth;
+
+	/* streams */
+	struct link_stream **buckets;
+	size_t nbuckets, nstreams;
+	uint32_t next_stream_id;      /* ours: odd for the dialer, even for the acceptor */
+	uint32_t peer_max_id;         /* highest id the peer opened */
+	struct link_stream *ready_head, *ready_tail;  /* streams with data and credit */
+
+	/* RPC */
+	uint64_t next_call_id;
+	struct link_call *calls;
+
+	/* keepalive */
+	uint64_t last_rx_us;
+	uint64_t ping_sent_us;
+	int64_t rtt_us;
+	int64_t up_since;
+
+	struct link_stats stats;
+};
+
+uint64_t link_now_us(void);
+
+/* Queue a frame (header + payload bytes or a buffer moved in); flushes opportunistically. */
+void link_send(struct link *l, uint8_t type, uint32_t stream, const void *payload, size_t len);
+void link_send_buffer(struct link *l, uint8_t type, uint32_t stream, struct evbuffer *from, size_t len);
+void link_flush(struct link *l);
+void link_protocol_error(struct link *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* link_stream.c */
+void link_streams_init(struct link *l);
+/* One stream-level frame from the peer (type OPEN..RST); payload is the rest of l->in up to len. */
+void link_stream_frame(struct link *l, const struct link_frame_header *h);
+/* Move queued stream data into the link's output while under the high mark. */
+void link_streams_pump(struct link *l);
+/* The link died: reset every stream. */
+void link_streams_reset_all(struct link *l);
+void link_streams_free(struct link *l);
+
+#endif

@@ -1,0 +1,675 @@
+/* link_stream.c - streams multiplexed on a link: OPEN/OPEN_OK/OPEN_ERR,
+ * DATA under per-stream credit (WINDOW), half-close (FIN), reset (RST), and
+ * round-robin scheduling of busy streams onto the link's output.
+ *
+ * A stream is a relay end: the relay moves bytes between it and a local
+ * socket exactly as it does between two sockets. */
+#include <config.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/endpoint.h"
+#include "broker/errfmt.h"
+#include "broker/link_internal.h"
+#include "broker/log.h"
+#include "proto/link.pb-c.h"
+
+#define TAG "link"
+
+struct link_stream {
+	struct relay_end base;        /* first: a relay_end * is a link_stream * */
+	struct link *link;            /* NULL once the link is gone */
+	struct link_stream *hnext;    /* hash chain */
+	struct link_stream *rnext;    /* ready list */
+	bool in_ready;
+	uint32_t id;
+	uint32_t send_credit;         /* bytes we may still send */
+	uint32_t recv_allowed;        /* bytes the peer may still send */
+	uint64_t delivered;           /* bytes received and handed towards the local side */
+	uint64_t granted;             /* of those, consumed bytes already returned as credit */
+	bool fin_sent, fin_recv, rst_seen;
+	bool incoming;                /* the peer opened it */
+	struct evbuffer *pending;     /* incoming OPEN: data received while connecting the target */
+	struct connector *connector;  /* incoming OPEN: connecting the target */
+	struct relay *relay;
+	struct route_counters *counters;
+	char *route;
+};
+
+/* ------------------------------------------------------------ table */
+
+static size_t bucket_of(const struct link *l, uint32_t id)
+{
+	return (id * 2654435761u) & (l->nbuckets - 1);
+}
+
+void link_streams_init(struct link *l)
+{
+	l->nbuckets = 64;
+	l->buckets = calloc(l->nbuckets, sizeof(*l->buckets));
+}
+
+static struct link_stream *stream_find(const struct link *l, uint32_t id)
+{
+	if (!l->buckets)
+		return NULL;
+	for (struct link_stream *s = l->buckets[bucket_of(l, id)]; s; s = s->hnext)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+static void table_grow(struct link *l)
+{
+	size_t old = l->nbuckets;
+	struct link_stream **nb = calloc(old * 2, sizeof(*nb));
+
+	if (!nb)
+		return;   /* keep the longer chains; still correct */
+	struct link_stream **ob = l->buckets;
+	l->buckets = nb;
+	l->nbuckets = old * 2;
+	for (size_t i = 0; i < old; i++) {
+		struct link_stream *s = ob[i], *next;
+		for (; s; s = next) {
+			next = s->hnext;
+			size_t b = bucket_of(l, s->id);
+			s->hnext = nb[b];
+			nb[b] = s;
+		}
+	}
+	free(ob);
+}
+
+static int table_insert(struct link *l, struct link_stream *s)
+{
+	if (!l->buckets)
+		return -ENOMEM;
+	if (l->nstreams >= l->nbuckets)
+		table_grow(l);
+	size_t b = bucket_of(l, s->id);
+	s->hnext = l->buckets[b];
+	l->buckets[b] = s;
+	l->nstreams++;
+	l->stats.streams_total++;
+	return 0;
+}
+
+static void table_remove(struct link *l, struct link_stream *s)
+{
+	struct link_stream **pp = &l->buckets[bucket_of(l, s->id)];
+
+	while (*pp && *pp != s)
+		pp = &(*pp)->hnext;
+	if (*pp) {
+		*pp = s->hnext;
+		l->nstreams--;
+	}
+}
+
+static void ready_remove(struct link *l, struct link_stream *s)
+{
+	struct link_stream **pp = &l->ready_head, *prev = NULL;
+
+	if (!s->in_ready)
+		return;
+	while (*pp && *pp != s) {
+		prev = *pp;
+		pp = &(*pp)->rnext;
+	}
+	if (*pp) {
+		*pp = s->rnext;
+		if (l->ready_tail == s)
+			l->ready_tail = prev;
+	}
+	s->rnext = NULL;
+	s->in_ready = false;
+}
+
+static void ready_push(struct link *l, struct link_stream *s)
+{
+	if (s->in_ready)
+		return;
+	s->rnext = NULL;
+	s->in_ready = true;
+	if (l->ready_tail)
+		l->ready_tail->rnext = s;
+	else
+		l->ready_head = s;
+	l->ready_tail = s;
+}
+
+static struct link_stream *ready_pop(struct link *l)
+{
+	struct link_stream *s = l->ready_head;
+
+	if (!s)
+		return NULL;
+	l->ready_head = s->rnext;
+	if (!l->ready_head)
+		l->ready_tail = NULL;
+	s->rnext = NULL;
+	s->in_ready = false;
+	return s;
+}
+
+/* ------------------------------------------------------------ relay end ops */
+
+static void stream_set_reading(struct relay_end *e, bool on)
+{
+	/* Nothing to pause: the peer can only send what our credit allows. */
+}
+
+void link_streams_pump(struct link *l)
+{
+	struct link_stream *s;
+
+	if (l->state != LINK_UP)
+		return;
+	while (evbuffer_get_length(l->out) < LINK_OUT_HIGH && (s = ready_pop(l)) != NULL) {
+		size_t n = evbuffer_get_length(s->base.out);
+		if (n > s->send_credit)
+			n = s->send_credit;
+		if (n > LINK_MAX_DATA)
+			n = LINK_MAX_DATA;
+		if (n == 0)
+			continue;
+		link_send_buffer(l, LINK_DATA, s->id, s->base.out, n);
+		s->send_credit -= (uint32_t)n;
+		if (evbuffer_get_length(s->base.out) > 0 && s->send_credit > 0)
+			ready_push(l, s);
+		/* Tell the relay: it resumes the local reader and sends FIN once all is framed. */
+		struct relay *r = s->relay;
+		relay_hold(r);
+		relay_end_drained(&s->base);
+		relay_release(r);
+		if (l->state != LINK_UP)
+			return;
+	}
+}
+
+static void stream_kick(struct relay_end *e)
+{
+	struct link_stream *s = (struct link_stream *)e;
+	struct link *l = s->link;
+
+	if (!l || l->state != LINK_UP)
+		return;
+	if (s->send_credit > 0 && evbuffer_get_length(e->out) > 0)
+		ready_push(l, s);
+	link_streams_pump(l);
+	link_flush(l);
+}
+
+static void stream_shutdown_write(struct relay_end *e)
+{
+	struct link_stream *s = (struct link_stream *)e;
+
+	if (!s->link || s->fin_sent)
+		return;
+	s->fin_sent = true;
+	link_send(s->link, LINK_FIN, s->id, NULL, 0);
+	link_flush(s->link);
+}
+
+static void stream_sink_drained(struct relay_end *e)
+{
+	struct link_stream *s = (struct link_stream *)e;
+	struct link *l = s->link;
+	uint64_t consumed, grant;
+	uint8_t buf[4];
+
+	if (!l || !s->relay || s->fin_recv)
+		return;
+	consumed = s->delivered - evbuffer_get_length(relay_end_sink(e));
+	grant = consumed - s->granted;
+	/* Grant in halves of the window: fewer WINDOW frames, and the sender never starves. */
+	if (grant < LINK_INITIAL_WINDOW / 2)
+		return;
+	s->granted = consumed;
+	s->recv_allowed += (uint32_t)grant;
+	buf[0] = (uint8_t)grant;
+	buf[1] = (uint8_t)(grant >> 8);
+	buf[2] = (uint8_t)(grant >> 16);
+	buf[3] = (uint8_t)(grant >> 24);
+	link_send(l, LINK_WINDOW, s->id, buf, sizeof(buf));
+	link_flush(l);
+}
+
+static void stream_free(struct link_stream *s)
+{
+	if (s->pending)
+		evbuffer_free(s->pending);
+	if (s->base.out)
+		evbuffer_free(s->base.out);
+	free(s->route);
+	free(s);
+}
+
+/* Forget the stream on its link (if any). */
+static void stream_detach(struct link_stream *s)
+{
+	struct link *l = s->link;
+
+	if (!l)
+		return;
+	ready_remove(l, s);
+	table_remove(l, s);
+	s->link = NULL;
+}
+
+static void stream_destroy(struct relay_end *e, bool abort)
+{
+	struct link_stream *s = (struct link_stream *)e;
+	struct link *l = s->link;
+
+	if (l && abort && !s->rst_seen && l->state == LINK_UP) {
+		link_send(l, LINK_RST, s->id, NULL, 0);
+		link_flush(l);
+	}
+	stream_detach(s);
+	stream_free(s);
+}
+
+static const struct relay_end_ops stream_ops = {
+	.set_reading = stream_set_reading,
+	.kick = stream_kick,
+	.shutdown_write = stream_shutdown_write,
+	.destroy = stream_destroy,
+	.sink_drained = stream_sink_drained,
+};
+
+static struct link_stream *stream_new(struct link *l, uint32_t id)
+{
+	struct link_stream *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->base.ops = &stream_ops;
+	s->base.out = evbuffer_new();
+	s->link = l;
+	s->id = id;
+	s->send_credit = LINK_INITIAL_WINDOW;
+	s->recv_allowed = LINK_INITIAL_WINDOW;
+	if (!s->base.out || table_insert(l, s) < 0) {
+		stream_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* ------------------------------------------------------------ opening */
+
+static uint32_t next_id(struct link *l)
+{
+	uint32_t id;
+
+	/* Ids only grow; after 2^31 streams they wrap and skip ids still in use. */
+	do {
+		id = l->next_stream_id;
+		l->next_stream_id += 2;
+		if (l->next_stream_id < 3)
+			l->next_stream_id = l->p.dialer ? 1 : 2;
+	} while (stream_find(l, id));
+	return id;
+}
+
+int link_open_stream(struct link *l, const char *target, const char *route, const struct broker_stream_desc *client,
+                     struct route_counters *counters, relay_done_fn done, void *arg, struct relay **out,
+                     char *err, size_t errlen)
+{
+	Broker__Link__Open open = BROKER__LINK__OPEN__INIT;
+	struct link_stream *s;
+	struct relay_end *local;
+	uint8_t *buf;
+	size_t len;
+
+	if (l->state != LINK_UP) {
+		stream_desc_discard(client);
+		return errfmt(err, errlen, -ENOTCONN, "the link to the peer is down");
+	}
+	s = stream_new(l, next_id(l));
+	local = relay_fd_end_new(l->p.base, client);
+	if (!s || !local) {
+		if (s) {
+			stream_detach(s);
+			stream_free(s);
+		}
+		if (local)
+			local->ops->destroy(local, true);
+		else
+			stream_desc_discard(client);
+		return errfmt(err, errlen, -ENOMEM, "out of memory");
+	}
+	s->counters = counters;
+	s->route = route ? strdup(route) : NULL;
+	open.target = (char *)target;
+	open.route = (char *)(route ? route : "");
+	open.client = (char *)(client->peer ? client->peer : "");
+	if (rpc_pack_message(&open.base, &buf, &len) < 0) {
+		stream_detach(s);
+		stream_free(s);
+		local->ops->destroy(local, true);
+		return errfmt(err, errlen, -ENOMEM, "out of memory");
+	}
+	link_send(l, LINK_OPEN, s->id, buf, len);
+	free(buf);
+	/* Data may follow OPEN at once: the peer buffers it (within the window) while it connects. */
+	s->relay = relay_new(local, &s->base, counters, done, arg);
+	if (!s->relay)
+		return errfmt(err, errlen, -ENOMEM, "out of memory");
+	link_flush(l);
+	if (out)
+		*out = s->relay;
+	return 0;
+}
+
+static void send_open_err(struct link *l, uint32_t id, int errnum, const char *reason)
+{
+	Broker__Link__OpenError oe = BROKER__LINK__OPEN_ERROR__INIT;
+	uint8_t *buf;
+	size_t len;
+
+	oe.errno_value = errnum < 0 ? -errnum : errnum;
+	oe.reason = (char *)reason;
+	if (rpc_pack_message(&oe.base, &buf, &len) == 0) {
+		link_send(l, LINK_OPEN_ERR, id, buf, len);
+		free(buf);
+	}
+	link_flush(l);
+}
+
+static void incoming_relay_done(void *arg, struct relay *r, bool aborted)
+{
+	/* The stream end is destroyed by the relay; nothing else to release. */
+}
+
+static void incoming_connected(void *arg, int err, const char *reason, const struct broker_stream_desc *desc)
+{
+	struct link_stream *s = arg;
+	struct link *l = s->link;
+	struct relay_end *local;
+	struct relay *r;
+
+	s->connector = NULL;
+	if (err) {
+		log_info(TAG, "%s: stream %u: %s", l->carrier, s->id, reason ? reason : strerror(-err));
+		send_open_err(l, s->id, err, reason ? reason : strerror(-err));
+		stream_detach(s);
+		stream_free(s);
+		return;
+	}
+	local = relay_fd_end_new(l->p.base, desc);
+	if (!local) {
+		send_open_err(l, s->id, -ENOMEM, "out of memory");
+		stream_detach(s);
+		stream_free(s);
+		return;
+	}
+	link_send(l, LINK_OPEN_OK, s->id, NULL, 0);
+	r = relay_new(&s->base, local, NULL, incoming_relay_done, s);
+	if (!r)
+		return;   /* relay_new destroyed both ends; the stream's destroy sent RST */
+	s->relay = r;
+	relay_hold(r);
+	size_t n = evbuffer_get_length(s->pending);
+	evbuffer_add_buffer(local->out, s->pending);
+	evbuffer_free(s->pending);
+	s->pending = NULL;
+	if (n)
+		relay_end_input(&s->base, n);
+	if (!relay_finished(r) && s->fin_recv)
+		relay_end_eof(&s->base);
+	relay_release(r);
+	if (s->link)   /* s may be gone if the relay finished above */
+		link_flush(l);
+}
+
+static void on_open(struct link *l, uint32_t id, const uint8_t *payload, size_t len)
+{
+	Broker__Link__Open *open;
+	struct link_stream *s;
+	char err[512];
+
+	if ((id & 1) == (l->p.dialer ? 1u : 0u) || id <= l->peer_max_id) {
+		link_protocol_error(l, "OPEN with stream id %u (the peer must use new %s ids)", id,
+		                    l->p.dialer ? "even" : "odd");
+		return;
+	}
+	l->peer_max_id = id;
+	open = broker__link__open__unpack(NULL, len, payload);
+	if (!open) {
+		link_protocol_error(l, "OPEN for stream %u does not decode", id);
+		return;
+	}
+	s = stream_new(l, id);
+	if (s) {
+		s->incoming = true;
+		s->pending = evbuffer_new();
+	}
+	if (!s || !s->pending) {
+		if (s) {
+			stream_detach(s);
+			stream_free(s);
+		}
+		send_open_err(l, id, -ENOMEM, "out of memory");
+		broker__link__open__free_unpacked(open, NULL);
+		return;
+	}
+	log_debug(TAG, "%s: stream %u: open %s for route %s (client %s)", l->carrier, id, open->target, open->route,
+	          open->client);
+	if (endpoint_connect(l->p.plugins, open->target, incoming_connected, s, &s->connector, err, sizeof(err)) < 0) {
+		log_info(TAG, "%s: stream %u: %s", l->carrier, id, err);
+		send_open_err(l, id, -EINVAL, err);
+		stream_detach(s);
+		stream_free(s);
+	}
+	broker__link__open__free_unpacked(open, NULL);
+}
+
+/* ------------------------------------------------------------ incoming frames */
+
+static void on_open_result(struct link *l, struct link_stream *s, uint8_t type, const uint8_t *payload, size_t len)
+{
+	Broker__Link__OpenError *oe;
+
+	if (s->incoming) {
+		link_protocol_error(l, "%s for stream %u, which we did not open", link_frame_type_name(type), s->id);
+		return;
+	}
+	if (type == LINK_OPEN_OK)
+		return;
+	oe = broker__link__open_error__unpack(NULL, len, payload);
+	log_warn(TAG, "route %s: the peer could not connect: %s", s->route ? s->route : "?",
+	         oe && oe->reason ? oe->reason : "(no reason given)");
+	if (oe)
+		broker__link__open_error__free_unpacked(oe, NULL);
+	if (s->counters)
+		s->counters->errors++;
+	/* The target is simply not there: the client sees a clean close, as with a local route. */
+	s->rst_seen = true;
+	relay_close(s->relay);
+}
+
+static void on_data(struct link *l, struct link_stream *s, size_t len)
+{
+	struct evbuffer *sink;
+
+	if (s->fin_recv) {
+		evbuffer_drain(l->in, len);
+		link_protocol_error(l, "DATA after FIN on stream %u", s->id);
+		return;
+	}
+	if (len > s->recv_allowed) {
+		evbuffer_drain(l->in, len);
+		link_protocol_error(l, "stream %u: %zu bytes of DATA beyond its window (%u)", s->id, len,
+		                    s->recv_allowed);
+		return;
+	}
+	s->recv_allowed -= (uint32_t)len;
+	s->delivered += len;
+	if (!s->relay) {
+		evbuffer_remove_buffer(l->in, s->pending, len);
+		return;
+	}
+	sink = relay_end_sink(&s->base);
+	evbuffer_remove_buffer(l->in, sink, len);
+	struct relay *r = s->relay;
+	relay_hold(r);
+	relay_end_input(&s->base, len);
+	relay_release(r);
+}
+
+static void on_window(struct link *l, struct link_stream *s, const uint8_t *p)
+{
+	uint32_t add = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+
+	if ((uint64_t)s->send_credit + add > 0x7fffffffu) {
+		link_protocol_error(l, "stream %u: WINDOW overflows the credit", s->id);
+		return;
+	}
+	s->send_credit += add;
+	if (s->relay && evbuffer_get_length(s->base.out) > 0)
+		ready_push(l, s);
+}
+
+static void on_fin(struct link *l, struct link_stream *s)
+{
+	if (s->fin_recv) {
+		link_protocol_error(l, "second FIN on stream %u", s->id);
+		return;
+	}
+	s->fin_recv = true;
+	if (s->relay) {
+		struct relay *r = s->relay;
+		relay_hold(r);
+		relay_end_eof(&s->base);
+		relay_release(r);
+	}
+}
+
+static void on_rst(struct link *l, struct link_stream *s)
+{
+	s->rst_seen = true;
+	if (s->relay) {
+		struct relay *r = s->relay;
+		relay_hold(r);
+		relay_end_error(&s->base, -ECONNRESET);
+		relay_release(r);
+		return;
+	}
+	/* Still connecting the target for an incoming OPEN. */
+	connector_cancel(s->connector);
+	s->connector = NULL;
+	stream_detach(s);
+	stream_free(s);
+}
+
+/* Was id ever opened on this link (and is now closed), as opposed to never seen? */
+static bool id_was_used(const struct link *l, uint32_t id)
+{
+	bool ours = (id & 1) == (l->p.dialer ? 1u : 0u);
+
+	return ours ? id < l->next_stream_id : id <= l->peer_max_id;
+}
+
+void link_stream_frame(struct link *l, const struct link_frame_header *h)
+{
+	struct link_stream *s;
+	uint8_t *payload = NULL;
+
+	if (h->type == LINK_DATA) {
+		s = stream_find(l, h->stream);
+		if (s) {
+			on_data(l, s, h->length);
+			return;
+		}
+		evbuffer_drain(l->in, h->length);
+		goto unknown;
+	}
+	if (h->length) {
+		payload = malloc(h->length);
+		if (!payload) {
+			evbuffer_drain(l->in, h->length);
+			link_protocol_error(l, "out of memory");
+			return;
+		}
+		evbuffer_remove(l->in, payload, h->length);
+	}
+	if (h->type == LINK_OPEN) {
+		on_open(l, h->stream, payload, h->length);
+		free(payload);
+		return;
+	}
+	s = stream_find(l, h->stream);
+	if (!s) {
+		free(payload);
+		goto unknown;
+	}
+	switch (h->type) {
+	case LINK_OPEN_OK:
+	case LINK_OPEN_ERR:
+		on_open_result(l, s, h->type, payload, h->length);
+		break;
+	case LINK_WINDOW:
+		on_window(l, s, payload);
+		break;
+	case LINK_FIN:
+		on_fin(l, s);
+		break;
+	case LINK_RST:
+		on_rst(l, s);
+		break;
+	}
+	free(payload);
+	return;
+unknown:
+	/* Frames racing a close are normal; frames for streams that never existed are not. */
+	if (id_was_used(l, h->stream)) {
+		log_debug(TAG, "%s: %s for closed stream %u ignored", l->carrier, link_frame_type_name(h->type),
+		          h->stream);
+		return;
+	}
+	l->stats.protocol_errors++;
+	log_warn(TAG, "%s: %s for unknown stream %u from peer %s; resetting it", l->carrier,
+	         link_frame_type_name(h->type), h->stream, l->peer_id);
+	if (h->type != LINK_RST) {
+		link_send(l, LINK_RST, h->stream, "unknown stream", 14);
+		link_flush(l);
+	}
+}
+
+/* ------------------------------------------------------------ teardown */
+
+void link_streams_reset_all(struct link *l)
+{
+	for (size_t b = 0; l->buckets && b < l->nbuckets; b++) {
+		while (l->buckets[b]) {
+			struct link_stream *s = l->buckets[b];
+			stream_detach(s);
+			if (s->relay) {
+				struct relay *r = s->relay;
+				relay_hold(r);
+				relay_end_error(&s->base, -ECONNRESET);
+				relay_release(r);   /* destroys s unless a caller holds the relay */
+			} else {
+				/* Still connecting the target for an incoming OPEN: stop that. */
+				if (s->connector) {
+					connector_cancel(s->connector);
+					s->connector = NULL;
+				}
+				stream_free(s);
+			}
+		}
+	}
+	l->ready_head = l->ready_tail = NULL;
+}
+
+void link_streams_free(struct link *l)
+{
+	free(l->buckets);
+	l->buckets = NULL;
+}
