@@ -24,6 +24,17 @@
 #include "rpc/ctl_server.h"
 #include "rpc/runtime_dir.h"
 
+/*
+ * LeakSanitizer hook (unused in plain builds): the mid-handshake test leaves
+ * a pipe NNG 1.5.2 itself orphans and never frees; only leaks inside libnng
+ * are ignored, ours still count.
+ */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+	return "leak:libnng.so\n";
+}
+
 /* Plain TAP so this test does not depend on a shared harness. */
 struct tap {
 	int n;
@@ -509,5 +520,7 @@ int main(void)
 	test_runtime_dir(&t);
 	test_nng(&t);
 	printf("1..%d\n", t.n);
+	/* The test owns the process, so it (not ctl_server_stop) may finalize NNG. */
+	nng_fini();
 	return t.failed ? 1 : 0;
 }
