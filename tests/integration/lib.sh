@@ -24,7 +24,7 @@ PLUGIN_ARGS="--plugin-dir $top_builddir/plugins/unix/.libs --plugin-dir $top_bui
 export ASAN_OPTIONS UBSAN_OPTIONS
 # Tests must not pick up the caller's broker settings.
 unset BROKER_RUNTIME_DIR BROKER_STATE_DIR BROKER_PLUGIN_DIR BROKER_HTTP_LISTEN \
-	BROKER_CONFIG BROKER_LOG_FORMAT LOG_LEVEL 2>/dev/null || true
+	BROKER_CONFIG BROKER_LOG_FORMAT BROKER_DRAIN_TIMEOUT LOG_LEVEL 2>/dev/null || true
 
 FAILED=0
 NTEST=0
@@ -42,7 +42,8 @@ bail() { fail "$*"; exit 1; }
 # check DESCRIPTION COMMAND...: pass when COMMAND exits 0.
 check() {
 	_d=$1; shift
-	if "$@"; then pass "$_d"; else fail "$_d"; fi
+	if "$@" >"$T/check.out" 2>&1; then pass "$_d"
+	else fail "$_d: $(tail -n 3 "$T/check.out" | tr '\n' ' ')"; fi
 }
 finish() {
 	if [ "$FAILED" -eq 0 ]; then echo "# $TEST_NAME: all $NTEST checks passed"; exit 0; fi

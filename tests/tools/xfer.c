@@ -967,7 +967,10 @@ cmd_garbage(int argc, char **argv, const struct opts *o)
 			total += len;
 		if (o->nng) {
 			/* Give the daemon a moment to answer or drop us. */
+			struct timeval tv = { .tv_sec = 0, .tv_usec = 300 * 1000 };
 			unsigned char junk[512];
+
+			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 			while (recv(fd, junk, sizeof junk, 0) > 0)
 				;
 		}
