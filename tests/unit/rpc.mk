@@ -6,7 +6,7 @@ TESTS += %reldir%/test_rpc
 	broker/log.c broker/errfmt.c
 nodist_%canon_reldir%_test_rpc_SOURCES = $(PROTO_C) $(PROTO_H)
 %canon_reldir%_test_rpc_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(NNG_CFLAGS) \
-	$(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
+	$(LIBEVENT_CFLAGS) $(LIBEVENT_THREADS_CFLAGS) $(JANSSON_CFLAGS)
 # The test wakes its loop from NNG threads, so libevent needs its pthreads glue.
-%canon_reldir%_test_rpc_LDADD = $(PROTOBUF_C_LIBS) $(NNG_LIBS) $(LIBEVENT_LIBS) -levent_pthreads \
+%canon_reldir%_test_rpc_LDADD = $(PROTOBUF_C_LIBS) $(NNG_LIBS) $(LIBEVENT_LIBS) $(LIBEVENT_THREADS_LIBS) \
 	$(JANSSON_LIBS)
