@@ -15,6 +15,7 @@
 #include "broker/errfmt.h"
 #include "broker/http.h"
 #include "broker/log.h"
+#include "broker/peer.h"
 #include "broker/platform.h"
 #include "broker/plugins.h"
 #include "broker/route.h"
@@ -62,7 +63,8 @@ int broker_init(struct broker *b, int argc, char **argv)
 		log_error(TAG, "state: %s", err);
 		return rc;
 	}
-	if ((rc = plugins_create(b, &b->plugins)) < 0 || (rc = routes_create(b, &b->routes)) < 0) {
+	if ((rc = plugins_create(b, &b->plugins)) < 0 || (rc = routes_create(b, &b->routes)) < 0 ||
+	    (rc = peer_create(b, &b->peer)) < 0) {
 		log_error(TAG, "out of memory");
 		return rc;
 	}
@@ -73,10 +75,11 @@ int broker_init(struct broker *b, int argc, char **argv)
 static void drain_check(evutil_socket_t fd, short what, void *arg)
 {
 	struct broker *b = arg;
-	uint64_t active = routes_active_connections(b->routes);
+	uint64_t active = routes_active_connections(b->routes) + peer_streams_open(b->peer);
 	time_t waited = time(NULL) - b->stopping_since;
 
 	if (active == 0) {
+		peer_stop(b->peer);
 		event_base_loopexit(b->base, NULL);
 		return;
 	}
@@ -84,6 +87,7 @@ static void drain_check(evutil_socket_t fd, short what, void *arg)
 		log_warn(TAG, "drain timeout (%d s): resetting %llu open connection(s)", b->cfg.drain_timeout_s,
 		         (unsigned long long)active);
 		routes_abort_all(b->routes);
+		peer_stop(b->peer);
 		event_base_loopexit(b->base, NULL);
 		return;
 	}
@@ -167,6 +171,11 @@ int broker_run(struct broker *b)
 	plugins_start_all(b->plugins);
 	routes_restore(b->routes);
 	routes_apply_config(b->routes);
+	rc = peer_start(b->peer);
+	if (rc < 0) {
+		log_error(TAG, "cannot start the link to the peer (see above)");
+		return rc;
+	}
 	if (b->cfg.http_listen) {
 		rc = http_start(b, b->cfg.http_listen, &b->http, err, sizeof(err));
 		if (rc < 0) {
@@ -191,6 +200,13 @@ int broker_run(struct broker *b)
 
 void broker_fini(struct broker *b)
 {
+	if (b->peer && b->base) {
+		/* Close links and let their deferred teardown run before anything is freed. */
+		peer_stop(b->peer);
+		event_base_loop(b->base, EVLOOP_NONBLOCK);
+	}
+	peer_destroy(b->peer);
+	b->peer = NULL;
 	if (b->http)
 		http_stop(b->http);
 	if (b->ctl)

@@ -13,6 +13,7 @@ struct plugin_registry;
 struct route_table;
 struct ctl_server;
 struct http_server;
+struct peer_manager;
 
 struct broker {
 	struct event_base *base;
@@ -25,6 +26,7 @@ struct broker {
 	struct route_table *routes;
 	struct ctl_server *ctl;
 	struct http_server *http;
+	struct peer_manager *peer;
 
 	struct event *sig_term, *sig_int, *sig_hup;
 	struct event *drain_timer;

@@ -1,5 +1,5 @@
 /* config.c - brokerd settings: flag > environment > JSON file > built-in default. */
-#include "config.h"
+#include <config.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -24,7 +24,7 @@
 #define DEFAULT_DRAIN_TIMEOUT 10
 #define MAX_DRAIN_TIMEOUT 86400
 
-/* The settings that have all four layers; plugin_dirs is a list and handled apart. */
+/* The settings that have all four layers; lists (plugin dirs, link URLs) are below. */
 enum setting {
 	S_RUNTIME_DIR,
 	S_STATE_DIR,
@@ -32,7 +32,21 @@ enum setting {
 	S_LOG_FORMAT,
 	S_HTTP_LISTEN,
 	S_DRAIN_TIMEOUT,
+	S_LINK_SECRET,
+	S_LINK_KEEPALIVE,
+	S_LINK_TIMEOUT,
+	S_LINK_BACKOFF_MAX,
+	S_LINK_STDIO,
+	S_PARENT_PID,
 	S_COUNT
+};
+
+/* Settings that are lists (a flag given several times, an array in the file). */
+enum list_setting {
+	L_PLUGIN_DIRS,
+	L_LINK_LISTEN,
+	L_LINK_CONNECT,
+	L_COUNT
 };
 
 enum {
@@ -47,6 +61,14 @@ enum {
 	OPT_HTTP_LISTEN,
 	OPT_DRAIN_TIMEOUT,
 	OPT_CHECK_CONFIG,
+	OPT_LINK_LISTEN,
+	OPT_LINK_CONNECT,
+	OPT_LINK_SECRET,
+	OPT_LINK_KEEPALIVE,
+	OPT_LINK_TIMEOUT,
+	OPT_LINK_BACKOFF_MAX,
+	OPT_LINK_STDIO,
+	OPT_PARENT_PID,
 };
 
 struct setting_desc {
@@ -70,12 +92,42 @@ static const struct setting_desc settings[S_COUNT] = {
 	                    "serve /health, /ready, /metrics (host defaults to 127.0.0.1; \"off\" disables)" },
 	[S_DRAIN_TIMEOUT] = { "drain-timeout", "BROKER_DRAIN_TIMEOUT", "drain_timeout", "SECONDS",
 	                      "on SIGTERM, how long live connections may finish" },
+	[S_LINK_SECRET] = { "link-secret", "BROKER_LINK_SECRET", "link_secret", "FILE",
+	                    "shared secret for link authentication (created 0600 if absent)" },
+	[S_LINK_KEEPALIVE] = { "link-keepalive", "BROKER_LINK_KEEPALIVE", "link_keepalive", "SECONDS",
+	                       "PING the peer this often" },
+	[S_LINK_TIMEOUT] = { "link-timeout", "BROKER_LINK_TIMEOUT", "link_timeout", "SECONDS",
+	                     "declare the peer dead after this long without a frame" },
+	[S_LINK_BACKOFF_MAX] = { "link-backoff-max", "BROKER_LINK_BACKOFF_MAX", "link_backoff_max", "SECONDS",
+	                         "longest wait between reconnect attempts (backoff doubles from 0.1 s)" },
+	[S_LINK_STDIO] = { "link-stdio", "BROKER_LINK_STDIO", "link_stdio", NULL,
+	                   "use stdin/stdout as the link to the peer; exit when it closes" },
+	[S_PARENT_PID] = { "parent-pid", "BROKER_PARENT_PID", "parent_pid", "PID",
+	                   "exit when process PID exits" },
 };
 
-#define PLUGIN_DIR_FLAG "plugin-dir"
-#define PLUGIN_DIR_ENV "BROKER_PLUGIN_DIR"
-#define PLUGIN_DIR_KEY "plugin_dirs"
+struct list_desc {
+	const char *flag;
+	const char *env;    /* plugin dirs: ':'-separated; link URLs: one URL */
+	const char *key;
+	const char *metavar;
+	const char *help;
+	const char *env_sep;  /* NULL: the variable holds a single entry */
+};
+
+static const struct list_desc lists[L_COUNT] = {
+	[L_PLUGIN_DIRS] = { "plugin-dir", "BROKER_PLUGIN_DIR", "plugin_dirs", "DIR",
+	                    "load plugins from DIR (repeatable; env: ':'-separated)", ":" },
+	[L_LINK_LISTEN] = { "link-listen", "BROKER_LINK_LISTEN", "link_listen", "URL",
+	                    "accept links from a peer broker on URL (repeatable)", NULL },
+	[L_LINK_CONNECT] = { "link-connect", "BROKER_LINK_CONNECT", "link_connect", "URL",
+	                     "link to a peer broker at URL, reconnecting with backoff (repeatable)", NULL },
+};
+
 #define CONFIG_ENV "BROKER_CONFIG"
+#define DEFAULT_LINK_KEEPALIVE 5
+#define DEFAULT_LINK_TIMEOUT 15
+#define DEFAULT_LINK_BACKOFF_MAX 30
 
 static const struct option long_options[] = {
 	{ "config", required_argument, NULL, OPT_CONFIG },
@@ -87,6 +139,14 @@ static const struct option long_options[] = {
 	{ "http-listen", required_argument, NULL, OPT_HTTP_LISTEN },
 	{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
 	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+	{ "link-listen", required_argument, NULL, OPT_LINK_LISTEN },
+	{ "link-connect", required_argument, NULL, OPT_LINK_CONNECT },
+	{ "link-secret", required_argument, NULL, OPT_LINK_SECRET },
+	{ "link-keepalive", required_argument, NULL, OPT_LINK_KEEPALIVE },
+	{ "link-timeout", required_argument, NULL, OPT_LINK_TIMEOUT },
+	{ "link-backoff-max", required_argument, NULL, OPT_LINK_BACKOFF_MAX },
+	{ "link-stdio", no_argument, NULL, OPT_LINK_STDIO },
+	{ "parent-pid", required_argument, NULL, OPT_PARENT_PID },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -95,9 +155,8 @@ static const struct option long_options[] = {
 /* One layer's values.  Strings point into argv / environ or are owned (file layer). */
 struct layer {
 	const char *val[S_COUNT];
-	const char *dirs[CONFIG_MAX_PLUGIN_DIRS];
-	size_t n_dirs;
-	bool has_dirs;
+	const char *list[L_COUNT][CONFIG_MAX_LIST];
+	size_t n[L_COUNT];
 };
 
 struct flags {
@@ -177,18 +236,28 @@ char *config_default_state_dir(void)
 	return strdup("/var/lib/broker");
 }
 
-/* Split a ':'-separated list (BROKER_PLUGIN_DIR) into a layer; pieces point into copy. */
-static int split_dirs(char *copy, struct layer *l, const char *what, char *err, size_t errlen)
+/* Append one entry to a layer's list; what names the source for the error. */
+static int list_add(struct layer *l, int which, const char *v, const char *what, char *err, size_t errlen)
+{
+	if (l->n[which] == CONFIG_MAX_LIST)
+		return errfmt(err, errlen, -E2BIG, "%s: at most %d entries", what, CONFIG_MAX_LIST);
+	l->list[which][l->n[which]++] = v;
+	return 0;
+}
+
+/* Split a separated list (BROKER_PLUGIN_DIR) into a layer; pieces point into copy. */
+static int split_list(char *copy, struct layer *l, int which, char *err, size_t errlen)
 {
 	char *save = NULL;
+	const char *sep = lists[which].env_sep;
 
-	for (char *t = strtok_r(copy, ":", &save); t; t = strtok_r(NULL, ":", &save)) {
-		if (l->n_dirs == CONFIG_MAX_PLUGIN_DIRS)
-			return errfmt(err, errlen, -E2BIG, "%s: too many plugin directories (at most %d)",
-			              what, CONFIG_MAX_PLUGIN_DIRS);
-		l->dirs[l->n_dirs++] = t;
+	if (!sep)
+		return list_add(l, which, copy, lists[which].env, err, errlen);
+	for (char *t = strtok_r(copy, sep, &save); t; t = strtok_r(NULL, sep, &save)) {
+		int rc = list_add(l, which, t, lists[which].env, err, errlen);
+		if (rc < 0)
+			return rc;
 	}
-	l->has_dirs = l->n_dirs > 0;
 	return 0;
 }
 
@@ -218,13 +287,23 @@ static int parse_flags(struct flags *f, int argc, char **argv, char *err, size_t
 		case OPT_LOG_FORMAT: f->l.val[S_LOG_FORMAT] = optarg; break;
 		case OPT_HTTP_LISTEN: f->l.val[S_HTTP_LISTEN] = optarg; break;
 		case OPT_DRAIN_TIMEOUT: f->l.val[S_DRAIN_TIMEOUT] = optarg; break;
+		case OPT_LINK_SECRET: f->l.val[S_LINK_SECRET] = optarg; break;
+		case OPT_LINK_KEEPALIVE: f->l.val[S_LINK_KEEPALIVE] = optarg; break;
+		case OPT_LINK_TIMEOUT: f->l.val[S_LINK_TIMEOUT] = optarg; break;
+		case OPT_LINK_BACKOFF_MAX: f->l.val[S_LINK_BACKOFF_MAX] = optarg; break;
+		case OPT_LINK_STDIO: f->l.val[S_LINK_STDIO] = "true"; break;
+		case OPT_PARENT_PID: f->l.val[S_PARENT_PID] = optarg; break;
 		case OPT_PLUGIN_DIR:
-			if (f->l.n_dirs == CONFIG_MAX_PLUGIN_DIRS)
-				return errfmt(err, errlen, -E2BIG, "--plugin-dir: given more than %d times",
-				              CONFIG_MAX_PLUGIN_DIRS);
-			f->l.dirs[f->l.n_dirs++] = optarg;
-			f->l.has_dirs = true;
+		case OPT_LINK_LISTEN:
+		case OPT_LINK_CONNECT: {
+			int which = c == OPT_PLUGIN_DIR ? L_PLUGIN_DIRS : c == OPT_LINK_LISTEN ? L_LINK_LISTEN : L_LINK_CONNECT;
+			char what[64];
+			snprintf(what, sizeof(what), "--%s", lists[which].flag);
+			int rc = list_add(&f->l, which, optarg, what, err, errlen);
+			if (rc < 0)
+				return rc;
 			break;
+		}
 		case OPT_CHECK_CONFIG: f->check_config = true; break;
 		case OPT_VERSION: f->show_version = true; break;
 		case OPT_HELP: f->show_help = true; break;
@@ -243,19 +322,23 @@ static int parse_flags(struct flags *f, int argc, char **argv, char *err, size_t
 	return 0;
 }
 
-static int read_env(struct layer *l, char **dirs_copy, char *err, size_t errlen)
+static int read_env(struct layer *l, char *copies[L_COUNT], char *err, size_t errlen)
 {
 	const char *v;
 
 	memset(l, 0, sizeof(*l));
 	for (int i = 0; i < S_COUNT; i++)
 		l->val[i] = env(settings[i].env);
-	v = env(PLUGIN_DIR_ENV);
-	if (v) {
-		*dirs_copy = strdup(v);
-		if (!*dirs_copy)
+	for (int i = 0; i < L_COUNT; i++) {
+		v = env(lists[i].env);
+		if (!v)
+			continue;
+		copies[i] = strdup(v);
+		if (!copies[i])
 			return errfmt(err, errlen, -ENOMEM, "out of memory");
-		return split_dirs(*dirs_copy, l, PLUGIN_DIR_ENV, err, errlen);
+		int rc = split_list(copies[i], l, i, err, errlen);
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
 }
@@ -268,7 +351,7 @@ struct file_layer {
 	struct config_route *routes;
 	size_t n_routes;
 	json_t *plugins;     /* borrowed from root */
-	char drain_text[32]; /* drain_timeout as text, for the common resolver */
+	char num_text[S_COUNT][32]; /* integer and boolean keys as text, for the common resolver */
 };
 
 static void file_layer_free(struct file_layer *fl)
@@ -408,6 +491,20 @@ static int key_setting(const char *key)
 	return -1;
 }
 
+static int key_list(const char *key)
+{
+	for (int i = 0; i < L_COUNT; i++)
+		if (strcmp(lists[i].key, key) == 0)
+			return i;
+	return -1;
+}
+
+static bool setting_is_number(int s)
+{
+	return s == S_DRAIN_TIMEOUT || s == S_LINK_KEEPALIVE || s == S_LINK_TIMEOUT || s == S_LINK_BACKOFF_MAX ||
+	       s == S_PARENT_PID;
+}
+
 /*
  * Read and validate the file.  path NULL: nothing to read.  Validation
  * errors name the file and the key path; jansson keeps no positions for
@@ -442,37 +539,41 @@ static int read_file(const char *path, bool explicit, struct file_layer *fl, cha
 		if (s >= 0) {
 			if (s == S_HTTP_LISTEN && json_is_null(v)) {
 				/* null: explicitly off, which is also the default. */
-			} else if (s == S_DRAIN_TIMEOUT) {
+			} else if (setting_is_number(s)) {
 				if (!json_is_integer(v))
-					return errfmt(err, errlen, -EINVAL,
-					              "%s: %s: must be an integer number of seconds, not %s", path, key,
-					              json_type_name(v));
+					return errfmt(err, errlen, -EINVAL, "%s: %s: must be an integer, not %s", path,
+					              key, json_type_name(v));
 				/* Keep validation in one place: the resolver parses the text form. */
-				snprintf(fl->drain_text, sizeof(fl->drain_text), "%" JSON_INTEGER_FORMAT,
+				snprintf(fl->num_text[s], sizeof(fl->num_text[s]), "%" JSON_INTEGER_FORMAT,
 				         json_integer_value(v));
-				fl->l.val[s] = fl->drain_text;
+				fl->l.val[s] = fl->num_text[s];
+			} else if (s == S_LINK_STDIO) {
+				if (!json_is_boolean(v))
+					return errfmt(err, errlen, -EINVAL, "%s: %s: must be true or false, not %s", path,
+					              key, json_type_name(v));
+				fl->l.val[s] = json_is_true(v) ? "true" : "false";
 			} else if (!json_is_string(v)) {
 				return errfmt(err, errlen, -EINVAL, "%s: %s: must be a string, not %s", path, key,
 				              json_type_name(v));
 			} else {
 				fl->l.val[s] = json_string_value(v);
 			}
-		} else if (strcmp(key, PLUGIN_DIR_KEY) == 0) {
+		} else if ((s = key_list(key)) >= 0) {
 			size_t i;
 			json_t *d;
+			char what[PATH_MAX + 64];
 			if (!json_is_array(v))
 				return errfmt(err, errlen, -EINVAL, "%s: %s: must be an array of strings, not %s",
 				              path, key, json_type_name(v));
+			snprintf(what, sizeof(what), "%s: %s", path, key);
 			json_array_foreach(v, i, d) {
 				if (!json_is_string(d) || !*json_string_value(d))
 					return errfmt(err, errlen, -EINVAL, "%s: %s[%zu]: must be a non-empty string",
 					              path, key, i);
-				if (fl->l.n_dirs == CONFIG_MAX_PLUGIN_DIRS)
-					return errfmt(err, errlen, -E2BIG, "%s: %s: at most %d directories", path, key,
-					              CONFIG_MAX_PLUGIN_DIRS);
-				fl->l.dirs[fl->l.n_dirs++] = json_string_value(d);
+				rc = list_add(&fl->l, s, json_string_value(d), what, err, errlen);
+				if (rc < 0)
+					return rc;
 			}
-			fl->l.has_dirs = fl->l.n_dirs > 0;
 		} else if (strcmp(key, "routes") == 0) {
 			rc = parse_routes(path, v, fl, err, errlen);
 			if (rc < 0)
@@ -485,7 +586,9 @@ static int read_file(const char *path, bool explicit, struct file_layer *fl, cha
 		} else {
 			return errfmt(err, errlen, -EINVAL,
 			              "%s: unknown key \"%s\" (known: runtime_dir, state_dir, plugin_dirs, log_level, "
-			              "log_format, http_listen, drain_timeout, routes, plugins)",
+			              "log_format, http_listen, drain_timeout, link_listen, link_connect, link_stdio, "
+			              "link_secret, link_keepalive, link_timeout, link_backoff_max, parent_pid, routes, "
+			              "plugins)",
 			              path, key);
 		}
 	}
@@ -514,16 +617,51 @@ static const char *pick(int s, const struct layer *fl, const struct layer *el, c
 	return NULL;
 }
 
-static int parse_seconds(const char *v, int *out)
+static int parse_number(const char *v, long min, long max, int *out)
 {
 	char *end;
 	long n;
 
 	errno = 0;
 	n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < 0 || n > MAX_DRAIN_TIMEOUT)
+	if (errno || end == v || *end || n < min || n > max)
 		return -1;
 	*out = (int)n;
+	return 0;
+}
+
+/* The highest layer that has entries for list `which` (lists do not merge across layers). */
+static const struct layer *pick_list(int which, const struct layer *fl, const struct layer *el,
+                                     const struct layer *ff)
+{
+	if (fl->n[which])
+		return fl;
+	if (el->n[which])
+		return el;
+	if (ff && ff->n[which])
+		return ff;
+	return NULL;
+}
+
+static int copy_list(const struct layer *l, int which, char **dst, size_t *n, char *err, size_t errlen)
+{
+	for (size_t i = 0; l && i < l->n[which]; i++)
+		if (!(dst[(*n)++] = strdup(l->list[which][i])))
+			return errfmt(err, errlen, -ENOMEM, "out of memory");
+	return 0;
+}
+
+/* An integer setting: default when unset; label names the layer in errors. */
+static int resolve_number(int s, const struct flags *f, const struct layer *el, const struct layer *ff,
+                          const char *path, long min, long max, int def, int *out, char *err, size_t errlen)
+{
+	char label[PATH_MAX + 64];
+	const char *v = pick(s, &f->l, el, ff, path, label, sizeof(label));
+
+	*out = def;
+	if (v && parse_number(v, min, max, out) < 0)
+		return errfmt(err, errlen, -EINVAL, "%s: '%s' is not a %s in %ld..%ld", label, v,
+		              s == S_PARENT_PID ? "process id" : "number of seconds", min, max);
 	return 0;
 }
 
@@ -533,6 +671,7 @@ static int resolve(struct broker_config *cfg, const struct flags *f, const struc
 	const struct layer *ff = file ? &file->l : NULL;
 	char label[PATH_MAX + 64];
 	const char *v;
+	int rc;
 
 	v = pick(S_RUNTIME_DIR, &f->l, el, ff, path, label, sizeof(label));
 	cfg->runtime_dir = v ? strdup(v) : config_default_runtime_dir();
@@ -541,15 +680,36 @@ static int resolve(struct broker_config *cfg, const struct flags *f, const struc
 	if (!cfg->runtime_dir || !cfg->state_dir)
 		return errfmt(err, errlen, -ENOMEM, "out of memory");
 
-	const struct layer *dl = f->l.has_dirs ? &f->l : el->has_dirs ? el : ff && ff->has_dirs ? ff : NULL;
+	const struct layer *dl = pick_list(L_PLUGIN_DIRS, &f->l, el, ff);
 	if (dl) {
-		for (size_t i = 0; i < dl->n_dirs; i++)
-			if (!(cfg->plugin_dirs[cfg->n_plugin_dirs++] = strdup(dl->dirs[i])))
-				return errfmt(err, errlen, -ENOMEM, "out of memory");
+		if (copy_list(dl, L_PLUGIN_DIRS, cfg->plugin_dirs, &cfg->n_plugin_dirs, err, errlen) < 0)
+			return -ENOMEM;
 	} else {
 		if (!(cfg->plugin_dirs[cfg->n_plugin_dirs++] = strdup(BROKER_PLUGINDIR)))
 			return errfmt(err, errlen, -ENOMEM, "out of memory");
 	}
+	if (copy_list(pick_list(L_LINK_LISTEN, &f->l, el, ff), L_LINK_LISTEN, cfg->link_listen, &cfg->n_link_listen,
+	              err, errlen) < 0 ||
+	    copy_list(pick_list(L_LINK_CONNECT, &f->l, el, ff), L_LINK_CONNECT, cfg->link_connect,
+	              &cfg->n_link_connect, err, errlen) < 0)
+		return -ENOMEM;
+
+	v = pick(S_LINK_SECRET, &f->l, el, ff, path, label, sizeof(label));
+	cfg->link_secret = v ? strdup(v) : join(cfg->state_dir, "/link.secret");
+	if (!cfg->link_secret)
+		return errfmt(err, errlen, -ENOMEM, "out of memory");
+	v = pick(S_LINK_STDIO, &f->l, el, ff, path, label, sizeof(label));
+	if (v && strcmp(v, "true") && strcmp(v, "1") && strcmp(v, "false") && strcmp(v, "0"))
+		return errfmt(err, errlen, -EINVAL, "%s: '%s' is not true or false", label, v);
+	cfg->link_stdio = v && (!strcmp(v, "true") || !strcmp(v, "1"));
+	if ((rc = resolve_number(S_LINK_KEEPALIVE, f, el, ff, path, 1, 3600, DEFAULT_LINK_KEEPALIVE,
+	                         &cfg->link_keepalive_s, err, errlen)) < 0 ||
+	    (rc = resolve_number(S_LINK_TIMEOUT, f, el, ff, path, 1, 86400, DEFAULT_LINK_TIMEOUT,
+	                         &cfg->link_timeout_s, err, errlen)) < 0 ||
+	    (rc = resolve_number(S_LINK_BACKOFF_MAX, f, el, ff, path, 1, 3600, DEFAULT_LINK_BACKOFF_MAX,
+	                         &cfg->link_backoff_max_s, err, errlen)) < 0 ||
+	    (rc = resolve_number(S_PARENT_PID, f, el, ff, path, 1, INT_MAX, 0, &cfg->parent_pid, err, errlen)) < 0)
+		return rc;
 
 	cfg->log_level = BROKER_LOG_INFO;
 	v = pick(S_LOG_LEVEL, &f->l, el, ff, path, label, sizeof(label));
@@ -566,19 +726,15 @@ static int resolve(struct broker_config *cfg, const struct flags *f, const struc
 	if (v && strcmp(v, "off") != 0) {
 		char host[256], why[256];
 		unsigned port;
-		int rc = url_split_host_port(v, "127.0.0.1", host, sizeof(host), &port, why, sizeof(why));
+		rc = url_split_host_port(v, "127.0.0.1", host, sizeof(host), &port, why, sizeof(why));
 		if (rc < 0)
 			return errfmt(err, errlen, rc, "%s: %s", label, why);
 		if (!(cfg->http_listen = strdup(v)))
 			return errfmt(err, errlen, -ENOMEM, "out of memory");
 	}
 
-	cfg->drain_timeout_s = DEFAULT_DRAIN_TIMEOUT;
-	v = pick(S_DRAIN_TIMEOUT, &f->l, el, ff, path, label, sizeof(label));
-	if (v && parse_seconds(v, &cfg->drain_timeout_s) < 0)
-		return errfmt(err, errlen, -EINVAL, "%s: '%s' is not a number of seconds (0-%d)", label, v,
-		              MAX_DRAIN_TIMEOUT);
-	return 0;
+	return resolve_number(S_DRAIN_TIMEOUT, f, el, ff, path, 0, MAX_DRAIN_TIMEOUT, DEFAULT_DRAIN_TIMEOUT,
+	                      &cfg->drain_timeout_s, err, errlen);
 }
 
 /* Build a complete config into cfg (zeroed first); on error cfg holds partial state to free. */
@@ -587,7 +743,7 @@ static int build(struct broker_config *cfg, int argc, char **argv, char *err, si
 	struct flags f;
 	struct layer el;
 	struct file_layer file;
-	char *env_dirs = NULL;
+	char *env_copies[L_COUNT] = { NULL };
 	const char *path;
 	bool explicit;
 	int rc, have_file = 0;
@@ -607,7 +763,7 @@ static int build(struct broker_config *cfg, int argc, char **argv, char *err, si
 	if (f.show_help || f.show_version)
 		return 0;
 
-	rc = read_env(&el, &env_dirs, err, errlen);
+	rc = read_env(&el, env_copies, err, errlen);
 	if (rc < 0)
 		goto out;
 
@@ -641,7 +797,8 @@ static int build(struct broker_config *cfg, int argc, char **argv, char *err, si
 	rc = 0;
 out:
 	file_layer_free(&file);
-	free(env_dirs);
+	for (int i = 0; i < L_COUNT; i++)
+		free(env_copies[i]);
 	return rc;
 }
 
@@ -684,6 +841,11 @@ void config_free(struct broker_config *cfg)
 	free(cfg->state_dir);
 	for (size_t i = 0; i < cfg->n_plugin_dirs; i++)
 		free(cfg->plugin_dirs[i]);
+	for (size_t i = 0; i < cfg->n_link_listen; i++)
+		free(cfg->link_listen[i]);
+	for (size_t i = 0; i < cfg->n_link_connect; i++)
+		free(cfg->link_connect[i]);
+	free(cfg->link_secret);
 	free(cfg->http_listen);
 	for (size_t i = 0; i < cfg->n_routes; i++) {
 		free(cfg->routes[i].name);
@@ -695,6 +857,9 @@ void config_free(struct broker_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->log_level = BROKER_LOG_INFO;
 	cfg->drain_timeout_s = DEFAULT_DRAIN_TIMEOUT;
+	cfg->link_keepalive_s = DEFAULT_LINK_KEEPALIVE;
+	cfg->link_timeout_s = DEFAULT_LINK_TIMEOUT;
+	cfg->link_backoff_max_s = DEFAULT_LINK_BACKOFF_MAX;
 }
 
 /* ------------------------------------------------------------ help */
@@ -738,8 +903,8 @@ void config_print_help(FILE *out, const char *argv0)
 	          settings[S_RUNTIME_DIR].env, settings[S_RUNTIME_DIR].key, rt ? rt : "?");
 	help_line(out, settings[S_STATE_DIR].flag, "DIR", settings[S_STATE_DIR].help,
 	          settings[S_STATE_DIR].env, settings[S_STATE_DIR].key, st ? st : "?");
-	help_line(out, PLUGIN_DIR_FLAG, "DIR", "load plugins from DIR (repeatable; env: ':'-separated)",
-	          PLUGIN_DIR_ENV, PLUGIN_DIR_KEY, BROKER_PLUGINDIR);
+	help_line(out, lists[L_PLUGIN_DIRS].flag, "DIR", lists[L_PLUGIN_DIRS].help, lists[L_PLUGIN_DIRS].env,
+	          lists[L_PLUGIN_DIRS].key, BROKER_PLUGINDIR);
 	help_line(out, settings[S_LOG_LEVEL].flag, "LEVEL", settings[S_LOG_LEVEL].help,
 	          settings[S_LOG_LEVEL].env, settings[S_LOG_LEVEL].key, "info");
 	help_line(out, settings[S_LOG_FORMAT].flag, "FORMAT", settings[S_LOG_FORMAT].help,
@@ -748,6 +913,24 @@ void config_print_help(FILE *out, const char *argv0)
 	          settings[S_HTTP_LISTEN].env, settings[S_HTTP_LISTEN].key, "off");
 	help_line(out, settings[S_DRAIN_TIMEOUT].flag, "SECONDS", settings[S_DRAIN_TIMEOUT].help,
 	          settings[S_DRAIN_TIMEOUT].env, settings[S_DRAIN_TIMEOUT].key, drain);
+	fprintf(out, "\nLink to a peer broker (see broker-link(7)):\n");
+	for (int i = L_LINK_LISTEN; i <= L_LINK_CONNECT; i++)
+		help_line(out, lists[i].flag, lists[i].metavar, lists[i].help, lists[i].env, lists[i].key, NULL);
+	for (int i = S_LINK_SECRET; i <= S_PARENT_PID; i++) {
+		char def[PATH_MAX + 32];
+		const char *d = NULL;
+		if (i == S_LINK_SECRET) {
+			snprintf(def, sizeof(def), "%s/link.secret", st ? st : "STATE_DIR");
+			d = def;
+		} else if (i == S_LINK_KEEPALIVE || i == S_LINK_TIMEOUT || i == S_LINK_BACKOFF_MAX) {
+			snprintf(def, sizeof(def), "%d", i == S_LINK_KEEPALIVE ? DEFAULT_LINK_KEEPALIVE :
+			         i == S_LINK_TIMEOUT ? DEFAULT_LINK_TIMEOUT : DEFAULT_LINK_BACKOFF_MAX);
+			d = def;
+		}
+		help_line(out, settings[i].flag, settings[i].metavar, settings[i].help, settings[i].env,
+		          settings[i].key, d);
+	}
+	fputc('\n', out);
 	help_line(out, "check-config", NULL, "validate flags, environment and config file, then exit",
 	          NULL, NULL, NULL);
 	help_line(out, "version", NULL, "print the version and exit", NULL, NULL, NULL);

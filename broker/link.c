@@ -138,6 +138,8 @@ static void link_shutdown(struct link *l, const char *why, bool say_goaway)
 
 void link_close(struct link *l, const char *why)
 {
+	if (l->state == LINK_CLOSED)
+		return;
 	log_info(TAG, "%s: closing: %s", l->carrier, why);
 	link_shutdown(l, why, true);
 }

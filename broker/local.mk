@@ -16,6 +16,7 @@ noinst_LTLIBRARIES += %reldir%/libbroker.la
 	%reldir%/link_frame.c %reldir%/link_frame.h \
 	%reldir%/link_stream.c \
 	%reldir%/log.c %reldir%/log.h \
+	%reldir%/peer.c %reldir%/peer.h \
 	%reldir%/platform.h %reldir%/platform_posix.c \
 	%reldir%/plugins.c %reldir%/plugins.h %reldir%/plugins_internal.h \
 	%reldir%/relay.c %reldir%/relay.h %reldir%/relay_fd.c \

@@ -11,7 +11,9 @@
 #include "broker/broker.h"
 #include "broker/endpoint.h"
 #include "broker/errfmt.h"
+#include "broker/link.h"
 #include "broker/log.h"
+#include "broker/peer.h"
 #include "broker/relay.h"
 #include "broker/route.h"
 #include "broker/store.h"
@@ -32,6 +34,10 @@ struct route {
 	struct route *next, *prev;
 	struct route_table *rt;
 	char *name, *listen, *connect;
+	char *owner;               /* remote route: the peer broker that asked for it; NULL: ours */
+	bool listen_on_peer;       /* listen is peer:URL: the peer listens for us */
+	bool connect_on_peer;      /* connect is peer:URL: streams go over the link */
+	const char *connect_target; /* connect without "peer:" */
 	int max_connections;
 	bool persistent;
 	bool from_config;
@@ -62,12 +68,18 @@ int routes_create(struct broker *b, struct route_table **out)
 	return 0;
 }
 
-static struct route *route_find(struct route_table *rt, const char *name)
+/* owner NULL: our own routes; else the remote routes that peer asked for. */
+static struct route *route_find_owned(struct route_table *rt, const char *owner, const char *name)
 {
 	for (struct route *r = rt->head; r; r = r->next)
-		if (strcmp(r->name, name) == 0)
+		if (strcmp(r->name, name) == 0 && (owner ? r->owner && !strcmp(r->owner, owner) : !r->owner))
 			return r;
 	return NULL;
+}
+
+static struct route *route_find(struct route_table *rt, const char *name)
+{
+	return route_find_owned(rt, NULL, name);
 }
 
 static void conn_unlink(struct route_conn *c)
@@ -144,6 +156,27 @@ static void route_on_accept(void *arg, const struct broker_stream_desc *desc)
 	r->conns = c;
 	r->counters.conns_total++;
 	r->counters.conns_active++;
+	if (r->connect_on_peer) {
+		struct link *l = peer_link_for(r->rt->broker->peer, r->owner);
+		if (!l) {
+			/* Refuse at once rather than hold the client: it can retry when the link is back. */
+			log_warn(TAG, "%s: refusing %s: the link to the peer is down", r->name,
+			         desc->peer ? desc->peer : "client");
+			r->counters.errors++;
+			stream_desc_discard(&c->client);
+			conn_unlink(c);
+			free(c);
+			return;
+		}
+		if (link_open_stream(l, r->connect_target, r->name, desc, &r->counters, conn_relay_done, c, &c->relay,
+		                     err, sizeof(err)) < 0) {
+			log_warn(TAG, "%s: %s", r->name, err);
+			r->counters.errors++;
+			conn_unlink(c);
+			free(c);
+		}
+		return;
+	}
 	if (endpoint_connect(r->rt->broker->plugins, r->connect, conn_connected, c, &c->connector, err,
 	                     sizeof(err)) < 0) {
 		log_warn(TAG, "%s: %s", r->name, err);
@@ -188,6 +221,7 @@ static void route_free(struct route *r)
 	free(r->name);
 	free(r->listen);
 	free(r->connect);
+	free(r->owner);
 	free(r);
 }
 
@@ -205,24 +239,57 @@ static int check_name(const char *name, char *err, size_t errlen)
 }
 
 /* Validate both URLs up front so a typo fails at add time, not at first connection. */
-static int check_urls(const char *listen, const char *connect, char *err, size_t errlen)
+static int check_urls(const char *listen, const char *connect, bool *listen_peer, bool *connect_peer, char *err,
+                      size_t errlen)
 {
 	struct url u;
 	int rc;
 
 	if ((rc = url_parse(listen, &u, err, errlen)) < 0)
 		return rc;
+	*listen_peer = u.is_peer;
 	url_free(&u);
 	if ((rc = url_parse(connect, &u, err, errlen)) < 0)
 		return rc;
+	*connect_peer = u.is_peer;
 	url_free(&u);
+	if (*listen_peer && *connect_peer)
+		return errfmt(err, errlen, -EINVAL, "listen and connect are both on the peer; define the route there");
 	return 0;
+}
+
+static void route_link(struct route_table *rt, struct route *r)
+{
+	r->next = rt->head;
+	if (rt->head)
+		rt->head->prev = r;
+	rt->head = r;
+	rt->count++;
+}
+
+static struct route *route_alloc(struct route_table *rt, const char *name, const char *listen, const char *connect,
+                                 const char *owner, int max_connections)
+{
+	struct route *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->rt = rt;
+	r->max_connections = max_connections;
+	if (!(r->name = strdup(name)) || !(r->listen = strdup(listen)) || !(r->connect = strdup(connect)) ||
+	    (owner && !(r->owner = strdup(owner)))) {
+		route_free(r);
+		return NULL;
+	}
+	r->connect_target = strncmp(r->connect, "peer:", 5) == 0 ? r->connect + 5 : r->connect;
+	return r;
 }
 
 static int route_open(struct route_table *rt, const char *name, const char *listen, const char *connect,
                       int max_connections, bool persistent, bool from_config, char *err, size_t errlen)
 {
 	struct route *r;
+	bool listen_peer, connect_peer;
 	int rc;
 
 	if ((rc = check_name(name, err, errlen)) < 0)
@@ -231,21 +298,23 @@ static int route_open(struct route_table *rt, const char *name, const char *list
 		return errfmt(err, errlen, -EEXIST, "route '%s' exists (remove it first, or pick another name)", name);
 	if (max_connections < 0)
 		return errfmt(err, errlen, -EINVAL, "max connections must be 0 (unlimited) or more");
-	if ((rc = check_urls(listen, connect, err, errlen)) < 0)
+	if ((rc = check_urls(listen, connect, &listen_peer, &connect_peer, err, errlen)) < 0)
 		return rc;
-	r = calloc(1, sizeof(*r));
-	if (!r || !(r->name = strdup(name)) || !(r->listen = strdup(listen)) || !(r->connect = strdup(connect))) {
-		if (r) {
-			free(r->name);
-			free(r->listen);
-		}
-		free(r);
+	r = route_alloc(rt, name, listen, connect, NULL, max_connections);
+	if (!r)
 		return errfmt(err, errlen, -ENOMEM, "out of memory");
-	}
-	r->rt = rt;
-	r->max_connections = max_connections;
 	r->persistent = persistent;
 	r->from_config = from_config;
+	r->listen_on_peer = listen_peer;
+	r->connect_on_peer = connect_peer;
+	if (listen_peer) {
+		/* The peer listens for us once the link is up (peer.c keeps it in sync). */
+		snprintf(r->state, sizeof(r->state), "waiting for the link to the peer");
+		route_link(rt, r);
+		log_info(TAG, "%s: %s (on the peer) -> %s", name, listen, connect);
+		peer_routes_changed(rt->broker->peer);
+		return 0;
+	}
 	rc = endpoint_listen(rt->broker->plugins, listen, route_on_accept, route_on_lost, r, &r->listener, err,
 	                     errlen);
 	if (rc < 0) {
@@ -253,17 +322,15 @@ static int route_open(struct route_table *rt, const char *name, const char *list
 		return rc;
 	}
 	snprintf(r->state, sizeof(r->state), "listening");
-	r->next = rt->head;
-	if (rt->head)
-		rt->head->prev = r;
-	rt->head = r;
-	rt->count++;
+	route_link(rt, r);
 	log_info(TAG, "%s: listening on %s -> %s", name, listener_address(r->listener), connect);
 	return 0;
 }
 
 static void route_close(struct route_table *rt, struct route *r)
 {
+	bool resync = r->listen_on_peer;
+
 	if (r->prev)
 		r->prev->next = r->next;
 	else
@@ -272,6 +339,8 @@ static void route_close(struct route_table *rt, struct route *r)
 		r->next->prev = r->prev;
 	rt->count--;
 	route_free(r);
+	if (resync)
+		peer_routes_changed(rt->broker->peer);
 }
 
 int routes_add(struct route_table *rt, const char *name, const char *listen, const char *connect,
@@ -317,22 +386,11 @@ static int restore_one(void *arg, const struct store_route *sr)
 	if (route_open(rt, sr->name, sr->listen, sr->connect, sr->max_connections, true, false, err,
 	               sizeof(err)) < 0) {
 		log_error(TAG, "%s: cannot restore: %s", sr->name, err);
-		struct route *r = calloc(1, sizeof(*r));
-		if (r && (r->name = strdup(sr->name)) && (r->listen = strdup(sr->listen)) &&
-		    (r->connect = strdup(sr->connect))) {
-			r->rt = rt;
+		struct route *r = route_alloc(rt, sr->name, sr->listen, sr->connect, NULL, sr->max_connections);
+		if (r) {
 			r->persistent = true;
-			r->max_connections = sr->max_connections;
 			snprintf(r->state, sizeof(r->state), "down: %s", err);
-			r->next = rt->head;
-			if (rt->head)
-				rt->head->prev = r;
-			rt->head = r;
-			rt->count++;
-		} else if (r) {
-			free(r->name);
-			free(r->listen);
-			free(r);
+			route_link(rt, r);
 		}
 	}
 	return 0;
@@ -392,6 +450,7 @@ int routes_foreach(struct route_table *rt, int (*fn)(void *arg, const struct rou
 			.persistent = r->persistent,
 			.state = r->state,
 			.listen_address = r->listener ? listener_address(r->listener) : r->listen,
+			.owner = r->owner,
 			.counters = r->counters,
 		};
 		int rc = fn(arg, &ri);
@@ -438,4 +497,103 @@ void routes_destroy(struct route_table *rt)
 	while (rt->head)
 		route_close(rt, rt->head);
 	free(rt);
+}
+
+/* ------------------------------------------------------------ peer routes */
+
+int routes_foreach_peer_listen(struct route_table *rt, int (*fn)(void *arg, const struct route_info *ri), void *arg)
+{
+	for (struct route *r = rt->head; r; r = r->next) {
+		if (!r->listen_on_peer)
+			continue;
+		struct route_info ri = {
+			.name = r->name,
+			.listen = r->listen + 5,   /* without "peer:" */
+			.connect = r->connect,
+			.max_connections = r->max_connections,
+			.state = r->state,
+		};
+		int rc = fn(arg, &ri);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+void routes_set_peer_state(struct route_table *rt, const char *name, const char *state)
+{
+	struct route *r = route_find(rt, name);
+
+	if (r && r->listen_on_peer)
+		snprintf(r->state, sizeof(r->state), "%s", state);
+}
+
+void routes_peer_down(struct route_table *rt)
+{
+	for (struct route *r = rt->head; r; r = r->next)
+		if (r->listen_on_peer)
+			snprintf(r->state, sizeof(r->state), "waiting for the link to the peer");
+}
+
+int routes_sync_remote(struct route_table *rt, const char *owner, const struct remote_route *set, size_t n,
+                       remote_result_fn result, void *arg)
+{
+	struct route *r, *next;
+	char err[768];
+
+	/* Close what the peer no longer wants, or wants differently. */
+	for (r = rt->head; r; r = next) {
+		next = r->next;
+		if (!r->owner || strcmp(r->owner, owner))
+			continue;
+		bool keep = false;
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(set[i].name, r->name) && !strcmp(set[i].listen, r->listen) &&
+			    !strcmp(set[i].connect, r->connect_target) && set[i].max_connections == r->max_connections)
+				keep = r->listener != NULL;
+		if (!keep) {
+			log_info(TAG, "%s (for peer %s): closing", r->name, owner);
+			route_close(rt, r);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct remote_route *want = &set[i];
+		struct url u;
+		int rc;
+
+		r = route_find_owned(rt, owner, want->name);
+		if (r) {
+			result(arg, want->name, true, r->state);
+			continue;
+		}
+		/* The peer may only ask us to listen on local endpoints, never to chain to a third party. */
+		rc = url_parse(want->listen, &u, err, sizeof(err));
+		if (rc == 0) {
+			if (u.is_peer)
+				rc = errfmt(err, sizeof(err), -EINVAL, "%s: listen must be an endpoint here", want->listen);
+			url_free(&u);
+		}
+		char connect[1024];
+		snprintf(connect, sizeof(connect), "peer:%s", want->connect);
+		if (rc == 0 && !(r = route_alloc(rt, want->name, want->listen, connect, owner, want->max_connections)))
+			rc = errfmt(err, sizeof(err), -ENOMEM, "out of memory");
+		if (rc == 0) {
+			r->connect_on_peer = true;
+			rc = endpoint_listen(rt->broker->plugins, want->listen, route_on_accept, route_on_lost, r,
+			                     &r->listener, err, sizeof(err));
+			if (rc < 0)
+				route_free(r);
+		}
+		if (rc < 0) {
+			log_warn(TAG, "%s (for peer %s): %s", want->name, owner, err);
+			result(arg, want->name, false, err);
+			continue;
+		}
+		snprintf(r->state, sizeof(r->state), "listening on %s for peer %s", listener_address(r->listener), owner);
+		route_link(rt, r);
+		log_info(TAG, "%s (for peer %s): listening on %s -> peer:%s", want->name, owner,
+		         listener_address(r->listener), want->connect);
+		result(arg, want->name, true, r->state);
+	}
+	return 0;
 }

@@ -17,6 +17,7 @@ struct route_info {
 	bool persistent;              /* stored in sqlite; false: from the config file */
 	const char *state;            /* "listening", "down: <reason>" */
 	const char *listen_address;   /* effective address */
+	const char *owner;            /* remote route: the peer that asked for it; NULL: ours */
 	struct route_counters counters;
 };
 
@@ -44,5 +45,25 @@ uint64_t routes_active_connections(struct route_table *rt);
 void routes_stop_accepting(struct route_table *rt);
 /* Reset every live connection (after the drain timeout). */
 void routes_abort_all(struct route_table *rt);
+
+/* ---- routes across the link (peer.c) ---- */
+
+/* Our routes whose listen is peer:URL (ri->listen is the URL without "peer:"). */
+int routes_foreach_peer_listen(struct route_table *rt, int (*fn)(void *arg, const struct route_info *ri), void *arg);
+void routes_set_peer_state(struct route_table *rt, const char *name, const char *state);
+/* The link went down: our peer-listen routes wait for it again. */
+void routes_peer_down(struct route_table *rt);
+
+/* A route the peer asks us to listen for; connect is an endpoint on the peer. */
+struct remote_route {
+	const char *name;
+	const char *listen;
+	const char *connect;
+	int max_connections;
+};
+typedef void (*remote_result_fn)(void *arg, const char *name, bool ok, const char *state);
+/* Make the routes held for `owner` exactly `set`; report each route's outcome through result. */
+int routes_sync_remote(struct route_table *rt, const char *owner, const struct remote_route *set, size_t n,
+                       remote_result_fn result, void *arg);
 
 #endif

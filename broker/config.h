@@ -1,0 +1,94 @@
+/* config.h - brokerd settings from flags, environment, JSON file and defaults. */
+#ifndef BROKER_CONFIG_H
+#define BROKER_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <jansson.h>
+#include "broker/log.h"
+
+/*
+ * Precedence, highest first: command-line flag > environment variable >
+ * config file key > built-in default.  Each setting has all four:
+ *
+ *   flag               env                   JSON key
+ *   --config FILE      BROKER_CONFIG         (n/a)
+ *   --runtime-dir DIR  BROKER_RUNTIME_DIR    "runtime_dir"
+ *   --state-dir DIR    BROKER_STATE_DIR      "state_dir"
+ *   --plugin-dir DIR   BROKER_PLUGIN_DIR     "plugin_dirs" (array; env: ':'-separated)
+ *   --log-level L      LOG_LEVEL             "log_level"
+ *   --log-format F     BROKER_LOG_FORMAT     "log_format"
+ *   --http-listen A    BROKER_HTTP_LISTEN    "http_listen"
+ *   --drain-timeout S  BROKER_DRAIN_TIMEOUT  "drain_timeout" (seconds)
+ *   --link-listen URL  BROKER_LINK_LISTEN    "link_listen" (array; env: one URL)
+ *   --link-connect URL BROKER_LINK_CONNECT   "link_connect" (array; env: one URL)
+ *   --link-stdio       BROKER_LINK_STDIO     "link_stdio" (boolean)
+ *   --link-secret FILE BROKER_LINK_SECRET    "link_secret"
+ *   --link-keepalive S, --link-timeout S, --link-backoff-max S, --parent-pid PID (same pattern)
+ *
+ * The file may also hold "routes": [{"name","listen","connect","max_connections"}]
+ * (applied at start and on reload, not stored) and "plugins": {"NAME": {options}}.
+ */
+#define CONFIG_MAX_LIST 16
+#define CONFIG_MAX_PLUGIN_DIRS CONFIG_MAX_LIST
+
+struct config_route {
+	char *name;
+	char *listen;
+	char *connect;
+	int max_connections;   /* 0: unlimited */
+};
+
+struct broker_config {
+	char *config_file;      /* NULL: default path, which may be absent */
+	bool config_file_explicit;
+	char *runtime_dir;
+	char *state_dir;
+	char *plugin_dirs[CONFIG_MAX_PLUGIN_DIRS];
+	size_t n_plugin_dirs;
+	enum broker_log_level log_level;
+	enum log_format log_format;
+	char *http_listen;      /* NULL: no HTTP server */
+	int drain_timeout_s;    /* SIGTERM: how long live streams may drain */
+
+	/* The link to a peer broker (see link.h / peer.h). */
+	char *link_listen[CONFIG_MAX_LIST];
+	size_t n_link_listen;
+	char *link_connect[CONFIG_MAX_LIST];
+	size_t n_link_connect;
+	bool link_stdio;
+	char *link_secret;      /* default STATE/link.secret */
+	int link_keepalive_s;
+	int link_timeout_s;
+	int link_backoff_max_s;
+	int parent_pid;         /* 0: none */
+
+	bool check_config;
+	bool show_version;
+	bool show_help;
+
+	struct config_route *routes;
+	size_t n_routes;
+	json_t *plugin_options; /* object: plugin name -> object of options; owned, may be NULL */
+};
+
+/*
+ * Fill cfg from argv, envp-style environment (getenv) and the config file.
+ * Returns 0, or a negative error with a one-line reason in err
+ * ("--log-level: unknown level 'loud' (use error, warn, info, debug, trace)").
+ */
+int config_load(struct broker_config *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/* Re-read only the file layer (SIGHUP); flags and env keep precedence. */
+int config_reload(struct broker_config *cfg, int argc, char **argv, char *err, size_t errlen);
+
+void config_free(struct broker_config *cfg);
+
+/* The text printed by --help. */
+void config_print_help(FILE *out, const char *argv0);
+
+/* Defaults that depend on the user: $XDG_RUNTIME_DIR/broker or /run/broker for root ... */
+char *config_default_runtime_dir(void);
+char *config_default_state_dir(void);
+
+#endif

@@ -1,0 +1,679 @@
+/* peer.c - links to the peer broker: carriers from the configuration
+ * (listen, connect with backoff and jitter, our own stdio), the auth policy
+ * per carrier, and the sync of routes that listen on the peer. */
+#include <config.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <event2/event.h>
+
+#include "broker/broker.h"
+#include "broker/endpoint.h"
+#include "broker/errfmt.h"
+#include "broker/link.h"
+#include "broker/link_auth.h"
+#include "broker/log.h"
+#include "broker/peer.h"
+#include "broker/route.h"
+#include "broker/store.h"
+#include "broker/url.h"
+#include "proto/link.pb-c.h"
+
+#define TAG "peer"
+#define BACKOFF_MIN_MS 100
+
+enum carrier_role { ROLE_LISTEN, ROLE_CONNECT, ROLE_STDIO };
+
+struct carrier {
+	struct carrier *next;
+	struct peer_manager *pm;
+	enum carrier_role role;
+	char *url;
+	bool require_auth;
+	struct listener *listener;     /* ROLE_LISTEN */
+	struct connector *connector;   /* ROLE_CONNECT while dialing */
+	struct event *retry;           /* ROLE_CONNECT backoff timer */
+	int backoff_ms;
+	uint64_t reconnects;
+	char last_error[256];
+	char state[64];
+};
+
+/* One live link and the carrier it came from. */
+struct peer_link {
+	struct peer_link *next;
+	struct peer_manager *pm;
+	struct carrier *carrier;
+	struct link *link;
+	uint64_t sync_generation;      /* of the last routes_sync we sent on it */
+};
+
+struct peer_manager {
+	struct broker *b;
+	struct carrier *carriers;
+	struct peer_link *links;
+	uint8_t *secret;
+	size_t secret_len;
+	char broker_id[80];
+	uint64_t generation;
+	bool stopping;
+};
+
+static const struct rpc_method link_methods[];
+
+const char *peer_broker_id(const struct peer_manager *pm)
+{
+	return pm->broker_id;
+}
+
+/* ------------------------------------------------------------ identity */
+
+/* A stable id: generated once, kept in the store, so the peer can tell restarts from strangers. */
+static int load_broker_id(struct peer_manager *pm)
+{
+	void *val = NULL;
+	size_t len = 0;
+	char host[64] = "broker";
+	uint8_t raw[6];
+	int rc;
+
+	rc = store_kv_get(pm->b->store, "core", "broker_id", &val, &len);
+	if (rc == 0 && len > 0 && len < sizeof(pm->broker_id)) {
+		memcpy(pm->broker_id, val, len);
+		pm->broker_id[len] = '\0';
+		free(val);
+		return 0;
+	}
+	free(val);
+	gethostname(host, sizeof(host) - 1);
+	link_auth_nonce(raw, sizeof(raw));
+	snprintf(pm->broker_id, sizeof(pm->broker_id), "%s-%02x%02x%02x%02x%02x%02x", host, raw[0], raw[1], raw[2],
+	         raw[3], raw[4], raw[5]);
+	rc = store_kv_set(pm->b->store, "core", "broker_id", pm->broker_id, strlen(pm->broker_id));
+	if (rc < 0)
+		log_warn(TAG, "cannot store the broker id (%s); it will change at the next start", strerror(-rc));
+	return 0;
+}
+
+int peer_create(struct broker *b, struct peer_manager **out)
+{
+	struct peer_manager *pm = calloc(1, sizeof(*pm));
+
+	if (!pm)
+		return -ENOMEM;
+	pm->b = b;
+	*out = pm;
+	return 0;
+}
+
+/* ------------------------------------------------------------ links */
+
+struct link *peer_link_for(struct peer_manager *pm, const char *owner)
+{
+	if (!pm)
+		return NULL;
+	for (struct peer_link *pl = pm->links; pl; pl = pl->next) {
+		struct link_stats st;
+		if (link_state(pl->link) != LINK_UP)
+			continue;
+		if (!owner)
+			return pl->link;
+		link_get_stats(pl->link, &st);
+		if (strcmp(st.peer_id, owner) == 0)
+			return pl->link;
+	}
+	return NULL;
+}
+
+struct link *peer_default_link(struct peer_manager *pm)
+{
+	return peer_link_for(pm, NULL);
+}
+
+static void carrier_schedule_retry(struct carrier *c);
+
+/* Keep the newest reason, cut to fit: status shows one line. */
+static void carrier_error(struct carrier *c, const char *why)
+{
+	size_t n = strlen(why);
+
+	if (n >= sizeof(c->last_error))
+		n = sizeof(c->last_error) - 1;
+	memcpy(c->last_error, why, n);
+	c->last_error[n] = '\0';
+}
+
+/* ---- routes that listen on the peer ---- */
+
+struct sync_build {
+	Broker__Link__PeerRoute *routes;
+	Broker__Link__PeerRoute **ptrs;
+	size_t n, cap;
+};
+
+static int collect_route(void *arg, const struct route_info *ri)
+{
+	struct sync_build *sb = arg;
+
+	if (sb->n == sb->cap) {
+		size_t cap = sb->cap ? sb->cap * 2 : 8;
+		Broker__Link__PeerRoute *nr = realloc(sb->routes, cap * sizeof(*nr));
+		if (!nr)
+			return -ENOMEM;
+		sb->routes = nr;
+		sb->cap = cap;
+	}
+	Broker__Link__PeerRoute *pr = &sb->routes[sb->n++];
+	broker__link__peer_route__init(pr);
+	pr->name = (char *)ri->name;
+	pr->listen = (char *)ri->listen;
+	pr->connect = (char *)ri->connect;
+	pr->max_connections = (uint32_t)ri->max_connections;
+	return 0;
+}
+
+static void on_sync_reply(void *arg, int err, Broker__Rpc__Status status, const char *errtext, const uint8_t *body,
+                          size_t len)
+{
+	struct peer_manager *pm = arg;
+	Broker__Link__RoutesSyncReply *rep;
+
+	if (err || status != BROKER__RPC__STATUS__OK) {
+		if (err != -ECONNRESET)
+			log_warn(TAG, "route sync refused by the peer: %s", errtext && *errtext ? errtext : "no reason");
+		return;
+	}
+	rep = broker__link__routes_sync_reply__unpack(NULL, len, body);
+	if (!rep) {
+		log_warn(TAG, "route sync reply does not decode");
+		return;
+	}
+	/* An older reply would describe a set we have since replaced. */
+	if (rep->generation == pm->generation) {
+		for (size_t i = 0; i < rep->n_results; i++) {
+			char state[512];
+			Broker__Link__RouteResult *rr = rep->results[i];
+			snprintf(state, sizeof(state), "%s%s", rr->ok ? "" : "down: peer: ", rr->state);
+			routes_set_peer_state(pm->b->routes, rr->name, state);
+		}
+	}
+	broker__link__routes_sync_reply__free_unpacked(rep, NULL);
+}
+
+static void sync_routes_on(struct peer_manager *pm, struct link *l)
+{
+	Broker__Link__RoutesSync msg = BROKER__LINK__ROUTES_SYNC__INIT;
+	struct sync_build sb = { 0 };
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if (routes_foreach_peer_listen(pm->b->routes, collect_route, &sb) < 0)
+		goto out;
+	sb.ptrs = calloc(sb.n ? sb.n : 1, sizeof(*sb.ptrs));
+	if (!sb.ptrs)
+		goto out;
+	for (size_t i = 0; i < sb.n; i++)
+		sb.ptrs[i] = &sb.routes[i];
+	msg.generation = ++pm->generation;
+	msg.n_routes = sb.n;
+	msg.routes = sb.ptrs;
+	if (rpc_pack_message(&msg.base, &buf, &len) < 0)
+		goto out;
+	rc = link_call(l, "peer", "routes_sync", buf, len, on_sync_reply, pm);
+	free(buf);
+	if (rc < 0)
+		log_warn(TAG, "cannot send the route sync: %s", strerror(-rc));
+out:
+	free(sb.ptrs);
+	free(sb.routes);
+}
+
+void peer_routes_changed(struct peer_manager *pm)
+{
+	struct link *l;
+
+	if (!pm || pm->stopping)
+		return;
+	l = peer_default_link(pm);
+	if (l)
+		sync_routes_on(pm, l);
+}
+
+/* peer.routes_sync handler: the peer tells us which listeners it wants from us. */
+struct sync_results {
+	Broker__Link__RouteResult *results;
+	Broker__Link__RouteResult **ptrs;
+	char **states;
+	size_t n;
+};
+
+static void sync_result(void *arg, const char *name, bool ok, const char *state)
+{
+	struct sync_results *sr = arg;
+	Broker__Link__RouteResult *rr = &sr->results[sr->n];
+
+	broker__link__route_result__init(rr);
+	rr->name = (char *)name;
+	rr->ok = ok;
+	sr->states[sr->n] = strdup(state);
+	rr->state = sr->states[sr->n] ? sr->states[sr->n] : "";
+	sr->ptrs[sr->n] = rr;
+	sr->n++;
+}
+
+static Broker__Rpc__Status rpc_routes_sync(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
+                                           size_t *reply_len, char *err, size_t errlen)
+{
+	struct link *l = ctx;
+	struct peer_manager *pm = link_rpc_context(l);
+	Broker__Link__RoutesSync *req = broker__link__routes_sync__unpack(NULL, len, body);
+	Broker__Link__RoutesSyncReply rep = BROKER__LINK__ROUTES_SYNC_REPLY__INIT;
+	struct remote_route *set = NULL;
+	struct sync_results sr = { 0 };
+	struct link_stats st;
+	Broker__Rpc__Status status = BROKER__RPC__STATUS__OK;
+
+	if (!req) {
+		errfmt(err, errlen, -EINVAL, "routes_sync body does not decode");
+		return BROKER__RPC__STATUS__BAD_REQUEST;
+	}
+	link_get_stats(l, &st);
+	size_t n = req->n_routes;
+	set = calloc(n ? n : 1, sizeof(*set));
+	sr.results = calloc(n ? n : 1, sizeof(*sr.results));
+	sr.ptrs = calloc(n ? n : 1, sizeof(*sr.ptrs));
+	sr.states = calloc(n ? n : 1, sizeof(*sr.states));
+	if (!set || !sr.results || !sr.ptrs || !sr.states) {
+		errfmt(err, errlen, -ENOMEM, "out of memory");
+		status = BROKER__RPC__STATUS__ERROR;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		set[i].name = req->routes[i]->name;
+		set[i].listen = req->routes[i]->listen;
+		set[i].connect = req->routes[i]->connect;
+		set[i].max_connections = (int)req->routes[i]->max_connections;
+	}
+	routes_sync_remote(pm->b->routes, st.peer_id, set, n, sync_result, &sr);
+	rep.generation = req->generation;
+	rep.n_results = sr.n;
+	rep.results = sr.ptrs;
+	if (rpc_pack_message(&rep.base, reply, reply_len) < 0) {
+		errfmt(err, errlen, -ENOMEM, "out of memory");
+		status = BROKER__RPC__STATUS__ERROR;
+	}
+out:
+	for (size_t i = 0; sr.states && i < sr.n; i++)
+		free(sr.states[i]);
+	free(sr.states);
+	free(sr.ptrs);
+	free(sr.results);
+	free(set);
+	broker__link__routes_sync__free_unpacked(req, NULL);
+	return status;
+}
+
+static const struct rpc_method link_methods[] = {
+	{ "peer", "routes_sync", rpc_routes_sync },
+	{ NULL, NULL, NULL },
+};
+
+/* ---- link lifecycle ---- */
+
+static void on_link_up(void *arg, struct link *l)
+{
+	struct peer_link *pl = arg;
+	struct carrier *c = pl->carrier;
+
+	c->backoff_ms = 0;
+	c->last_error[0] = '\0';
+	snprintf(c->state, sizeof(c->state), "up");
+	/* Reconcile: the peer gets our complete set of listen-on-peer routes. */
+	if (peer_default_link(pl->pm) == l)
+		sync_routes_on(pl->pm, l);
+}
+
+static void on_link_down(void *arg, struct link *l, const char *why)
+{
+	struct peer_link *pl = arg;
+	struct peer_manager *pm = pl->pm;
+	struct carrier *c = pl->carrier;
+	struct peer_link **pp = &pm->links;
+
+	while (*pp && *pp != pl)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = pl->next;
+	free(pl);
+	carrier_error(c, why);
+	if (!peer_default_link(pm))
+		routes_peer_down(pm->b->routes);
+	else
+		sync_routes_on(pm, peer_default_link(pm));
+	if (pm->stopping)
+		return;
+	switch (c->role) {
+	case ROLE_CONNECT:
+		snprintf(c->state, sizeof(c->state), "backoff");
+		carrier_schedule_retry(c);
+		break;
+	case ROLE_STDIO:
+		/* Our stdin/stdout was the only way to the peer: nothing left to do. */
+		snprintf(c->state, sizeof(c->state), "down");
+		broker_shutdown(pm->b, "the stdio link closed");
+		break;
+	case ROLE_LISTEN:
+		break;
+	}
+}
+
+static int start_link(struct peer_manager *pm, struct carrier *c, const struct broker_stream_desc *desc, bool dialer)
+{
+	struct broker_config *cfg = &pm->b->cfg;
+	struct peer_link *pl = calloc(1, sizeof(*pl));
+	struct link_params p = {
+		.base = pm->b->base,
+		.plugins = pm->b->plugins,
+		.dialer = dialer,
+		.require_auth = c->require_auth,
+		.secret = pm->secret,
+		.secret_len = pm->secret_len,
+		.broker_id = pm->broker_id,
+		.carrier = c->url,
+		.keepalive_ms = cfg->link_keepalive_s * 1000,
+		.timeout_ms = cfg->link_timeout_s * 1000,
+		.rpc_methods = link_methods,
+		.rpc_ctx = pm,
+		.cb = { on_link_up, on_link_down },
+	};
+	int rc;
+
+	if (!pl) {
+		stream_desc_discard(desc);
+		return -ENOMEM;
+	}
+	pl->pm = pm;
+	pl->carrier = c;
+	p.cb_arg = pl;
+	rc = link_new(&p, desc, &pl->link);
+	if (rc < 0) {
+		free(pl);
+		return rc;
+	}
+	pl->next = pm->links;
+	pm->links = pl;
+	snprintf(c->state, sizeof(c->state), c->role == ROLE_LISTEN ? "listening" : "handshake");
+	return 0;
+}
+
+/* ---- carriers ---- */
+
+static void on_link_accept(void *arg, const struct broker_stream_desc *desc)
+{
+	struct carrier *c = arg;
+
+	log_info(TAG, "%s: link from %s", c->url, desc->peer ? desc->peer : "a peer");
+	if (start_link(c->pm, c, desc, false) < 0)
+		log_error(TAG, "%s: cannot start a link: out of memory", c->url);
+}
+
+static void on_listener_lost(void *arg, const char *why)
+{
+	struct carrier *c = arg;
+
+	c->listener = NULL;
+	snprintf(c->state, sizeof(c->state), "down");
+	snprintf(c->last_error, sizeof(c->last_error), "listener closed: %s", why);
+}
+
+static void carrier_dial(struct carrier *c);
+
+static void on_dialed(void *arg, int err, const char *reason, const struct broker_stream_desc *desc)
+{
+	struct carrier *c = arg;
+
+	c->connector = NULL;
+	if (err) {
+		carrier_error(c, reason ? reason : strerror(-err));
+		log_info(TAG, "%s: cannot reach the peer: %s", c->url, c->last_error);
+		carrier_schedule_retry(c);
+		return;
+	}
+	if (start_link(c->pm, c, desc, true) < 0) {
+		snprintf(c->last_error, sizeof(c->last_error), "out of memory");
+		carrier_schedule_retry(c);
+	}
+}
+
+static void carrier_dial(struct carrier *c)
+{
+	char err[512];
+
+	snprintf(c->state, sizeof(c->state), "connecting");
+	if (endpoint_connect(c->pm->b->plugins, c->url, on_dialed, c, &c->connector, err, sizeof(err)) < 0) {
+		carrier_error(c, err);
+		log_warn(TAG, "%s", err);
+		carrier_schedule_retry(c);
+	}
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct carrier *c = arg;
+
+	c->reconnects++;
+	carrier_dial(c);
+}
+
+/* Exponential backoff with full jitter, so a fleet of dialers does not retry in lockstep. */
+static void carrier_schedule_retry(struct carrier *c)
+{
+	int max_ms = c->pm->b->cfg.link_backoff_max_s * 1000;
+	uint32_t r;
+	struct timeval tv;
+
+	if (c->pm->stopping)
+		return;
+	c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
+	if (c->backoff_ms > max_ms)
+		c->backoff_ms = max_ms;
+	link_auth_nonce((uint8_t *)&r, sizeof(r));
+	int wait = c->backoff_ms / 2 + (int)(r % (uint32_t)(c->backoff_ms / 2 + 1));
+	tv.tv_sec = wait / 1000;
+	tv.tv_usec = (wait % 1000) * 1000;
+	snprintf(c->state, sizeof(c->state), "backoff");
+	event_add(c->retry, &tv);
+}
+
+/* Carriers private by construction may skip auth; others must prove the secret. */
+static bool carrier_requires_auth(const char *url_text, enum carrier_role role)
+{
+	struct url u;
+	const char *auth, *mode;
+	bool required = true;
+
+	if (role == ROLE_STDIO)
+		return false;
+	if (url_parse(url_text, &u, NULL, 0) < 0)
+		return true;
+	auth = url_param(&u.pub, "auth");
+	mode = url_param(&u.pub, "mode");
+	if (auth)
+		required = strcmp(auth, "none") != 0 && strcmp(auth, "optional") != 0;
+	else if (!strcmp(u.pub.scheme, "exec") || !strcmp(u.pub.scheme, "vsock"))
+		required = false;
+	else if (!strcmp(u.pub.scheme, "unix"))
+		/* Our unix listeners default to 0600: only our own user (and root) can connect. */
+		required = role == ROLE_LISTEN && mode && strtol(mode, NULL, 8) != 0600;
+	url_free(&u);
+	return required;
+}
+
+static struct carrier *carrier_add(struct peer_manager *pm, enum carrier_role role, const char *url)
+{
+	struct carrier *c = calloc(1, sizeof(*c));
+
+	if (!c || !(c->url = strdup(url))) {
+		free(c);
+		return NULL;
+	}
+	c->pm = pm;
+	c->role = role;
+	c->require_auth = carrier_requires_auth(url, role);
+	c->retry = evtimer_new(pm->b->base, on_retry, c);
+	c->next = pm->carriers;
+	pm->carriers = c;
+	return c;
+}
+
+int peer_start(struct peer_manager *pm)
+{
+	struct broker_config *cfg = &pm->b->cfg;
+	char err[1024];
+	int rc;
+
+	if (cfg->n_link_listen == 0 && cfg->n_link_connect == 0 && !cfg->link_stdio)
+		return 0;
+	if (link_auth_init() < 0) {
+		log_error(TAG, "cannot initialise libsodium");
+		return -EIO;
+	}
+	load_broker_id(pm);
+	rc = link_secret_load(cfg->link_secret, true, &pm->secret, &pm->secret_len, err, sizeof(err));
+	if (rc < 0) {
+		/* Private carriers still work; carriers that need auth will refuse. */
+		log_warn(TAG, "link secret: %s; links that require authentication will fail", err);
+	}
+	for (size_t i = 0; i < cfg->n_link_listen; i++) {
+		struct carrier *c = carrier_add(pm, ROLE_LISTEN, cfg->link_listen[i]);
+		if (!c)
+			return -ENOMEM;
+		rc = endpoint_listen(pm->b->plugins, c->url, on_link_accept, on_listener_lost, c, &c->listener, err,
+		                     sizeof(err));
+		if (rc < 0) {
+			log_error(TAG, "link listener %s", err);
+			carrier_error(c, err);
+			snprintf(c->state, sizeof(c->state), "down");
+			return rc;
+		}
+		snprintf(c->state, sizeof(c->state), "listening");
+		log_info(TAG, "accepting links on %s%s", listener_address(c->listener),
+		         c->require_auth ? " (authentication required)" : "");
+	}
+	for (size_t i = 0; i < cfg->n_link_connect; i++) {
+		struct carrier *c = carrier_add(pm, ROLE_CONNECT, cfg->link_connect[i]);
+		if (!c)
+			return -ENOMEM;
+		log_info(TAG, "linking to %s%s", c->url, c->require_auth ? " (authentication required)" : "");
+		carrier_dial(c);
+	}
+	if (cfg->link_stdio) {
+		struct carrier *c = carrier_add(pm, ROLE_STDIO, "stdio");
+		struct broker_stream_desc desc = { .rfd = 0, .wfd = 1, .flags = BROKER_STREAM_PIPES, .peer = "stdio" };
+		if (!c)
+			return -ENOMEM;
+		log_info(TAG, "link over stdin/stdout");
+		rc = start_link(pm, c, &desc, false);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+uint64_t peer_streams_open(struct peer_manager *pm)
+{
+	uint64_t n = 0;
+
+	for (struct peer_link *pl = pm ? pm->links : NULL; pl; pl = pl->next) {
+		struct link_stats st;
+		link_get_stats(pl->link, &st);
+		n += st.streams_open;
+	}
+	return n;
+}
+
+int peer_foreach(struct peer_manager *pm, int (*fn)(void *arg, const struct peer_link_info *li), void *arg)
+{
+	struct link *def = peer_default_link(pm);
+	int rc;
+
+	for (struct carrier *c = pm->carriers; c; c = c->next) {
+		bool any = false;
+		for (struct peer_link *pl = pm->links; pl; pl = pl->next) {
+			if (pl->carrier != c)
+				continue;
+			struct peer_link_info li = {
+				.carrier = c->url,
+				.role = c->role == ROLE_LISTEN ? "accepted" : c->role == ROLE_STDIO ? "stdio" : "connect",
+				.state = link_state(pl->link) == LINK_UP ? "up" : "handshake",
+				.last_error = c->last_error,
+				.reconnects = c->reconnects,
+				.is_default = pl->link == def,
+				.link = pl->link,
+			};
+			any = true;
+			if ((rc = fn(arg, &li)))
+				return rc;
+		}
+		if (any && c->role != ROLE_LISTEN)
+			continue;
+		struct peer_link_info li = {
+			.carrier = c->url,
+			.role = c->role == ROLE_LISTEN ? "listen" : c->role == ROLE_STDIO ? "stdio" : "connect",
+			.state = c->state,
+			.last_error = c->last_error,
+			.reconnects = c->reconnects,
+		};
+		if ((rc = fn(arg, &li)))
+			return rc;
+	}
+	return 0;
+}
+
+void peer_stop(struct peer_manager *pm)
+{
+	if (!pm)
+		return;
+	pm->stopping = true;
+	for (struct carrier *c = pm->carriers; c; c = c->next) {
+		listener_close(c->listener);
+		c->listener = NULL;
+		connector_cancel(c->connector);
+		c->connector = NULL;
+		if (c->retry)
+			event_del(c->retry);
+	}
+	for (struct peer_link *pl = pm->links; pl; pl = pl->next)
+		link_close(pl->link, "the broker is shutting down");
+}
+
+void peer_destroy(struct peer_manager *pm)
+{
+	if (!pm)
+		return;
+	while (pm->carriers) {
+		struct carrier *c = pm->carriers;
+		pm->carriers = c->next;
+		listener_close(c->listener);
+		connector_cancel(c->connector);
+		if (c->retry)
+			event_free(c->retry);
+		free(c->url);
+		free(c);
+	}
+	/* Links closed by peer_stop are freed by their reaper before the loop ends. */
+	while (pm->links) {
+		struct peer_link *pl = pm->links;
+		pm->links = pl->next;
+		free(pl);
+	}
+	if (pm->secret) {
+		memset(pm->secret, 0, pm->secret_len);
+		free(pm->secret);
+	}
+	free(pm);
+}
