@@ -1,5 +1,5 @@
 /* http.c - /health, /ready and /metrics over evhttp on the broker's loop. */
-#include "config.h"
+#include <config.h>
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* store.c - persistent state in sqlite (WAL), schema migrated via PRAGMA user_version. */
-#include "config.h"
+#include <config.h>
 
 #include <errno.h>
 #include <fcntl.h>

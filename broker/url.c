@@ -1,5 +1,5 @@
 /* url.c - split an endpoint URL into scheme, address and query options. */
-#include "config.h"
+#include <config.h>
 
 #include <ctype.h>
 #include <errno.h>
