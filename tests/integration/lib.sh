@@ -4,7 +4,8 @@
 # Every test runs real processes on a private temp dir ($T): brokerd with
 # its runtime dir in $T/run and its state in $T/state, plus helper servers
 # from tests/tools/xfer.  The EXIT trap kills only the pids this test started
-# (recorded in $T/pids) and removes $T.  Exit codes: 0 pass, 1 fail, 77 skip.
+# (recorded in $T/pids) and removes $T (kept when KEEP_T=1, for debugging).
+# Exit codes: 0 pass, 1 fail, 77 skip.
 # POSIX sh (dash) on purpose.
 
 set -u
@@ -94,7 +95,7 @@ cleanup() {
 		# Sanitizer reports from child processes.
 		grep -l "Sanitizer" "$T"/*.log 2>/dev/null | sed 's/^/# sanitizer report in /'
 	fi
-	rm -rf "$T"
+	[ -n "${KEEP_T:-}" ] || rm -rf "$T"
 	exit "$_rc"
 }
 trap cleanup EXIT

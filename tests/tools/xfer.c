@@ -1033,16 +1033,13 @@ main(int argc, char **argv)
 		.expect = "any", .lifetime = 600, .timeout = 120, .io_timeout = 30,
 		.seed = 1, .count = 1, .wait_ms = 2000,
 	};
-	char **pos;
+	char *pos[64];
 	int npos = 0;
 	const char *cmd;
 
 	if (argc < 2)
 		usage();
 	cmd = argv[1];
-	pos = calloc((size_t)argc, sizeof *pos);
-	if (!pos)
-		die("out of memory");
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -1073,8 +1070,10 @@ main(int argc, char **argv)
 			o.ipv6 = 1;
 		else if (strncmp(a, "--", 2) == 0)
 			usage();
-		else
+		else if (npos < (int)(sizeof pos / sizeof pos[0]))
 			pos[npos++] = argv[i];
+		else
+			usage();
 #undef VAL
 	}
 	signal(SIGPIPE, SIG_IGN);
