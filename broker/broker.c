@@ -21,6 +21,7 @@
 #include "broker/route.h"
 #include "broker/store.h"
 #include "rpc/ctl_server.h"
+#include "rpc/runtime_dir.h"
 
 #define TAG "brokerd"
 
@@ -53,10 +54,9 @@ int broker_init(struct broker *b, int argc, char **argv)
 		return -ENOMEM;
 	}
 	b->db_path = path_join(b->cfg.state_dir, "broker.db");
-	b->ctl_url = malloc(strlen(b->cfg.runtime_dir) + 32);
+	b->ctl_url = runtime_dir_ctl_url(b->cfg.runtime_dir);
 	if (!b->db_path || !b->ctl_url)
 		return -ENOMEM;
-	sprintf(b->ctl_url, "ipc://%s/ctl.sock", b->cfg.runtime_dir);
 
 	rc = store_open(b->db_path, &b->store, err, sizeof(err));
 	if (rc < 0) {

@@ -12,6 +12,7 @@
 #include "broker/config.h"
 #include "broker/errfmt.h"
 #include "broker/url.h"
+#include "rpc/runtime_dir.h"
 
 #ifndef BROKER_SYSCONFDIR
 #define BROKER_SYSCONFDIR "/etc"
@@ -208,17 +209,8 @@ static const char *home_dir(void)
 
 char *config_default_runtime_dir(void)
 {
-	const char *x;
-	char buf[64];
-
-	if (geteuid() == 0)
-		return strdup("/run/broker");
-	x = xdg_env("XDG_RUNTIME_DIR");
-	if (x)
-		return join(x, "/broker");
-	/* No per-user runtime dir (no login session): a private dir under /tmp. */
-	snprintf(buf, sizeof(buf), "/tmp/broker-%u", (unsigned)geteuid());
-	return strdup(buf);
+	/* One rule for brokerd and brokerctl, so both always find the same socket. */
+	return runtime_dir_default();
 }
 
 char *config_default_state_dir(void)

@@ -8,7 +8,7 @@ noinst_LTLIBRARIES += %reldir%/libbroker.la
 	%reldir%/counters.h \
 	%reldir%/ctl_service.c %reldir%/ctl_service.h \
 	%reldir%/endpoint.c %reldir%/endpoint.h \
-	%reldir%/errfmt.c %reldir%/errfmt.h \
+	%reldir%/errfmt.h \
 	%reldir%/host.c %reldir%/host.h \
 	%reldir%/http.c %reldir%/http.h \
 	%reldir%/link.c %reldir%/link.h %reldir%/link_internal.h \

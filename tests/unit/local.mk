@@ -13,7 +13,7 @@ TESTS += %reldir%/test_url
 
 check_PROGRAMS += %reldir%/test_config
 TESTS += %reldir%/test_config
-%canon_reldir%_test_config_SOURCES = %reldir%/test_config.c broker/config.c broker/url.c \
+%canon_reldir%_test_config_SOURCES = %reldir%/test_config.c broker/config.c broker/url.c rpc/runtime_dir.c \
 	broker/errfmt.c broker/log.c
 %canon_reldir%_test_config_CFLAGS = $(UNIT_CFLAGS)
 %canon_reldir%_test_config_LDADD = $(JANSSON_LIBS) $(LIBEVENT_LIBS)
