@@ -14,6 +14,8 @@
 #include "broker/broker.h"
 #include "broker/errfmt.h"
 #include "broker/plugins.h"
+#include "broker/peer.h"
+#include "broker/link.h"
 #include "broker/route.h"
 #include "proto/control.pb-c.h"
 #include "rpc/ctl_server.h"
@@ -507,7 +509,85 @@ static Broker__Rpc__Status plugin_unload(void *ctx, const uint8_t *body, size_t 
 	return rc < 0 ? fail(rc, err, errlen, "plugin unload") : OK;
 }
 
+/* ------------------------------------------------------------ link */
+
+struct link_collect {
+	Broker__Control__LinkInfo **items;
+	size_t n, cap;
+};
+
+static int link_collect_cb(void *arg, const struct peer_link_info *li)
+{
+	struct link_collect *lc = arg;
+	Broker__Control__LinkInfo *m;
+
+	if (lc->n == lc->cap) {
+		size_t cap = lc->cap ? lc->cap * 2 : 8;
+		Broker__Control__LinkInfo **ni = realloc(lc->items, cap * sizeof(*ni));
+		if (!ni)
+			return -ENOMEM;
+		lc->items = ni;
+		lc->cap = cap;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	broker__control__link_info__init(m);
+	lc->items[lc->n++] = m;
+	m->carrier = s(li->carrier);
+	m->role = s(li->role);
+	m->state = s(li->state);
+	m->last_error = s(li->last_error);
+	m->reconnects = li->reconnects;
+	m->is_default = li->is_default;
+	m->rtt_us = -1;
+	if (li->link) {
+		struct link_stats st;
+		link_get_stats(li->link, &st);
+		m->peer_id = s(st.peer_id);
+		m->peer_host = s(st.peer_host);
+		m->peer_software = s(st.peer_software);
+		m->authenticated = st.authenticated;
+		m->uptime_s = st.up_since ? (int64_t)(time(NULL) - st.up_since) : 0;
+		m->rtt_us = st.rtt_us;
+		m->bytes_sent = st.bytes_sent;
+		m->bytes_received = st.bytes_received;
+		m->streams_open = st.streams_open;
+		m->streams_total = st.streams_total;
+		m->protocol_errors = st.protocol_errors;
+	} else {
+		m->peer_id = s("");
+		m->peer_host = s("");
+		m->peer_software = s("");
+	}
+	return 0;
+}
+
+static Broker__Rpc__Status link_status_m(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
+                                         size_t *reply_len, char *err, size_t errlen)
+{
+	struct broker *b = ctx;
+	struct link_collect lc = { 0 };
+	Broker__Control__LinkStatusReply rep = BROKER__CONTROL__LINK_STATUS_REPLY__INIT;
+	Broker__Rpc__Status st;
+	int rc = peer_foreach(b->peer, link_collect_cb, &lc);
+
+	if (rc < 0)
+		st = fail(rc, err, errlen, "link status");
+	else {
+		rep.n_links = lc.n;
+		rep.links = lc.items;
+		st = pack_reply(&rep.base, reply, reply_len, err, errlen);
+	}
+	for (size_t i = 0; i < lc.n; i++) {
+		free(lc.items[i]);   /* its strings are borrowed from the links */
+	}
+	free(lc.items);
+	return st;
+}
+
 const struct rpc_method ctl_methods[] = {
+	{ "link", "status", link_status_m },
 	{ "broker", "status", broker_status },
 	{ "broker", "reload", broker_reload_m },
 	{ "broker", "shutdown", broker_shutdown_m },

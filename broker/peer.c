@@ -331,7 +331,8 @@ static void on_link_up(void *arg, struct link *l)
 
 	c->backoff_ms = 0;
 	c->last_error[0] = '\0';
-	snprintf(c->state, sizeof(c->state), "up");
+	if (c->role != ROLE_LISTEN)
+		snprintf(c->state, sizeof(c->state), "up");
 	/* Reconcile: the peer gets our complete set of listen-on-peer routes. */
 	if (peer_default_link(pl->pm) == l)
 		sync_routes_on(pl->pm, l);

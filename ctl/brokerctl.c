@@ -44,6 +44,7 @@ static void usage(FILE *out)
 	        "  plugin help NAME               show a plugin's options\n"
 	        "  plugin load PATH               load a plugin file\n"
 	        "  plugin unload NAME             unload a plugin\n"
+	        "  link status                    show the links to the peer broker\n"
 	        "  reload                         re-read the config file and re-apply routes\n"
 	        "  shutdown                       stop the broker (live streams drain first)\n"
 	        "\n"
@@ -573,6 +574,67 @@ static int cmd_plugin_one(struct session *s, const char *method, const ProtobufC
 	return 0;
 }
 
+static json_t *link_json(const Broker__Control__LinkInfo *l)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+	                 "carrier", l->carrier, "role", l->role, "state", l->state, "peer_id", l->peer_id,
+	                 "peer_host", l->peer_host, "peer_software", l->peer_software, "authenticated",
+	                 (int)l->authenticated, "default", (int)l->is_default, "uptime_s", (json_int_t)l->uptime_s,
+	                 "rtt_us", (json_int_t)l->rtt_us, "bytes_sent", (json_int_t)l->bytes_sent,
+	                 "bytes_received", (json_int_t)l->bytes_received, "streams_open",
+	                 (json_int_t)l->streams_open, "streams_total", (json_int_t)l->streams_total, "reconnects",
+	                 (json_int_t)l->reconnects, "protocol_errors", (json_int_t)l->protocol_errors,
+	                 "last_error", l->last_error);
+}
+
+static int cmd_link_status(struct session *s)
+{
+	Broker__Control__LinkStatusReply *lr;
+	uint8_t *rep = NULL;
+	size_t len = 0;
+	int rc = call(s, "link", "status", NULL, &rep, &len);
+
+	if (rc)
+		return rc;
+	UNPACK_OR_FAIL(lr, broker__control__link_status_reply__unpack, rep, len);
+	if (s->o->json) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < lr->n_links; i++)
+			json_array_append_new(a, link_json(lr->links[i]));
+		print_json(a);
+	} else if (lr->n_links == 0) {
+		printf("no links (start brokerd with --link-listen, --link-connect or --link-stdio)\n");
+	} else {
+		struct table t = { .ncols = 8 };
+
+		table_row(&t, "CARRIER", "ROLE", "STATE", "PEER", "UPTIME", "RTT", "SENT/RECEIVED", "STREAMS");
+		for (size_t i = 0; i < lr->n_links; i++) {
+			const Broker__Control__LinkInfo *l = lr->links[i];
+			char up[64] = "-", rtt[32] = "-", io[80], sent[32], recv[32], streams[64], state[400], peer[300];
+
+			if (l->uptime_s > 0 || !strcmp(l->state, "up"))
+				uptime_text(up, sizeof(up), l->uptime_s);
+			if (l->rtt_us >= 0)
+				snprintf(rtt, sizeof(rtt), "%.2f ms", (double)l->rtt_us / 1000.0);
+			human_bytes(sent, sizeof(sent), l->bytes_sent);
+			human_bytes(recv, sizeof(recv), l->bytes_received);
+			snprintf(io, sizeof(io), "%s/%s", sent, recv);
+			snprintf(streams, sizeof(streams), "%llu open, %llu total", (unsigned long long)l->streams_open,
+			         (unsigned long long)l->streams_total);
+			snprintf(state, sizeof(state), "%s%s%s%s", l->state, l->is_default ? " (default)" : "",
+			         l->last_error[0] && strcmp(l->state, "up") ? ": " : "",
+			         l->last_error[0] && strcmp(l->state, "up") ? l->last_error : "");
+			snprintf(peer, sizeof(peer), "%s%s", l->peer_id[0] ? l->peer_id : "-",
+			         l->authenticated ? " (authenticated)" : "");
+			table_row(&t, l->carrier, l->role, state, peer, up, rtt, io, streams);
+		}
+		table_print(&t);
+	}
+	broker__control__link_status_reply__free_unpacked(lr, NULL);
+	return 0;
+}
+
 /* ------------------------------------------------------------------ main */
 
 /* Usage checks: only what the broker cannot know better (URLs are its business). */
@@ -614,6 +676,11 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "reload") == 0 || strcmp(cmd, "shutdown") == 0) {
 		snprintf(what, sizeof(what), "%s", cmd);
 		want = 1;
+	} else if (strcmp(cmd, "link") == 0) {
+		if (!sub || strcmp(sub, "status") != 0)
+			return die(EXIT_USAGE, "link: %s (use: link status)", sub ? "unknown subcommand" : "missing subcommand");
+		snprintf(what, sizeof(what), "link status");
+		want = 2;
 	} else if (strcmp(cmd, "route") == 0 || strcmp(cmd, "plugin") == 0) {
 		static const char *const route_subs[] = { "list", "add", "rm", NULL };
 		static const char *const plugin_subs[] = { "list", "help", "load", "unload", NULL };
@@ -667,6 +734,8 @@ int main(int argc, char **argv)
 
 	if (strcmp(cmd, "status") == 0) {
 		rc = cmd_status(&s);
+	} else if (strcmp(cmd, "link") == 0) {
+		rc = cmd_link_status(&s);
 	} else if (strcmp(cmd, "reload") == 0) {
 		rc = cmd_simple(&s, "broker", "reload", NULL, "reloaded");
 	} else if (strcmp(cmd, "shutdown") == 0) {
