@@ -1,0 +1,586 @@
+/*
+ * plugins/vsock/vsock.c - endpoint plugin for AF_VSOCK stream sockets
+ * (virtio-vsock / Hyper-V sockets between a VM and its host).
+ *
+ *   listen:  vsock://CID:PORT   CID: a number, -1 or "any", "host" (2), "local" (1)
+ *            vsock://any:PORT   PORT: a number, or -1 / "any" (the kernel picks)
+ *            ?backlog=N
+ *   connect: vsock://CID:PORT   (CID any is refused)
+ *
+ * Connect is non-blocking; completion is always reported from a later event.
+ * When the kernel has no AF_VSOCK (no vsock module, not in a VM) listen and
+ * connect fail with a reason saying so.
+ *
+ * Linux only.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+#include <linux/vm_sockets.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+
+#include "broker/plugin.h"
+
+static const struct broker_host *host;
+
+#ifndef VMADDR_CID_LOCAL
+#define VMADDR_CID_LOCAL 1
+#endif
+
+#define VSOCK_ACCEPT_PAUSE_MS 100
+#define VSOCK_UNAVAILABLE \
+	"vsock is not available on this machine (no AF_VSOCK: load the vsock module or run inside a VM)"
+
+struct vsock_state {
+	struct broker_plugin_handle *h;
+};
+
+struct vsock_listener {
+	struct vsock_state *st;
+	struct broker_accept_sink *sink;
+	struct evconnlistener *lev;
+	struct event *resume;           /* re-enables accepting after an error burst */
+	int in_error_burst;
+	char where[48];                 /* "any:5000", for logs */
+};
+
+struct vsock_pending {
+	struct vsock_state *st;
+	struct broker_connect_req *req;
+	struct sockaddr_vm addr;
+	char where[48];
+	evutil_socket_t fd;
+	struct event *wev;              /* EV_WRITE while connecting */
+	struct event *timeout;
+	struct event *done;             /* zero-delay event that reports a failure */
+	int error;
+	char reason[320];
+};
+
+/* ------------------------------------------------------------- helpers */
+
+/* "any", or the number. */
+static void cid_text(unsigned cid, char *buf, size_t len)
+{
+	if (cid == VMADDR_CID_ANY)
+		snprintf(buf, len, "any");
+	else
+		snprintf(buf, len, "%u", cid);
+}
+
+static void addr_text(const struct sockaddr_vm *a, char *buf, size_t len)
+{
+	char cid[16], port[16];
+
+	cid_text(a->svm_cid, cid, sizeof(cid));
+	if (a->svm_port == VMADDR_PORT_ANY)
+		snprintf(port, sizeof(port), "any");
+	else
+		snprintf(port, sizeof(port), "%u", a->svm_port);
+	snprintf(buf, len, "%s:%s", cid, port);
+}
+
+/* A 32-bit unsigned number, or -1 / "any" when allow_any.  0 or -EINVAL. */
+static int parse_u32(const char *s, size_t n, int allow_any, unsigned any, unsigned *out)
+{
+	char buf[24], *end;
+	unsigned long long v;
+
+	if (n == 0 || n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (allow_any && (strcmp(buf, "any") == 0 || strcmp(buf, "-1") == 0)) {
+		*out = any;
+		return 0;
+	}
+	if (buf[0] < '0' || buf[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(buf, &end, 10);
+	if (*end || errno || v >= 0xffffffffULL)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* Parse "CID:PORT" (a trailing "/" is tolerated). */
+static int parse_addr(const char *address, int listening, struct sockaddr_vm *a,
+                      char *err, size_t errlen)
+{
+	const char *p = address ? address : "";
+	const char *colon = strchr(p, ':');
+	size_t plen;
+
+	memset(a, 0, sizeof(*a));
+	a->svm_family = AF_VSOCK;
+	if (!colon) {
+		snprintf(err, errlen, "missing port in \"%s\" (write vsock://CID:PORT, e.g. vsock://2:5000)",
+		         p);
+		return -EINVAL;
+	}
+	if ((size_t)(colon - p) == 4 && strncmp(p, "host", 4) == 0) {
+		a->svm_cid = VMADDR_CID_HOST;
+	} else if ((size_t)(colon - p) == 5 && strncmp(p, "local", 5) == 0) {
+		a->svm_cid = VMADDR_CID_LOCAL;
+	} else if (parse_u32(p, (size_t)(colon - p), 1, VMADDR_CID_ANY, &a->svm_cid) < 0) {
+		snprintf(err, errlen, "bad CID \"%.*s\" (a number, host, local, or any/-1 to listen)",
+		         (int)(colon - p), p);
+		return -EINVAL;
+	}
+	if (!listening && a->svm_cid == VMADDR_CID_ANY) {
+		snprintf(err, errlen, "cannot connect to CID any (name the peer: vsock://2:PORT for the host)");
+		return -EINVAL;
+	}
+	plen = strlen(colon + 1);
+	if (plen > 0 && colon[plen] == '/')
+		plen--;
+	if (parse_u32(colon + 1, plen, listening, VMADDR_PORT_ANY, &a->svm_port) < 0) {
+		snprintf(err, errlen, "bad port \"%s\" (a number from 0 to 4294967294%s)", colon + 1,
+		         listening ? ", or any" : "");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A non-blocking, close-on-exec AF_VSOCK stream socket, or -1 with *error set. */
+static evutil_socket_t new_socket(int *error)
+{
+	evutil_socket_t fd = socket(AF_VSOCK, SOCK_STREAM, 0);
+
+	if (fd < 0) {
+		*error = errno;
+		return -1;
+	}
+	if (evutil_make_socket_nonblocking(fd) < 0 || evutil_make_socket_closeonexec(fd) < 0) {
+		*error = errno;
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int no_vsock(int e)
+{
+	return e == EAFNOSUPPORT || e == EPROTONOSUPPORT || e == ESOCKTNOSUPPORT;
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+static int vsock_init(struct broker_plugin_handle *h, void **state, char *err, size_t errlen)
+{
+	struct vsock_state *st = calloc(1, sizeof(*st));
+
+	if (!st) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	st->h = h;
+	*state = st;
+	return 0;
+}
+
+static void vsock_fini(void *state)
+{
+	free(state);
+}
+
+/* ------------------------------------------------------------- listen */
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct vsock_listener *l = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(l->lev);
+}
+
+static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
+{
+	struct vsock_listener *l = arg;
+	struct broker_stream_desc desc;
+	char peer[64], where[48];
+
+	(void)lev;
+	(void)salen;
+	if (l->in_error_burst) {
+		host->log(l->st->h, BROKER_LOG_INFO, "%s: accepting connections again", l->where);
+		l->in_error_burst = 0;
+	}
+	addr_text((const struct sockaddr_vm *)sa, where, sizeof(where));
+	snprintf(peer, sizeof(peer), "vsock:%s", where);
+	memset(&desc, 0, sizeof(desc));
+	desc.rfd = (broker_fd)fd;
+	desc.wfd = (broker_fd)fd;
+	desc.flags = BROKER_STREAM_SOCKET;
+	desc.peer = peer;
+	host->accepted(l->sink, &desc);
+}
+
+/* accept() failed for lack of resources: keep the socket off the loop for a moment. */
+static void on_accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct vsock_listener *l = arg;
+	int e = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = { 0, VSOCK_ACCEPT_PAUSE_MS * 1000 };
+
+	evconnlistener_disable(lev);
+	if (!l->in_error_burst) {
+		host->log(l->st->h, BROKER_LOG_WARN,
+		          "%s: accept failed: %s; pausing accepts for %d ms at a time until it recovers",
+		          l->where, strerror(e), VSOCK_ACCEPT_PAUSE_MS);
+		l->in_error_burst = 1;
+	}
+	evtimer_add(l->resume, &tv);
+}
+
+static void bind_error(int e, const char *where, char *err, size_t errlen)
+{
+	switch (e) {
+	case EADDRINUSE:
+		snprintf(err, errlen, "address already in use (another program listens on vsock port %s)",
+		         where);
+		break;
+	case EADDRNOTAVAIL:
+		snprintf(err, errlen, "CID not available on this machine (%s; listen on vsock://any:PORT)",
+		         where);
+		break;
+	case EACCES:
+		snprintf(err, errlen, "permission denied binding vsock %s (ports below 1024 need "
+		         "CAP_NET_BIND_SERVICE)", where);
+		break;
+	default:
+		if (no_vsock(e))
+			snprintf(err, errlen, VSOCK_UNAVAILABLE);
+		else
+			snprintf(err, errlen, "cannot listen on vsock %s: %s", where, strerror(e));
+		break;
+	}
+}
+
+static int get_backlog(struct vsock_state *st, const struct broker_url *url, int *backlog,
+                       char *err, size_t errlen)
+{
+	const char *s = host->url_param(url, "backlog");
+	long long v = host->option_int(st->h, "backlog");
+	char *end;
+
+	if (s) {
+		errno = 0;
+		v = strtoll(s, &end, 10);
+		if (end == s || *end || errno) {
+			snprintf(err, errlen, "bad backlog \"%s\" (a number from 1 to 65535)", s);
+			return -EINVAL;
+		}
+	}
+	if (v <= 0)
+		v = 128;
+	if (v > 65535) {
+		snprintf(err, errlen, "backlog %lld too large (at most 65535)", v);
+		return -EINVAL;
+	}
+	*backlog = (int)v;
+	return 0;
+}
+
+static int vsock_listen(void *state, const struct broker_url *url, struct broker_accept_sink *sink,
+                        void **listener, char *err, size_t errlen)
+{
+	struct vsock_state *st = state;
+	struct vsock_listener *l;
+	struct sockaddr_vm a, bound;
+	socklen_t bl = sizeof(bound);
+	char where[48];
+	evutil_socket_t fd;
+	int backlog, r, e = 0;
+
+	r = parse_addr(url->address, 1, &a, err, errlen);
+	if (r < 0)
+		return r;
+	r = get_backlog(st, url, &backlog, err, errlen);
+	if (r < 0)
+		return r;
+	addr_text(&a, where, sizeof(where));
+	fd = new_socket(&e);
+	if (fd < 0) {
+		bind_error(e, where, err, errlen);
+		return -e;
+	}
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, backlog) < 0) {
+		e = errno;
+		close(fd);
+		bind_error(e, where, err, errlen);
+		return -e;
+	}
+
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		close(fd);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	l->st = st;
+	l->sink = sink;
+	if (getsockname(fd, (struct sockaddr *)&bound, &bl) == 0 && bound.svm_family == AF_VSOCK)
+		addr_text(&bound, l->where, sizeof(l->where));
+	else
+		snprintf(l->where, sizeof(l->where), "%s", where);
+	l->resume = evtimer_new(host->event_base(st->h), on_resume, l);
+	l->lev = evconnlistener_new(host->event_base(st->h), on_accept, l,
+	                            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (!l->resume || !l->lev) {
+		if (l->lev)
+			evconnlistener_free(l->lev);
+		else
+			close(fd);
+		if (l->resume)
+			event_free(l->resume);
+		free(l);
+		snprintf(err, errlen, "cannot register the listener with the event loop");
+		return -ENOMEM;
+	}
+	evconnlistener_set_error_cb(l->lev, on_accept_error);
+	host->log(st->h, BROKER_LOG_DEBUG, "listening on vsock %s (backlog %d)", l->where, backlog);
+	*listener = l;
+	return 0;
+}
+
+static void vsock_unlisten(void *state, void *listener)
+{
+	struct vsock_listener *l = listener;
+
+	(void)state;
+	if (!l)
+		return;
+	evconnlistener_free(l->lev);
+	event_free(l->resume);
+	free(l);
+}
+
+static int vsock_describe(void *state, void *listener, char *buf, size_t buflen)
+{
+	struct vsock_listener *l = listener;
+	int n;
+
+	(void)state;
+	n = snprintf(buf, buflen, "vsock://%s", l->where);
+	return n < 0 || (size_t)n >= buflen ? -ENOSPC : 0;
+}
+
+/* ------------------------------------------------------------- connect */
+
+static void pending_free(struct vsock_pending *p)
+{
+	if (p->wev)
+		event_free(p->wev);
+	if (p->timeout)
+		event_free(p->timeout);
+	if (p->done)
+		event_free(p->done);
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p);
+}
+
+/* Report a failure from the done event (always a later loop iteration). */
+static void fail_later(struct vsock_pending *p, int error, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void fail_later(struct vsock_pending *p, int error, const char *fmt, ...)
+{
+	va_list ap;
+
+	p->error = error;
+	va_start(ap, fmt);
+	vsnprintf(p->reason, sizeof(p->reason), fmt, ap);
+	va_end(ap);
+	if (p->wev) {
+		event_free(p->wev);
+		p->wev = NULL;
+	}
+	if (p->timeout)
+		event_del(p->timeout);
+	event_active(p->done, EV_TIMEOUT, 0);
+}
+
+static void on_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct vsock_pending *p = arg;
+
+	(void)fd;
+	(void)what;
+	host->connect_failed(p->req, p->error, p->reason);
+	pending_free(p);
+}
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct vsock_pending *p = arg;
+	long long ms = host->option_int(p->st->h, "connect_timeout_ms");
+
+	(void)fd;
+	(void)what;
+	fail_later(p, -ETIMEDOUT, "timed out after %lld ms connecting to vsock %s", ms, p->where);
+}
+
+static void connect_error(struct vsock_pending *p, int e)
+{
+	switch (e) {
+	case ECONNRESET:
+	case ECONNREFUSED:
+		fail_later(p, -ECONNREFUSED, "connection refused by vsock %s (nothing listens on that port)",
+		           p->where);
+		break;
+	case ENODEV:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EADDRNOTAVAIL:
+		fail_later(p, -e, "cannot reach vsock CID of %s: %s (is that VM running?)", p->where,
+		           strerror(e));
+		break;
+	default:
+		fail_later(p, -e, "cannot connect to vsock %s: %s", p->where, strerror(e));
+		break;
+	}
+}
+
+static void on_writable(evutil_socket_t fd, short what, void *arg)
+{
+	struct vsock_pending *p = arg;
+	struct broker_stream_desc desc;
+	char peer[64];
+	int soerr = 0;
+	socklen_t len = sizeof(soerr);
+
+	(void)what;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+		soerr = errno;
+	event_free(p->wev);
+	p->wev = NULL;
+	if (soerr != 0) {
+		connect_error(p, soerr);
+		return;
+	}
+	snprintf(peer, sizeof(peer), "vsock:%s", p->where);
+	memset(&desc, 0, sizeof(desc));
+	desc.rfd = (broker_fd)p->fd;
+	desc.wfd = (broker_fd)p->fd;
+	desc.flags = BROKER_STREAM_SOCKET;
+	desc.peer = peer;
+	p->fd = -1;  /* the core owns it now */
+	host->connected(p->req, &desc);
+	pending_free(p);
+}
+
+static int vsock_connect(void *state, const struct broker_url *url, struct broker_connect_req *req,
+                         void **pending, char *err, size_t errlen)
+{
+	struct vsock_state *st = state;
+	struct event_base *base = host->event_base(st->h);
+	struct vsock_pending *p;
+	long long ms;
+	int r, e = 0;
+
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	p->st = st;
+	p->req = req;
+	p->fd = -1;
+	r = parse_addr(url->address, 0, &p->addr, err, errlen);
+	if (r < 0)
+		goto fail;
+	addr_text(&p->addr, p->where, sizeof(p->where));
+	p->fd = new_socket(&e);
+	if (p->fd < 0) {
+		if (no_vsock(e))
+			snprintf(err, errlen, VSOCK_UNAVAILABLE);
+		else
+			snprintf(err, errlen, "cannot create a vsock socket: %s", strerror(e));
+		r = -e;
+		goto fail;
+	}
+	p->done = evtimer_new(base, on_done, p);
+	p->timeout = evtimer_new(base, on_timeout, p);
+	if (!p->done || !p->timeout) {
+		snprintf(err, errlen, "out of memory");
+		r = -ENOMEM;
+		goto fail;
+	}
+	ms = host->option_int(st->h, "connect_timeout_ms");
+	if (ms > 0) {
+		struct timeval tv = { (long)(ms / 1000), (long)(ms % 1000) * 1000 };
+
+		evtimer_add(p->timeout, &tv);
+	}
+	*pending = p;
+	if (connect(p->fd, (struct sockaddr *)&p->addr, sizeof(p->addr)) < 0 &&
+	    errno != EINPROGRESS && errno != EINTR) {
+		connect_error(p, errno);
+		return 0;
+	}
+	/* In progress or already connected: writability tells which. */
+	p->wev = event_new(base, p->fd, EV_WRITE, on_writable, p);
+	if (!p->wev || event_add(p->wev, NULL) < 0) {
+		if (p->wev) {
+			event_free(p->wev);
+			p->wev = NULL;
+		}
+		fail_later(p, -ENOMEM, "cannot watch the vsock connect on the event loop");
+	}
+	return 0;
+fail:
+	pending_free(p);
+	return r;
+}
+
+static void vsock_connect_cancel(void *state, void *pending)
+{
+	(void)state;
+	if (pending)
+		pending_free(pending);
+}
+
+/* ------------------------------------------------------------- plugin */
+
+static const struct broker_option vsock_options[] = {
+	{ BROKER_OPT_INT, "connect_timeout_ms", "10000",
+	  "give up connecting after this many milliseconds (0: no limit)", 0, 86400000 },
+	{ BROKER_OPT_INT, "backlog", "128",
+	  "listen backlog (pending connections the kernel queues); ?backlog=N overrides", 1, 65535 },
+	{ BROKER_OPT_END, NULL, NULL, NULL, 0, 0 },
+};
+
+static const char *const vsock_schemes[] = { "vsock", NULL };
+
+static const struct broker_plugin vsock_plugin = {
+	BROKER_PLUGIN_HEADER,
+	.name = "vsock",
+	.version = PACKAGE_VERSION,
+	.description = "AF_VSOCK endpoints between a VM and its host (vsock://CID:PORT)",
+	.kinds = BROKER_KIND_ENDPOINT,
+	.options = vsock_options,
+	.init = vsock_init,
+	.fini = vsock_fini,
+	.schemes = vsock_schemes,
+	.listen = vsock_listen,
+	.unlisten = vsock_unlisten,
+	.describe = vsock_describe,
+	.connect = vsock_connect,
+	.connect_cancel = vsock_connect_cancel,
+};
+
+BROKER_PLUGIN_DEFINE(vsock_plugin, host)
