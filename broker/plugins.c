@@ -321,7 +321,7 @@ static void plugin_free(struct plugin *p)
 
 static int plugin_start(struct plugin *p)
 {
-	char err[512] = "";
+	char err[200] = "";
 	int rc = 0;
 
 	if (p->desc.start)
