@@ -350,6 +350,16 @@ static int drain_stderr(struct exec_child *c)
 	return 0;
 }
 
+/*
+ * Last read before the child record goes: what is in the pipe now is logged,
+ * including a partial line, even if a grandchild still holds stderr open.
+ */
+static void finish_stderr(struct exec_child *c)
+{
+	if (c->errfd >= 0 && drain_stderr(c) && c->linelen)
+		log_line(c);
+}
+
 static void on_stderr(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -461,8 +471,7 @@ static void child_release(struct exec_child *c)
 {
 	if (!c->reaped || c->owned || c->req)
 		return;
-	if (c->errfd >= 0)
-		drain_stderr(c);
+	finish_stderr(c);
 	child_free(c);
 }
 
@@ -775,11 +784,14 @@ static void exec_stop(void *state)
 			signal_child(c, SIGKILL);
 			try_reap(c, 0);
 		}
-		if (c->errfd >= 0)
-			drain_stderr(c);
+		finish_stderr(c);
 		if (c->owned) {
+			/* Nothing of it may stay on the loop: the base can be gone by on_close. */
 			free_event(&c->exit_ev);
 			free_event(&c->kill_ev);
+			free_event(&c->err_ev);
+			close_fd(&c->errfd);
+			close_fd(&c->pidfd);
 			c->st = NULL;
 			c->prev = c->next = NULL;
 		} else {
