@@ -707,8 +707,8 @@ static int exec_listen(void *state, const struct broker_url *url, struct broker_
 	(void)url;
 	(void)sink;
 	(void)listener;
-	snprintf(err, errlen, "exec: endpoints can only connect (run the command with "
-	         "--connect exec:..., listen on unix:// or tcp:// instead)");
+	snprintf(err, errlen, "exec endpoints only connect (use --connect exec:...; "
+	         "listen on unix:// or tcp:// instead)");
 	return -EOPNOTSUPP;
 }
 
