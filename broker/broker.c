@@ -17,6 +17,7 @@
 #include "broker/log.h"
 #include "broker/peer.h"
 #include "broker/platform.h"
+#include "broker/platform_pidwatch.h"
 #include "broker/plugins.h"
 #include "broker/route.h"
 #include "broker/store.h"
@@ -141,6 +142,14 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	broker_shutdown(b, sig == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+static void on_parent_gone(void *arg)
+{
+	struct broker *b = arg;
+
+	log_info(TAG, "parent process %d exited", b->cfg.parent_pid);
+	broker_shutdown(b, "parent exited");
+}
+
 static int print_route(void *arg, const struct route_info *ri)
 {
 	log_info(TAG, "route %s: %s -> %s [%s]", ri->name, ri->listen_address, ri->connect, ri->state);
@@ -163,6 +172,15 @@ int broker_run(struct broker *b)
 	event_add(b->sig_int, NULL);
 	event_add(b->sig_hup, NULL);
 
+	if (b->cfg.parent_pid > 0) {
+		/* Watch first: a broker spawned for a parent must never outlive it, even if start-up fails later. */
+		rc = pid_watch_start(b->base, b->cfg.parent_pid, on_parent_gone, b, &b->parent_watch, err, sizeof(err));
+		if (rc < 0) {
+			log_error(TAG, "--parent-pid: %s", err);
+			return rc;
+		}
+		log_info(TAG, "will exit when process %d exits", b->cfg.parent_pid);
+	}
 	rc = ctl_server_start(b->base, b->ctl_url, ctl_methods, b, &b->ctl, err, sizeof(err));
 	if (rc < 0) {
 		log_error(TAG, "control socket: %s", err);
@@ -207,6 +225,7 @@ void broker_fini(struct broker *b)
 	}
 	peer_destroy(b->peer);
 	b->peer = NULL;
+	pid_watch_stop(b->parent_watch);
 	if (b->http)
 		http_stop(b->http);
 	if (b->ctl)

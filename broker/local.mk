@@ -18,6 +18,7 @@ noinst_LTLIBRARIES += %reldir%/libbroker.la
 	%reldir%/log.c %reldir%/log.h \
 	%reldir%/peer.c %reldir%/peer.h \
 	%reldir%/platform.h %reldir%/platform_posix.c \
+	%reldir%/platform_pidwatch.c %reldir%/platform_pidwatch.h \
 	%reldir%/plugins.c %reldir%/plugins.h %reldir%/plugins_internal.h \
 	%reldir%/relay.c %reldir%/relay.h %reldir%/relay_fd.c \
 	%reldir%/route.c %reldir%/route.h \

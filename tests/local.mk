@@ -1,6 +1,7 @@
 # Tests: unit (TAP-style programs), integration (shell scripts starting real brokers).
 include %reldir%/unit/local.mk
 include %reldir%/unit/endpoints.mk
+include %reldir%/unit/exec.mk
 include %reldir%/unit/rpc.mk
 include %reldir%/plugins/local.mk
 include %reldir%/tools/local.mk
