@@ -178,7 +178,8 @@ static int host_state_delete(struct broker_plugin_handle *h, const char *key)
 
 /* ---------------------------------------------------------- mappings (not yet) */
 
-static int host_mapping_add(struct broker_plugin_handle *h, const struct broker_mapping *m)
+static int host_mapping_set(struct broker_plugin_handle *h, const char *owner, const char *description,
+                            const struct broker_mapping *m, size_t n)
 {
 	return -ENOSYS;
 }
@@ -215,7 +216,7 @@ const struct broker_host broker_host_table = {
 	.state_set = host_state_set,
 	.state_delete = host_state_delete,
 	.free = free,
-	.mapping_add = host_mapping_add,
+	.mapping_set = host_mapping_set,
 	.mapping_remove = host_mapping_remove,
 	.resync_begin = host_resync,
 	.resync_commit = host_resync,

@@ -202,14 +202,17 @@ struct broker_plugin {
 
 enum broker_proto { BROKER_PROTO_TCP = 0, BROKER_PROTO_UDP = 1 };
 
-/* A published port found by a watcher (see DESIGN.md "mapping"). */
+/*
+ * A published port found by a watcher (see DESIGN.md "mapping"): the peer
+ * broker listens on host_ip:host_port and forwards each connection (or UDP
+ * flow) to the first reachable address in connect.
+ */
 struct broker_mapping {
-	const char *owner;          /* container id, service uid, rule id */
 	enum broker_proto proto;
-	const char *host_ip;        /* "0.0.0.0", "127.0.0.1", "::" */
-	uint16_t host_port;
+	const char *host_ip;        /* "0.0.0.0", "127.0.0.1", "::", "::1"; NULL or "": 0.0.0.0 */
+	uint16_t host_port;         /* 1..65535 */
 	size_t nconnect;
-	const char *const *connect; /* guest addresses "10.4.0.22:80" */
+	const char *const *connect; /* guest addresses "10.4.0.22:80", "[fd00::5]:80", "127.0.0.1:8080" */
 };
 
 /* ------------------------------------------------------------- host */
@@ -263,8 +266,18 @@ struct broker_host {
 	int (*state_delete)(struct broker_plugin_handle *h, const char *key);
 	void (*free)(void *p);  /* frees what state_get returned */
 
-	/* Watchers report mappings; resync_begin/commit bracket a full snapshot. */
-	int (*mapping_add)(struct broker_plugin_handle *h, const struct broker_mapping *m);
+	/*
+	 * Watchers report mappings per owner (a container id, a service uid, a
+	 * rule id).  mapping_set replaces everything this plugin reported for
+	 * owner with the n mappings given (n == 0 removes them, as does
+	 * mapping_remove).  Between resync_begin and resync_commit the plugin
+	 * reports its complete view: owners it did not set are removed at
+	 * commit.  The core deduplicates, resolves conflicts, persists and syncs
+	 * to the peer.  Invalid mappings (port 0, bad address) are refused with
+	 * -EINVAL and logged; the rest of the set still applies.
+	 */
+	int (*mapping_set)(struct broker_plugin_handle *h, const char *owner, const char *description,
+	                   const struct broker_mapping *m, size_t n);
 	int (*mapping_remove)(struct broker_plugin_handle *h, const char *owner);
 	int (*resync_begin)(struct broker_plugin_handle *h);
 	int (*resync_commit)(struct broker_plugin_handle *h);
