@@ -194,15 +194,18 @@ int endpoint_connect(struct plugin_registry *reg, const char *url, connector_don
 	c->done = done;
 	c->arg = arg;
 	c->res.release = connector_release;
-	/* Track first: a plugin may not call back from inside connect, but be safe if it fails. */
-	plugin_track(c->plugin, &c->res);
 	rc = c->plugin->desc.connect(c->plugin->state, &c->url.pub, &c->req, &c->pending, why, sizeof(why));
 	if (rc < 0) {
-		plugin_untrack(c->plugin, &c->res);
 		errfmt(err, errlen, rc, "%s: %s", url, why[0] ? why : strerror(-rc));
 		connector_free(c);
 		return rc;
 	}
+	/*
+	 * Tracked after connect returns (it never calls back from inside), so on
+	 * unload connect_cancel runs before anything the plugin made during connect
+	 * (resources are released newest first).
+	 */
+	plugin_track(c->plugin, &c->res);
 	if (out)
 		*out = c;
 	return 0;

@@ -47,6 +47,24 @@ static const char *const migrations[] = {
 	"  value BLOB,"
 	"  PRIMARY KEY (plugin, key)"
 	");",
+	/* 1 -> 2: published ports (mapping.h) and where each peer's sync stands */
+	"CREATE TABLE mappings ("
+	"  origin INTEGER NOT NULL,"
+	"  peer TEXT NOT NULL DEFAULT '',"
+	"  source TEXT NOT NULL,"
+	"  owner TEXT NOT NULL,"
+	"  description TEXT NOT NULL DEFAULT '',"
+	"  proto INTEGER NOT NULL,"
+	"  host_ip TEXT NOT NULL,"
+	"  host_port INTEGER NOT NULL,"
+	"  connect TEXT NOT NULL,"
+	"  PRIMARY KEY (origin, source, owner, proto, host_ip, host_port)"
+	");"
+	"CREATE TABLE mapping_sync ("
+	"  peer TEXT PRIMARY KEY NOT NULL,"
+	"  epoch TEXT NOT NULL,"
+	"  generation INTEGER NOT NULL"
+	");",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
@@ -554,4 +572,160 @@ int store_kv_delete(struct store *st, const char *plugin, const char *key)
 	if (rc != SQLITE_DONE)
 		return kv_fail(st, rc, "deleting plugin state", plugin, key);
 	return sqlite3_changes(st->db) ? 0 : -ENOENT;
+}
+
+/* ------------------------------------------------------------ transactions */
+
+int store_begin(struct store *st)
+{
+	int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK) {
+		log_error(TAG, "%s: begin: %s", st->path, sqlite3_errmsg(st->db));
+		return -EIO;
+	}
+	return 0;
+}
+
+int store_commit(struct store *st)
+{
+	int rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK) {
+		log_error(TAG, "%s: commit: %s (is the disk full?)", st->path, sqlite3_errmsg(st->db));
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ mappings */
+
+static int mapping_fail(struct store *st, int rc, const char *doing)
+{
+	char why[512];
+	int code = op_error(st, rc, doing, why, sizeof(why));
+
+	log_error(TAG, "%s", why);
+	return code;
+}
+
+int store_mapping_put(struct store *st, const struct store_mapping *m)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = sqlite3_prepare_v2(st->db,
+	                        "INSERT OR REPLACE INTO mappings(origin, peer, source, owner, description, proto, "
+	                        "host_ip, host_port, connect) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	                        -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return mapping_fail(st, rc, "storing a mapping");
+	sqlite3_bind_int(s, 1, m->origin);
+	sqlite3_bind_text(s, 2, m->peer ? m->peer : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, m->source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, m->owner, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, m->description ? m->description : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 6, m->proto);
+	sqlite3_bind_text(s, 7, m->host_ip, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 8, m->host_port);
+	sqlite3_bind_text(s, 9, m->connect, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : mapping_fail(st, rc, "storing a mapping");
+}
+
+int store_mapping_delete(struct store *st, const struct store_mapping *m)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = sqlite3_prepare_v2(st->db,
+	                        "DELETE FROM mappings WHERE origin = ? AND source = ? AND owner = ? AND proto = ? "
+	                        "AND host_ip = ? AND host_port = ?",
+	                        -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return mapping_fail(st, rc, "removing a mapping");
+	sqlite3_bind_int(s, 1, m->origin);
+	sqlite3_bind_text(s, 2, m->source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, m->owner, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 4, m->proto);
+	sqlite3_bind_text(s, 5, m->host_ip, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 6, m->host_port);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : mapping_fail(st, rc, "removing a mapping");
+}
+
+int store_mapping_foreach(struct store *st, int origin, int (*fn)(void *arg, const struct store_mapping *m), void *arg)
+{
+	sqlite3_stmt *s;
+	int rc, ret = 0;
+
+	rc = sqlite3_prepare_v2(st->db,
+	                        "SELECT peer, source, owner, description, proto, host_ip, host_port, connect "
+	                        "FROM mappings WHERE origin = ? ORDER BY rowid",
+	                        -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return mapping_fail(st, rc, "listing mappings");
+	sqlite3_bind_int(s, 1, origin);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_mapping m = {
+			.origin = origin,
+			.peer = (const char *)sqlite3_column_text(s, 0),
+			.source = (const char *)sqlite3_column_text(s, 1),
+			.owner = (const char *)sqlite3_column_text(s, 2),
+			.description = (const char *)sqlite3_column_text(s, 3),
+			.proto = sqlite3_column_int(s, 4),
+			.host_ip = (const char *)sqlite3_column_text(s, 5),
+			.host_port = sqlite3_column_int(s, 6),
+			.connect = (const char *)sqlite3_column_text(s, 7),
+		};
+		if (!m.source || !m.owner || !m.host_ip || !m.connect)
+			continue;
+		if ((ret = fn(arg, &m)))
+			break;
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = mapping_fail(st, rc, "listing mappings");
+	sqlite3_finalize(s);
+	return ret;
+}
+
+int store_sync_get(struct store *st, const char *peer, char *epoch, size_t epochlen, uint64_t *generation)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = sqlite3_prepare_v2(st->db, "SELECT epoch, generation FROM mapping_sync WHERE peer = ?", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return mapping_fail(st, rc, "reading the mapping sync state");
+	sqlite3_bind_text(s, 1, peer, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		snprintf(epoch, epochlen, "%s", (const char *)sqlite3_column_text(s, 0));
+		*generation = (uint64_t)sqlite3_column_int64(s, 1);
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : mapping_fail(st, rc, "reading the mapping sync state");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_sync_put(struct store *st, const char *peer, const char *epoch, uint64_t generation)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO mapping_sync(peer, epoch, generation) VALUES (?, ?, ?)",
+	                        -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return mapping_fail(st, rc, "storing the mapping sync state");
+	sqlite3_bind_text(s, 1, peer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, epoch, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)generation);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : mapping_fail(st, rc, "storing the mapping sync state");
 }

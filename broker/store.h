@@ -12,7 +12,7 @@
  */
 struct store;
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /*
  * Open (creating if absent) the database at path, creating its directory
@@ -44,5 +44,28 @@ int store_route_foreach(struct store *st, int (*fn)(void *arg, const struct stor
 int store_kv_get(struct store *st, const char *plugin, const char *key, void **value, size_t *len);
 int store_kv_set(struct store *st, const char *plugin, const char *key, const void *value, size_t len);
 int store_kv_delete(struct store *st, const char *plugin, const char *key);
+
+/* Group many writes into one transaction (one fsync): begin, writes, commit. */
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+
+/* Published ports (mapping.h); connect is the addresses joined by single spaces. */
+struct store_mapping {
+	int origin;              /* 0: found here, 1: from the peer */
+	const char *peer;        /* origin 1: the peer's broker id */
+	const char *source;
+	const char *owner;
+	const char *description;
+	int proto;
+	const char *host_ip;
+	int host_port;
+	const char *connect;
+};
+int store_mapping_put(struct store *st, const struct store_mapping *m);
+int store_mapping_delete(struct store *st, const struct store_mapping *m);
+int store_mapping_foreach(struct store *st, int origin, int (*fn)(void *arg, const struct store_mapping *m), void *arg);
+/* Where the peer's mapping sync stands (epoch, generation). -ENOENT if never synced. */
+int store_sync_get(struct store *st, const char *peer, char *epoch, size_t epochlen, uint64_t *generation);
+int store_sync_put(struct store *st, const char *peer, const char *epoch, uint64_t generation);
 
 #endif
