@@ -1,0 +1,8 @@
+# Link integration tests: two (or more) real brokers linked over unix, tcp,
+# stdio and vsock, plus a hostile peer (tests/tools/linkpeer).  Helpers are
+# in link_lib.sh (sourced after lib.sh).  Included from tests/local.mk:
+#   include %reldir%/integration/link.mk
+%canon_reldir%_link_scripts = \
+	%reldir%/link_transfer.sh
+TESTS += $(%canon_reldir%_link_scripts)
+EXTRA_DIST += %reldir%/link_lib.sh $(%canon_reldir%_link_scripts)
