@@ -3,6 +3,7 @@
 # in link_lib.sh (sourced after lib.sh).  Included from tests/local.mk:
 #   include %reldir%/integration/link.mk
 %canon_reldir%_link_scripts = \
-	%reldir%/link_transfer.sh
+	%reldir%/link_transfer.sh \
+	%reldir%/link_fairness.sh
 TESTS += $(%canon_reldir%_link_scripts)
 EXTRA_DIST += %reldir%/link_lib.sh $(%canon_reldir%_link_scripts)
