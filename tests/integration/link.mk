@@ -4,6 +4,7 @@
 #   include %reldir%/integration/link.mk
 %canon_reldir%_link_scripts = \
 	%reldir%/link_transfer.sh \
-	%reldir%/link_fairness.sh
+	%reldir%/link_fairness.sh \
+	%reldir%/link_kill.sh
 TESTS += $(%canon_reldir%_link_scripts)
 EXTRA_DIST += %reldir%/link_lib.sh $(%canon_reldir%_link_scripts)

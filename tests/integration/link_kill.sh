@@ -1,0 +1,146 @@
+#!/bin/sh
+# Resilience: the accepting broker A dies (kill -9) or hangs (SIGSTOP) in the
+# middle of a transfer through the link.
+#  - The client on the dialing broker B sees a reset or close within the
+#    keepalive timeout (--link-keepalive 1 --link-timeout 3), never a hang.
+#  - While A is down, B's route keeps its listener and new clients get a
+#    bounded answer (a close), not a hang.
+#  - B reconnects once A is back on the same socket (reconnects grows, state
+#    up) and new connections work.
+#  - 20 kill -9 / restart cycles, each with a transfer cut by the kill and a
+#    whole transfer after the restart: B's fd count and VmRSS between cycle 5
+#    and cycle 20 stay within a small tolerance.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/link_lib.sh"
+
+KA="--link-keepalive 1 --link-timeout 3"
+BOUND=6                    # seconds: timeout 3 s plus the keepalive tick and slack
+FD_TOL=2                   # fds
+RSS_TOL=3072               # kB
+CYCLES=20
+T0=$(date +%s)
+
+serve echo echo "unix:$T/echo.sock"
+startA() { bstart A --link-listen "unix://$T/link.sock" $KA; }
+startA
+bstart B --link-connect "unix://$T/link.sock" $KA --link-backoff-max 1
+wait_link_up B 15 || bail "link not up within 15 s: $(tr '\n' ' ' <"$T/B.link.json")"
+pass "link up"
+broute B k "unix://$T/in.sock" "peer:unix://$T/echo.sock"
+check "a transfer through the link works" "$XFER" send "unix:$T/in.sock" 16M --expect echo --io-timeout 10
+
+# cut_transfer HOW: start a long transfer, then kill -9 (or SIGSTOP) A in the
+# middle of it; sets CUT_SECS (from the kill until the client ended) and
+# CUT_RC, CUT_OUT.  Returns 1 if the client was still running after BOUND s.
+cut_transfer() {
+	"$XFER" send "unix:$T/in.sock" 8G --expect echo --io-timeout 30 --timeout 60 >"$T/cut.out" 2>&1 &
+	cl=$!
+	record "$cl"
+	# Wait until data flows through the link (bounded).
+	_i=0
+	while [ "$(link_field B any bytes_sent)" -lt 4000000 ] 2>/dev/null && [ "$_i" -lt 50 ]; do
+		sleep 0.1; _i=$((_i + 1))
+	done
+	_t=$(date +%s%N)
+	if [ "$1" = stop ]; then kill -STOP "$PID_A"; else bkill9 A; fi
+	_i=0
+	while alive "$cl" && [ "$_i" -lt $((BOUND * 20)) ]; do sleep 0.05; _i=$((_i + 1)); done
+	CUT_SECS=$(( ($(date +%s%N) - _t) / 1000000 ))
+	CUT_OUT=$(tr '\n' ' ' <"$T/cut.out")
+	if alive "$cl"; then
+		kill -KILL "$cl" 2>/dev/null; wait "$cl" 2>/dev/null
+		CUT_RC=hang
+		return 1
+	fi
+	wait "$cl"
+	CUT_RC=$?
+	return 0
+}
+
+# ---- kill -9 mid-transfer ----
+if cut_transfer kill && [ "$CUT_RC" != 0 ]; then
+	pass "kill -9 A mid-transfer: the client saw the stream end after $CUT_SECS ms (${CUT_OUT%% (sent*})"
+else
+	fail "kill -9 A mid-transfer: client rc=$CUT_RC after $CUT_SECS ms (bound ${BOUND} s): $CUT_OUT"
+fi
+st=$(link_field B connect state)
+case $st in
+up) fail "after kill -9 A, B still reports the link up" ;;
+*) pass "after kill -9 A, B's link state is '$st' (last_error: $(link_field B connect last_error))" ;;
+esac
+t=$(date +%s)
+# The route must still listen (connect succeeds) and answer within a bounded
+# time: refuse (a close) or hold and then close, but never echo nor hang.
+if ! "$XFER" wait-connect "unix:$T/in.sock" 2 >"$T/down.out" 2>&1; then
+	fail "with the link down the route's listener is gone: $(cat "$T/down.out")"
+elif "$XFER" send "unix:$T/in.sock" 1K --expect any --io-timeout 15 --timeout 20 >"$T/down.out" 2>&1 &&
+	! grep -q "received 0 " "$T/down.out"; then
+	fail "with the link down a client still got data back: $(cat "$T/down.out")"
+elif [ "$(elapsed_since "$t")" -le 16 ] && ! grep -q "time limit\|no progress" "$T/down.out"; then
+	pass "with the link down the route still listens and a client is closed within $(elapsed_since "$t") s ($(sed 's/^xfer: [^:]*: //; s/ sha256=[0-9a-f]*//g' "$T/down.out" | cut -c1-60))"
+else fail "with the link down a client waited $(elapsed_since "$t") s: $(cat "$T/down.out")"; fi
+
+r0=$(link_field B connect reconnects)
+startA
+if wait_link_up B 15 connect; then
+	pass "B reconnected after A came back on the same socket (reconnects $r0 -> $(link_field B connect reconnects))"
+else fail "B did not reconnect within 15 s: $(tr '\n' ' ' <"$T/B.link.json")"; fi
+r1=$(link_field B connect reconnects)
+[ "${r1:-0}" -gt "${r0:-0}" ] && pass "the reconnects counter grew ($r0 -> $r1)" ||
+	fail "reconnects counter: $r0 -> $r1"
+check "a new connection through the link works after the reconnect" \
+	"$XFER" send "unix:$T/in.sock" 16M --seed 2 --expect echo --io-timeout 10
+
+# ---- SIGSTOP mid-transfer: only the keepalive timeout can notice ----
+if cut_transfer stop && [ "$CUT_RC" != 0 ]; then
+	pass "SIGSTOP A mid-transfer: the client saw the stream end after $CUT_SECS ms (timeout 3 s)"
+else
+	fail "SIGSTOP A mid-transfer: client rc=$CUT_RC after $CUT_SECS ms (bound ${BOUND} s): $CUT_OUT"
+fi
+if wait_log B "peer silent for [0-9]+ ms" 5; then pass "B logged the silent peer: $(grep -Eo 'peer silent for [0-9]+ ms[^;]*' "$(blog B)" | tail -n 1)"
+else fail "B did not log 'peer silent' after A stopped answering"; fi
+kill -KILL "$PID_A" 2>/dev/null; kill -CONT "$PID_A" 2>/dev/null; wait "$PID_A" 2>/dev/null; PID_A=
+startA
+wait_link_up B 15 connect || fail "B did not reconnect after the stopped A was replaced"
+
+# ---- 20 kill/restart cycles ----
+i=1
+cycles_ok=0
+while [ "$i" -le "$CYCLES" ]; do
+	cut_transfer kill || fail "cycle $i: the cut client hung for more than $BOUND s: $CUT_OUT"
+	startA
+	if ! wait_link_up B 15 connect; then
+		fail "cycle $i: no reconnect within 15 s: $(tr '\n' ' ' <"$T/B.link.json")"
+		break
+	fi
+	if "$XFER" send "unix:$T/in.sock" 4M --seed "$i" --expect echo --io-timeout 10 >"$T/cyc.out" 2>&1; then
+		cycles_ok=$((cycles_ok + 1))
+	else fail "cycle $i: transfer after the reconnect: $(cat "$T/cyc.out")"; fi
+	# Let the cut streams' teardown settle before sampling.
+	if [ "$i" -eq 5 ] || [ "$i" -eq "$CYCLES" ]; then
+		sleep 0.5
+		eval "FD_$i=$(fd_count "$PID_B") RSS_$i=$(rss_kb "$PID_B")"
+	fi
+	i=$((i + 1))
+done
+[ "$cycles_ok" -eq "$CYCLES" ] && pass "$CYCLES kill -9/restart cycles: each reconnected and passed a transfer" ||
+	fail "only $cycles_ok of $CYCLES cycles passed a transfer after the reconnect"
+eval "fd5=\$FD_5 fdN=\$FD_$CYCLES rss5=\$RSS_5 rssN=\$RSS_$CYCLES"
+note "dialer B: fds $fd5 at cycle 5, $fdN at cycle $CYCLES; VmRSS $rss5 kB at cycle 5, $rssN kB at cycle $CYCLES"
+if [ -n "$fd5" ] && [ -n "$fdN" ] && [ $((fdN - fd5)) -le "$FD_TOL" ]; then
+	pass "no fd growth on the dialer: $fd5 fds at cycle 5, $fdN at cycle $CYCLES (tolerance $FD_TOL)"
+else fail "dialer fds grew: $fd5 at cycle 5, $fdN at cycle $CYCLES (tolerance $FD_TOL)"; fi
+if [ -n "$rss5" ] && [ -n "$rssN" ] && [ $((rssN - rss5)) -le "$RSS_TOL" ]; then
+	pass "no memory growth on the dialer: VmRSS $rss5 kB at cycle 5, $rssN kB at cycle $CYCLES (tolerance $RSS_TOL kB)"
+else fail "dialer VmRSS grew: $rss5 kB at cycle 5, $rssN kB at cycle $CYCLES (tolerance $RSS_TOL kB)"; fi
+rc=$(link_field B connect reconnects)
+[ "${rc:-0}" -ge "$CYCLES" ] && pass "reconnects counter: $rc" || fail "reconnects counter $rc < $CYCLES"
+
+check "dialer still answers brokerctl" bctl_ok B
+bstop B && [ "$STOP_RC" = 0 ] && pass "dialer exits 0 on SIGTERM" || fail "dialer stop: $STOP_RC"
+bstop A && [ "$STOP_RC" = 0 ] && pass "acceptor exits 0 on SIGTERM" || fail "acceptor stop: $STOP_RC"
+for l in "$T"/A*.log "$T"/B*.log; do
+	sanitizer_clean "$l" || fail "sanitizer report in $(basename "$l")"
+done
+note "link_kill took $(elapsed_since "$T0") s"
+finish
