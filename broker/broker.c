@@ -15,6 +15,7 @@
 #include "broker/errfmt.h"
 #include "broker/http.h"
 #include "broker/log.h"
+#include "broker/mapping.h"
 #include "broker/peer.h"
 #include "broker/platform.h"
 #include "broker/platform_pidwatch.h"
@@ -65,7 +66,7 @@ int broker_init(struct broker *b, int argc, char **argv)
 		return rc;
 	}
 	if ((rc = plugins_create(b, &b->plugins)) < 0 || (rc = routes_create(b, &b->routes)) < 0 ||
-	    (rc = peer_create(b, &b->peer)) < 0) {
+	    (rc = peer_create(b, &b->peer)) < 0 || (rc = mappings_create(b, &b->mappings)) < 0) {
 		log_error(TAG, "out of memory");
 		return rc;
 	}
@@ -189,6 +190,7 @@ int broker_run(struct broker *b)
 	plugins_start_all(b->plugins);
 	routes_restore(b->routes);
 	routes_apply_config(b->routes);
+	mappings_restore(b->mappings);
 	rc = peer_start(b->peer);
 	if (rc < 0) {
 		log_error(TAG, "cannot start the link to the peer (see above)");
@@ -230,6 +232,7 @@ void broker_fini(struct broker *b)
 		http_stop(b->http);
 	if (b->ctl)
 		ctl_server_stop(b->ctl);
+	mappings_destroy(b->mappings);
 	routes_destroy(b->routes);
 	if (b->plugins) {
 		plugins_stop_all(b->plugins);

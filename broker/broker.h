@@ -14,6 +14,7 @@ struct route_table;
 struct ctl_server;
 struct http_server;
 struct peer_manager;
+struct mapping_table;
 struct pid_watch;
 
 struct broker {
@@ -28,6 +29,7 @@ struct broker {
 	struct ctl_server *ctl;
 	struct http_server *http;
 	struct peer_manager *peer;
+	struct mapping_table *mappings;
 	struct pid_watch *parent_watch;   /* --parent-pid */
 
 	struct event *sig_term, *sig_int, *sig_hup;

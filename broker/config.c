@@ -39,6 +39,8 @@ enum setting {
 	S_LINK_BACKOFF_MAX,
 	S_LINK_STDIO,
 	S_PARENT_PID,
+	S_MAPPING_BIND,
+	S_MAPPING_PRIVILEGED,
 	S_COUNT
 };
 
@@ -47,6 +49,7 @@ enum list_setting {
 	L_PLUGIN_DIRS,
 	L_LINK_LISTEN,
 	L_LINK_CONNECT,
+	L_WATCH,
 	L_COUNT
 };
 
@@ -70,6 +73,9 @@ enum {
 	OPT_LINK_BACKOFF_MAX,
 	OPT_LINK_STDIO,
 	OPT_PARENT_PID,
+	OPT_MAPPING_BIND,
+	OPT_MAPPING_PRIVILEGED,
+	OPT_WATCH,
 };
 
 struct setting_desc {
@@ -105,6 +111,10 @@ static const struct setting_desc settings[S_COUNT] = {
 	                   "use stdin/stdout as the link to the peer; exit when it closes" },
 	[S_PARENT_PID] = { "parent-pid", "BROKER_PARENT_PID", "parent_pid", "PID",
 	                   "exit when process PID exits" },
+	[S_MAPPING_BIND] = { "mapping-bind", "BROKER_MAPPING_BIND", "mapping_bind", "POLICY",
+	                     "serve the peer's ports on loopback (0.0.0.0 -> 127.0.0.1) or as-given" },
+	[S_MAPPING_PRIVILEGED] = { "mapping-allow-privileged", "BROKER_MAPPING_ALLOW_PRIVILEGED",
+	                           "mapping_allow_privileged", NULL, "serve the peer's ports below 1024 too" },
 };
 
 struct list_desc {
@@ -123,6 +133,8 @@ static const struct list_desc lists[L_COUNT] = {
 	                    "accept links from a peer broker on URL (repeatable)", NULL },
 	[L_LINK_CONNECT] = { "link-connect", "BROKER_LINK_CONNECT", "link_connect", "URL",
 	                     "link to a peer broker at URL, reconnecting with backoff (repeatable)", NULL },
+	[L_WATCH] = { "watch", "BROKER_WATCH", "watch", "NAME[,KEY=VALUE...]",
+	              "run watcher plugin NAME with these options (repeatable)", NULL },
 };
 
 #define CONFIG_ENV "BROKER_CONFIG"
@@ -148,6 +160,9 @@ static const struct option long_options[] = {
 	{ "link-backoff-max", required_argument, NULL, OPT_LINK_BACKOFF_MAX },
 	{ "link-stdio", no_argument, NULL, OPT_LINK_STDIO },
 	{ "parent-pid", required_argument, NULL, OPT_PARENT_PID },
+	{ "mapping-bind", required_argument, NULL, OPT_MAPPING_BIND },
+	{ "mapping-allow-privileged", no_argument, NULL, OPT_MAPPING_PRIVILEGED },
+	{ "watch", required_argument, NULL, OPT_WATCH },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -285,10 +300,14 @@ static int parse_flags(struct flags *f, int argc, char **argv, char *err, size_t
 		case OPT_LINK_BACKOFF_MAX: f->l.val[S_LINK_BACKOFF_MAX] = optarg; break;
 		case OPT_LINK_STDIO: f->l.val[S_LINK_STDIO] = "true"; break;
 		case OPT_PARENT_PID: f->l.val[S_PARENT_PID] = optarg; break;
+		case OPT_MAPPING_BIND: f->l.val[S_MAPPING_BIND] = optarg; break;
+		case OPT_MAPPING_PRIVILEGED: f->l.val[S_MAPPING_PRIVILEGED] = "true"; break;
 		case OPT_PLUGIN_DIR:
 		case OPT_LINK_LISTEN:
-		case OPT_LINK_CONNECT: {
-			int which = c == OPT_PLUGIN_DIR ? L_PLUGIN_DIRS : c == OPT_LINK_LISTEN ? L_LINK_LISTEN : L_LINK_CONNECT;
+		case OPT_LINK_CONNECT:
+		case OPT_WATCH: {
+			int which = c == OPT_PLUGIN_DIR ? L_PLUGIN_DIRS : c == OPT_LINK_LISTEN ? L_LINK_LISTEN :
+			            c == OPT_LINK_CONNECT ? L_LINK_CONNECT : L_WATCH;
 			char what[64];
 			snprintf(what, sizeof(what), "--%s", lists[which].flag);
 			int rc = list_add(&f->l, which, optarg, what, err, errlen);
@@ -539,7 +558,7 @@ static int read_file(const char *path, bool explicit, struct file_layer *fl, cha
 				snprintf(fl->num_text[s], sizeof(fl->num_text[s]), "%" JSON_INTEGER_FORMAT,
 				         json_integer_value(v));
 				fl->l.val[s] = fl->num_text[s];
-			} else if (s == S_LINK_STDIO) {
+			} else if (s == S_LINK_STDIO || s == S_MAPPING_PRIVILEGED) {
 				if (!json_is_boolean(v))
 					return errfmt(err, errlen, -EINVAL, "%s: %s: must be true or false, not %s", path,
 					              key, json_type_name(v));
@@ -579,8 +598,8 @@ static int read_file(const char *path, bool explicit, struct file_layer *fl, cha
 			return errfmt(err, errlen, -EINVAL,
 			              "%s: unknown key \"%s\" (known: runtime_dir, state_dir, plugin_dirs, log_level, "
 			              "log_format, http_listen, drain_timeout, link_listen, link_connect, link_stdio, "
-			              "link_secret, link_keepalive, link_timeout, link_backoff_max, parent_pid, routes, "
-			              "plugins)",
+			              "link_secret, link_keepalive, link_timeout, link_backoff_max, parent_pid, "
+			              "mapping_bind, mapping_allow_privileged, watch, routes, plugins)",
 			              path, key);
 		}
 	}
@@ -643,6 +662,67 @@ static int copy_list(const struct layer *l, int which, char **dst, size_t *n, ch
 	return 0;
 }
 
+/* A boolean setting ("true"/"1"/"false"/"0"); false when unset. */
+static int resolve_bool(int s, const struct flags *f, const struct layer *el, const struct layer *ff, const char *path,
+                        bool *out, char *err, size_t errlen)
+{
+	char label[PATH_MAX + 64];
+	const char *v = pick(s, &f->l, el, ff, path, label, sizeof(label));
+
+	if (v && strcmp(v, "true") && strcmp(v, "1") && strcmp(v, "false") && strcmp(v, "0"))
+		return errfmt(err, errlen, -EINVAL, "%s: '%s' is not true or false", label, v);
+	*out = v && (!strcmp(v, "true") || !strcmp(v, "1"));
+	return 0;
+}
+
+/*
+ * --watch NAME[,KEY=VALUE...]: NAME joins cfg->watch and each KEY=VALUE
+ * becomes an option of plugin NAME, over the file's "plugins" entry.
+ */
+static int resolve_watch(struct broker_config *cfg, const struct layer *l, char *err, size_t errlen)
+{
+	for (size_t i = 0; l && i < l->n[L_WATCH]; i++) {
+		char *spec = strdup(l->list[L_WATCH][i]), *save = NULL;
+		char *name = spec ? strtok_r(spec, ",", &save) : NULL;
+		json_t *opts;
+
+		if (!spec)
+			return errfmt(err, errlen, -ENOMEM, "out of memory");
+		if (!name || !*name) {
+			free(spec);
+			return errfmt(err, errlen, -EINVAL, "--watch: '%s' names no plugin (use NAME[,KEY=VALUE...])",
+			              l->list[L_WATCH][i]);
+		}
+		if (!cfg->plugin_options && !(cfg->plugin_options = json_object()))
+			goto nomem;
+		opts = json_object_get(cfg->plugin_options, name);
+		if (!opts) {
+			opts = json_object();
+			if (!opts || json_object_set_new(cfg->plugin_options, name, opts) < 0)
+				goto nomem;
+		}
+		for (char *kv = strtok_r(NULL, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+			char *eq = strchr(kv, '=');
+			if (!eq || eq == kv) {
+				errfmt(err, errlen, -EINVAL, "--watch %s: '%s' is not KEY=VALUE", name, kv);
+				free(spec);
+				return -EINVAL;
+			}
+			*eq = '\0';
+			if (json_object_set_new(opts, kv, json_string(eq + 1)) < 0)
+				goto nomem;
+		}
+		if (cfg->n_watch == CONFIG_MAX_LIST || !(cfg->watch[cfg->n_watch++] = strdup(name)))
+			goto nomem;
+		free(spec);
+		continue;
+nomem:
+		free(spec);
+		return errfmt(err, errlen, -ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
 /* An integer setting: default when unset; label names the layer in errors. */
 static int resolve_number(int s, const struct flags *f, const struct layer *el, const struct layer *ff,
                           const char *path, long min, long max, int def, int *out, char *err, size_t errlen)
@@ -690,10 +770,17 @@ static int resolve(struct broker_config *cfg, const struct flags *f, const struc
 	cfg->link_secret = v ? strdup(v) : join(cfg->state_dir, "/link.secret");
 	if (!cfg->link_secret)
 		return errfmt(err, errlen, -ENOMEM, "out of memory");
-	v = pick(S_LINK_STDIO, &f->l, el, ff, path, label, sizeof(label));
-	if (v && strcmp(v, "true") && strcmp(v, "1") && strcmp(v, "false") && strcmp(v, "0"))
-		return errfmt(err, errlen, -EINVAL, "%s: '%s' is not true or false", label, v);
-	cfg->link_stdio = v && (!strcmp(v, "true") || !strcmp(v, "1"));
+	if ((rc = resolve_bool(S_LINK_STDIO, f, el, ff, path, &cfg->link_stdio, err, errlen)) < 0 ||
+	    (rc = resolve_bool(S_MAPPING_PRIVILEGED, f, el, ff, path, &cfg->mapping_allow_privileged, err, errlen)) < 0)
+		return rc;
+	v = pick(S_MAPPING_BIND, &f->l, el, ff, path, label, sizeof(label));
+	cfg->mapping_bind = 0;
+	if (v && !strcmp(v, "as-given"))
+		cfg->mapping_bind = 1;
+	else if (v && strcmp(v, "loopback"))
+		return errfmt(err, errlen, -EINVAL, "%s: '%s' is not a bind policy (use loopback or as-given)", label, v);
+	if ((rc = resolve_watch(cfg, pick_list(L_WATCH, &f->l, el, ff), err, errlen)) < 0)
+		return rc;
 	if ((rc = resolve_number(S_LINK_KEEPALIVE, f, el, ff, path, 1, 3600, DEFAULT_LINK_KEEPALIVE,
 	                         &cfg->link_keepalive_s, err, errlen)) < 0 ||
 	    (rc = resolve_number(S_LINK_TIMEOUT, f, el, ff, path, 1, 86400, DEFAULT_LINK_TIMEOUT,
@@ -773,6 +860,11 @@ static int build(struct broker_config *cfg, int argc, char **argv, char *err, si
 		goto out;
 	}
 
+	/* A copy: --watch options are merged into it over the file's. */
+	if (have_file && file.plugins && !(cfg->plugin_options = json_deep_copy(file.plugins))) {
+		rc = errfmt(err, errlen, -ENOMEM, "out of memory");
+		goto out;
+	}
 	rc = resolve(cfg, &f, &el, have_file ? &file : NULL, path, err, errlen);
 	if (rc < 0)
 		goto out;
@@ -783,8 +875,6 @@ static int build(struct broker_config *cfg, int argc, char **argv, char *err, si
 		cfg->n_routes = file.n_routes;
 		file.routes = NULL;
 		file.n_routes = 0;
-		if (file.plugins)
-			cfg->plugin_options = json_incref(file.plugins);
 	}
 	rc = 0;
 out:
@@ -838,6 +928,8 @@ void config_free(struct broker_config *cfg)
 	for (size_t i = 0; i < cfg->n_link_connect; i++)
 		free(cfg->link_connect[i]);
 	free(cfg->link_secret);
+	for (size_t i = 0; i < cfg->n_watch; i++)
+		free(cfg->watch[i]);
 	free(cfg->http_listen);
 	for (size_t i = 0; i < cfg->n_routes; i++) {
 		free(cfg->routes[i].name);

@@ -63,6 +63,12 @@ struct broker_config {
 	int link_backoff_max_s;
 	int parent_pid;         /* 0: none */
 
+	/* Port forwarding (mapping.h). */
+	int mapping_bind;       /* enum mapping_bind: 0 loopback, 1 as given */
+	bool mapping_allow_privileged;
+	char *watch[CONFIG_MAX_LIST];   /* watcher plugins to start (names; options go to plugin_options) */
+	size_t n_watch;
+
 	bool check_config;
 	bool show_version;
 	bool show_help;

@@ -16,6 +16,7 @@
 #include "broker/plugins.h"
 #include "broker/peer.h"
 #include "broker/link.h"
+#include "broker/mapping.h"
 #include "broker/route.h"
 #include "proto/control.pb-c.h"
 #include "rpc/ctl_server.h"
@@ -586,7 +587,128 @@ static Broker__Rpc__Status link_status_m(void *ctx, const uint8_t *body, size_t 
 	return st;
 }
 
+/* ------------------------------------------------------------ mapping */
+
+struct mapping_collect {
+	Broker__Control__MappingInfo **items;
+	size_t n, cap;
+};
+
+static int mapping_collect_cb(void *arg, const struct mapping_info *mi)
+{
+	struct mapping_collect *mc = arg;
+	Broker__Control__MappingInfo *m;
+
+	if (mc->n == mc->cap) {
+		size_t cap = mc->cap ? mc->cap * 2 : 32;
+		Broker__Control__MappingInfo **ni = realloc(mc->items, cap * sizeof(*ni));
+		if (!ni)
+			return -ENOMEM;
+		mc->items = ni;
+		mc->cap = cap;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	broker__control__mapping_info__init(m);
+	mc->items[mc->n++] = m;
+	m->source = s(mi->source);
+	m->owner = s(mi->owner);
+	m->description = s(mi->description);
+	m->proto = (char *)mapping_proto_name(mi->proto);
+	m->host_ip = s(mi->host_ip);
+	m->host_port = mi->host_port;
+	m->n_connect = mi->nconnect;
+	m->connect = (char **)mi->connect;
+	m->state = s(mi->state);
+	m->origin = mi->origin == MAPPING_PEER ? "peer" : "local";
+	m->listen = s(mi->listen);
+	m->conns_total = mi->counters.conns_total;
+	m->conns_active = mi->counters.conns_active;
+	m->bytes_in = mi->counters.bytes_in;
+	m->bytes_out = mi->counters.bytes_out;
+	m->errors = mi->counters.errors;
+	return 0;
+}
+
+static Broker__Rpc__Status mapping_list_m(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
+                                          size_t *reply_len, char *err, size_t errlen)
+{
+	struct broker *b = ctx;
+	struct mapping_collect mc = { 0 };
+	Broker__Control__MappingListReply rep = BROKER__CONTROL__MAPPING_LIST_REPLY__INIT;
+	Broker__Rpc__Status st;
+	int rc = mappings_foreach(b->mappings, mapping_collect_cb, &mc);
+
+	if (rc < 0) {
+		st = fail(rc, err, errlen, "mapping list");
+	} else {
+		rep.n_mappings = mc.n;
+		rep.mappings = mc.items;
+		rep.generation = mappings_generation(b->mappings);
+		st = pack_reply(&rep.base, reply, reply_len, err, errlen);
+	}
+	for (size_t i = 0; i < mc.n; i++)
+		free(mc.items[i]);   /* strings are borrowed from the table */
+	free(mc.items);
+	return st;
+}
+
+static Broker__Rpc__Status mapping_add_m(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
+                                         size_t *reply_len, char *err, size_t errlen)
+{
+	struct broker *b = ctx;
+	Broker__Control__MappingAddRequest *req = broker__control__mapping_add_request__unpack(NULL, len, body);
+	struct broker_mapping m = { 0 };
+	char owner[300];
+	int rc;
+
+	if (!req)
+		return bad_body(err, errlen, "MappingAddRequest");
+	if (mapping_proto_parse(req->proto[0] ? req->proto : "tcp", &m.proto) < 0) {
+		snprintf(err, errlen, "unknown protocol '%s' (use tcp or udp)", req->proto);
+		broker__control__mapping_add_request__free_unpacked(req, NULL);
+		return BROKER__RPC__STATUS__BAD_REQUEST;
+	}
+	if (req->host_port == 0 || req->host_port > 65535) {
+		snprintf(err, errlen, "port %u is not 1..65535", req->host_port);
+		broker__control__mapping_add_request__free_unpacked(req, NULL);
+		return BROKER__RPC__STATUS__BAD_REQUEST;
+	}
+	m.host_ip = req->host_ip;
+	m.host_port = (uint16_t)req->host_port;
+	m.nconnect = req->n_connect;
+	m.connect = (const char *const *)req->connect;
+	if (req->owner[0])
+		snprintf(owner, sizeof(owner), "%s", req->owner);
+	else
+		snprintf(owner, sizeof(owner), "%s-%u", mapping_proto_name(m.proto), m.host_port);
+	rc = mappings_set(b->mappings, "manual", owner, req->description, &m, 1, err, errlen);
+	broker__control__mapping_add_request__free_unpacked(req, NULL);
+	return rc < 0 ? fail(rc, err, errlen, "mapping add") : OK;
+}
+
+static Broker__Rpc__Status mapping_remove_m(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
+                                            size_t *reply_len, char *err, size_t errlen)
+{
+	struct broker *b = ctx;
+	Broker__Control__MappingRemoveRequest *req = broker__control__mapping_remove_request__unpack(NULL, len, body);
+	int rc;
+
+	if (!req)
+		return bad_body(err, errlen, "MappingRemoveRequest");
+	rc = mappings_remove_owner(b->mappings, "manual", req->owner);
+	if (rc == -ENOENT)
+		snprintf(err, errlen, "no manual mapping with owner '%s' (watchers' mappings go when their source does)",
+		         req->owner);
+	broker__control__mapping_remove_request__free_unpacked(req, NULL);
+	return rc < 0 ? fail(rc, err, errlen, "mapping rm") : OK;
+}
+
 const struct rpc_method ctl_methods[] = {
+	{ "mapping", "list", mapping_list_m },
+	{ "mapping", "add", mapping_add_m },
+	{ "mapping", "remove", mapping_remove_m },
 	{ "link", "status", link_status_m },
 	{ "broker", "status", broker_status },
 	{ "broker", "reload", broker_reload_m },

@@ -13,6 +13,7 @@
 #include "broker/endpoint.h"
 #include "broker/host.h"
 #include "broker/log.h"
+#include "broker/mapping.h"
 #include "broker/plugins_internal.h"
 #include "broker/store.h"
 #include "broker/url.h"
@@ -181,17 +182,31 @@ static int host_state_delete(struct broker_plugin_handle *h, const char *key)
 static int host_mapping_set(struct broker_plugin_handle *h, const char *owner, const char *description,
                             const struct broker_mapping *m, size_t n)
 {
-	return -ENOSYS;
+	struct plugin *p = plugin_from_handle(h);
+	char err[512];
+
+	return mappings_set(plugin_broker(p)->mappings, plugin_name(p), owner, description, m, n, err, sizeof(err));
 }
 
 static int host_mapping_remove(struct broker_plugin_handle *h, const char *owner)
 {
-	return -ENOSYS;
+	struct plugin *p = plugin_from_handle(h);
+
+	return mappings_remove_owner(plugin_broker(p)->mappings, plugin_name(p), owner);
 }
 
-static int host_resync(struct broker_plugin_handle *h)
+static int host_resync_begin(struct broker_plugin_handle *h)
 {
-	return -ENOSYS;
+	struct plugin *p = plugin_from_handle(h);
+
+	return mappings_resync_begin(plugin_broker(p)->mappings, plugin_name(p));
+}
+
+static int host_resync_commit(struct broker_plugin_handle *h)
+{
+	struct plugin *p = plugin_from_handle(h);
+
+	return mappings_resync_commit(plugin_broker(p)->mappings, plugin_name(p));
 }
 
 const struct broker_host broker_host_table = {
@@ -218,6 +233,6 @@ const struct broker_host broker_host_table = {
 	.free = free,
 	.mapping_set = host_mapping_set,
 	.mapping_remove = host_mapping_remove,
-	.resync_begin = host_resync,
-	.resync_commit = host_resync,
+	.resync_begin = host_resync_begin,
+	.resync_commit = host_resync_commit,
 };

@@ -16,6 +16,8 @@ noinst_LTLIBRARIES += %reldir%/libbroker.la
 	%reldir%/link_frame.c %reldir%/link_frame.h \
 	%reldir%/link_stream.c \
 	%reldir%/log.c %reldir%/log.h \
+	%reldir%/mapping.c %reldir%/mapping.h %reldir%/mapping_internal.h \
+	%reldir%/mapping_serve.c %reldir%/mapping_sync.c \
 	%reldir%/peer.c %reldir%/peer.h \
 	%reldir%/platform.h %reldir%/platform_posix.c \
 	%reldir%/platform_pidwatch.c %reldir%/platform_pidwatch.h \
@@ -23,6 +25,7 @@ noinst_LTLIBRARIES += %reldir%/libbroker.la
 	%reldir%/relay.c %reldir%/relay.h %reldir%/relay_fd.c \
 	%reldir%/route.c %reldir%/route.h \
 	%reldir%/store.c %reldir%/store.h \
+	%reldir%/udp_forward.c %reldir%/udp_forward.h \
 	%reldir%/url.c %reldir%/url.h
 %canon_reldir%_libbroker_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(PROTOBUF_C_CFLAGS) \
 	$(SQLITE3_CFLAGS) $(JANSSON_CFLAGS) $(NNG_CFLAGS) $(SODIUM_CFLAGS) \

@@ -16,6 +16,7 @@
 #include "broker/link.h"
 #include "broker/link_auth.h"
 #include "broker/log.h"
+#include "broker/mapping_internal.h"
 #include "broker/peer.h"
 #include "broker/route.h"
 #include "broker/store.h"
@@ -63,6 +64,11 @@ struct peer_manager {
 };
 
 static const struct rpc_method link_methods[];
+
+struct broker *peer_broker(const struct peer_manager *pm)
+{
+	return pm->b;
+}
 
 const char *peer_broker_id(const struct peer_manager *pm)
 {
@@ -319,6 +325,7 @@ out:
 
 static const struct rpc_method link_methods[] = {
 	{ "peer", "routes_sync", rpc_routes_sync },
+	{ "mapping", "sync", mapping_rpc_sync },
 	{ NULL, NULL, NULL },
 };
 
@@ -333,9 +340,11 @@ static void on_link_up(void *arg, struct link *l)
 	c->last_error[0] = '\0';
 	if (c->role != ROLE_LISTEN)
 		snprintf(c->state, sizeof(c->state), "up");
-	/* Reconcile: the peer gets our complete set of listen-on-peer routes. */
-	if (peer_default_link(pl->pm) == l)
+	/* Reconcile: the peer gets our complete set of listen-on-peer routes and mappings. */
+	if (peer_default_link(pl->pm) == l) {
 		sync_routes_on(pl->pm, l);
+		mappings_link_up(pl->pm->b->mappings, l);
+	}
 }
 
 static void on_link_down(void *arg, struct link *l, const char *why)
@@ -351,10 +360,13 @@ static void on_link_down(void *arg, struct link *l, const char *why)
 		*pp = pl->next;
 	free(pl);
 	carrier_error(c, why);
-	if (!peer_default_link(pm))
+	if (!peer_default_link(pm)) {
 		routes_peer_down(pm->b->routes);
-	else
+		mappings_link_down(pm->b->mappings);
+	} else {
 		sync_routes_on(pm, peer_default_link(pm));
+		mappings_link_up(pm->b->mappings, peer_default_link(pm));
+	}
 	if (pm->stopping)
 		return;
 	switch (c->role) {

@@ -31,6 +31,8 @@ void peer_routes_changed(struct peer_manager *pm);
 /* Streams open on all links (the shutdown drain waits for them too). */
 uint64_t peer_streams_open(struct peer_manager *pm);
 
+struct broker *peer_broker(const struct peer_manager *pm);
+
 /* The stable id this broker presents in HELLO. */
 const char *peer_broker_id(const struct peer_manager *pm);
 

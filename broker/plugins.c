@@ -13,6 +13,7 @@
 #include "broker/errfmt.h"
 #include "broker/host.h"
 #include "broker/log.h"
+#include "broker/mapping.h"
 #include "broker/platform.h"
 #include "broker/plugins.h"
 #include "broker/plugins_internal.h"
@@ -319,11 +320,28 @@ static void plugin_free(struct plugin *p)
 	free(p);
 }
 
+static void plugin_stop(struct plugin *p);
+
+static bool watch_enabled(const struct plugin *p)
+{
+	const struct broker_config *cfg = &p->reg->broker->cfg;
+
+	for (size_t i = 0; i < cfg->n_watch; i++)
+		if (!strcmp(cfg->watch[i], p->desc.name))
+			return true;
+	return false;
+}
+
 static int plugin_start(struct plugin *p)
 {
 	char err[200] = "";
 	int rc = 0;
 
+	/* A watcher runs only when asked for: it reads APIs and publishes ports. */
+	if ((p->desc.kinds & BROKER_KIND_WATCHER) && !(p->desc.kinds & BROKER_KIND_ENDPOINT) && !watch_enabled(p)) {
+		snprintf(p->status, sizeof(p->status), "loaded (watcher off; enable with --watch %s)", p->desc.name);
+		return 0;
+	}
 	if (p->desc.start)
 		rc = p->desc.start(p->state, err, sizeof(err));
 	if (rc < 0) {
@@ -332,7 +350,7 @@ static int plugin_start(struct plugin *p)
 		return rc;
 	}
 	p->started = true;
-	snprintf(p->status, sizeof(p->status), "started");
+	snprintf(p->status, sizeof(p->status), (p->desc.kinds & BROKER_KIND_WATCHER) ? "watching" : "started");
 	return 0;
 }
 
@@ -430,10 +448,20 @@ int plugins_load_dirs(struct plugin_registry *reg)
 
 int plugins_start_all(struct plugin_registry *reg)
 {
+	const struct broker_config *cfg = &reg->broker->cfg;
+
 	reg->started = true;
 	for (struct plugin *p = reg->head; p; p = p->next)
 		if (!p->started)
 			plugin_start(p);
+	for (size_t i = 0; i < cfg->n_watch; i++) {
+		struct plugin *p = plugins_find(reg, cfg->watch[i]);
+		if (!p)
+			log_error("plugins", "--watch %s: no plugin named '%s' is loaded (check --plugin-dir)", cfg->watch[i],
+			          cfg->watch[i]);
+		else if (!(p->desc.kinds & BROKER_KIND_WATCHER))
+			log_error("plugins", "--watch %s: plugin '%s' is not a watcher", cfg->watch[i], cfg->watch[i]);
+	}
 	return 0;
 }
 
@@ -443,6 +471,12 @@ int plugins_reload_all(struct plugin_registry *reg)
 
 	for (struct plugin *p = reg->head; p; p = p->next) {
 		char err[512] = "";
+		bool is_watcher = (p->desc.kinds & BROKER_KIND_WATCHER) && !(p->desc.kinds & BROKER_KIND_ENDPOINT);
+		if (is_watcher && p->started && !watch_enabled(p)) {
+			log_info(p->desc.name, "no longer in --watch / \"watch\": stopping");
+			plugin_stop(p);
+			snprintf(p->status, sizeof(p->status), "loaded (watcher off; enable with --watch %s)", p->desc.name);
+		}
 		if (plugin_apply_options(p, err, sizeof(err)) < 0) {
 			log_error(p->desc.name, "reload: keeping old options: %s", err);
 			failures++;
@@ -452,6 +486,8 @@ int plugins_reload_all(struct plugin_registry *reg)
 			log_error(p->desc.name, "reload failed: %s", err);
 			failures++;
 		}
+		if (is_watcher && !p->started && reg->started && watch_enabled(p))
+			plugin_start(p);
 	}
 	return failures ? -EINVAL : 0;
 }
@@ -471,6 +507,9 @@ static void plugin_stop(struct plugin *p)
 	plugin_release_resources(p);
 	if (p->started && p->desc.stop)
 		p->desc.stop(p->state);
+	/* A watcher's ports go with it. */
+	if (p->started && (p->desc.kinds & BROKER_KIND_WATCHER) && p->reg->broker->mappings)
+		mappings_drop_source(p->reg->broker->mappings, p->desc.name);
 	p->started = false;
 	/* Anything the plugin's stop registered by mistake goes too. */
 	plugin_release_resources(p);

@@ -41,6 +41,7 @@ struct route {
 	int max_connections;
 	bool persistent;
 	bool from_config;
+	bool internal;             /* a mapping's listener: shown by mapping list, not route list */
 	struct listener *listener;
 	char state[1024];
 	struct route_counters counters;
@@ -442,6 +443,8 @@ int routes_apply_config(struct route_table *rt)
 int routes_foreach(struct route_table *rt, int (*fn)(void *arg, const struct route_info *ri), void *arg)
 {
 	for (struct route *r = rt->head; r; r = r->next) {
+		if (r->internal)
+			continue;
 		struct route_info ri = {
 			.name = r->name,
 			.listen = r->listen,
@@ -462,7 +465,11 @@ int routes_foreach(struct route_table *rt, int (*fn)(void *arg, const struct rou
 
 size_t routes_count(struct route_table *rt)
 {
-	return rt->count;
+	size_t n = 0;
+
+	for (struct route *r = rt->head; r; r = r->next)
+		n += !r->internal;
+	return n;
 }
 
 uint64_t routes_active_connections(struct route_table *rt)
@@ -596,4 +603,43 @@ int routes_sync_remote(struct route_table *rt, const char *owner, const struct r
 		result(arg, want->name, true, r->state);
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------------ internal routes */
+
+int routes_add_internal(struct route_table *rt, const char *name, const char *owner, const char *listen,
+                        const char *connect, struct route **out, char *err, size_t errlen)
+{
+	struct route *r = route_alloc(rt, name, listen, connect, owner, 0);
+	int rc;
+
+	if (!r)
+		return errfmt(err, errlen, -ENOMEM, "out of memory");
+	r->internal = true;
+	r->connect_on_peer = strncmp(connect, "peer:", 5) == 0;
+	rc = endpoint_listen(rt->broker->plugins, listen, route_on_accept, route_on_lost, r, &r->listener, err, errlen);
+	if (rc < 0) {
+		route_free(r);
+		return rc;
+	}
+	snprintf(r->state, sizeof(r->state), "listening on %s", listener_address(r->listener));
+	route_link(rt, r);
+	*out = r;
+	return 0;
+}
+
+void routes_remove_internal(struct route_table *rt, struct route *r)
+{
+	if (r)
+		route_close(rt, r);
+}
+
+const char *route_listen_address(const struct route *r)
+{
+	return r->listener ? listener_address(r->listener) : r->listen;
+}
+
+void route_get_counters(const struct route *r, struct route_counters *out)
+{
+	*out = r->counters;
 }

@@ -66,4 +66,13 @@ typedef void (*remote_result_fn)(void *arg, const char *name, bool ok, const cha
 int routes_sync_remote(struct route_table *rt, const char *owner, const struct remote_route *set, size_t n,
                        remote_result_fn result, void *arg);
 
+/* ---- listeners for peer mappings (mapping_serve.c): not listed, not stored ---- */
+
+struct route;
+int routes_add_internal(struct route_table *rt, const char *name, const char *owner, const char *listen,
+                        const char *connect, struct route **out, char *err, size_t errlen);
+void routes_remove_internal(struct route_table *rt, struct route *r);
+const char *route_listen_address(const struct route *r);
+void route_get_counters(const struct route *r, struct route_counters *out);
+
 #endif

@@ -729,3 +729,17 @@ int store_sync_put(struct store *st, const char *peer, const char *epoch, uint64
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? 0 : mapping_fail(st, rc, "storing the mapping sync state");
 }
+
+int store_mapping_delete_peer(struct store *st, const char *peer)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = sqlite3_prepare_v2(st->db, "DELETE FROM mappings WHERE origin = 1 AND peer = ?", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return mapping_fail(st, rc, "removing a peer's mappings");
+	sqlite3_bind_text(s, 1, peer, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : mapping_fail(st, rc, "removing a peer's mappings");
+}

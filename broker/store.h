@@ -64,6 +64,7 @@ struct store_mapping {
 int store_mapping_put(struct store *st, const struct store_mapping *m);
 int store_mapping_delete(struct store *st, const struct store_mapping *m);
 int store_mapping_foreach(struct store *st, int origin, int (*fn)(void *arg, const struct store_mapping *m), void *arg);
+int store_mapping_delete_peer(struct store *st, const char *peer);
 /* Where the peer's mapping sync stands (epoch, generation). -ENOENT if never synced. */
 int store_sync_get(struct store *st, const char *peer, char *epoch, size_t epochlen, uint64_t *generation);
 int store_sync_put(struct store *st, const char *peer, const char *epoch, uint64_t generation);

@@ -32,3 +32,10 @@ EXTRA_DIST += %reldir%/example-in-man.sh
 # The test plugins in a real brokerd: refusals, short table, echo relay.
 TESTS += %reldir%/plugins.sh
 EXTRA_DIST += %reldir%/plugins.sh
+
+# A watcher that reports mappings from a JSON file (mapping tests and benchmark).
+check_LTLIBRARIES += %reldir%/static_watch.la
+%canon_reldir%_static_watch_la_SOURCES = %reldir%/static_watch.c
+%canon_reldir%_static_watch_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+%canon_reldir%_static_watch_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS) -export-symbols-regex '^broker_plugin_entry$$'
+%canon_reldir%_static_watch_la_LIBADD = $(JANSSON_LIBS)

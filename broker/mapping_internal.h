@@ -1,0 +1,103 @@
+/* mapping_internal.h - shared by mapping.c (the table), mapping_sync.c (the
+ * link protocol) and mapping_serve.c (peer mappings as listeners here). */
+#ifndef BROKER_MAPPING_INTERNAL_H
+#define BROKER_MAPPING_INTERNAL_H
+
+#include "broker/mapping.h"
+#include "rpc/rpc.h"
+
+#define MAPPING_SOURCE_MANUAL "manual"
+#define PORT_BUCKETS 4096
+
+struct route;
+struct udp_forward;
+struct event;
+
+struct mapping {
+	struct mapping *next;         /* in its group */
+	struct mapping *pnext;        /* local: in the port index */
+	struct mapping_group *group;
+	enum broker_proto proto;
+	char host_ip[64];
+	uint16_t host_port;
+	char **connect;
+	size_t nconnect;
+	char state[1024];
+	uint64_t seq;                 /* arrival order: the first comer wins a conflict */
+	/* local side */
+	bool conflict;
+	bool exported_once;
+	uint64_t gen;                 /* export generation of its last change */
+	/* peer side (mapping_serve.c) */
+	char listen[160];
+	struct route *route;
+	struct udp_forward *udp;
+};
+
+/* All mappings of one owner from one source (and, for peer mappings, one peer). */
+struct mapping_group {
+	struct mapping_group *hnext;  /* hash chain */
+	struct mapping_group *next, *prev;
+	enum mapping_origin origin;
+	char *source, *owner, *description, *peer;
+	struct mapping *maps;
+	uint64_t touched;             /* resync mark */
+};
+
+/* A removed export, kept until the peer acknowledges a generation past it. */
+struct mapping_tombstone {
+	struct mapping_tombstone *next;
+	uint64_t gen;
+	char *source, *owner;
+	enum broker_proto proto;
+	char host_ip[64];
+	uint16_t host_port;
+};
+
+struct mapping_table {
+	struct broker *b;
+	struct mapping_group **groups;
+	struct mapping_group *head, *tail;
+	struct mapping *ports[PORT_BUCKETS];   /* local mappings by protocol and port */
+	uint64_t seq;
+	uint64_t resync_mark;
+	mapping_event_fn on_event;
+	void *on_event_arg;
+
+	/* export (mapping_sync.c) */
+	char epoch[48];
+	uint64_t generation;          /* of our export set */
+	uint64_t acked;               /* generation the peer holds */
+	bool peer_has_full;           /* acked refers to this link's full sync */
+	bool in_flight, dirty;
+	struct link *sync_link;
+	struct event *sync_timer;
+	struct mapping_tombstone *tombstones;
+};
+
+struct mapping_group *group_find(struct mapping_table *mt, enum mapping_origin origin, const char *source,
+                                 const char *owner);
+struct mapping_group *group_get(struct mapping_table *mt, enum mapping_origin origin, const char *source,
+                                const char *owner, const char *peer);
+void group_unlink_free(struct mapping_table *mt, struct mapping_group *g);
+void mapping_free(struct mapping *m);
+bool mapping_same_target(const struct mapping *a, const struct mapping *b);
+void mapping_info_fill(const struct mapping_group *g, const struct mapping *m, struct mapping_info *mi);
+void mapping_emit(struct mapping_table *mt, const struct mapping_group *g, const struct mapping *m, const char *kind);
+
+/* mapping_sync.c */
+int mapping_sync_init(struct mapping_table *mt);
+void mapping_sync_fini(struct mapping_table *mt);
+/* m's exported state changed (exported: now part of the set, or not). */
+void mapping_sync_changed(struct mapping_table *mt, struct mapping_group *g, struct mapping *m, bool exported);
+Broker__Rpc__Status mapping_rpc_sync(void *ctx, const uint8_t *body, size_t len, uint8_t **reply, size_t *reply_len,
+                                     char *err, size_t errlen);
+
+/* mapping_serve.c */
+int mapping_serve_restore(struct mapping_table *mt);
+/* Open (or re-open) the listener for a peer mapping and set its state. */
+void mapping_serve_start(struct mapping_table *mt, struct mapping_group *g, struct mapping *m);
+void mapping_serve_stop(struct mapping_table *mt, struct mapping *m);
+void mapping_serve_counters(const struct mapping *m, struct route_counters *out);
+
+#endif

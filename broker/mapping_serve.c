@@ -1,0 +1,175 @@
+/* mapping_serve.c - the peer's mappings served here: each becomes a
+ * listener on this host that forwards through the link to the guest
+ * address.  Bind policy: loopback by default (0.0.0.0 becomes 127.0.0.1,
+ * :: becomes ::1), as given on request; ports below 1024 only when allowed.
+ * Listeners are restored from sqlite at start, so they exist (and refuse)
+ * before the link is up. */
+#include <config.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "broker/log.h"
+#include "broker/mapping_internal.h"
+#include "broker/route.h"
+#include "broker/store.h"
+#include "broker/udp_forward.h"
+
+#define TAG "mapping"
+
+static bool is_v6(const char *ip)
+{
+	return strchr(ip, ':') != NULL;
+}
+
+/* The address this host listens on for m, by the bind policy. */
+static void listen_ip(const struct broker *b, const struct mapping *m, char *out, size_t len)
+{
+	if (b->cfg.mapping_bind == MAPPING_BIND_AS_GIVEN)
+		snprintf(out, len, "%s", m->host_ip);
+	else
+		snprintf(out, len, "%s", is_v6(m->host_ip) ? "::1" : "127.0.0.1");
+}
+
+/* Another peer mapping already served on the same address? */
+static const struct mapping *served_elsewhere(struct mapping_table *mt, const struct mapping *self, const char *url)
+{
+	for (struct mapping_group *g = mt->head; g; g = g->next)
+		if (g->origin == MAPPING_PEER)
+			for (struct mapping *m = g->maps; m; m = m->next)
+				if (m != self && (m->route || m->udp) && m->proto == self->proto && !strcmp(m->listen, url))
+					return m;
+	return NULL;
+}
+
+void mapping_serve_start(struct mapping_table *mt, struct mapping_group *g, struct mapping *m)
+{
+	struct broker *b = mt->b;
+	char ip[64], url[160], connect[320], name[256], err[768];
+	const struct mapping *other;
+	int rc;
+
+	listen_ip(b, m, ip, sizeof(ip));
+	snprintf(url, sizeof(url), "%s://%s%s%s:%u", mapping_proto_name(m->proto), is_v6(ip) ? "[" : "", ip,
+	         is_v6(ip) ? "]" : "", m->host_port);
+	snprintf(m->listen, sizeof(m->listen), "%s", url);
+	if (m->host_port < 1024 && !b->cfg.mapping_allow_privileged) {
+		snprintf(m->state, sizeof(m->state),
+		         "refused: port %u is below 1024 (start this broker with --mapping-allow-privileged)", m->host_port);
+		m->listen[0] = '\0';
+		log_info(TAG, "%s/%s %s: %s", g->source, g->owner, url, m->state);
+		return;
+	}
+	other = served_elsewhere(mt, m, url);
+	if (other) {
+		snprintf(m->state, sizeof(m->state), "conflict: %s is already served for %s/%s", url, other->group->source,
+		         other->group->owner);
+		m->listen[0] = '\0';
+		return;
+	}
+	snprintf(connect, sizeof(connect), "peer:%s://%s", mapping_proto_name(m->proto), m->connect[0]);
+	snprintf(name, sizeof(name), "map:%s", url);
+	if (m->proto == BROKER_PROTO_UDP)
+		rc = udp_forward_start(b, url, m->connect[0], g->peer, &m->udp, err, sizeof(err));
+	else
+		rc = routes_add_internal(b->routes, name, g->peer, url, connect, &m->route, err, sizeof(err));
+	if (rc < 0) {
+		snprintf(m->state, sizeof(m->state), "down: %s", err);
+		log_warn(TAG, "%s/%s: cannot listen: %s", g->source, g->owner, err);
+		m->listen[0] = '\0';
+		return;
+	}
+	if (m->route)
+		snprintf(m->listen, sizeof(m->listen), "%s", route_listen_address(m->route));
+	snprintf(m->state, sizeof(m->state), "listening on %s", m->listen);
+	log_info(TAG, "%s/%s%s%s: listening on %s -> peer %s", g->source, g->owner, g->description[0] ? " " : "",
+	         g->description, m->listen, m->connect[0]);
+}
+
+void mapping_serve_stop(struct mapping_table *mt, struct mapping *m)
+{
+	if (m->route) {
+		routes_remove_internal(mt->b->routes, m->route);
+		m->route = NULL;
+	}
+	if (m->udp) {
+		udp_forward_stop(m->udp);
+		m->udp = NULL;
+	}
+	/* A mapping that lost a host-side conflict to m may be served now. */
+	if (m->listen[0]) {
+		char freed[sizeof(m->listen)];
+		snprintf(freed, sizeof(freed), "%s", m->listen);
+		m->listen[0] = '\0';
+		for (struct mapping_group *g = mt->head; g; g = g->next)
+			if (g->origin == MAPPING_PEER)
+				for (struct mapping *o = g->maps; o; o = o->next)
+					if (o != m && !o->route && !o->udp && !strncmp(o->state, "conflict:", 9)) {
+						mapping_serve_start(mt, g, o);
+						if (o->route || o->udp)
+							return;
+					}
+	}
+}
+
+void mapping_serve_counters(const struct mapping *m, struct route_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (m->route)
+		route_get_counters(m->route, out);
+	else if (m->udp)
+		udp_forward_counters(m->udp, out);
+}
+
+static int restore_peer(void *arg, const struct store_mapping *sm)
+{
+	struct mapping_table *mt = arg;
+	struct mapping_group *g = group_get(mt, MAPPING_PEER, sm->source, sm->owner, sm->peer);
+	struct mapping *m;
+	char copy[1024], *save = NULL;
+
+	if (!g)
+		return -ENOMEM;
+	if (sm->description && !g->description[0]) {
+		char *d = strdup(sm->description);
+		if (d) {
+			free(g->description);
+			g->description = d;
+		}
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m || !(m->connect = calloc(16, sizeof(*m->connect)))) {
+		free(m);
+		return -ENOMEM;
+	}
+	snprintf(copy, sizeof(copy), "%s", sm->connect);
+	for (char *t = strtok_r(copy, " ", &save); t && m->nconnect < 16; t = strtok_r(NULL, " ", &save))
+		if ((m->connect[m->nconnect] = strdup(t)))
+			m->nconnect++;
+	if (m->nconnect == 0) {
+		mapping_free(m);
+		return 0;
+	}
+	m->group = g;
+	m->proto = sm->proto == BROKER_PROTO_UDP ? BROKER_PROTO_UDP : BROKER_PROTO_TCP;
+	snprintf(m->host_ip, sizeof(m->host_ip), "%s", sm->host_ip);
+	m->host_port = (uint16_t)sm->host_port;
+	m->seq = ++mt->seq;
+	m->next = g->maps;
+	g->maps = m;
+	mapping_serve_start(mt, g, m);
+	return 0;
+}
+
+int mapping_serve_restore(struct mapping_table *mt)
+{
+	int rc = store_mapping_foreach(mt->b->store, MAPPING_PEER, restore_peer, mt);
+	size_t n = mappings_count(mt, MAPPING_PEER);
+
+	if (n)
+		log_info(TAG, "restored %zu mapping(s) from the peer's last sync; they refuse until the link is up", n);
+	return rc;
+}
