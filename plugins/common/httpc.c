@@ -64,7 +64,7 @@ struct httpc {
 	int requested;
 	int head_request;               /* HEAD: no body whatever the headers say */
 	int pending_err;                /* a failure to report from the timer */
-	char pending_reason[256];
+	char pending_reason[512];
 
 	enum httpc_phase phase;
 	size_t head_bytes;              /* bytes of the current head consumed */
