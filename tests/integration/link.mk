@@ -6,6 +6,7 @@
 	%reldir%/link_transfer.sh \
 	%reldir%/link_fairness.sh \
 	%reldir%/link_kill.sh \
-	%reldir%/link_hostile.sh
+	%reldir%/link_hostile.sh \
+	%reldir%/link_vsock.sh
 TESTS += $(%canon_reldir%_link_scripts)
 EXTRA_DIST += %reldir%/link_lib.sh $(%canon_reldir%_link_scripts)
