@@ -336,7 +336,7 @@ static int wh_load(struct wh_loaded *L, struct event_base *base, const char *con
 	return 0;
 }
 
-static void wh_unload(struct wh_loaded *L)
+static inline void wh_unload(struct wh_loaded *L)
 {
 	if (L->state) {
 		L->p->stop(L->state);
@@ -353,7 +353,7 @@ static long long wh_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void wh_run_for(struct event_base *base, int ms)
+static inline void wh_run_for(struct event_base *base, int ms)
 {
 	long long end = wh_now_ms() + ms;
 
@@ -362,7 +362,7 @@ static void wh_run_for(struct event_base *base, int ms)
 }
 
 /* The recorded text of owner, or NULL. */
-static const char *wh_text(const char *owner)
+static inline const char *wh_text(const char *owner)
 {
 	struct wh_owner *o = wh_find(owner);
 
@@ -370,7 +370,7 @@ static const char *wh_text(const char *owner)
 }
 
 /* Run until owner is present (want=1) or absent (want=0), at most ms.  1 if reached. */
-static int wh_wait_owner(struct event_base *base, const char *owner, int want, int ms)
+static inline int wh_wait_owner(struct event_base *base, const char *owner, int want, int ms)
 {
 	long long end = wh_now_ms() + ms;
 
@@ -380,7 +380,7 @@ static int wh_wait_owner(struct event_base *base, const char *owner, int want, i
 }
 
 /* Run until the log contains needle, at most ms. */
-static int wh_wait_log(struct event_base *base, const char *needle, int ms)
+static inline int wh_wait_log(struct event_base *base, const char *needle, int ms)
 {
 	long long end = wh_now_ms() + ms;
 

@@ -1,0 +1,12 @@
+# Unit tests for the procnet and iptables watcher plugins: each loads its
+# built plugin with dlopen (from $top_builddir/plugins/NAME/.libs) and drives
+# it through the fake host in watchers_host.h, which records mapping calls.
+check_PROGRAMS += %reldir%/test_procnet %reldir%/test_iptables
+TESTS += %reldir%/test_procnet %reldir%/test_iptables
+noinst_HEADERS += %reldir%/watchers_host.h
+%canon_reldir%_test_procnet_SOURCES = %reldir%/test_procnet.c
+%canon_reldir%_test_procnet_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
+%canon_reldir%_test_procnet_LDADD = $(LIBEVENT_LIBS)
+%canon_reldir%_test_iptables_SOURCES = %reldir%/test_iptables.c
+%canon_reldir%_test_iptables_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
+%canon_reldir%_test_iptables_LDADD = $(LIBEVENT_LIBS)
