@@ -678,4 +678,5 @@ void link_get_stats(const struct link *l, struct link_stats *st)
 	st->up_since = l->state == LINK_UP ? l->up_since : 0;
 	st->rtt_us = l->rtt_us;
 	st->streams_open = l->nstreams;
+	st->datagram_streams_open = l->ndatagram;
 }

@@ -61,6 +61,7 @@ struct link_stats {
 	uint64_t bytes_sent, bytes_received;   /* carrier bytes including framing */
 	uint64_t frames_sent, frames_received;
 	uint64_t streams_open;
+	uint64_t datagram_streams_open;   /* of streams_open: UDP flows */
 	uint64_t streams_total;
 	uint64_t protocol_errors;
 };
@@ -85,6 +86,11 @@ void link_get_stats(const struct link *l, struct link_stats *st);
 int link_open_stream(struct link *l, const char *target, const char *route, const struct broker_stream_desc *client,
                      struct route_counters *counters, relay_done_fn done, void *arg, struct relay **out,
                      char *err, size_t errlen);
+
+/* The same with a ready relay end as the local side (UDP flows); datagram: one message per DATA frame. */
+int link_open_stream_end(struct link *l, const char *target, const char *route, const char *client,
+                         struct relay_end *local, bool datagram, struct route_counters *counters, relay_done_fn done,
+                         void *arg, struct relay **out, char *err, size_t errlen);
 
 /*
  * Call a method on the peer.  reply runs exactly once: with err 0 and the

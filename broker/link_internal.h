@@ -44,6 +44,7 @@ struct link {
 	/* streams */
 	struct link_stream **buckets;
 	size_t nbuckets, nstreams;
+	size_t ndatagram;             /* of nstreams: UDP flows, which never end by themselves */
 	uint32_t next_stream_id;      /* ours: odd for the dialer, even for the acceptor */
 	uint32_t peer_max_id;         /* highest id the peer opened */
 	struct link_stream *ready_head, *ready_tail;  /* streams with data and credit */

@@ -32,6 +32,7 @@ struct link_stream {
 	uint64_t granted;             /* of those, consumed bytes already returned as credit */
 	bool fin_sent, fin_recv, rst_seen;
 	bool incoming;                /* the peer opened it */
+	bool datagram;                /* one datagram per DATA frame (relay.h framing inside) */
 	struct evbuffer *pending;     /* incoming OPEN: data received while connecting the target */
 	struct connector *connector;  /* incoming OPEN: connecting the target */
 	struct relay *relay;
@@ -107,6 +108,7 @@ static void table_remove(struct link *l, struct link_stream *s)
 	if (*pp) {
 		*pp = s->hnext;
 		l->nstreams--;
+		l->ndatagram -= s->datagram;
 	}
 }
 
@@ -171,12 +173,23 @@ void link_streams_pump(struct link *l)
 		return;
 	while (evbuffer_get_length(l->out) < LINK_OUT_HIGH && (s = ready_pop(l)) != NULL) {
 		size_t n = evbuffer_get_length(s->base.out);
-		if (n > s->send_credit)
-			n = s->send_credit;
-		if (n > LINK_MAX_DATA)
-			n = LINK_MAX_DATA;
-		if (n == 0)
-			continue;
+		if (s->datagram) {
+			uint8_t hdr[RELAY_DGRAM_HEADER];
+			if (evbuffer_copyout(s->base.out, hdr, sizeof(hdr)) < (ev_ssize_t)sizeof(hdr))
+				continue;
+			n = (size_t)hdr[0] << 8 | hdr[1];
+			/* A datagram is never split: wait for credit for all of it (WINDOW re-queues us). */
+			if (n > s->send_credit || evbuffer_get_length(s->base.out) < n + sizeof(hdr))
+				continue;
+			evbuffer_drain(s->base.out, sizeof(hdr));
+		} else {
+			if (n > s->send_credit)
+				n = s->send_credit;
+			if (n > LINK_MAX_DATA)
+				n = LINK_MAX_DATA;
+			if (n == 0)
+				continue;
+		}
 		link_send_buffer(l, LINK_DATA, s->id, s->base.out, n);
 		s->send_credit -= (uint32_t)n;
 		if (evbuffer_get_length(s->base.out) > 0 && s->send_credit > 0)
@@ -321,34 +334,45 @@ int link_open_stream(struct link *l, const char *target, const char *route, cons
                      struct route_counters *counters, relay_done_fn done, void *arg, struct relay **out,
                      char *err, size_t errlen)
 {
-	Broker__Link__Open open = BROKER__LINK__OPEN__INIT;
-	struct link_stream *s;
 	struct relay_end *local;
-	uint8_t *buf;
-	size_t len;
 
 	if (l->state != LINK_UP) {
 		stream_desc_discard(client);
 		return errfmt(err, errlen, -ENOTCONN, "the link to the peer is down");
 	}
-	s = stream_new(l, next_id(l));
 	local = relay_fd_end_new(l->p.base, client);
-	if (!s || !local) {
-		if (s) {
-			stream_detach(s);
-			stream_free(s);
-		}
-		if (local)
-			local->ops->destroy(local, true);
-		else
-			stream_desc_discard(client);
+	if (!local)
+		return errfmt(err, errlen, -ENOMEM, "out of memory");
+	return link_open_stream_end(l, target, route, client->peer, local, (client->flags & BROKER_STREAM_DATAGRAM) != 0,
+	                            counters, done, arg, out, err, errlen);
+}
+
+int link_open_stream_end(struct link *l, const char *target, const char *route, const char *client,
+                         struct relay_end *local, bool datagram, struct route_counters *counters, relay_done_fn done,
+                         void *arg, struct relay **out, char *err, size_t errlen)
+{
+	Broker__Link__Open open = BROKER__LINK__OPEN__INIT;
+	struct link_stream *s;
+	uint8_t *buf;
+	size_t len;
+
+	if (l->state != LINK_UP) {
+		local->ops->destroy(local, true);
+		return errfmt(err, errlen, -ENOTCONN, "the link to the peer is down");
+	}
+	s = stream_new(l, next_id(l));
+	if (!s) {
+		local->ops->destroy(local, true);
 		return errfmt(err, errlen, -ENOMEM, "out of memory");
 	}
 	s->counters = counters;
+	s->datagram = datagram;
+	l->ndatagram += datagram;
 	s->route = route ? strdup(route) : NULL;
 	open.target = (char *)target;
 	open.route = (char *)(route ? route : "");
-	open.client = (char *)(client->peer ? client->peer : "");
+	open.client = (char *)(client ? client : "");
+	open.datagram = datagram;
 	if (rpc_pack_message(&open.base, &buf, &len) < 0) {
 		stream_detach(s);
 		stream_free(s);
@@ -448,6 +472,8 @@ static void on_open(struct link *l, uint32_t id, const uint8_t *payload, size_t 
 	s = stream_new(l, id);
 	if (s) {
 		s->incoming = true;
+		s->datagram = open->datagram;
+		l->ndatagram += s->datagram;
 		s->pending = evbuffer_new();
 	}
 	if (!s || !s->pending) {
@@ -510,13 +536,19 @@ static void on_data(struct link *l, struct link_stream *s, size_t len)
 		return;
 	}
 	s->recv_allowed -= (uint32_t)len;
-	s->delivered += len;
-	if (!s->relay) {
-		evbuffer_remove_buffer(l->in, s->pending, len);
-		return;
+	sink = s->relay ? relay_end_sink(&s->base) : s->pending;
+	if (s->datagram) {
+		/* Keep the boundary: length in front, as relay.h describes. */
+		uint8_t hdr[RELAY_DGRAM_HEADER] = { (uint8_t)(len >> 8), (uint8_t)len };
+		evbuffer_add(sink, hdr, sizeof(hdr));
+		len += sizeof(hdr);
+		evbuffer_remove_buffer(l->in, sink, len - sizeof(hdr));
+	} else {
+		evbuffer_remove_buffer(l->in, sink, len);
 	}
-	sink = relay_end_sink(&s->base);
-	evbuffer_remove_buffer(l->in, sink, len);
+	s->delivered += len;
+	if (!s->relay)
+		return;
 	struct relay *r = s->relay;
 	relay_hold(r);
 	relay_end_input(&s->base, len);

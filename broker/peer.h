@@ -28,7 +28,7 @@ struct link *peer_link_for(struct peer_manager *pm, const char *owner);
 /* A route that listens on the peer was added or removed: resync the peer's listeners. */
 void peer_routes_changed(struct peer_manager *pm);
 
-/* Streams open on all links (the shutdown drain waits for them too). */
+/* Byte streams open on all links (the shutdown drain waits for them; UDP flows it does not). */
 uint64_t peer_streams_open(struct peer_manager *pm);
 
 struct broker *peer_broker(const struct peer_manager *pm);

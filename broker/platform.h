@@ -26,6 +26,8 @@ void platform_fd_abort(broker_fd fd);
 ssize_t platform_read_iov(broker_fd fd, struct evbuffer_iovec *vec, int nvec);
 /* Write up to max bytes from buf (draining what was written); bytes or -errno. */
 ssize_t platform_write_buffer(broker_fd fd, struct evbuffer *buf, size_t max);
+/* Send one datagram on a connected socket; bytes or -errno (-EAGAIN when full). */
+ssize_t platform_send_datagram(broker_fd fd, const void *buf, size_t len);
 /* Last socket/system error as a positive errno value. */
 int platform_errno(void);
 

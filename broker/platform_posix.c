@@ -107,6 +107,18 @@ ssize_t platform_write_buffer(broker_fd fd, struct evbuffer *buf, size_t max)
 	return n;
 }
 
+ssize_t platform_send_datagram(broker_fd fd, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	do {
+		n = send(fd, buf, len, MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	return n;
+}
+
 int platform_errno(void)
 {
 	return errno;

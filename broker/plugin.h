@@ -123,6 +123,8 @@ enum broker_stream_flags {
 	BROKER_STREAM_SOCKET = 1u << 0,
 	/* rfd and wfd are the two ends of a pipe pair: half-close closes wfd. */
 	BROKER_STREAM_PIPES = 1u << 1,
+	/* rfd == wfd is a connected datagram socket (UDP): message boundaries are kept end to end. */
+	BROKER_STREAM_DATAGRAM = 1u << 2,
 };
 
 /*

@@ -19,6 +19,15 @@ struct relay;
 #define RELAY_HIGH_MARK (256 * 1024)
 #define RELAY_LOW_MARK (64 * 1024)
 
+/*
+ * Datagram ends (UDP) keep message boundaries inside the byte-oriented
+ * buffers: each message is stored as a 2-byte big-endian length and its
+ * bytes.  Link streams opened as datagram streams carry one message per
+ * DATA frame.
+ */
+#define RELAY_DGRAM_HEADER 2
+#define RELAY_DGRAM_MAX 65535
+
 struct relay_end;
 
 struct relay_end_ops {

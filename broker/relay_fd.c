@@ -75,8 +75,69 @@ static void fd_end_read_cb(evutil_socket_t fd, short what, void *arg)
 	relay_release(r);
 }
 
+/* One datagram per read, stored with its length in front (see relay.h). */
+static void dgram_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fd_end *fe = arg;
+	struct relay_end *e = &fe->base;
+	struct relay *r = e->relay;
+
+	relay_hold(r);
+	for (int i = 0; i < 16 && e->reading && !relay_finished(r); i++) {
+		uint8_t buf[RELAY_DGRAM_MAX + RELAY_DGRAM_HEADER];
+		struct evbuffer_iovec v = { buf + RELAY_DGRAM_HEADER, RELAY_DGRAM_MAX };
+		ssize_t n = platform_read_iov(fe->rfd, &v, 1);
+
+		if (n == -EAGAIN)
+			break;
+		if (n < 0) {
+			/* ECONNREFUSED from an ICMP port unreachable: the target is not there (yet); UDP shrugs. */
+			if (n == -ECONNREFUSED)
+				continue;
+			relay_end_error(e, (int)n);
+			break;
+		}
+		buf[0] = (uint8_t)(n >> 8);
+		buf[1] = (uint8_t)n;
+		evbuffer_add(relay_end_sink(e), buf, (size_t)n + RELAY_DGRAM_HEADER);
+		relay_end_input(e, (size_t)n + RELAY_DGRAM_HEADER);
+	}
+	relay_release(r);
+}
+
+/* Send whole datagrams from e->out; a datagram the socket cannot take now waits. */
+static void dgram_flush(struct fd_end *fe)
+{
+	struct relay_end *e = &fe->base;
+	uint8_t hdr[RELAY_DGRAM_HEADER];
+
+	while (evbuffer_copyout(e->out, hdr, sizeof(hdr)) == sizeof(hdr)) {
+		size_t len = (size_t)hdr[0] << 8 | hdr[1];
+		if (evbuffer_get_length(e->out) < len + sizeof(hdr))
+			break;
+		uint8_t *p = evbuffer_pullup(e->out, (ev_ssize_t)(len + sizeof(hdr)));
+		ssize_t n = platform_send_datagram(fe->wfd, p + sizeof(hdr), len);
+		if (n == -EAGAIN)
+			break;
+		/* Any other failure loses this datagram only, as UDP may. */
+		evbuffer_drain(e->out, len + sizeof(hdr));
+	}
+	if (relay_finished(e->relay))
+		return;
+	if (evbuffer_get_length(e->out) > 0)
+		event_add(fe->wev, NULL);
+	else
+		event_del(fe->wev);
+	relay_end_drained(e);
+}
+
 static void fd_end_flush(struct fd_end *fe)
 {
+	if (fe->flags & BROKER_STREAM_DATAGRAM) {
+		dgram_flush(fe);
+		return;
+	}
+
 	struct relay_end *e = &fe->base;
 
 	while (evbuffer_get_length(e->out) > 0) {
@@ -128,6 +189,8 @@ static void fd_end_shutdown_write(struct relay_end *e)
 	struct fd_end *fe = (struct fd_end *)e;
 
 	event_del(fe->wev);
+	if (fe->flags & BROKER_STREAM_DATAGRAM)
+		return;   /* nothing to half-close: flows end by idle timeout */
 	if (fe->flags & BROKER_STREAM_PIPES) {
 		platform_fd_close(fe->wfd);
 		fe->wfd = BROKER_FD_NONE;
@@ -185,7 +248,8 @@ struct relay_end *relay_fd_end_new(struct event_base *base, const struct broker_
 	fe->on_close = desc->on_close;
 	fe->close_arg = desc->close_arg;
 	fe->base.out = evbuffer_new();
-	fe->rev = event_new(base, fe->rfd, EV_READ | EV_PERSIST, fd_end_read_cb, fe);
+	fe->rev = event_new(base, fe->rfd, EV_READ | EV_PERSIST,
+	                    (desc->flags & BROKER_STREAM_DATAGRAM) ? dgram_read_cb : fd_end_read_cb, fe);
 	fe->wev = event_new(base, fe->wfd, EV_WRITE | EV_PERSIST, fd_end_write_cb, fe);
 	if (!fe->base.out || !fe->rev || !fe->wev || platform_fd_prepare(fe->rfd) < 0 ||
 	    (fe->wfd != fe->rfd && platform_fd_prepare(fe->wfd) < 0)) {

@@ -1,6 +1,6 @@
 # Endpoint plugin: TCP over IPv4 and IPv6 (tcp://HOST:PORT).
 plugin_LTLIBRARIES += %reldir%/tcp.la
-%canon_reldir%_tcp_la_SOURCES = %reldir%/tcp.c
+%canon_reldir%_tcp_la_SOURCES = %reldir%/tcp.c %reldir%/netns.c %reldir%/netns.h
 %canon_reldir%_tcp_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
 %canon_reldir%_tcp_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 %canon_reldir%_tcp_la_LIBADD = $(LIBEVENT_LIBS)

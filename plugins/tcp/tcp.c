@@ -4,6 +4,8 @@
  *   listen:  tcp://HOST:PORT  tcp://[v6]:PORT  tcp://:PORT (127.0.0.1)
  *            ?backlog=N
  *   connect: tcp://HOST:PORT  (every resolved address is tried in order)
+ *            udp://HOST:PORT  (a connected datagram socket, for UDP port mappings)
+ *   both:    ?netns=/run/netns/NAME | NAME | pid:N  (Linux: the socket lives in that namespace)
  *
  * Listening resolves the host with a blocking getaddrinfo (it happens once,
  * when a route is added).  Connecting never blocks the loop: numeric hosts
@@ -13,7 +15,7 @@
  * Portable to Windows (mingw-w64): sockets are evutil_socket_t and socket
  * errors are read with EVUTIL_SOCKET_ERROR() and mapped to errno values.
  */
-#include "config.h"
+#include <config.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -39,6 +41,7 @@
 #include <event2/util.h>
 
 #include "broker/plugin.h"
+#include "netns.h"
 
 static const struct broker_host *host;
 
@@ -74,6 +77,8 @@ struct tcp_pending {
 	struct event *timeout;
 	struct event *done;             /* zero-delay event that reports a failure */
 	int cancelled;                  /* core cancelled while DNS was in flight */
+	int dgram;                      /* udp:// */
+	char netns[256];                /* ?netns=, "" for ours */
 	int error;                      /* negative errno of the last failure */
 	char reason[320];
 };
@@ -371,8 +376,13 @@ static int tcp_listen(void *state, const struct broker_url *url, struct broker_a
 	struct evutil_addrinfo hints, *res = NULL, *ai;
 	char hostname[TCP_HOST_MAX], port[8], where[TCP_HOST_MAX + 16];
 	evutil_socket_t fd = EVUTIL_INVALID_SOCKET;
-	int backlog, r, e = 0;
+	int backlog, r, e = 0, saved = -1;
+	const char *netns = host->url_param(url, "netns");
 
+	if (strcmp(url->scheme, "udp") == 0) {
+		snprintf(err, errlen, "udp:// is for connecting; UDP listeners are opened by port mappings");
+		return -EOPNOTSUPP;
+	}
 	r = split_hostport(url->address, hostname, sizeof(hostname), port, sizeof(port), err, errlen);
 	if (r < 0)
 		return r;
@@ -390,6 +400,10 @@ static int tcp_listen(void *state, const struct broker_url *url, struct broker_a
 		snprintf(err, errlen, "cannot resolve host \"%s\": %s", hostname, evutil_gai_strerror(r));
 		return -EHOSTUNREACH;
 	}
+	if (netns && (r = netns_enter(netns, &saved, err, errlen)) < 0) {
+		evutil_freeaddrinfo(res);
+		return r;
+	}
 	/* Bind the first address that works; report the first failure otherwise. */
 	where[0] = '\0';
 	for (ai = res; ai; ai = ai->ai_next) {
@@ -404,6 +418,8 @@ static int tcp_listen(void *state, const struct broker_url *url, struct broker_a
 		}
 	}
 	evutil_freeaddrinfo(res);
+	if (netns)
+		netns_leave(saved);
 	if (fd == EVUTIL_INVALID_SOCKET) {
 		bind_error(e ? e : EADDRNOTAVAIL, where[0] ? where : hostname, port, err, errlen);
 		return -(e ? e : EADDRNOTAVAIL);
@@ -566,11 +582,11 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 		try_next(p);
 		return;
 	}
-	snprintf(peer, sizeof(peer), "tcp:%s", where);
+	snprintf(peer, sizeof(peer), "%s:%s", p->dgram ? "udp" : "tcp", where);
 	memset(&desc, 0, sizeof(desc));
 	desc.rfd = (broker_fd)p->fd;
 	desc.wfd = (broker_fd)p->fd;
-	desc.flags = BROKER_STREAM_SOCKET;
+	desc.flags = p->dgram ? BROKER_STREAM_DATAGRAM : BROKER_STREAM_SOCKET;
 	desc.peer = peer;
 	p->fd = EVUTIL_INVALID_SOCKET;  /* the core owns it now */
 	host->connected(p->req, &desc);
@@ -592,17 +608,29 @@ static void try_next(struct tcp_pending *p)
 		int e;
 
 		addr_text(ai->ai_addr, where, sizeof(where));
-		p->fd = socket(ai->ai_family, SOCK_STREAM, IPPROTO_TCP);
-		if (p->fd == EVUTIL_INVALID_SOCKET) {
+		if (p->netns[0]) {
+			int saved;
+			char why[300];
+			if ((e = -netns_enter(p->netns, &saved, why, sizeof(why))) > 0) {
+				fail_later(p, -e, "%s", why);
+				return;
+			}
+			p->fd = socket(ai->ai_family, p->dgram ? SOCK_DGRAM : SOCK_STREAM, p->dgram ? IPPROTO_UDP : IPPROTO_TCP);
 			e = sock_errno_of(EVUTIL_SOCKET_ERROR());
-			goto next;
+			netns_leave(saved);
+		} else {
+			p->fd = socket(ai->ai_family, p->dgram ? SOCK_DGRAM : SOCK_STREAM, p->dgram ? IPPROTO_UDP : IPPROTO_TCP);
+			e = sock_errno_of(EVUTIL_SOCKET_ERROR());
 		}
+		if (p->fd == EVUTIL_INVALID_SOCKET)
+			goto next;
 		if (evutil_make_socket_nonblocking(p->fd) < 0 ||
 		    evutil_make_socket_closeonexec(p->fd) < 0) {
 			e = sock_errno_of(EVUTIL_SOCKET_ERROR());
 			goto next;
 		}
-		set_nodelay(p->fd);
+		if (!p->dgram)
+			set_nodelay(p->fd);
 		if (connect(p->fd, ai->ai_addr, (int)ai->ai_addrlen) < 0) {
 			int se = EVUTIL_SOCKET_ERROR();
 
@@ -687,6 +715,9 @@ static int tcp_connect(void *state, const struct broker_url *url, struct broker_
 	p->st = st;
 	p->req = req;
 	p->fd = EVUTIL_INVALID_SOCKET;
+	p->dgram = strcmp(url->scheme, "udp") == 0;
+	if (host->url_param(url, "netns"))
+		snprintf(p->netns, sizeof(p->netns), "%s", host->url_param(url, "netns"));
 	r = split_hostport(url->address, p->host, sizeof(p->host), p->port, sizeof(p->port),
 	                   err, errlen);
 	if (r < 0)
@@ -712,8 +743,8 @@ static int tcp_connect(void *state, const struct broker_url *url, struct broker_
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
+	hints.ai_socktype = p->dgram ? SOCK_DGRAM : SOCK_STREAM;
+	hints.ai_protocol = p->dgram ? IPPROTO_UDP : IPPROTO_TCP;
 	hints.ai_flags = EVUTIL_AI_NUMERICSERV | EVUTIL_AI_ADDRCONFIG;
 	if (is_numeric_host(p->host)) {
 		hints.ai_flags = EVUTIL_AI_NUMERICSERV | EVUTIL_AI_NUMERICHOST;
@@ -773,7 +804,7 @@ static const struct broker_option tcp_options[] = {
 	{ BROKER_OPT_END, NULL, NULL, NULL, 0, 0 },
 };
 
-static const char *const tcp_schemes[] = { "tcp", NULL };
+static const char *const tcp_schemes[] = { "tcp", "udp", NULL };
 
 static const struct broker_plugin tcp_plugin = {
 	BROKER_PLUGIN_HEADER,
