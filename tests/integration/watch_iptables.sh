@@ -1,0 +1,147 @@
+#!/bin/sh
+# tests/integration/watch_iptables.sh - the iptables watcher against real
+# nat rules in a guest network namespace.
+#
+# Topology: a network namespace (the "guest", veth 10.213.52.1/24 host side,
+# 10.213.52.2/24 guest side) holds the rules (made with the real iptables)
+# and runs the guest brokerd with --watch iptables,interval_ms=500 and
+# --link-listen on a unix socket; the host brokerd runs in the default
+# namespace with --link-connect.  Checks:
+#   1. -A DOCKER -p tcp --dport P -j DNAT --to-destination 10.213.52.2:Q with
+#      xfer serve-echo on 10.213.52.2:Q in the guest -> the host's
+#      127.0.0.1:P echoes through the link; both `mapping list`s show it,
+#      owner DOCKER:tcp:P.
+#   2. a udp DNAT rule in CNI-DN-test -> the host lists udp port PU.
+#   3. a DNAT rule in a chain that is not watched never appears.
+#   4. an ip6tables rule shows as owner DOCKER:tcp:P6:v6 on the guest
+#      (skipped where ip6tables has no nat table).
+#   5. the rule is deleted -> the mapping disappears and the host port closes.
+#
+# Needs root, ip netns, nsenter and iptables (apt-get install iptables);
+# skips with the reason otherwise.  POSIX sh (dash).
+
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/link_lib.sh"
+
+[ "$(id -u)" -eq 0 ] || skip "needs root (network namespace, iptables)"
+command -v ip >/dev/null 2>&1 || skip "ip (iproute2) not installed"
+command -v nsenter >/dev/null 2>&1 || skip "nsenter (util-linux) not installed"
+command -v iptables >/dev/null 2>&1 || skip "iptables not installed (apt-get install iptables)"
+command -v iptables-save >/dev/null 2>&1 || skip "iptables-save not installed (apt-get install iptables)"
+IPT_DIR="$top_builddir/plugins/iptables/.libs"
+[ -e "$IPT_DIR/iptables.so" ] || skip "iptables plugin not built ($IPT_DIR/iptables.so)"
+"$BROKERD" --help 2>&1 | grep -q -- "--watch" || skip "brokerd has no --watch option yet"
+
+NS="bt-ipt-$$"
+VH="btip$$h"
+VG="btip$$g"
+GUEST_IP=10.213.52.2
+
+REAL_BROKERD=$BROKERD
+GUEST_BROKERD="$T/brokerd-guest"
+printf '#!/bin/sh\nexec nsenter --net=/run/netns/%s %s "$@"\n' "$NS" "$REAL_BROKERD" >"$GUEST_BROKERD"
+chmod +x "$GUEST_BROKERD"
+
+ipt_cleanup() {
+	_ipt_rc=$?
+	ip link del "$VH" 2>/dev/null
+	ip netns del "$NS" 2>/dev/null
+	(exit "$_ipt_rc")
+	cleanup
+}
+trap ipt_cleanup EXIT
+
+ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace (ip netns add)"
+ip -n "$NS" link set lo up || bail "lo up in $NS"
+ip link add "$VH" type veth peer name "$VG" || bail "veth pair"
+ip link set "$VG" netns "$NS" || bail "veth into $NS"
+ip addr add 10.213.52.1/24 dev "$VH" && ip link set "$VH" up || bail "host veth"
+ip -n "$NS" addr add "$GUEST_IP/24" dev "$VG" && ip -n "$NS" link set "$VG" up || bail "guest veth"
+
+in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
+ipt() { in_ns iptables -w 5 -t nat "$@"; }
+
+ipt -N DOCKER 2>"$T/ipt.err" || skip "iptables cannot make a nat chain in a namespace: $(cat "$T/ipt.err")"
+ipt -N CNI-DN-test || bail "iptables -N CNI-DN-test"
+ipt -N OTHER || bail "iptables -N OTHER"
+
+# --- brokers ------------------------------------------------------------------
+BROKERD=$GUEST_BROKERD
+bstart G --link-listen "unix://$T/link.sock" --plugin-dir "$IPT_DIR" --watch "iptables,interval_ms=500"
+BROKERD=$REAL_BROKERD
+bstart H --link-connect "unix://$T/link.sock"
+wait_link_up H 15 || bail "link between the brokers did not come up"
+wait_log G "iptables.*watching nat chains" 10 || fail "guest broker did not start the iptables watcher"
+
+mapping_listed() { bctl "$1" mapping list --json 2>/dev/null | grep -Eq "\"host_port\": *$2([^0-9]|\$)"; }
+mapping_gone() { ! mapping_listed "$@"; }
+owner_listed() { bctl "$1" mapping list --json 2>/dev/null | grep -qF "\"$2\""; }
+echo_ok() { "$XFER" send "tcp:127.0.0.1:$1" 4096 --expect echo --timeout 3 --io-timeout 3; }
+port_closed() { ! "$XFER" send "tcp:127.0.0.1:$1" 16 --expect echo --timeout 1 --io-timeout 1; }
+
+# --- 1. a DNAT rule appears ------------------------------------------------------
+P=$(free_port)
+Q=$(free_port)
+rm -f "$T/echo.ready"
+in_ns "$XFER" serve-echo "tcp:$GUEST_IP:$Q" --ready "$T/echo.ready" --lifetime 300 >"$T/echo.log" 2>&1 &
+record $!
+wait_until 10 test -s "$T/echo.ready" || bail "echo server on $GUEST_IP:$Q did not start"
+RULE="DOCKER ! -i lo -p tcp -m tcp --dport $P -j DNAT --to-destination $GUEST_IP:$Q"
+ipt -A $RULE || bail "iptables -A $RULE"
+if wait_until 15 echo_ok "$P"; then
+	pass "DNAT rule --dport $P -> $GUEST_IP:$Q: the host's 127.0.0.1:$P echoes through the link"
+else
+	fail "host 127.0.0.1:$P did not echo within 15 s"
+fi
+check "guest 'mapping list' has owner DOCKER:tcp:$P" owner_listed G "DOCKER:tcp:$P"
+check "host 'mapping list' shows port $P" mapping_listed H "$P"
+
+# --- 2. udp in a CNI-DN-* chain ------------------------------------------------------
+PU=$(free_port)
+ipt -A CNI-DN-test -p udp -m udp --dport "$PU" -j DNAT --to-destination "$GUEST_IP:53" ||
+	bail "iptables udp rule"
+check "udp rule in CNI-DN-test: host lists port $PU" wait_until 10 mapping_listed H "$PU"
+check "guest owner CNI-DN-test:udp:$PU" owner_listed G "CNI-DN-test:udp:$PU"
+
+# --- 3. a chain that is not watched ------------------------------------------------------
+PO=$(free_port)
+ipt -A OTHER -p tcp --dport "$PO" -j DNAT --to-destination "$GUEST_IP:$Q" || bail "iptables OTHER rule"
+sleep 2
+if mapping_listed G "$PO" || mapping_listed H "$PO"; then
+	fail "rule in chain OTHER (not watched) was reported"
+else
+	pass "rule in chain OTHER (not watched) not reported"
+fi
+
+# --- 4. ip6tables --------------------------------------------------------------------------
+P6=$(free_port)
+if command -v ip6tables >/dev/null 2>&1 && in_ns ip6tables -w 5 -t nat -N DOCKER 2>/dev/null &&
+	in_ns ip6tables -w 5 -t nat -A DOCKER -p tcp --dport "$P6" -j DNAT --to-destination "[fd00::2]:80"; then
+	check "ip6tables rule: guest owner DOCKER:tcp:$P6:v6" wait_until 10 owner_listed G "DOCKER:tcp:$P6:v6"
+else
+	note "ip6tables has no nat table here: IPv6 rules not checked"
+fi
+
+# --- 5. the rule is deleted -------------------------------------------------------------
+ipt -D $RULE || bail "iptables -D $RULE"
+if wait_until 10 mapping_gone G "$P"; then
+	pass "rule deleted: guest mapping gone"
+else
+	fail "guest mapping for $P still listed 10 s after the rule was deleted"
+fi
+check "host mapping for $P gone" wait_until 10 mapping_gone H "$P"
+check "host 127.0.0.1:$P no longer echoes" wait_until 10 port_closed "$P"
+check "udp mapping $PU still there" mapping_listed H "$PU"
+
+if log_has G "iptables.*(killed|cannot run)"; then
+	fail "guest log shows a failed iptables-save run"
+else
+	pass "every iptables-save run worked"
+fi
+check "guest broker still running" balive G
+check "host broker still running" balive H
+check "no sanitizer report from the guest broker" sanitizer_clean "$(blog G)"
+check "no sanitizer report from the host broker" sanitizer_clean "$(blog H)"
+bstop G && [ "$STOP_RC" = 0 ] && pass "guest broker exits 0 on SIGTERM" || fail "guest broker exit: $STOP_RC"
+bstop H && [ "$STOP_RC" = 0 ] && pass "host broker exits 0 on SIGTERM" || fail "host broker exit: $STOP_RC"
+finish

@@ -1,0 +1,135 @@
+#!/bin/sh
+# tests/integration/watch_procnet.sh - the procnet watcher in a real guest
+# network namespace.
+#
+# Topology: a network namespace (the "guest", veth 10.213.51.1/24 host side,
+# 10.213.51.2/24 guest side) runs the guest brokerd with
+# --watch procnet,interval_ms=200 and --link-listen on a unix socket; the
+# host brokerd runs in the default namespace with --link-connect.  Checks:
+#   1. xfer serve-echo tcp:0.0.0.0:P in the guest -> the host's 127.0.0.1:P
+#      echoes through the link; both `mapping list`s show it.
+#   2. listeners that live 100 ms (shorter than two scans) never appear in
+#      `mapping list` (five of them, checked after each) nor in the log.
+#   3. the listener stops -> the mapping disappears and the host port closes.
+#
+# Needs root, ip netns and nsenter; skips with the reason otherwise.
+# POSIX sh (dash).
+
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/link_lib.sh"
+
+[ "$(id -u)" -eq 0 ] || skip "needs root (network namespace)"
+command -v ip >/dev/null 2>&1 || skip "ip (iproute2) not installed"
+command -v nsenter >/dev/null 2>&1 || skip "nsenter (util-linux) not installed"
+command -v timeout >/dev/null 2>&1 || skip "timeout (coreutils) not installed"
+PN_DIR="$top_builddir/plugins/procnet/.libs"
+[ -e "$PN_DIR/procnet.so" ] || skip "procnet plugin not built ($PN_DIR/procnet.so)"
+"$BROKERD" --help 2>&1 | grep -q -- "--watch" || skip "brokerd has no --watch option yet"
+
+NS="bt-procnet-$$"
+VH="btpn$$h"
+VG="btpn$$g"
+
+REAL_BROKERD=$BROKERD
+GUEST_BROKERD="$T/brokerd-guest"
+printf '#!/bin/sh\nexec nsenter --net=/run/netns/%s %s "$@"\n' "$NS" "$REAL_BROKERD" >"$GUEST_BROKERD"
+chmod +x "$GUEST_BROKERD"
+
+pn_cleanup() {
+	_pn_rc=$?
+	ip link del "$VH" 2>/dev/null
+	ip netns del "$NS" 2>/dev/null
+	(exit "$_pn_rc")
+	cleanup
+}
+trap pn_cleanup EXIT
+
+ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace (ip netns add)"
+ip -n "$NS" link set lo up || bail "lo up in $NS"
+ip link add "$VH" type veth peer name "$VG" || bail "veth pair"
+ip link set "$VG" netns "$NS" || bail "veth into $NS"
+ip addr add 10.213.51.1/24 dev "$VH" && ip link set "$VH" up || bail "host veth"
+ip -n "$NS" addr add 10.213.51.2/24 dev "$VG" && ip -n "$NS" link set "$VG" up || bail "guest veth"
+
+# in_ns CMD...: run CMD in the guest namespace.
+in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
+
+# --- brokers ------------------------------------------------------------------
+BROKERD=$GUEST_BROKERD
+bstart G --link-listen "unix://$T/link.sock" --plugin-dir "$PN_DIR" --watch "procnet,interval_ms=200"
+BROKERD=$REAL_BROKERD
+bstart H --link-connect "unix://$T/link.sock"
+wait_link_up H 15 || bail "link between the brokers did not come up"
+wait_log G "procnet.*watching listening sockets" 10 || fail "guest broker did not start the procnet watcher"
+
+mapping_listed() { bctl "$1" mapping list --json 2>/dev/null | grep -Eq "\"host_port\": *$2([^0-9]|\$)"; }
+mapping_gone() { ! mapping_listed "$@"; }
+owner_listed() { bctl "$1" mapping list --json 2>/dev/null | grep -qF "\"$2\""; }
+echo_ok() { "$XFER" send "tcp:127.0.0.1:$1" 4096 --expect echo --timeout 3 --io-timeout 3; }
+port_closed() { ! "$XFER" send "tcp:127.0.0.1:$1" 16 --expect echo --timeout 1 --io-timeout 1; }
+
+# --- 1. a listener appears ----------------------------------------------------
+P=$(free_port)
+rm -f "$T/echo.ready"
+in_ns "$XFER" serve-echo "tcp:0.0.0.0:$P" --ready "$T/echo.ready" --lifetime 300 >"$T/echo.log" 2>&1 &
+EPID=$!
+record "$EPID"
+wait_until 10 test -s "$T/echo.ready" || bail "echo server in $NS did not start"
+if wait_until 15 echo_ok "$P"; then
+	pass "guest listener tcp 0.0.0.0:$P: the host's 127.0.0.1:$P echoes through the link"
+else
+	fail "host 127.0.0.1:$P did not echo within 15 s"
+fi
+check "guest 'mapping list' has owner tcp/0.0.0.0:$P" owner_listed G "tcp/0.0.0.0:$P"
+check "host 'mapping list' shows port $P" mapping_listed H "$P"
+
+# --- 2. short-lived listeners never appear ----------------------------------------
+P2=$(free_port)
+i=0
+seen=0
+while [ "$i" -lt 5 ]; do
+	timeout 0.1 nsenter --net="/run/netns/$NS" "$XFER" serve-echo "tcp:0.0.0.0:$P2" --lifetime 5 \
+		>>"$T/short.log" 2>&1
+	for _c in 1 2 3; do
+		mapping_listed G "$P2" && seen=1
+		mapping_listed H "$P2" && seen=1
+		sleep 0.1
+	done
+	i=$((i + 1))
+done
+sleep 0.5
+mapping_listed G "$P2" && seen=1
+mapping_listed H "$P2" && seen=1
+if [ "$seen" -eq 0 ]; then
+	pass "five 100 ms listeners on port $P2 never appeared in 'mapping list'"
+else
+	fail "a 100 ms listener on port $P2 was reported"
+fi
+if log_has G "tcp/0.0.0.0:$P2: reported"; then
+	fail "guest log shows tcp/0.0.0.0:$P2 reported"
+else
+	pass "guest log never reported tcp/0.0.0.0:$P2"
+fi
+
+# --- 3. the listener stops ----------------------------------------------------------
+kill -TERM "$EPID" 2>/dev/null
+wait "$EPID" 2>/dev/null
+if wait_until 10 mapping_gone G "$P"; then
+	pass "listener stopped: guest mapping gone"
+else
+	fail "guest mapping for $P still listed 10 s after the listener stopped"
+fi
+if wait_until 10 mapping_gone H "$P"; then
+	pass "host mapping for $P gone"
+else
+	fail "host mapping for $P still listed"
+fi
+check "host 127.0.0.1:$P no longer echoes" wait_until 10 port_closed "$P"
+
+check "guest broker still running" balive G
+check "host broker still running" balive H
+check "no sanitizer report from the guest broker" sanitizer_clean "$(blog G)"
+check "no sanitizer report from the host broker" sanitizer_clean "$(blog H)"
+bstop G && [ "$STOP_RC" = 0 ] && pass "guest broker exits 0 on SIGTERM" || fail "guest broker exit: $STOP_RC"
+bstop H && [ "$STOP_RC" = 0 ] && pass "host broker exits 0 on SIGTERM" || fail "host broker exit: $STOP_RC"
+finish
