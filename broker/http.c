@@ -15,6 +15,9 @@
 #include "broker/broker.h"
 #include "broker/errfmt.h"
 #include "broker/http.h"
+#include "broker/link.h"
+#include "broker/mapping.h"
+#include "broker/peer.h"
 #include "broker/log.h"
 #include "broker/plugins.h"
 #include "broker/route.h"
@@ -117,6 +120,63 @@ static void route_family(FILE *f, const struct snap *s, const char *name, const 
 	}
 }
 
+/* One sample per link, labelled by carrier and role. */
+struct link_metric_ctx {
+	FILE *f;
+	const char *name;
+	int which;
+};
+
+static int link_metric_cb(void *arg, const struct peer_link_info *li)
+{
+	struct link_metric_ctx *c = arg;
+	struct link_stats st;
+	uint64_t v;
+
+	if (c->which == 7) {
+		v = li->reconnects;
+		goto out;
+	}
+	if (!li->link)
+		return 0;
+	link_get_stats(li->link, &st);
+	switch (c->which) {
+	case 0: v = link_state(li->link) == LINK_UP; break;
+	case 1: v = st.bytes_sent; break;
+	case 2: v = st.bytes_received; break;
+	case 3: v = st.streams_open; break;
+	case 4: v = st.streams_total; break;
+	case 5: v = st.protocol_errors; break;
+	default: v = st.rtt_us > 0 ? (uint64_t)st.rtt_us : 0; break;
+	}
+out:
+	fprintf(c->f, "%s{carrier=\"", c->name);
+	put_label(c->f, li->carrier);
+	fprintf(c->f, "\",role=\"%s\"} %llu\n", li->role, (unsigned long long)v);
+	return 0;
+}
+
+static void link_metrics(FILE *f, struct peer_manager *pm)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} m[] = {
+		{ "broker_link_up", "gauge", "1 while the link is up (handshake done)." },
+		{ "broker_link_bytes_sent_total", "counter", "Bytes written to the link's carrier, framing included." },
+		{ "broker_link_bytes_received_total", "counter", "Bytes read from the link's carrier." },
+		{ "broker_link_streams_open", "gauge", "Streams open on the link." },
+		{ "broker_link_streams_total", "counter", "Streams opened on the link." },
+		{ "broker_link_protocol_errors_total", "counter", "Protocol errors seen on the link." },
+		{ "broker_link_rtt_microseconds", "gauge", "Last PING round trip." },
+		{ "broker_link_reconnects_total", "counter", "Times a dialed carrier was dialed again." },
+	};
+	for (int i = 0; i < (int)(sizeof(m) / sizeof(m[0])); i++) {
+		struct link_metric_ctx c = { f, m[i].name, i };
+		family(f, m[i].name, m[i].type, m[i].help);
+		peer_foreach(pm, link_metric_cb, &c);
+	}
+}
+
 char *http_render_metrics(struct broker *b)
 {
 	struct snap s = { 0 };
@@ -165,6 +225,15 @@ char *http_render_metrics(struct broker *b)
 	family(f, "broker_rpc_malformed_total", "counter",
 	       "Control RPC messages dropped as undecodable or oversized.");
 	fprintf(f, "broker_rpc_malformed_total %llu\n", (unsigned long long)rc->malformed);
+
+	if (b->peer)
+		link_metrics(f, b->peer);
+	if (b->mappings) {
+		family(f, "broker_mappings", "gauge",
+		       "Published ports: origin local (found here, sent to the peer) or peer (served here).");
+		fprintf(f, "broker_mappings{origin=\"local\"} %zu\n", mappings_count(b->mappings, MAPPING_LOCAL));
+		fprintf(f, "broker_mappings{origin=\"peer\"} %zu\n", mappings_count(b->mappings, MAPPING_PEER));
+	}
 
 	family(f, "broker_ready", "gauge", "1 once plugins are started and routes applied.");
 	fprintf(f, "broker_ready %d\n", b->ready ? 1 : 0);

@@ -14,6 +14,9 @@
 #include "broker/log.h"
 #include "broker/plugins.h"
 #include "broker/route.h"
+#include "broker/peer.h"
+#include "broker/link.h"
+#include "broker/mapping.h"
 #include "rpc/ctl_server.h"
 #include "tests/unit/tap.h"
 
@@ -55,6 +58,27 @@ size_t plugins_count(struct plugin_registry *reg)
 const struct rpc_counters *ctl_server_counters(const struct ctl_server *srv)
 {
 	return &fake_rpc;
+}
+
+/* No link and no mappings in this test: b->peer and b->mappings stay NULL. */
+int peer_foreach(struct peer_manager *pm, int (*fn)(void *arg, const struct peer_link_info *li), void *arg)
+{
+	return 0;
+}
+
+void link_get_stats(const struct link *l, struct link_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+}
+
+enum link_state link_state(const struct link *l)
+{
+	return LINK_CLOSED;
+}
+
+size_t mappings_count(struct mapping_table *mt, enum mapping_origin origin)
+{
+	return 0;
 }
 
 struct fetch {
