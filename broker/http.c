@@ -77,23 +77,23 @@ static int snap_route(void *arg, const struct route_info *ri)
 }
 
 /* Label values escape backslash, double quote and newline (text format 0.0.4). */
-static void put_label(FILE *f, const char *s)
+static void put_label(struct evbuffer *f, const char *s)
 {
 	for (; *s; s++) {
 		if (*s == '\\')
-			fputs("\\\\", f);
+			evbuffer_add_printf(f, "%s", "\\\\");
 		else if (*s == '"')
-			fputs("\\\"", f);
+			evbuffer_add_printf(f, "%s", "\\\"");
 		else if (*s == '\n')
-			fputs("\\n", f);
+			evbuffer_add_printf(f, "%s", "\\n");
 		else
-			fputc(*s, f);
+			evbuffer_add(f, s, 1);
 	}
 }
 
-static void family(FILE *f, const char *name, const char *type, const char *help)
+static void family(struct evbuffer *f, const char *name, const char *type, const char *help)
 {
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	evbuffer_add_printf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 enum field { F_TOTAL, F_ACTIVE, F_REFUSED, F_ERRORS };
@@ -109,20 +109,20 @@ static uint64_t field_value(const struct route_counters *c, enum field fld)
 	return 0;
 }
 
-static void route_family(FILE *f, const struct snap *s, const char *name, const char *type,
+static void route_family(struct evbuffer *f, const struct snap *s, const char *name, const char *type,
                          const char *help, enum field fld)
 {
 	family(f, name, type, help);
 	for (size_t i = 0; i < s->n; i++) {
-		fprintf(f, "%s{route=\"", name);
+		evbuffer_add_printf(f, "%s{route=\"", name);
 		put_label(f, s->v[i].name);
-		fprintf(f, "\"} %llu\n", (unsigned long long)field_value(&s->v[i].c, fld));
+		evbuffer_add_printf(f, "\"} %llu\n", (unsigned long long)field_value(&s->v[i].c, fld));
 	}
 }
 
 /* One sample per link, labelled by carrier and role. */
 struct link_metric_ctx {
-	FILE *f;
+	struct evbuffer *f;
 	const char *name;
 	int which;
 };
@@ -150,13 +150,13 @@ static int link_metric_cb(void *arg, const struct peer_link_info *li)
 	default: v = st.rtt_us > 0 ? (uint64_t)st.rtt_us : 0; break;
 	}
 out:
-	fprintf(c->f, "%s{carrier=\"", c->name);
+	evbuffer_add_printf(c->f, "%s{carrier=\"", c->name);
 	put_label(c->f, li->carrier);
-	fprintf(c->f, "\",role=\"%s\"} %llu\n", li->role, (unsigned long long)v);
+	evbuffer_add_printf(c->f, "\",role=\"%s\"} %llu\n", li->role, (unsigned long long)v);
 	return 0;
 }
 
-static void link_metrics(FILE *f, struct peer_manager *pm)
+static void link_metrics(struct evbuffer *f, struct peer_manager *pm)
 {
 	static const struct {
 		const char *name, *type, *help;
@@ -183,12 +183,12 @@ char *http_render_metrics(struct broker *b)
 	const struct rpc_counters *rc = NULL;
 	struct rpc_counters zero = { 0 };
 	char *text = NULL;
-	size_t len = 0;
-	FILE *f;
+	struct evbuffer *f;
 
 	if (b->routes)
 		routes_foreach(b->routes, snap_route, &s);
-	f = open_memstream(&text, &len);
+	/* An evbuffer rather than open_memstream: the same code builds for Windows. */
+	f = evbuffer_new();
 	if (!f || s.oom)
 		goto out;
 
@@ -201,50 +201,56 @@ char *http_render_metrics(struct broker *b)
 	family(f, "broker_route_bytes_total", "counter",
 	       "Bytes relayed: in is client to target, out is target to client.");
 	for (size_t i = 0; i < s.n; i++) {
-		fputs("broker_route_bytes_total{route=\"", f);
+		evbuffer_add_printf(f, "%s", "broker_route_bytes_total{route=\"");
 		put_label(f, s.v[i].name);
-		fprintf(f, "\",direction=\"in\"} %llu\n", (unsigned long long)s.v[i].c.bytes_in);
-		fputs("broker_route_bytes_total{route=\"", f);
+		evbuffer_add_printf(f, "\",direction=\"in\"} %llu\n", (unsigned long long)s.v[i].c.bytes_in);
+		evbuffer_add_printf(f, "%s", "broker_route_bytes_total{route=\"");
 		put_label(f, s.v[i].name);
-		fprintf(f, "\",direction=\"out\"} %llu\n", (unsigned long long)s.v[i].c.bytes_out);
+		evbuffer_add_printf(f, "\",direction=\"out\"} %llu\n", (unsigned long long)s.v[i].c.bytes_out);
 	}
 	route_family(f, &s, "broker_route_errors_total", "counter",
 	             "Connect failures, resets and I/O errors on the route.", F_ERRORS);
 
 	family(f, "broker_plugins_loaded", "gauge", "Plugins currently loaded.");
-	fprintf(f, "broker_plugins_loaded %zu\n", b->plugins ? plugins_count(b->plugins) : (size_t)0);
+	evbuffer_add_printf(f, "broker_plugins_loaded %zu\n", b->plugins ? plugins_count(b->plugins) : (size_t)0);
 
 	if (b->ctl)
 		rc = ctl_server_counters(b->ctl);
 	if (!rc)
 		rc = &zero;
 	family(f, "broker_rpc_requests_total", "counter", "Control RPC requests received.");
-	fprintf(f, "broker_rpc_requests_total %llu\n", (unsigned long long)rc->requests);
+	evbuffer_add_printf(f, "broker_rpc_requests_total %llu\n", (unsigned long long)rc->requests);
 	family(f, "broker_rpc_errors_total", "counter", "Control RPC replies with a non-OK status.");
-	fprintf(f, "broker_rpc_errors_total %llu\n", (unsigned long long)rc->errors);
+	evbuffer_add_printf(f, "broker_rpc_errors_total %llu\n", (unsigned long long)rc->errors);
 	family(f, "broker_rpc_malformed_total", "counter",
 	       "Control RPC messages dropped as undecodable or oversized.");
-	fprintf(f, "broker_rpc_malformed_total %llu\n", (unsigned long long)rc->malformed);
+	evbuffer_add_printf(f, "broker_rpc_malformed_total %llu\n", (unsigned long long)rc->malformed);
 
 	if (b->peer)
 		link_metrics(f, b->peer);
 	if (b->mappings) {
 		family(f, "broker_mappings", "gauge",
 		       "Published ports: origin local (found here, sent to the peer) or peer (served here).");
-		fprintf(f, "broker_mappings{origin=\"local\"} %zu\n", mappings_count(b->mappings, MAPPING_LOCAL));
-		fprintf(f, "broker_mappings{origin=\"peer\"} %zu\n", mappings_count(b->mappings, MAPPING_PEER));
+		evbuffer_add_printf(f, "broker_mappings{origin=\"local\"} %zu\n", mappings_count(b->mappings, MAPPING_LOCAL));
+		evbuffer_add_printf(f, "broker_mappings{origin=\"peer\"} %zu\n", mappings_count(b->mappings, MAPPING_PEER));
 	}
 
 	family(f, "broker_ready", "gauge", "1 once plugins are started and routes applied.");
-	fprintf(f, "broker_ready %d\n", b->ready ? 1 : 0);
+	evbuffer_add_printf(f, "broker_ready %d\n", b->ready ? 1 : 0);
 	family(f, "broker_uptime_seconds", "gauge", "Seconds since brokerd started.");
-	fprintf(f, "broker_uptime_seconds %lld\n",
+	evbuffer_add_printf(f, "broker_uptime_seconds %lld\n",
 	        b->started ? (long long)(time(NULL) - b->started) : 0LL);
 out:
-	if (f && fclose(f) != 0) {
-		free(text);
-		text = NULL;
+	if (f && !s.oom) {
+		size_t n = evbuffer_get_length(f);
+		text = malloc(n + 1);
+		if (text) {
+			evbuffer_remove(f, text, n);
+			text[n] = '\0';
+		}
 	}
+	if (f)
+		evbuffer_free(f);
 	for (size_t i = 0; i < s.n; i++)
 		free(s.v[i].name);
 	free(s.v);
