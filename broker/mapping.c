@@ -6,7 +6,7 @@
  * up, deltas after that (mapping_sync.c). */
 #include <config.h>
 
-#include <arpa/inet.h>
+#include <event2/util.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,8 +169,7 @@ void group_unlink_free(struct mapping_table *mt, struct mapping_group *g)
 /* Normalise and check one reported mapping into *out (owned copies). */
 static int mapping_from_report(const struct broker_mapping *in, struct mapping *out, char *err, size_t errlen)
 {
-	struct in6_addr a6;
-	struct in_addr a4;
+	unsigned char addr[16];
 	const char *ip = in->host_ip && *in->host_ip ? in->host_ip : "0.0.0.0";
 
 	memset(out, 0, sizeof(*out));
@@ -178,7 +177,7 @@ static int mapping_from_report(const struct broker_mapping *in, struct mapping *
 		return errfmt(err, errlen, -EINVAL, "unknown protocol %d", (int)in->proto);
 	if (in->host_port == 0)
 		return errfmt(err, errlen, -EINVAL, "host port 0 is not a port");
-	if (inet_pton(AF_INET, ip, &a4) != 1 && inet_pton(AF_INET6, ip, &a6) != 1)
+	if (evutil_inet_pton(AF_INET, ip, addr) != 1 && evutil_inet_pton(AF_INET6, ip, addr) != 1)
 		return errfmt(err, errlen, -EINVAL, "host ip '%.64s' is not an IPv4 or IPv6 address", ip);
 	if (in->nconnect == 0 || in->nconnect > 16 || !in->connect)
 		return errfmt(err, errlen, -EINVAL, "needs 1 to 16 connect addresses (has %zu)", in->nconnect);
