@@ -297,9 +297,9 @@ static void link_on_hello(struct link *l, const uint8_t *payload, size_t len)
 		return;
 	}
 	if (hello->nonce.len != sizeof(l->peer_nonce)) {
+		size_t got = hello->nonce.len;
 		broker__link__hello__free_unpacked(hello, NULL);
-		link_protocol_error(l, "HELLO nonce of %zu bytes (expected %zu)", hello->nonce.len,
-		                    sizeof(l->peer_nonce));
+		link_protocol_error(l, "HELLO nonce of %zu bytes (expected %zu)", got, sizeof(l->peer_nonce));
 		return;
 	}
 	if ((strcmp(hello->side, "dialer") == 0) == l->p.dialer) {

@@ -7,3 +7,4 @@ include %reldir%/plugins/local.mk
 include %reldir%/tools/local.mk
 include %reldir%/integration/local.mk
 include %reldir%/bench/local.mk
+include %reldir%/fuzz/local.mk
