@@ -1185,10 +1185,9 @@ static void ipt_stop(void *state)
 
 	if (!st || !st->started)
 		return;
-	if (st->timer) {
-		host->timer_free(st->timer);
-		st->timer = NULL;
-	}
+	/* The core frees host timers itself when a plugin stops (before or after
+	 * this call): only forget it here, never touch it. */
+	st->timer = NULL;
 	if (st->run.pid > 0 && !st->run.reaped) {
 		/* The loop is stopping: kill and reap now (SIGKILL cannot be ignored). */
 		run_kill(&st->run);

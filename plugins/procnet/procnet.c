@@ -932,10 +932,9 @@ static void pn_stop(void *state)
 
 	if (!st || !st->started)
 		return;
-	if (st->timer) {
-		host->timer_free(st->timer);
-		st->timer = NULL;
-	}
+	/* The core frees host timers itself when a plugin stops (before or after
+	 * this call): only forget it here, never touch it. */
+	st->timer = NULL;
 	nl_close(st);
 	scan_reset(st);
 	free(st->tab);

@@ -32,7 +32,10 @@ struct broker_timer {
 	struct event *ev;
 	broker_timer_fn fn;
 	void *arg;
+	struct broker_timer *next;  /* every live timer, freed at unload like the core does */
 };
+
+static struct broker_timer *wh_timers;
 
 #define WH_OWNERS 256
 struct wh_owner {
@@ -142,6 +145,8 @@ static struct broker_timer *f_timer_new(struct broker_plugin_handle *h, broker_t
 	t->fn = fn;
 	t->arg = arg;
 	t->ev = evtimer_new(h->base, wh_timer_cb, t);
+	t->next = wh_timers;
+	wh_timers = t;
 	return t;
 }
 
@@ -156,8 +161,23 @@ static int f_timer_arm(struct broker_timer *t, long ms)
 
 static void f_timer_free(struct broker_timer *t)
 {
+	struct broker_timer **pp;
+
+	for (pp = &wh_timers; *pp; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	}
 	event_free(t->ev);
 	free(t);
+}
+
+/* The core's order at stop: release the plugin's timers, then call stop. */
+static void wh_release_timers(void)
+{
+	while (wh_timers)
+		f_timer_free(wh_timers);
 }
 
 static struct wh_owner *wh_find(const char *owner)
@@ -339,6 +359,7 @@ static int wh_load(struct wh_loaded *L, struct event_base *base, const char *con
 static inline void wh_unload(struct wh_loaded *L)
 {
 	if (L->state) {
+		wh_release_timers();
 		L->p->stop(L->state);
 		L->p->fini(L->state);
 	}
