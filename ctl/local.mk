@@ -1,5 +1,13 @@
-# brokerctl: steers a running brokerd over the control RPC.
+# brokerctl: steers a running brokerd over the control RPC and prints its event feed.
 bin_PROGRAMS += %reldir%/brokerctl
-%canon_reldir%_brokerctl_SOURCES = %reldir%/brokerctl.c
+%canon_reldir%_brokerctl_SOURCES = \
+	%reldir%/brokerctl.c %reldir%/brokerctl.h \
+	%reldir%/output.c \
+	%reldir%/session.c \
+	%reldir%/cmd_status.c \
+	%reldir%/cmd_route.c \
+	%reldir%/cmd_plugin.c \
+	%reldir%/cmd_mapping.c \
+	%reldir%/cmd_watch.c
 %canon_reldir%_brokerctl_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(NNG_CFLAGS) $(JANSSON_CFLAGS)
-%canon_reldir%_brokerctl_LDADD = rpc/librpc.la $(JANSSON_LIBS)
+%canon_reldir%_brokerctl_LDADD = rpc/librpc.la $(NNG_LIBS) $(JANSSON_LIBS)

@@ -18,6 +18,7 @@
 #include <nng/protocol/reqrep0/req.h>
 
 #include "rpc/ctl_server.h"
+#include "rpc/ipc_peer.h"
 #include "broker/errfmt.h"
 #include "broker/log.h"
 
@@ -73,23 +74,11 @@ struct ctl_server {
 static void ctl_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	struct ctl_server *srv = arg;
-	uint64_t uid = UINT64_MAX;
-	int rv;
 
 	if (ev != NNG_PIPE_EV_ADD_PRE)
 		return;
 	atomic_fetch_add(&srv->pipes_added, 1);
-	rv = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid);
-	if (rv == 0 && (uid == (uint64_t)geteuid() || uid == 0))
-		return;
-	atomic_fetch_add(&srv->rejected_peers, 1);
-	nng_pipe_close(p);
-	/* log.c writes whole lines under the stdio lock, so this is safe off the loop. */
-	if (rv != 0)
-		log_warn(TAG, "refused a control connection: peer uid unknown (%s)", nng_strerror(rv));
-	else
-		log_warn(TAG, "refused a control connection from uid %llu (only uid %lu and root may connect)",
-		         (unsigned long long)uid, (unsigned long)geteuid());
+	ipc_peer_admit(p, &srv->rejected_peers, TAG, "a control");
 }
 
 static void ctl_work_cb(void *arg)

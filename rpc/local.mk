@@ -6,6 +6,8 @@ noinst_LTLIBRARIES += %reldir%/librpc.la
 	%reldir%/rpc.c %reldir%/rpc.h \
 	%reldir%/ctl_server.c %reldir%/ctl_server.h \
 	%reldir%/ctl_client.c %reldir%/ctl_client.h \
+	%reldir%/ipc_peer.c %reldir%/ipc_peer.h \
+	%reldir%/event_pub.c %reldir%/event_pub.h \
 	%reldir%/runtime_dir.c %reldir%/runtime_dir.h \
 	broker/errfmt.c broker/errfmt.h
 nodist_%canon_reldir%_librpc_la_SOURCES = $(PROTO_C) $(PROTO_H)

@@ -1,0 +1,114 @@
+/* brokerctl.h - private to brokerctl: options, output helpers, the RPC session, commands. */
+#ifndef BROKER_BROKERCTL_H
+#define BROKER_BROKERCTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "proto/control.pb-c.h"
+
+#define EXIT_USAGE 2
+#define DEFAULT_TIMEOUT_MS 10000
+/* Positional words: command, subcommand, operand; `watch` takes topics. */
+#define MAX_ARGS 64
+#define MAX_CONNECT 16
+
+struct opts {
+	const char *runtime_dir;
+	bool json;
+	int timeout_ms;
+	bool timeout_given;        /* watch: --timeout bounds the wait for an event */
+	const char *listen;
+	const char *connect;       /* the last --connect (route add) */
+	const char *connects[MAX_CONNECT];  /* every --connect (mapping add) */
+	int nconnects;
+	long max_connections;      /* -1: not given */
+	const char *proto;         /* mapping add */
+	const char *host_ip;
+	const char *owner;
+	const char *description;
+	long count;                /* watch --count; -1: not given */
+	const char *args[MAX_ARGS];
+	int nargs;
+};
+
+/* ---- output.c ---- */
+
+/* One line "brokerctl: ..." on stderr; returns code. */
+int die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void human_bytes(char *buf, size_t len, uint64_t n);
+void uptime_text(char *buf, size_t len, int64_t s);
+/* "a,b,c", or "-" when n is 0. */
+void join(char *buf, size_t len, char **v, size_t n);
+/* Print indented and free j. */
+void print_json(json_t *j);
+
+/* A table: rows of cells, printed with each column as wide as its widest cell. */
+#define TABLE_MAX_COLS 10
+struct table {
+	int ncols;
+	size_t nrows, cap;
+	char **cells;   /* nrows * ncols, malloc'd strings */
+};
+void table_row(struct table *t, ...);
+/* Print and free the rows. */
+void table_print(struct table *t);
+
+/* ---- session.c ---- */
+
+struct ctl_client;
+
+struct session {
+	struct opts *o;
+	struct ctl_client *c;
+	const char *what;     /* "route add docker": prefixes the broker's reason */
+};
+
+/* The runtime dir from --runtime-dir, BROKER_RUNTIME_DIR or the default (malloc'd; NULL: no memory). */
+char *session_runtime_dir(const struct opts *o);
+/* Connect to the broker's control socket; prints the reason and returns the exit code, else 0. */
+int session_open(struct session *s);
+void session_close(struct session *s);
+/* One call; on failure prints the reason and returns the exit code, else 0. */
+int call(struct session *s, const char *service, const char *method, const ProtobufCMessage *req,
+         uint8_t **reply, size_t *reply_len);
+/* A call whose reply carries nothing: prints done (or {"ok": true}). */
+int cmd_simple(struct session *s, const char *service, const char *method, const ProtobufCMessage *req,
+               const char *done);
+
+#define UNPACK_OR_FAIL(var, fn, reply, len)                                         \
+	do {                                                                           \
+		var = fn(NULL, len, reply);                                                \
+		free(reply);                                                               \
+		if (!var)                                                                  \
+			return die(1, "the broker sent a reply this brokerctl cannot read " \
+			              "(version mismatch?)");                                 \
+	} while (0)
+
+/* ---- commands ---- */
+
+int cmd_status(struct session *s);
+int cmd_link_status(struct session *s);
+int cmd_route_list(struct session *s);
+int cmd_route_add(struct session *s, const char *name);
+int cmd_route_rm(struct session *s, const char *name);
+int cmd_plugin_list(struct session *s);
+int cmd_plugin_load(struct session *s, const char *path);
+int cmd_plugin_help(struct session *s, const char *name);
+int cmd_plugin_unload(struct session *s, const char *name);
+int cmd_mapping_list(struct session *s);
+int cmd_mapping_add(struct session *s, uint32_t port);
+int cmd_mapping_rm(struct session *s, const char *owner);
+/* Needs no control connection: subscribes to events.sock. */
+int cmd_watch(const struct opts *o, const char *const *topics, int ntopics);
+
+/* cmd_mapping.c, shared with cmd_watch.c */
+json_t *mapping_json(const Broker__Control__MappingInfo *m);
+/* "127.0.0.1:8080", "[::1]:8080", or "8080" with no host ip. */
+void mapping_host_port(char *buf, size_t len, const Broker__Control__MappingInfo *m);
+
+#endif

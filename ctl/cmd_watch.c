@@ -1,0 +1,209 @@
+/* cmd_watch.c - brokerctl watch: print the broker's event feed (NNG SUB) as it arrives. */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/sub.h>
+
+#include "ctl/brokerctl.h"
+#include "rpc/event_pub.h"
+
+/* How often the receive loop looks at signals and the --timeout clock. */
+#define TICK_MS 100
+#define EVENT_MAX_BYTES (1024 * 1024)
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static int64_t now_ms(int clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void time_text(char *buf, size_t len, int64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	char s[32];
+
+	localtime_r(&t, &tm);
+	strftime(s, sizeof(s), "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%03d", s, (int)(ms % 1000));
+}
+
+static void print_event(const struct opts *o, const char *topic, const Broker__Control__Event *ev)
+{
+	const char *kind = ev->kind[0] ? ev->kind : topic;
+	int64_t ms = ev->time_ms > 0 ? ev->time_ms : now_ms(CLOCK_REALTIME);
+	char when[64];
+
+	time_text(when, sizeof(when), ms);
+	if (o->json) {
+		json_t *j = json_pack("{s:I, s:s, s:s, s:s}", "time_ms", (json_int_t)ms, "time", when, "kind", kind,
+		                      "text", ev->text);
+		char *s;
+
+		if (j && ev->mapping)
+			json_object_set_new(j, "mapping", mapping_json(ev->mapping));
+		s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		if (s)
+			puts(s);
+		free(s);
+		json_decref(j);
+	} else {
+		printf("%s %s", when, kind);
+		if (ev->text[0])
+			printf(" %s", ev->text);
+		if (ev->mapping) {
+			const Broker__Control__MappingInfo *m = ev->mapping;
+			char hostport[128], connect[1024];
+
+			mapping_host_port(hostport, sizeof(hostport), m);
+			join(connect, sizeof(connect), m->connect, m->n_connect);
+			printf(" [%s/%s %s %s -> %s; %s]", m->source, m->owner, m->proto, hostport, connect,
+			       m->state[0] ? m->state : "-");
+		}
+		putchar('\n');
+	}
+	fflush(stdout);
+}
+
+/* A message is KIND, NUL, packed Event; false when it is not. */
+static bool handle_message(const struct opts *o, const uint8_t *buf, size_t len)
+{
+	const uint8_t *nul = memchr(buf, '\0', len);
+	Broker__Control__Event *ev;
+
+	if (!nul)
+		return false;
+	ev = broker__control__event__unpack(NULL, len - (size_t)(nul + 1 - buf), nul + 1);
+	if (!ev)
+		return false;
+	print_event(o, (const char *)buf, ev);
+	broker__control__event__free_unpacked(ev, NULL);
+	return true;
+}
+
+static int dial_error(int rv, const char *path)
+{
+	switch (rv) {
+	case NNG_ENOENT:
+		return die(1, "broker not running: no event socket at %s", path);
+	case NNG_ECONNREFUSED:
+		return die(1, "broker not running at %s (stale socket)", path);
+	case NNG_EPERM:
+		return die(1, "permission denied on %s (run as the broker's user or root)", path);
+	default:
+		return die(1, "cannot connect to %s: %s", path, nng_strerror(rv));
+	}
+}
+
+static int open_feed(const struct opts *o, const char *const *topics, int ntopics, nng_socket *sock)
+{
+	char *dir = session_runtime_dir(o);
+	char *url = NULL;
+	const char *path;
+	struct stat st;
+	int rv, rc = 0;
+
+	/* event_pub_url() lives with the daemon's code; brokerctl links none of it. */
+	if (!dir || asprintf(&url, "ipc://%s/%s", dir, EVENT_PUB_SOCKET) < 0)
+		url = NULL;
+	free(dir);
+	if (!url)
+		return die(1, "out of memory");
+	path = url + 6;
+	/* Say "not running" precisely instead of NNG's generic "entry not found". */
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT)
+			rc = die(1, "broker not running: no event socket at %s", path);
+		else if (errno == EACCES)
+			rc = die(1, "permission denied on %s (run as the broker's user or root)", path);
+		else
+			rc = die(1, "%s: %s", path, strerror(errno));
+		free(url);
+		return rc;
+	}
+	if ((rv = nng_sub0_open(sock)) != 0) {
+		free(url);
+		return die(1, "cannot open an event socket: %s", nng_strerror(rv));
+	}
+	rv = nng_socket_set_ms(*sock, NNG_OPT_RECVTIMEO, TICK_MS);
+	if (rv == 0)
+		rv = nng_socket_set_size(*sock, NNG_OPT_RECVMAXSZ, EVENT_MAX_BYTES);
+	for (int i = 0; rv == 0 && i < ntopics; i++)
+		rv = nng_socket_set(*sock, NNG_OPT_SUB_SUBSCRIBE, topics[i], strlen(topics[i]));
+	if (rv == 0 && ntopics == 0)
+		rv = nng_socket_set(*sock, NNG_OPT_SUB_SUBSCRIBE, "", 0);
+	if (rv != 0) {
+		rc = die(1, "cannot configure the event socket: %s", nng_strerror(rv));
+	} else if ((rv = nng_dial(*sock, url, NULL, 0)) != 0) {
+		/* Once connected, NNG redials by itself if the broker restarts. */
+		rc = dial_error(rv, path);
+	}
+	free(url);
+	if (rc)
+		nng_close(*sock);
+	return rc;
+}
+
+int cmd_watch(const struct opts *o, const char *const *topics, int ntopics)
+{
+	struct sigaction sa;
+	nng_socket sock;
+	int64_t last;
+	long seen = 0;
+	int rc;
+
+	if ((rc = open_feed(o, topics, ntopics, &sock)))
+		return rc;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	last = now_ms(CLOCK_MONOTONIC);
+	while (!stop_signal) {
+		uint8_t *buf = NULL;
+		size_t len = 0;
+		int rv;
+
+		if (o->timeout_given && now_ms(CLOCK_MONOTONIC) - last >= o->timeout_ms) {
+			if (o->timeout_ms % 1000 == 0)
+				rc = die(1, "no event within %d s", o->timeout_ms / 1000);
+			else
+				rc = die(1, "no event within %.1f s", o->timeout_ms / 1000.0);
+			break;
+		}
+		rv = nng_recv(sock, &buf, &len, NNG_FLAG_ALLOC);
+		if (rv == NNG_ETIMEDOUT || rv == NNG_EINTR)
+			continue;
+		if (rv != 0) {
+			rc = die(1, "event feed: %s", nng_strerror(rv));
+			break;
+		}
+		if (!handle_message(o, buf, len))
+			fprintf(stderr, "brokerctl: skipped an event this brokerctl cannot read (version mismatch?)\n");
+		nng_free(buf, len);
+		last = now_ms(CLOCK_MONOTONIC);
+		if (o->count > 0 && ++seen >= o->count)
+			break;
+	}
+	nng_close(sock);
+	return rc;
+}
