@@ -555,7 +555,8 @@ static int parse_save(struct ipt_state *st, int v6, const char *buf, size_t len,
 	}
 	if (skipped)
 		host->log(st->h, BROKER_LOG_DEBUG, "%s: %d lines skipped", st->fam[v6].command, skipped);
-	qsort(rules, nrules, sizeof(*rules), rule_cmp);
+	if (nrules)
+		qsort(rules, nrules, sizeof(*rules), rule_cmp);
 	owners = calloc(nrules ? nrules : 1, sizeof(*owners));
 	if (!owners) {
 		rc = -ENOMEM;

@@ -369,7 +369,8 @@ static void scan_apply(struct pn_state *st)
 	if (st->truncated)
 		host->log(st->h, BROKER_LOG_WARN, "more than %d sockets: the rest are ignored "
 		          "(narrow them with include=/exclude=)", PN_MAX_SOCKETS);
-	qsort(st->cur, st->ncur, sizeof(*st->cur), sock_cmp);
+	if (st->ncur)
+		qsort(st->cur, st->ncur, sizeof(*st->cur), sock_cmp);
 	/* dedupe (SO_REUSEPORT groups show one socket per member) */
 	for (i = 0; i < st->ncur; i++) {
 		if (n && sock_cmp(&nt[n - 1], &st->cur[i]) == 0)
