@@ -308,11 +308,13 @@ static void sock_mapping(const struct pn_sock *s, struct pn_mapping_buf *b)
 			/* dual-stack: either loopback reaches it */
 			snprintf(b->c0, sizeof(b->c0), "127.0.0.1:%u", port);
 			snprintf(b->c1, sizeof(b->c1), "[::1]:%u", port);
+			b->m.nconnect = 2;
 		} else {
+			/* v6-only (or unknown, from /proc: then IPv4 loopback second) */
 			snprintf(b->c0, sizeof(b->c0), "[::1]:%u", port);
 			snprintf(b->c1, sizeof(b->c1), "127.0.0.1:%u", port);
+			b->m.nconnect = s->v6only == 1 ? 1 : 2;
 		}
-		b->m.nconnect = 2;
 	} else {
 		b->m.host_ip = addr_is_loopback(s) ? "::1" : "::";
 		snprintf(b->c0, sizeof(b->c0), "[%s]:%u", a, port);

@@ -242,7 +242,10 @@ static void test_fixtures(struct event_base *base)
 	}
 }
 
-/* A socket of family/type bound to loopback port 0; its port in *port.  -1 on failure. */
+/*
+ * A socket of family/type bound to loopback port 0 (v6only + 10: to the
+ * IPv6 wildcard); its port in *port.  -1 on failure.
+ */
 static int bound_socket(int family, int type, int v6only, unsigned *port)
 {
 	struct sockaddr_storage ss;
@@ -262,7 +265,8 @@ static int bound_socket(int family, int type, int v6only, unsigned *port)
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
 
 		a->sin6_family = AF_INET6;
-		a->sin6_addr = in6addr_loopback;
+		a->sin6_addr = v6only >= 10 ? in6addr_any : in6addr_loopback;
+		v6only %= 10;
 		sl = sizeof(*a);
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
 	}
@@ -276,6 +280,42 @@ static int bound_socket(int family, int type, int v6only, unsigned *port)
 	*port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
 	                                  ((struct sockaddr_in6 *)&ss)->sin6_port);
 	return fd;
+}
+
+/* netlink knows IPV6_V6ONLY: a dual-stack [::] listener is reached on 127.0.0.1 too. */
+static void test_v6_wildcard(struct event_base *base)
+{
+	unsigned pd = 0, p6 = 0;
+	int dual = bound_socket(AF_INET6, SOCK_STREAM, 10, &pd);
+	int only = bound_socket(AF_INET6, SOCK_STREAM, 11, &p6);
+	char inc[64], od[64], o6[64], want[128];
+	const char *opts[] = { "method=netlink", inc, "interval_ms=100", NULL };
+	struct wh_loaded L;
+	char err[256];
+
+	if (dual < 0 || only < 0) {
+		skip(2, "no IPv6 wildcard listeners here");
+		goto out;
+	}
+	snprintf(inc, sizeof(inc), "include=%u,%u", pd, p6);
+	snprintf(od, sizeof(od), "tcp/[::]:%u", pd);
+	snprintf(o6, sizeof(o6), "tcp/[::]:%u", p6);
+	if (wh_load(&L, base, opts, err, sizeof(err)) < 0) {
+		skip(2, "not loaded");
+		goto out;
+	}
+	wh_wait_owner(base, od, 1, 3000);
+	wh_wait_owner(base, o6, 1, 1000);
+	snprintf(want, sizeof(want), "tcp :::%u -> 127.0.0.1:%u [::1]:%u", pd, pd, pd);
+	is_str(wh_text(od), want, "netlink: dual-stack [::] listener");
+	snprintf(want, sizeof(want), "tcp :::%u -> [::1]:%u", p6, p6);
+	is_str(wh_text(o6), want, "netlink: v6-only [::] listener");
+	wh_unload(&L);
+out:
+	if (dual >= 0)
+		close(dual);
+	if (only >= 0)
+		close(only);
 }
 
 static void test_live(struct event_base *base, const char *method)
@@ -322,11 +362,13 @@ static void test_live(struct event_base *base, const char *method)
 	close(tfd);
 	tfd = -1;
 	ok(wh_wait_owner(base, otcp, 0, 3000), "%s: closed listener removed", method);
-	if (strcmp(method, "netlink") == 0)
+	if (strcmp(method, "netlink") == 0) {
 		ok(!strstr(wh_log, "instead") && !strstr(wh_log, "scan failed"),
 		   "netlink: no fallback, no failed scan");
-	else
+		test_v6_wildcard(base);
+	} else {
 		ok(1, "%s: (netlink-only check)", method);
+	}
 	wh_unload(&L);
 out:
 	if (tfd >= 0)
