@@ -764,10 +764,8 @@ static void dk_stop(void *state)
 
 	st->started = 0;
 	drop_requests(st);
-	if (st->retry) {
-		host->timer_free(st->retry);
-		st->retry = NULL;
-	}
+	/* the core has already released our timer (it frees plugin timers before stop) */
+	st->retry = NULL;
 	if (st->evline) {
 		evbuffer_free(st->evline);
 		st->evline = NULL;

@@ -218,6 +218,8 @@ check "the watcher reconnected and resynced" log_has G "\[docker\].*(connected t
 
 check "guest broker still running" balive G
 check "host broker still running" balive H
+bstop G
+check "guest broker (with the docker watcher) exits cleanly" [ "$STOP_RC" = 0 ]
 check "no sanitizer report from the guest broker" sanitizer_clean "$(blog G)"
 check "no sanitizer report from the host broker" sanitizer_clean "$(blog H)"
 finish

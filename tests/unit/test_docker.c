@@ -59,6 +59,7 @@ struct broker_plugin_handle {
 };
 
 struct broker_timer {
+	struct broker_timer *next;      /* all timers, released before stop like the core does */
 	struct event *ev;
 	broker_timer_fn fn;
 	void *arg;
@@ -134,10 +135,14 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	t->fn(t->arg);
 }
 
+static struct broker_timer *timers;
+
 static struct broker_timer *f_timer_new(struct broker_plugin_handle *h, broker_timer_fn fn, void *arg)
 {
 	struct broker_timer *t = calloc(1, sizeof(*t));
 
+	t->next = timers;
+	timers = t;
 	t->fn = fn;
 	t->arg = arg;
 	t->ev = evtimer_new(h->base, timer_cb, t);
@@ -155,8 +160,22 @@ static int f_timer_arm(struct broker_timer *t, long ms)
 
 static void f_timer_free(struct broker_timer *t)
 {
+	struct broker_timer **pp;
+
+	for (pp = &timers; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
 	event_free(t->ev);
 	free(t);
+}
+
+/* The core frees a plugin's timers before calling its stop. */
+static void release_timers(void)
+{
+	while (timers)
+		f_timer_free(timers);
 }
 
 static void callf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -800,6 +819,7 @@ int main(int argc, char **argv)
 	like(logbuf, "connected to dockerd at", "reconnect logged");
 	ok(!strstr(calls, "!INVALID"), "no invalid mapping reported");
 
+	release_timers();
 	p->stop(state);
 	p->fini(state);
 	server_drop_all(1);
