@@ -1021,12 +1021,12 @@ static void kube_stop(void *state)
 {
 	struct kube_state *st = state;
 
-	conn_close(st);
-	if (st->timer)
-		host->timer_free(st->timer);
-	if (st->hs_timer)
-		host->timer_free(st->hs_timer);
+	/*
+	 * The timers are core-tracked: the core releases them when it stops
+	 * the plugin (before calling stop), so they are only forgotten here.
+	 */
 	st->timer = st->hs_timer = NULL;
+	conn_close(st);
 	if (st->dns) {
 		evdns_base_free(st->dns, 0);
 		st->dns = NULL;

@@ -6,7 +6,10 @@ plugin_LTLIBRARIES += %reldir%/kubernetes.la
 	%reldir%/service.c %reldir%/service.h plugins/common/httpc.c plugins/common/httpc.h
 %canon_reldir%_kubernetes_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBEVENT_OPENSSL_CFLAGS) \
 	$(JANSSON_CFLAGS)
-%canon_reldir%_kubernetes_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+# -z nodelete: a bufferevent_openssl freed in stop() is finalized by libevent
+# later (at event_base_free, after the core dlclose()d the plugin); its
+# methods live in libevent_openssl, which must still be mapped then.
+%canon_reldir%_kubernetes_la_LDFLAGS = $(PLUGIN_LDFLAGS) -Wl,-z,nodelete
 %canon_reldir%_kubernetes_la_LIBADD = $(LIBEVENT_OPENSSL_LIBS) $(LIBEVENT_LIBS) $(JANSSON_LIBS)
 endif
 EXTRA_DIST += %reldir%/README.md

@@ -17,3 +17,8 @@ EXTRA_DIST += tests/tools/k8s_replay.py tests/fixtures/kubernetes/scenario.json 
 	tests/fixtures/kubernetes/watch1.jsonl tests/fixtures/kubernetes/watch2.jsonl \
 	tests/fixtures/kubernetes/watch3.jsonl tests/fixtures/kubernetes/watch4.jsonl \
 	tests/fixtures/kubernetes/watch5.jsonl
+# The integration test (two brokers, a network namespace, the replay server).
+if HAVE_LIBEVENT_OPENSSL
+TESTS += tests/integration/watch_kubernetes.sh
+endif
+EXTRA_DIST += tests/integration/watch_kubernetes.sh

@@ -518,9 +518,17 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	t->fn(t->arg);
 }
 
+/* Like the core: timers are tracked and released when the plugin stops (before its stop()). */
+static struct broker_timer *timers[16];
+static int ntimers;
+
 static struct broker_timer *f_timer_new(struct broker_plugin_handle *h, broker_timer_fn fn, void *arg)
 {
-	struct broker_timer *t = calloc(1, sizeof(*t));
+	struct broker_timer *t = ntimers < 16 ? calloc(1, sizeof(*t)) : NULL;
+
+	if (!t)
+		return NULL;
+	timers[ntimers++] = t;
 
 	t->fn = fn;
 	t->arg = arg;
@@ -539,6 +547,11 @@ static int f_timer_arm(struct broker_timer *t, long ms)
 
 static void f_timer_free(struct broker_timer *t)
 {
+	int i;
+
+	for (i = 0; i < ntimers; i++)
+		if (timers[i] == t)
+			timers[i] = timers[--ntimers];
 	event_free(t->ev);
 	free(t);
 }
@@ -744,6 +757,12 @@ static int load(const char *path, struct event_base *base, struct loaded *L, con
 
 static void unload(struct loaded *L)
 {
+	while (ntimers > 0) {
+		struct broker_timer *t = timers[--ntimers];
+
+		event_free(t->ev);
+		free(t);
+	}
 	if (L->state) {
 		L->p->stop(L->state);
 		L->p->fini(L->state);
