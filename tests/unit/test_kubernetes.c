@@ -843,7 +843,7 @@ static int run_until_file(struct event_base *base, const char *path, const char 
 	return file_has(path, needle);
 }
 
-#define N_REPLAY 23
+#define N_REPLAY 25
 
 static void test_replay(const char *so, const char *script, const char *fixtures)
 {
@@ -954,6 +954,22 @@ static void test_replay(const char *so, const char *script, const char *fixtures
 	unload(&L);
 	replay_stop(pid);
 
+	/* Bearer token instead of a client certificate (the server then requires the token). */
+	nowners = 0;
+	unlink(reqlog);
+	snprintf(opt, sizeof(opt), "kubeconfig=%s/kubeconfig", dir);
+	pid = replay_start(script, dir, scen, "token");
+	r = load(so, base, &L, opt, NULL);
+	{
+		const char *want[] = { "tcp:0.0.0.0:30080>127.0.0.1:30080;", NULL };
+
+		ok(r == 0 && run_until_state(base, want, NULL, 10000), "bearer token: list served, service mapped "
+		   "on listen_addr 0.0.0.0 (the default)");
+	}
+	ok(file_has(reqlog, "STEP 1") && !file_has(reqlog, "UNAUTHORIZED"), "the token was accepted");
+	unload(&L);
+	replay_stop(pid);
+
 	/* Missing kubeconfig: logged, retried, no crash; bad listen_addr refused at init. */
 	loglen = 0;
 	logbuf[0] = '\0';
@@ -986,7 +1002,7 @@ int main(int argc, char **argv)
 	snprintf(so, sizeof(so), "%s/plugins/kubernetes/.libs/kubernetes.so", bld);
 	snprintf(script, sizeof(script), "%s/tests/tools/k8s_replay.py", src);
 	signal(SIGPIPE, SIG_IGN);
-	plan(93);
+	plan(95);
 	test_yaml();
 	test_convert(fixtures);
 	test_replay(so, script, fixtures);
