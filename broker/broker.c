@@ -13,6 +13,7 @@
 #include "broker/broker.h"
 #include "broker/ctl_service.h"
 #include "broker/errfmt.h"
+#include "broker/events.h"
 #include "broker/http.h"
 #include "broker/log.h"
 #include "broker/mapping.h"
@@ -187,6 +188,7 @@ int broker_run(struct broker *b)
 		log_error(TAG, "control socket: %s", err);
 		return rc;
 	}
+	events_start(b);
 	plugins_start_all(b->plugins);
 	routes_restore(b->routes);
 	routes_apply_config(b->routes);
@@ -232,10 +234,17 @@ void broker_fini(struct broker *b)
 		http_stop(b->http);
 	if (b->ctl)
 		ctl_server_stop(b->ctl);
+	events_stop(b);
 	mappings_destroy(b->mappings);
 	routes_destroy(b->routes);
 	if (b->plugins) {
 		plugins_stop_all(b->plugins);
+		/*
+		 * libevent finishes some frees (bufferevents a plugin closed in stop)
+		 * from the loop: let that run while the plugin's code is still mapped.
+		 */
+		event_base_loop(b->base, EVLOOP_NONBLOCK);
+		event_base_loop(b->base, EVLOOP_NONBLOCK);
 		plugins_destroy(b->plugins);
 	}
 	store_close(b->store);

@@ -15,6 +15,7 @@ struct ctl_server;
 struct http_server;
 struct peer_manager;
 struct mapping_table;
+struct event_pub;
 struct pid_watch;
 
 struct broker {
@@ -30,6 +31,7 @@ struct broker {
 	struct http_server *http;
 	struct peer_manager *peer;
 	struct mapping_table *mappings;
+	struct event_pub *events;         /* RUNTIME/events.sock; NULL if it could not open */
 	struct pid_watch *parent_watch;   /* --parent-pid */
 
 	struct event *sig_term, *sig_int, *sig_hup;

@@ -1014,6 +1014,13 @@ void config_print_help(FILE *out, const char *argv0)
 		help_line(out, settings[i].flag, settings[i].metavar, settings[i].help, settings[i].env,
 		          settings[i].key, d);
 	}
+	fprintf(out, "\nPort forwarding (see brokerd(8) MAPPINGS):\n");
+	help_line(out, lists[L_WATCH].flag, lists[L_WATCH].metavar, lists[L_WATCH].help, lists[L_WATCH].env,
+	          lists[L_WATCH].key, NULL);
+	help_line(out, settings[S_MAPPING_BIND].flag, settings[S_MAPPING_BIND].metavar, settings[S_MAPPING_BIND].help,
+	          settings[S_MAPPING_BIND].env, settings[S_MAPPING_BIND].key, "loopback");
+	help_line(out, settings[S_MAPPING_PRIVILEGED].flag, NULL, settings[S_MAPPING_PRIVILEGED].help,
+	          settings[S_MAPPING_PRIVILEGED].env, settings[S_MAPPING_PRIVILEGED].key, "false");
 	fputc('\n', out);
 	help_line(out, "check-config", NULL, "validate flags, environment and config file, then exit",
 	          NULL, NULL, NULL);

@@ -17,6 +17,7 @@
 #include "broker/peer.h"
 #include "broker/link.h"
 #include "broker/mapping.h"
+#include "broker/events.h"
 #include "broker/route.h"
 #include "proto/control.pb-c.h"
 #include "rpc/ctl_server.h"
@@ -610,24 +611,8 @@ static int mapping_collect_cb(void *arg, const struct mapping_info *mi)
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	broker__control__mapping_info__init(m);
 	mc->items[mc->n++] = m;
-	m->source = s(mi->source);
-	m->owner = s(mi->owner);
-	m->description = s(mi->description);
-	m->proto = (char *)mapping_proto_name(mi->proto);
-	m->host_ip = s(mi->host_ip);
-	m->host_port = mi->host_port;
-	m->n_connect = mi->nconnect;
-	m->connect = (char **)mi->connect;
-	m->state = s(mi->state);
-	m->origin = mi->origin == MAPPING_PEER ? "peer" : "local";
-	m->listen = s(mi->listen);
-	m->conns_total = mi->counters.conns_total;
-	m->conns_active = mi->counters.conns_active;
-	m->bytes_in = mi->counters.bytes_in;
-	m->bytes_out = mi->counters.bytes_out;
-	m->errors = mi->counters.errors;
+	mapping_info_msg(mi, m);
 	return 0;
 }
 

@@ -114,6 +114,7 @@ int endpoint_listen(struct plugin_registry *reg, const char *url, listener_accep
 	l->on_lost = on_lost;
 	l->arg = arg;
 	l->res.release = listener_release;
+	l->res.calls_plugin = true;
 	rc = l->plugin->desc.listen(l->plugin->state, &l->url.pub, &l->sink, &l->plugin_listener, why,
 	                            sizeof(why));
 	if (rc < 0) {
@@ -194,6 +195,7 @@ int endpoint_connect(struct plugin_registry *reg, const char *url, connector_don
 	c->done = done;
 	c->arg = arg;
 	c->res.release = connector_release;
+	c->res.calls_plugin = true;
 	rc = c->plugin->desc.connect(c->plugin->state, &c->url.pub, &c->req, &c->pending, why, sizeof(why));
 	if (rc < 0) {
 		errfmt(err, errlen, rc, "%s: %s", url, why[0] ? why : strerror(-rc));

@@ -447,9 +447,8 @@ static void incoming_connected(void *arg, int err, const char *reason, const str
 		relay_end_input(&s->base, n);
 	if (!relay_finished(r) && s->fin_recv)
 		relay_end_eof(&s->base);
-	relay_release(r);
-	if (s->link)   /* s may be gone if the relay finished above */
-		link_flush(l);
+	relay_release(r);   /* may free s; l lives until its reaper runs */
+	link_flush(l);
 }
 
 static void on_open(struct link *l, uint32_t id, const uint8_t *payload, size_t len)

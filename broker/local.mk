@@ -9,6 +9,7 @@ noinst_LTLIBRARIES += %reldir%/libbroker.la
 	%reldir%/ctl_service.c %reldir%/ctl_service.h \
 	%reldir%/endpoint.c %reldir%/endpoint.h \
 	%reldir%/errfmt.h \
+	%reldir%/events.c %reldir%/events.h \
 	%reldir%/host.c %reldir%/host.h \
 	%reldir%/http.c %reldir%/http.h \
 	%reldir%/link.c %reldir%/link.h %reldir%/link_internal.h \

@@ -13,6 +13,7 @@
 #include "broker/broker.h"
 #include "broker/endpoint.h"
 #include "broker/errfmt.h"
+#include "broker/events.h"
 #include "broker/link.h"
 #include "broker/link_auth.h"
 #include "broker/log.h"
@@ -338,6 +339,11 @@ static void on_link_up(void *arg, struct link *l)
 
 	c->backoff_ms = 0;
 	c->last_error[0] = '\0';
+	{
+		struct link_stats st;
+		link_get_stats(l, &st);
+		events_text(pl->pm->b, "link.up", "link %s up: peer %s (%s)", c->url, st.peer_id, st.peer_host);
+	}
 	if (c->role != ROLE_LISTEN)
 		snprintf(c->state, sizeof(c->state), "up");
 	/* Reconcile: the peer gets our complete set of listen-on-peer routes and mappings. */

@@ -163,7 +163,12 @@ struct broker_plugin {
 	 * Lifecycle.  init validates options and allocates *state; it must not
 	 * open sockets.  start runs once the loop is up and state is restored.
 	 * reload is called on SIGHUP/`brokerctl reload` after options changed.
-	 * stop releases sockets and timers; fini frees state.  Any may be NULL.
+	 * stop releases what the plugin made itself (its own events, sockets,
+	 * threads, and host timers if it wants to); the core then releases
+	 * whatever the plugin still had registered with it (host timers
+	 * included).  Before stop, the core closes the listeners and cancels the
+	 * pending connects it had asked of the plugin.  fini frees state.  Any
+	 * may be NULL.
 	 */
 	int (*init)(struct broker_plugin_handle *h, void **state, char *err, size_t errlen);
 	int (*start)(void *state, char *err, size_t errlen);

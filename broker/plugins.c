@@ -492,27 +492,37 @@ int plugins_reload_all(struct plugin_registry *reg)
 	return failures ? -EINVAL : 0;
 }
 
-/* Release everything the plugin registered, newest first. */
-static void plugin_release_resources(struct plugin *p)
+/* Release what the plugin registered, newest first; calls_plugin: only what calls back into it. */
+static void plugin_release_resources(struct plugin *p, bool calls_plugin)
 {
-	while (p->resources) {
-		struct plugin_resource *r = p->resources;
+	struct plugin_resource *r = p->resources, *next;
+
+	for (; r; r = next) {
+		next = r->next;
+		if (calls_plugin && !r->calls_plugin)
+			continue;
 		plugin_untrack(p, r);
 		r->release(r);
+		/* A release may untrack others (a listener closing its pending connects): start over. */
+		next = p->resources;
 	}
 }
 
 static void plugin_stop(struct plugin *p)
 {
-	plugin_release_resources(p);
+	/*
+	 * First what calls back into the plugin (listeners, pending connects),
+	 * while its state is intact; then its stop(), which may free its own
+	 * timers; then whatever it left registered.
+	 */
+	plugin_release_resources(p, true);
 	if (p->started && p->desc.stop)
 		p->desc.stop(p->state);
 	/* A watcher's ports go with it. */
 	if (p->started && (p->desc.kinds & BROKER_KIND_WATCHER) && p->reg->broker->mappings)
 		mappings_drop_source(p->reg->broker->mappings, p->desc.name);
 	p->started = false;
-	/* Anything the plugin's stop registered by mistake goes too. */
-	plugin_release_resources(p);
+	plugin_release_resources(p, false);
 }
 
 static void plugin_remove(struct plugin_registry *reg, struct plugin *p)

@@ -43,6 +43,7 @@ const char *plugin_option_text(const struct plugin *p, const char *name);
 struct plugin_resource {
 	struct plugin_resource *next, *prev;
 	void (*release)(struct plugin_resource *r);  /* called on unload */
+	bool calls_plugin;   /* release calls the plugin (unlisten, connect_cancel): done before its stop() */
 };
 void plugin_track(struct plugin *p, struct plugin_resource *r);
 void plugin_untrack(struct plugin *p, struct plugin_resource *r);

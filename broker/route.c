@@ -11,6 +11,7 @@
 #include "broker/broker.h"
 #include "broker/endpoint.h"
 #include "broker/errfmt.h"
+#include "broker/events.h"
 #include "broker/link.h"
 #include "broker/log.h"
 #include "broker/peer.h"
@@ -350,14 +351,17 @@ int routes_add(struct route_table *rt, const char *name, const char *listen, con
 	int rc = route_open(rt, name, listen, connect, max_connections, persist, false, err, errlen);
 	struct store_route sr = { name, listen, connect, max_connections, 0 };
 
-	if (rc < 0 || !persist)
+	if (rc < 0)
 		return rc;
-	rc = store_route_insert(rt->broker->store, &sr, err, errlen);
-	if (rc < 0) {
-		/* Not stored means not added: the user would lose it at restart without knowing. */
-		route_close(rt, route_find(rt, name));
-		return rc;
+	if (persist) {
+		rc = store_route_insert(rt->broker->store, &sr, err, errlen);
+		if (rc < 0) {
+			/* Not stored means not added: the user would lose it at restart without knowing. */
+			route_close(rt, route_find(rt, name));
+			return rc;
+		}
 	}
+	events_text(rt->broker, "route.add", "route %s: %s -> %s", name, listen, connect);
 	return 0;
 }
 
@@ -375,6 +379,7 @@ int routes_remove(struct route_table *rt, const char *name, char *err, size_t er
 		return rc;
 	log_info(TAG, "%s: removed", name);
 	route_close(rt, r);
+	events_text(rt->broker, "route.remove", "route %s removed", name);
 	return 0;
 }
 

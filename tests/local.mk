@@ -2,9 +2,13 @@
 include %reldir%/unit/local.mk
 include %reldir%/unit/endpoints.mk
 include %reldir%/unit/exec.mk
+include %reldir%/unit/docker.mk
+include %reldir%/unit/watchers.mk
+include %reldir%/unit/kubernetes.mk
 include %reldir%/unit/rpc.mk
 include %reldir%/plugins/local.mk
 include %reldir%/tools/local.mk
 include %reldir%/integration/local.mk
+include %reldir%/integration/ctl.mk
 include %reldir%/bench/local.mk
 include %reldir%/fuzz/local.mk

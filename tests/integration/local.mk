@@ -13,6 +13,9 @@
 	%reldir%/store_errors.sh \
 	%reldir%/health.sh \
 	%reldir%/reload.sh \
-	%reldir%/drain.sh
+	%reldir%/drain.sh \
+	%reldir%/watch_docker.sh \
+	%reldir%/watch_procnet.sh \
+	%reldir%/watch_iptables.sh
 TESTS += $(%canon_reldir%_scripts)
 EXTRA_DIST += %reldir%/lib.sh $(%canon_reldir%_scripts)
