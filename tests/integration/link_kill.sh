@@ -36,11 +36,14 @@ cut_transfer() {
 	"$XFER" send "unix:$T/in.sock" 8G --expect echo --io-timeout 30 --timeout 60 >"$T/cut.out" 2>&1 &
 	cl=$!
 	record "$cl"
-	# Wait until data flows through the link (bounded).
+	# Wait until this transfer moves data through the link (bounded): the
+	# link's byte counter grows by 4 MB and the client is still running.
+	_b0=$(link_field B connect bytes_sent)
 	_i=0
-	while [ "$(link_field B any bytes_sent)" -lt 4000000 ] 2>/dev/null && [ "$_i" -lt 50 ]; do
+	while [ "$(link_field B connect bytes_sent)" -lt $((${_b0:-0} + 4000000)) ] 2>/dev/null && [ "$_i" -lt 100 ]; do
 		sleep 0.1; _i=$((_i + 1))
 	done
+	alive "$cl" || note "the transfer ended before the cut: $(tr '\n' ' ' <"$T/cut.out")"
 	_t=$(date +%s%N)
 	if [ "$1" = stop ]; then kill -STOP "$PID_A"; else bkill9 A; fi
 	_i=0

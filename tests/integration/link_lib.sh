@@ -14,6 +14,9 @@ for _p in exec vsock; do
 		LINK_PLUGIN_ARGS="$LINK_PLUGIN_ARGS --plugin-dir $top_builddir/plugins/$_p/.libs"
 done
 LINKPEER="$top_builddir/tests/tools/linkpeer"
+# A sanitizer build (ASan/UBSan) runs several times slower: tests scale down.
+SANITIZED=
+grep -q "__asan_init\|__ubsan_handle\|__tsan_init" "$BROKERD" 2>/dev/null && SANITIZED=1
 
 # bpid NAME: the pid of broker NAME (empty when not running).
 bpid() { eval "echo \${PID_$1:-}"; }
