@@ -169,13 +169,18 @@ int cmd_watch(const struct opts *o, const char *const *topics, int ntopics)
 	long seen = 0;
 	int rc;
 
-	if ((rc = open_feed(o, topics, ntopics, &sock)))
-		return rc;
+	/* Handlers first: a signal while the feed is still being dialed must not kill us. */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	if ((rc = open_feed(o, topics, ntopics, &sock)))
+		return rc;
+	if (stop_signal) {
+		nng_close(sock);
+		return 0;
+	}
 
 	last = now_ms(CLOCK_MONOTONIC);
 	while (!stop_signal) {

@@ -23,7 +23,8 @@ fi
 # watch_for N ARGS...: start `brokerctl watch ARGS` in the background; sets WATCH_PID.
 watch_for() {
 	_n=$1; shift
-	ctl watch "$@" >"$T/watch$_n.out" 2>"$T/watch$_n.err" &
+	# brokerctl itself, not the ctl() shell function: $! must be its pid so signals reach it.
+	"$BROKERCTL" --runtime-dir "$T/run" watch "$@" >"$T/watch$_n.out" 2>"$T/watch$_n.err" &
 	WATCH_PID=$!
 	record "$WATCH_PID"
 }
