@@ -160,6 +160,33 @@ void link_protocol_error(struct link *l, const char *fmt, ...)
 
 /* ------------------------------------------------------------ output */
 
+static void link_process_input(struct link *l);
+
+/* After a failed write: take whatever the peer sent last (a GOAWAY) so its reason is kept. */
+static void link_drain_goaway(struct link *l)
+{
+	for (int i = 0; i < 4 && l->state != LINK_CLOSED; i++) {
+		struct evbuffer_iovec vec[2];
+		int nvec = evbuffer_reserve_space(l->in, RELAY_READ_CHUNK, vec, 2);
+		ssize_t n;
+
+		if (nvec < 0)
+			return;
+		n = platform_read_iov(l->rfd, vec, nvec);
+		if (n <= 0)
+			return;
+		size_t left = (size_t)n;
+		for (int v = 0; v < nvec; v++) {
+			if (vec[v].iov_len > left)
+				vec[v].iov_len = left;
+			left -= vec[v].iov_len;
+		}
+		evbuffer_commit_space(l->in, vec, nvec);
+		l->stats.bytes_received += (uint64_t)n;
+		link_process_input(l);
+	}
+}
+
 void link_flush(struct link *l)
 {
 	if (l->state == LINK_CLOSED)
@@ -170,6 +197,10 @@ void link_flush(struct link *l)
 			break;
 		if (n < 0) {
 			char why[128];
+			/* The peer may have said why it hung up: read that before blaming the write. */
+			link_drain_goaway(l);
+			if (l->state == LINK_CLOSED)
+				return;
 			snprintf(why, sizeof(why), "carrier write failed: %s", strerror((int)-n));
 			log_warn(TAG, "%s: %s", l->carrier, why);
 			link_shutdown(l, why, false);
@@ -256,7 +287,9 @@ static void link_send_hello(struct link *l)
 
 static void link_maybe_up(struct link *l)
 {
-	if (l->state != LINK_HANDSHAKE || !l->hello_received || (l->p.require_auth && !l->auth_ok))
+	/* Up only when both directions are settled: our check of the peer, and the peer's check of us. */
+	if (l->state != LINK_HANDSHAKE || !l->hello_received || (l->p.require_auth && !l->auth_ok) ||
+	    (l->peer_wants_auth && !l->auth_accepted))
 		return;
 	l->state = LINK_UP;
 	l->up_since = time(NULL);
@@ -362,6 +395,9 @@ static void link_on_auth(struct link *l, const uint8_t *payload, size_t len)
 		return;
 	}
 	l->auth_ok = true;
+	/* Tell the prover, so it goes up only once it is accepted (and backs off when not). */
+	link_send(l, LINK_AUTH_OK, 0, NULL, 0);
+	link_flush(l);
 	link_maybe_up(l);
 }
 
@@ -471,6 +507,14 @@ static void link_on_control(struct link *l, const struct link_frame_header *h, c
 		return;
 	case LINK_AUTH:
 		link_on_auth(l, payload, h->length);
+		return;
+	case LINK_AUTH_OK:
+		if (!l->auth_sent || l->auth_accepted) {
+			link_protocol_error(l, "unexpected AUTH_OK");
+			return;
+		}
+		l->auth_accepted = true;
+		link_maybe_up(l);
 		return;
 	}
 	if (l->state != LINK_UP) {

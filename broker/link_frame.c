@@ -45,7 +45,7 @@ const char *link_frame_type_name(uint8_t type)
 		[LINK_OPEN] = "OPEN", [LINK_OPEN_OK] = "OPEN_OK", [LINK_OPEN_ERR] = "OPEN_ERR",
 		[LINK_DATA] = "DATA", [LINK_WINDOW] = "WINDOW", [LINK_FIN] = "FIN",
 		[LINK_RST] = "RST", [LINK_PING] = "PING", [LINK_PONG] = "PONG",
-		[LINK_GOAWAY] = "GOAWAY",
+		[LINK_GOAWAY] = "GOAWAY", [LINK_AUTH_OK] = "AUTH_OK",
 	};
 
 	if (type < sizeof(names) / sizeof(names[0]) && names[type])
@@ -69,6 +69,10 @@ int link_frame_check(const struct link_frame_header *h, char *why, size_t whylen
 	case LINK_PONG:
 		on_link = 1;
 		limit = 64;
+		break;
+	case LINK_AUTH_OK:
+		on_link = 1;
+		limit = 0;
 		break;
 	case LINK_RPC:
 		on_link = 1;

@@ -38,6 +38,7 @@ enum link_frame_type {
 	LINK_PING = 11,     /* stream 0: 8 opaque bytes, echoed by PONG */
 	LINK_PONG = 12,
 	LINK_GOAWAY = 13,   /* stream 0: UTF-8 reason; the sender closes the link after it */
+	LINK_AUTH_OK = 14,  /* stream 0, empty: the sender checked the peer's AUTH and accepts it */
 };
 
 struct link_frame_header {

@@ -37,6 +37,7 @@ struct link {
 	/* handshake */
 	uint8_t nonce[32], peer_nonce[32];
 	bool hello_received, auth_ok, auth_sent;
+	bool auth_accepted;           /* the peer confirmed our proof (AUTH_OK) */
 	uint32_t version;
 	char *peer_id, *peer_host, *peer_software;
 	bool peer_wants_auth;

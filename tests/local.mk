@@ -10,5 +10,7 @@ include %reldir%/plugins/local.mk
 include %reldir%/tools/local.mk
 include %reldir%/integration/local.mk
 include %reldir%/integration/ctl.mk
+include %reldir%/tools/linkpeer.mk
+include %reldir%/integration/link.mk
 include %reldir%/bench/local.mk
 include %reldir%/fuzz/local.mk

@@ -249,6 +249,9 @@ static void peer_greeting(struct link *l, uint8_t mode, uint8_t **buf, size_t *l
 		auth.proof.len = sizeof(proof);
 		put_message(buf, len, LINK_AUTH, &auth.base);
 	}
+	/* Our link sent its proof on seeing the HELLO above; accept it. */
+	if (mode & M_PEER_WANTS_AUTH)
+		put_frame(buf, len, LINK_AUTH_OK, 0, NULL, 0);
 }
 
 /* ------------------------------------------------------------ I/O helpers */

@@ -10,10 +10,4 @@
 	%reldir%/link_auth_backoff.sh \
 	%reldir%/link_vsock.sh
 TESTS += $(%canon_reldir%_link_scripts)
-# Known daemon bug, asserted as it should behave: a dialer that does not
-# itself require auth declares the link up before the peer checked its proof,
-# so a wrong secret resets its backoff (about 13 attempts a second) and its
-# last_error is racy.  Remove this line when link_auth_backoff.sh passes
-# (automake then reports XPASS, which counts as a failure).
-XFAIL_TESTS += %reldir%/link_auth_backoff.sh
 EXTRA_DIST += %reldir%/link_lib.sh $(%canon_reldir%_link_scripts)
