@@ -1,13 +1,18 @@
 /*
  * bench.c - load generator and target server for tests/bench/run.
  *
- *   bench server PATH                 sink/echo server on a Unix socket
- *   bench throughput PATH BYTES SECS  one-way client->server bytes, MB/s
- *   bench rtt PATH COUNT SECS         1-byte ping-pong, p50/p99 in us
- *   bench cps PATH COUNT SECS         connect + 1 round trip + close, per second
- *   bench hold PATH N SECS            open N connections (each proven with one
+ *   bench server PATH [tcp:HOST:PORT] sink/echo server on a Unix socket (and,
+ *                                     given, on a loopback TCP port too)
+ *   bench throughput ADDR BYTES SECS  one-way client->server bytes, MB/s
+ *   bench rtt ADDR COUNT SECS         1-byte ping-pong, p50/p99 in us
+ *   bench cps ADDR COUNT SECS         connect + 1 round trip + close, per second
+ *   bench hold ADDR N SECS            open N connections (each proven with one
  *                                     round trip), print "held=N", keep them
  *                                     until stdin closes or SECS pass
+ *   bench free-port                   print a TCP port free on 127.0.0.1
+ *
+ * ADDR is a Unix socket path, or tcp:HOST:PORT (numeric host; TCP_NODELAY
+ * is set on client sockets so small writes are not held back).
  *
  * The server reads the first byte of each connection to learn its mode:
  * 'S' sink (discard until EOF, then reply with the 8-byte count received)
@@ -20,6 +25,9 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -44,6 +52,47 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* "tcp:HOST:PORT" (HOST numeric, [v6] allowed) -> a resolved address. */
+static int tcp_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	                          .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
+	struct addrinfo *ai;
+	char host[128];
+	const char *hp = addr + 4, *colon = strrchr(hp, ':');
+	size_t hl;
+
+	if (strncmp(addr, "tcp:", 4) || !colon)
+		return -EINVAL;
+	hl = (size_t)(colon - hp);
+	if (hl > 1 && hp[0] == '[' && hp[hl - 1] == ']') {
+		hp++;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, hp, hl);
+	host[hl] = 0;
+	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
+		return -EINVAL;
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*len = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+static int is_tcp(const char *addr)
+{
+	return strncmp(addr, "tcp:", 4) == 0;
+}
+
+static void set_nodelay(int fd)
+{
+	int one = 1;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 static int unix_addr(const char *path, struct sockaddr_un *sun)
@@ -161,6 +210,8 @@ static void srv_on_accept(evutil_socket_t lfd, short what, void *arg)
 
 		if (fd < 0)
 			return;
+		if (arg)  /* the TCP listener */
+			set_nodelay(fd);
 		c = calloc(1, sizeof(*c));
 		if (!c) {
 			close(fd);
@@ -183,11 +234,33 @@ static void srv_on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(srv.base);
 }
 
-static int run_server(const char *path)
+/* A second, TCP listener for the direct-over-TCP baseline. */
+static int tcp_listen(const char *addr)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, one = 1;
+
+	if (tcp_addr(addr, &ss, &len) < 0) {
+		fprintf(stderr, "bench server: %s: want tcp:HOST:PORT with a numeric host\n", addr);
+		return -1;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 4096) < 0) {
+		fprintf(stderr, "bench server: %s: %s\n", addr, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int run_server(const char *path, const char *tcp)
 {
 	struct sockaddr_un sun;
-	struct event *lev, *sigterm, *sigint;
-	int lfd;
+	struct event *lev, *tev = NULL, *sigterm, *sigint;
+	int lfd, tfd = -1;
 
 	signal(SIGPIPE, SIG_IGN);
 	if (unix_addr(path, &sun) < 0) {
@@ -200,11 +273,18 @@ static int run_server(const char *path)
 		fprintf(stderr, "bench server: %s: %s\n", path, strerror(errno));
 		return 1;
 	}
+	if (tcp && (tfd = tcp_listen(tcp)) < 0)
+		return 1;
 	srv.buf = malloc(CHUNK);
 	srv.base = event_base_new();
 	if (!srv.buf || !srv.base)
 		return 1;
 	lev = event_new(srv.base, lfd, EV_READ | EV_PERSIST, srv_on_accept, NULL);
+	if (tfd >= 0) {
+		/* A non-NULL argument tells srv_on_accept to set TCP_NODELAY. */
+		tev = event_new(srv.base, tfd, EV_READ | EV_PERSIST, srv_on_accept, &srv);
+		event_add(tev, NULL);
+	}
 	sigterm = evsignal_new(srv.base, SIGTERM, srv_on_signal, NULL);
 	sigint = evsignal_new(srv.base, SIGINT, srv_on_signal, NULL);
 	event_add(lev, NULL);
@@ -213,6 +293,10 @@ static int run_server(const char *path)
 	event_base_dispatch(srv.base);
 	/* Connections still open at exit are reclaimed by the kernel. */
 	event_free(lev);
+	if (tev)
+		event_free(tev);
+	if (tfd >= 0)
+		close(tfd);
 	event_free(sigterm);
 	event_free(sigint);
 	event_base_free(srv.base);
@@ -224,23 +308,34 @@ static int run_server(const char *path)
 
 /* ------------------------------------------------------------ clients */
 
-static int dial(const char *path)
+/* ADDR: a Unix socket path or tcp:HOST:PORT. */
+static int dial(const char *addr)
 {
-	struct sockaddr_un sun;
+	struct sockaddr_storage ss;
+	socklen_t len;
 	struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
 	int fd, r;
 
-	r = unix_addr(path, &sun);
+	if (is_tcp(addr)) {
+		r = tcp_addr(addr, &ss, &len);
+	} else {
+		r = unix_addr(addr, (struct sockaddr_un *)&ss);
+		len = sizeof(struct sockaddr_un);
+	}
 	if (r < 0)
 		return r;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+	/* A path that drops connections must not hang the run: bound connect too. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
 		r = -errno;
 		close(fd);
 		return r;
 	}
+	if (ss.ss_family != AF_UNIX)
+		set_nodelay(fd);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	return fd;
@@ -460,14 +555,33 @@ static int run_hold(const char *path, long count, double secs)
 	return r < 0 ? 1 : 0;
 }
 
+/* A port the kernel picks on 127.0.0.1; free now, not reserved. */
+static int run_free_port(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
+		fprintf(stderr, "free-port: %s\n", strerror(errno));
+		return 1;
+	}
+	printf("%u\n", ntohs(sin.sin_port));
+	close(fd);
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
-	        "usage: bench server PATH\n"
-	        "       bench throughput PATH BYTES SECS\n"
-	        "       bench rtt PATH COUNT SECS\n"
-	        "       bench cps PATH COUNT SECS\n"
-	        "       bench hold PATH N SECS\n");
+	        "usage: bench server PATH [tcp:HOST:PORT]\n"
+	        "       bench throughput ADDR BYTES SECS\n"
+	        "       bench rtt ADDR COUNT SECS\n"
+	        "       bench cps ADDR COUNT SECS\n"
+	        "       bench hold ADDR N SECS\n"
+	        "       bench free-port\n"
+	        "ADDR: a Unix socket path or tcp:HOST:PORT\n");
 	exit(2);
 }
 
@@ -476,12 +590,14 @@ int main(int argc, char **argv)
 	const char *cmd, *path;
 	double secs;
 
+	if (argc == 2 && !strcmp(argv[1], "free-port"))
+		return run_free_port();
 	if (argc < 3)
 		usage();
 	cmd = argv[1];
 	path = argv[2];
-	if (!strcmp(cmd, "server"))
-		return run_server(path);
+	if (!strcmp(cmd, "server") && argc <= 4)
+		return run_server(path, argc == 4 ? argv[3] : NULL);
 	if (argc != 5)
 		usage();
 	signal(SIGPIPE, SIG_IGN);
