@@ -33,6 +33,9 @@ static uint32_t limit_of(uint8_t type, int *on_link)
 	case LINK_RPC:
 		*on_link = 1;
 		return LINK_MAX_RPC;
+	case LINK_AUTH_OK:
+		*on_link = 1;
+		return 0;
 	case LINK_OPEN:
 	case LINK_OPEN_ERR:
 		*on_link = 0;
