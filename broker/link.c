@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/util.h>
+
 #include "broker/errfmt.h"
 #include "broker/link_auth.h"
 #include "broker/link_internal.h"
@@ -167,7 +169,7 @@ static void link_drain_goaway(struct link *l)
 {
 	for (int i = 0; i < 4 && l->state != LINK_CLOSED; i++) {
 		struct evbuffer_iovec vec[2];
-		int nvec = evbuffer_reserve_space(l->in, RELAY_READ_CHUNK, vec, 2);
+		int nvec = evbuffer_reserve_space(l->in, RELAY_READ_RESERVE, vec, 2);
 		ssize_t n;
 
 		if (nvec < 0)
@@ -585,7 +587,7 @@ static void link_read_cb(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	l->busy++;
-	nvec = evbuffer_reserve_space(l->in, RELAY_READ_CHUNK, vec, 2);
+	nvec = evbuffer_reserve_space(l->in, RELAY_READ_RESERVE, vec, 2);
 	if (nvec < 0) {
 		link_shutdown(l, "out of memory", false);
 		goto out;
@@ -689,6 +691,12 @@ int link_new(const struct link_params *p, const struct broker_stream_desc *carri
 		link_close_carrier(l);
 		link_free(l);
 		return -ENOMEM;
+	}
+	if (carrier->flags & BROKER_STREAM_SOCKET) {
+		/* One carrier holds every stream: give it room so a write moves more than one frame. */
+		int sz = 1 << 20;
+		setsockopt(l->rfd, SOL_SOCKET, SO_SNDBUF, (const void *)&sz, sizeof(sz));
+		setsockopt(l->rfd, SOL_SOCKET, SO_RCVBUF, (const void *)&sz, sizeof(sz));
 	}
 	link_streams_init(l);
 	link_auth_nonce(l->nonce, sizeof(l->nonce));

@@ -21,8 +21,9 @@
 #define LINK_MAX_RPC (16u * 1024 * 1024)
 #define LINK_MAX_CONTROL (64u * 1024)
 
-/* Initial per-stream credit each side grants the other. */
+/* Initial per-stream credit each side grants the other; a receiver may grow it up to the max. */
 #define LINK_INITIAL_WINDOW (256u * 1024)
+#define LINK_MAX_WINDOW (4u * 1024 * 1024)
 
 enum link_frame_type {
 	LINK_HELLO = 1,     /* stream 0: protobuf Hello; first frame each way */

@@ -30,6 +30,7 @@ struct link_stream {
 	uint32_t recv_allowed;        /* bytes the peer may still send */
 	uint64_t delivered;           /* bytes received and handed towards the local side */
 	uint64_t granted;             /* of those, consumed bytes already returned as credit */
+	uint32_t window;              /* receive window we grant; grows while the consumer keeps up */
 	bool fin_sent, fin_recv, rst_seen;
 	bool incoming;                /* the peer opened it */
 	bool datagram;                /* one datagram per DATA frame (relay.h framing inside) */
@@ -183,6 +184,14 @@ void link_streams_pump(struct link *l)
 				continue;
 			evbuffer_drain(s->base.out, sizeof(hdr));
 		} else {
+			/*
+			 * End the frame where the first buffer chain ends when that is
+			 * short of the limits: whole chains move between evbuffers
+			 * without copying.
+			 */
+			struct evbuffer_iovec first;
+			if (evbuffer_peek(s->base.out, -1, NULL, &first, 1) >= 1 && first.iov_len < n)
+				n = first.iov_len;
 			if (n > s->send_credit)
 				n = s->send_credit;
 			if (n > LINK_MAX_DATA)
@@ -237,12 +246,23 @@ static void stream_sink_drained(struct relay_end *e)
 
 	if (!l || !s->relay || s->fin_recv)
 		return;
-	consumed = s->delivered - evbuffer_get_length(relay_end_sink(e));
+	size_t backlog = evbuffer_get_length(relay_end_sink(e));
+	consumed = s->delivered - backlog;
 	grant = consumed - s->granted;
-	/* Grant in halves of the window: fewer WINDOW frames, and the sender never starves. */
-	if (grant < LINK_INITIAL_WINDOW / 2)
+	/* Grant in quarters of the window: the sender rarely waits, and WINDOW frames stay few. */
+	if (grant < s->window / 4)
 		return;
 	s->granted = consumed;
+	/*
+	 * The local consumer drained everything: the window, not the consumer,
+	 * is what limits this stream, so let it grow (up to LINK_MAX_WINDOW).
+	 * A slow consumer leaves a backlog and the window stays where it is, so
+	 * memory per stream stays bounded by its window.
+	 */
+	if (backlog == 0 && s->window < LINK_MAX_WINDOW) {
+		grant += s->window;
+		s->window *= 2;
+	}
 	s->recv_allowed += (uint32_t)grant;
 	buf[0] = (uint8_t)grant;
 	buf[1] = (uint8_t)(grant >> 8);
@@ -307,6 +327,7 @@ static struct link_stream *stream_new(struct link *l, uint32_t id)
 	s->id = id;
 	s->send_credit = LINK_INITIAL_WINDOW;
 	s->recv_allowed = LINK_INITIAL_WINDOW;
+	s->window = LINK_INITIAL_WINDOW;
 	if (!s->base.out || table_insert(l, s) < 0) {
 		stream_free(s);
 		return NULL;

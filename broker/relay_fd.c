@@ -39,7 +39,7 @@ static void fd_end_read_cb(evutil_socket_t fd, short what, void *arg)
 		struct evbuffer *sink = relay_end_sink(e);
 		struct evbuffer_iovec vec[2];
 		size_t asked = 0;
-		int nvec = evbuffer_reserve_space(sink, RELAY_READ_CHUNK, vec, 2);
+		int nvec = evbuffer_reserve_space(sink, RELAY_READ_RESERVE, vec, 2);
 		ssize_t n;
 
 		if (nvec < 0) {
