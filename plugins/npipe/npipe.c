@@ -350,10 +350,9 @@ static void on_accepted(void *arg)
 	free(it);
 }
 
-/* A client connected on slot i: bridge it and post the socket to the loop. */
-static void hand_off(struct npipe_listener *l, int i)
+/* A client connected on pipe: bridge it and post the socket to the loop. */
+static void hand_off(struct npipe_listener *l, HANDLE pipe)
 {
-	struct npipe_inst *in = &l->inst[i];
 	struct npipe_accept_item *it;
 	struct win32_bridge_opts o;
 	ULONG pid = 0;
@@ -361,18 +360,17 @@ static void hand_off(struct npipe_listener *l, int i)
 
 	it = calloc(1, sizeof(*it));
 	memset(&o, 0, sizeof(o));
-	o.rd = o.wr = in->pipe;
+	o.rd = o.wr = pipe;
 	o.flags = WIN32_BRIDGE_SAME | WIN32_BRIDGE_OVERLAPPED | (l->message ? WIN32_BRIDGE_MESSAGE : 0);
 	o.name = l->path;
 	if (!it || win32_bridge_start(&o, &it->sock, err, sizeof(err)) < 0) {
-		/* Drop this client; the instance is recreated. */
+		/* Drop this client. */
 		InterlockedIncrement(&l->failed);
 		free(it);
-		CloseHandle(in->pipe);
-		in->pipe = NULL;
+		CloseHandle(pipe);
 		return;
 	}
-	in->pipe = NULL;  /* the bridge owns it now */
+	/* the bridge owns the pipe now */
 	if (GetNamedPipeClientProcessId(o.rd, &pid) && pid)
 		snprintf(it->peer, sizeof(it->peer), "npipe:pid=%lu", (unsigned long)pid);
 	else
@@ -417,7 +415,12 @@ static DWORD WINAPI accept_thread(LPVOID arg)
 		l->inst[i].waiting = 0;
 		if (GetOverlappedResult(l->inst[i].pipe, &l->inst[i].ov, &got, FALSE) ||
 		    GetLastError() == ERROR_PIPE_CONNECTED) {
-			hand_off(l, i);
+			HANDLE pipe = l->inst[i].pipe;
+
+			/* A fresh instance waits before the slow part (the socket pair). */
+			l->inst[i].pipe = NULL;
+			arm_instance(l, i);
+			hand_off(l, pipe);
 		} else {
 			/* The client went away before we saw it: reuse the instance. */
 			DisconnectNamedPipe(l->inst[i].pipe);
