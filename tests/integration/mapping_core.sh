@@ -82,7 +82,7 @@ start_host
 wait_link_up H 15 || bail "link between the brokers did not come up"
 
 # --- (a) a tcp mapping appears and forwards -------------------------------------
-if wait_until "$BOUND" tcp_listening "127.0.0.1:$P_WEB"; then
+if within "$BOUND" tcp_listening "127.0.0.1:$P_WEB"; then
 	pass "(a) tcp 0.0.0.0:$P_WEB on the guest: host listens on 127.0.0.1:$P_WEB after $(($(now_ms) - T0)) ms (bound ${BOUND} s)"
 else
 	bail "(a) host not listening on 127.0.0.1:$P_WEB within ${BOUND} s: $(ss -Hltn "sport = :$P_WEB")"
@@ -111,12 +111,12 @@ if wait_json "$BOUND" G 'any(.[]; .owner == "second" and (.state | startswith("c
 else
 	fail "(b) guest never showed second in conflict: $(mshow G 'select(.host_port == '"$P_DUP"')')"
 fi
-check "(b) host serves first (echo) on 127.0.0.1:$P_DUP" wait_until "$BOUND" echo_ok "tcp:127.0.0.1:$P_DUP"
+check "(b) host serves first (echo) on 127.0.0.1:$P_DUP" within "$BOUND" echo_ok "tcp:127.0.0.1:$P_DUP"
 jcheck "(b) host lists only first for port $P_DUP" H \
 	'[.[] | select(.host_port == $p)] | length == 1 and .[0].owner == "first"' --argjson p "$P_DUP"
 pe_drop first
 ports_reload
-if wait_until "$BOUND" sink_ok "tcp:127.0.0.1:$P_DUP" 64K; then
+if within "$BOUND" sink_ok "tcp:127.0.0.1:$P_DUP" 64K; then
 	pass "(b) first removed: 127.0.0.1:$P_DUP now reaches second's target (the sink's count and sha256 match)"
 else
 	fail "(b) first removed: 127.0.0.1:$P_DUP does not reach the sink within ${BOUND} s: $(tr '\n' ' ' <"$T/check.out" 2>/dev/null)"
@@ -130,10 +130,10 @@ jcheck "(b) host: second listening on $P_DUP, first gone" H \
 
 # --- (d) IPv6 -------------------------------------------------------------------
 if [ "$HAVE_V6" -eq 1 ]; then
-	check "(d) host_ip :: is served on [::1]:$P_V6" wait_until "$BOUND" tcp_listening "[::1]:$P_V6"
+	check "(d) host_ip :: is served on [::1]:$P_V6" within "$BOUND" tcp_listening "[::1]:$P_V6"
 	check "(d) [::1]:$P_V6 echoes 256 KiB" echo_ok "tcp:[::1]:$P_V6" 256K
 	check "(d) IPv4 owner of the same port: 127.0.0.1:$P_V6 reaches its sink (no cross-family conflict)" \
-		wait_until "$BOUND" sink_ok "tcp:127.0.0.1:$P_V6"
+		within "$BOUND" sink_ok "tcp:127.0.0.1:$P_V6"
 	check "(d) nothing on [::]:$P_V6 (loopback bind policy)" tcp_not_listening "[::]:$P_V6"
 	jcheck "(d) guest: neither v6 nor v4same is in conflict" G \
 		'[.[] | select(.owner == "v6" or .owner == "v4same") | .state] == ["exported", "exported"]'
@@ -149,7 +149,7 @@ check "(e) guest logs port 0 and ignores it" log_has G "hostile: ignoring mappin
 check "(e) guest logs connect 'x' and ignores it" log_has G "hostile: ignoring mapping .*connect address 'x' is not HOST:PORT"
 check "(e) guest logs host ip 999.1.1.1 and ignores it" log_has G "hostile: ignoring mapping .*host ip '999.1.1.1' is not an IPv4 or IPv6 address"
 check "(e) the good entry of the hostile owner is served (127.0.0.1:$P_HGOOD echoes)" \
-	wait_until "$BOUND" echo_ok "tcp:127.0.0.1:$P_HGOOD"
+	within "$BOUND" echo_ok "tcp:127.0.0.1:$P_HGOOD"
 check "(e) nothing listens for the 'x' entry (port $P_HX)" port_not_listening "$P_HX"
 check "(e) nothing listens for the 999.1.1.1 entry (port $P_H999)" port_not_listening "$P_H999"
 check "(e) web still echoes" echo_ok "tcp:127.0.0.1:$P_WEB" 64K
@@ -162,7 +162,7 @@ jcheck "(e) ... nor on the host" H \
 
 # --- (f) UDP ------------------------------------------------------------------------
 if [ "$HAVE_UDP" -eq 1 ]; then
-	check "(f) udp 0.0.0.0:$P_UDP is bound on the host's 127.0.0.1:$P_UDP" wait_until "$BOUND" udp_bound "127.0.0.1:$P_UDP"
+	check "(f) udp 0.0.0.0:$P_UDP is bound on the host's 127.0.0.1:$P_UDP" within "$BOUND" udp_bound "127.0.0.1:$P_UDP"
 	if "$UDPECHO" check "127.0.0.1:$P_UDP" 0 1 1400 9000 60000 0 60000 --timeout 15 >"$T/f.out" 2>&1; then
 		pass "(f) udp datagrams of 0, 1, 1400, 9000 and 60000 bytes come back identical ($(tr '\n' ' ' <"$T/f.out"))"
 	else
@@ -184,11 +184,11 @@ if [ "$(id -u)" -eq 0 ] || [ "$UNPRIV" -le "$P_LOW" ]; then
 	bstop H && [ "$STOP_RC" = 0 ] && pass "host broker exits 0 on SIGTERM" || fail "host broker exit: $STOP_RC"
 	start_host --mapping-allow-privileged
 	wait_link_up H 15 || fail "(c) link did not come back after the host restart"
-	check "(c) with --mapping-allow-privileged 127.0.0.1:$P_LOW is served" wait_until "$BOUND" tcp_listening "127.0.0.1:$P_LOW"
-	check "(c) ... and echoes" wait_until "$BOUND" echo_ok "tcp:127.0.0.1:$P_LOW"
+	check "(c) with --mapping-allow-privileged 127.0.0.1:$P_LOW is served" within "$BOUND" tcp_listening "127.0.0.1:$P_LOW"
+	check "(c) ... and echoes" within "$BOUND" echo_ok "tcp:127.0.0.1:$P_LOW"
 	jcheck "(c) host mapping list: low is listening" H \
 		'any(.[]; .owner == "low" and (.state | startswith("listening")))'
-	check "(c) web still echoes after the host restart" wait_until "$BOUND" echo_ok "tcp:127.0.0.1:$P_WEB"
+	check "(c) web still echoes after the host restart" within "$BOUND" echo_ok "tcp:127.0.0.1:$P_WEB"
 else
 	note "(c) privileged half skipped: not root and ip_unprivileged_port_start=$UNPRIV"
 fi

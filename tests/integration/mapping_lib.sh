@@ -74,9 +74,9 @@ listening_in_range() {
 }
 
 # echo_ok ADDR [BYTES]: an echo round trip through ADDR (tcp:HOST:PORT) with matching checksums.
-echo_ok() { "$XFER" send "$1" "${2:-4096}" --expect echo --timeout 10 --io-timeout 5; }
+echo_ok() { "$XFER" send "$1" "${2:-4096}" --expect echo --timeout 5 --io-timeout 3; }
 # sink_ok ADDR [BYTES]: the bytes reach a sink server (its count+sha256 reply matches).
-sink_ok() { "$XFER" send "$1" "${2:-4096}" --expect sink --timeout 10 --io-timeout 5; }
+sink_ok() { "$XFER" send "$1" "${2:-4096}" --expect sink --timeout 5 --io-timeout 3; }
 # refused_or_closed ADDR: a client gets no data back within a bounded time (a
 # refused connection or an accepted one that is closed).
 refused_or_closed() {
@@ -111,13 +111,36 @@ jcheck() {
 	if mq "$_b" "$_e" "$@"; then pass "$_d"
 	else fail "$_d: $(jq -c '[.[] | {owner, proto, host_ip, host_port, state, origin, listen}]' "$T/$_b.map.json" 2>/dev/null | cut -c1-600)"; fi
 }
+# jwait SECONDS DESCRIPTION NAME JQ-EXPR [jq args...]: like jcheck, but polls
+# until the condition holds or SECONDS pass.
+jwait() {
+	[ "$HAVE_JSON" -eq 1 ] || return 0
+	_jw=$1; _d=$2; _b=$3; _e=$4; shift 4
+	if within "$_jw" mq "$_b" "$_e" "$@"; then pass "$_d"
+	else fail "$_d: $(jq -c '[.[] | {owner, proto, host_ip, host_port, state, origin, listen}]' "$T/$_b.map.json" 2>/dev/null | cut -c1-600)"; fi
+}
 # wait_json SECONDS NAME JQ-EXPR [jq args...]: poll until the JSON condition holds
 # (true at once without JSON).
 wait_json() {
 	[ "$HAVE_JSON" -eq 1 ] || return 0
 	_ws=$1; shift
-	wait_until "$_ws" mq "$@"
+	within "$_ws" mq "$@"
 }
 
 # now_ms: wall clock in milliseconds.
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# within SECONDS COMMAND...: retry COMMAND (every 0.1 s) until it succeeds or
+# SECONDS of wall time have passed.  Unlike wait_until, which counts tries,
+# this stays bounded when COMMAND itself takes seconds (a client timeout).
+within() {
+	_wd=$(($(now_ms) + $1 * 1000)); shift
+	while :; do
+		"$@" >"$T/within.out" 2>&1 && return 0
+		if [ "$(now_ms)" -ge "$_wd" ]; then
+			tail -n 3 "$T/within.out"   # the last try's complaint, for check's message
+			return 1
+		fi
+		sleep 0.1
+	done
+}
