@@ -236,6 +236,7 @@ void broker_fini(struct broker *b)
 		ctl_server_stop(b->ctl);
 	events_stop(b);
 	mappings_destroy(b->mappings);
+	b->mappings = NULL;   /* watchers stopped below must not drop into a freed table */
 	routes_destroy(b->routes);
 	if (b->plugins) {
 		plugins_stop_all(b->plugins);
