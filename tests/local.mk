@@ -1,5 +1,9 @@
 # Tests: unit (TAP-style programs), integration (shell scripts starting real brokers).
+# Windows (cross build, run under wine by scripts/test-windows): only the
+# portable unit tests in unit/local.mk; the rest needs Linux (AF_UNIX,
+# fork, netns, the Linux plugins).
 include %reldir%/unit/local.mk
+if !PLATFORM_WINDOWS
 include %reldir%/unit/endpoints.mk
 include %reldir%/unit/exec.mk
 include %reldir%/unit/docker.mk
@@ -13,4 +17,6 @@ include %reldir%/integration/ctl.mk
 include %reldir%/tools/linkpeer.mk
 include %reldir%/integration/link.mk
 include %reldir%/bench/local.mk
+include %reldir%/bench/docker.mk
 include %reldir%/fuzz/local.mk
+endif
