@@ -75,6 +75,20 @@ static void fd_end_read_cb(evutil_socket_t fd, short what, void *arg)
 	relay_release(r);
 }
 
+/* After writing: wait for writability while output remains, and tell the relay. */
+static void fd_end_wrote(struct fd_end *fe)
+{
+	struct relay_end *e = &fe->base;
+
+	if (relay_finished(e->relay))
+		return;
+	if (evbuffer_get_length(e->out) > 0)
+		event_add(fe->wev, NULL);
+	else
+		event_del(fe->wev);
+	relay_end_drained(e);
+}
+
 /* One datagram per read, stored with its length in front (see relay.h). */
 static void dgram_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -122,13 +136,7 @@ static void dgram_flush(struct fd_end *fe)
 		/* Any other failure loses this datagram only, as UDP may. */
 		evbuffer_drain(e->out, len + sizeof(hdr));
 	}
-	if (relay_finished(e->relay))
-		return;
-	if (evbuffer_get_length(e->out) > 0)
-		event_add(fe->wev, NULL);
-	else
-		event_del(fe->wev);
-	relay_end_drained(e);
+	fd_end_wrote(fe);
 }
 
 static void fd_end_flush(struct fd_end *fe)
@@ -149,13 +157,7 @@ static void fd_end_flush(struct fd_end *fe)
 			return;
 		}
 	}
-	if (relay_finished(e->relay))
-		return;
-	if (evbuffer_get_length(e->out) > 0)
-		event_add(fe->wev, NULL);
-	else
-		event_del(fe->wev);
-	relay_end_drained(e);
+	fd_end_wrote(fe);
 }
 
 static void fd_end_write_cb(evutil_socket_t fd, short what, void *arg)
