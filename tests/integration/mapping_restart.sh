@@ -59,6 +59,7 @@ host_owners_are() { [ "$(host_owners)" = "$1" ]; }
 # expect_set LABEL "A C U": H serves exactly that set (ss), and lists exactly
 # it (JSON), within BOUND seconds.
 expect_set() {
+	balive H || { wait "$PID_H" 2>/dev/null; bail "$1: the host broker died (exit status $?): $(tail -n 2 "$(blog H)" | tr '\n' ' ')"; }
 	if within "$BOUND" served_is "$2"; then
 		pass "$1: host serves exactly {$2}"
 	else
