@@ -3,7 +3,7 @@
 # against a fake dockerd on a unix socket serving tests/unit/docker/*.json.
 check_PROGRAMS += %reldir%/test_docker
 TESTS += %reldir%/test_docker
-%canon_reldir%_test_docker_SOURCES = %reldir%/test_docker.c
+%canon_reldir%_test_docker_SOURCES = %reldir%/test_docker.c %reldir%/fake_host.c
 %canon_reldir%_test_docker_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
 %canon_reldir%_test_docker_LDADD = $(LIBEVENT_LIBS)
 EXTRA_DIST += %reldir%/docker/list.json %reldir%/docker/list_after_restart.json \

@@ -1,6 +1,6 @@
 /*
  * tests/unit/test_docker.c - the docker watcher plugin (loaded with dlopen,
- * driven through a fake host table that records mapping calls) against a
+ * driven through the fake host of fake_host.h, which records mapping fh.calls) against a
  * fake dockerd: a libevent server on a unix socket in this process that
  * serves the fixtures in tests/unit/docker/ (written from the Docker Engine
  * API reference), streams /events as chunks the test pushes, and can hold,
@@ -11,18 +11,14 @@
  */
 #include <config.h>
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -30,7 +26,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#include "broker/plugin.h"
+#include "tests/unit/fake_host.h"
 #include "tests/unit/tap.h"
 
 #define ID_A "aaaaaaaaaaaa1111111111111111111111111111111111111111111111111111"
@@ -50,208 +46,6 @@
 static struct event_base *base;
 static char fixdir[512];
 static char sockpath[108];
-
-/* ------------------------------------------------------------- fake core */
-
-struct broker_plugin_handle {
-	const struct broker_plugin *p;
-	struct event_base *base;
-};
-
-struct broker_timer {
-	struct broker_timer *next;      /* all timers, released before stop like the core does */
-	struct event *ev;
-	broker_timer_fn fn;
-	void *arg;
-};
-
-static char logbuf[1 << 20];
-static size_t loglen;
-static char calls[1 << 16];     /* mapping calls, one per line */
-static size_t callslen;
-static int ncommits;
-static int in_resync;
-
-static void f_vlog(struct broker_plugin_handle *h, enum broker_log_level level, const char *fmt, va_list ap)
-{
-	char line[1200];
-
-	(void)h;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	if (getenv("TEST_VERBOSE"))
-		fprintf(stderr, "# [docker] L%d: %s\n", (int)level, line);
-	if (loglen + strlen(line) + 2 < sizeof(logbuf))
-		loglen += (size_t)snprintf(logbuf + loglen, sizeof(logbuf) - loglen, "%s\n", line);
-}
-
-static void f_log(struct broker_plugin_handle *h, enum broker_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void f_log(struct broker_plugin_handle *h, enum broker_log_level level, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	f_vlog(h, level, fmt, ap);
-	va_end(ap);
-}
-
-static struct event_base *f_event_base(struct broker_plugin_handle *h)
-{
-	return h->base;
-}
-
-static const char *f_option_string(struct broker_plugin_handle *h, const char *name)
-{
-	const struct broker_option *o;
-
-	if (strcmp(name, "socket") == 0)
-		return sockpath;
-	for (o = h->p->options; o && o->type != BROKER_OPT_END; o++)
-		if (strcmp(o->name, name) == 0)
-			return o->default_value;
-	return NULL;
-}
-
-static long long f_option_int(struct broker_plugin_handle *h, const char *name)
-{
-	const char *s = f_option_string(h, name);
-
-	return s ? strtoll(s, NULL, 0) : 0;
-}
-
-static int f_option_bool(struct broker_plugin_handle *h, const char *name)
-{
-	const char *s = f_option_string(h, name);
-
-	return s && strcmp(s, "true") == 0;
-}
-
-static void timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct broker_timer *t = arg;
-
-	(void)fd;
-	(void)what;
-	t->fn(t->arg);
-}
-
-static struct broker_timer *timers;
-
-static struct broker_timer *f_timer_new(struct broker_plugin_handle *h, broker_timer_fn fn, void *arg)
-{
-	struct broker_timer *t = calloc(1, sizeof(*t));
-
-	t->next = timers;
-	timers = t;
-	t->fn = fn;
-	t->arg = arg;
-	t->ev = evtimer_new(h->base, timer_cb, t);
-	return t;
-}
-
-static int f_timer_arm(struct broker_timer *t, long ms)
-{
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
-	if (ms < 0)
-		return evtimer_del(t->ev);
-	return evtimer_add(t->ev, &tv);
-}
-
-static void f_timer_free(struct broker_timer *t)
-{
-	struct broker_timer **pp;
-
-	for (pp = &timers; *pp; pp = &(*pp)->next)
-		if (*pp == t) {
-			*pp = t->next;
-			break;
-		}
-	event_free(t->ev);
-	free(t);
-}
-
-/* The core frees a plugin's timers before calling its stop. */
-static void release_timers(void)
-{
-	while (timers)
-		f_timer_free(timers);
-}
-
-static void callf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void callf(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (callslen < sizeof(calls) - 1)
-		callslen += (size_t)vsnprintf(calls + callslen, sizeof(calls) - callslen, fmt, ap);
-	va_end(ap);
-	if (callslen >= sizeof(calls))
-		callslen = sizeof(calls) - 1;
-}
-
-static int f_mapping_set(struct broker_plugin_handle *h, const char *owner, const char *description,
-                         const struct broker_mapping *m, size_t n)
-{
-	size_t i, j;
-
-	(void)h;
-	callf("set %.12s n=%zu (%s)", owner, n, description);
-	for (i = 0; i < n; i++) {
-		callf(" %s %s:%u>", m[i].proto == BROKER_PROTO_UDP ? "udp" : "tcp", m[i].host_ip,
-		      m[i].host_port);
-		for (j = 0; j < m[i].nconnect; j++)
-			callf("%s%s", j ? "|" : "", m[i].connect[j]);
-		if (m[i].host_port == 0 || m[i].nconnect == 0)
-			callf("!INVALID");
-	}
-	callf("\n");
-	return 0;
-}
-
-static int f_mapping_remove(struct broker_plugin_handle *h, const char *owner)
-{
-	(void)h;
-	callf("remove %.12s\n", owner);
-	return 0;
-}
-
-static int f_resync_begin(struct broker_plugin_handle *h)
-{
-	(void)h;
-	in_resync = 1;
-	callf("begin\n");
-	return 0;
-}
-
-static int f_resync_commit(struct broker_plugin_handle *h)
-{
-	(void)h;
-	in_resync = 0;
-	ncommits++;
-	callf("commit\n");
-	return 0;
-}
-
-static const struct broker_host fake_host = {
-	.struct_size = sizeof(struct broker_host),
-	.abi_major = BROKER_ABI_MAJOR,
-	.abi_minor = BROKER_ABI_MINOR,
-	.log = f_log,
-	.vlog = f_vlog,
-	.event_base = f_event_base,
-	.option_string = f_option_string,
-	.option_int = f_option_int,
-	.option_bool = f_option_bool,
-	.timer_new = f_timer_new,
-	.timer_arm = f_timer_arm,
-	.timer_free = f_timer_free,
-	.mapping_set = f_mapping_set,
-	.mapping_remove = f_mapping_remove,
-	.resync_begin = f_resync_begin,
-	.resync_commit = f_resync_commit,
-};
 
 /* ------------------------------------------------------------- fake dockerd */
 
@@ -535,67 +329,6 @@ static void push_event(const char *tmpl, const char *id, const char *name)
 
 /* ------------------------------------------------------------- helpers */
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void run_ms(long ms)
-{
-	long long end = now_ms() + ms;
-	struct timeval tv = { 0, 5000 };
-
-	while (now_ms() < end) {
-		event_base_loopexit(base, &tv);
-		event_base_dispatch(base);
-	}
-}
-
-static int run_until_calls(const char *needle, long ms)
-{
-	long long end = now_ms() + ms;
-	struct timeval tv = { 0, 5000 };
-
-	while (!strstr(calls, needle) && now_ms() < end) {
-		event_base_loopexit(base, &tv);
-		event_base_dispatch(base);
-	}
-	return strstr(calls, needle) != NULL;
-}
-
-static int run_until_log(const char *needle, long ms)
-{
-	long long end = now_ms() + ms;
-	struct timeval tv = { 0, 5000 };
-
-	while (!strstr(logbuf, needle) && now_ms() < end) {
-		event_base_loopexit(base, &tv);
-		event_base_dispatch(base);
-	}
-	return strstr(logbuf, needle) != NULL;
-}
-
-static int run_until_int(const int *v, int want, long ms)
-{
-	long long end = now_ms() + ms;
-	struct timeval tv = { 0, 5000 };
-
-	while (*v < want && now_ms() < end) {
-		event_base_loopexit(base, &tv);
-		event_base_dispatch(base);
-	}
-	return *v >= want;
-}
-
-static void clear_calls(void)
-{
-	callslen = 0;
-	calls[0] = '\0';
-}
-
 static int path_seen(const char *needle)
 {
 	int i;
@@ -610,35 +343,26 @@ static int path_seen(const char *needle)
 
 int main(int argc, char **argv)
 {
-	const char *plugin = argc > 1 ? argv[1] : getenv("DOCKER_PLUGIN");
-	const char *srcdir = getenv("top_srcdir"), *builddir = getenv("top_builddir");
-	struct broker_plugin_handle h;
+	const char *srcdir = getenv("top_srcdir");
 	const struct broker_plugin *p;
-	broker_plugin_entry_fn entry;
-	char pathbuf[700], err[256] = "";
-	void *dl, *state = NULL;
+	struct fh_plugin P;
+	char pathbuf[700], sockopt[128], err[256] = "";
+	const char *plugin = fh_plugin_path(argc, argv, 1, "DOCKER_PLUGIN", "docker", pathbuf, sizeof(pathbuf));
+	const char *opts[] = { sockopt, NULL };
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);   /* as brokerd does: writes to closed sockets fail with EPIPE */
+	fh_echo_level = -1;         /* FH_VERBOSE=1 shows the plugin's log */
 	snprintf(fixdir, sizeof(fixdir), "%s/tests/unit/docker", srcdir ? srcdir : ".");
-	if (!plugin) {
-		snprintf(pathbuf, sizeof(pathbuf), "%s/plugins/docker/.libs/docker.so", builddir ? builddir : ".");
-		plugin = pathbuf;
-	}
 	snprintf(sockpath, sizeof(sockpath), "/tmp/test_docker.%ld.sock", (long)getpid());
-	base = event_base_new();
+	snprintf(sockopt, sizeof(sockopt), "socket=%s", sockpath);
+	base = fh_base_new();
 
-	dl = dlopen(plugin, RTLD_NOW | RTLD_LOCAL);
-	if (!ok(dl != NULL, "dlopen %s", plugin)) {
-		diag("%s", dlerror());
+	if (!ok(fh_open(&P, plugin, base) == 0, "dlopen %s", plugin))
 		return done_testing();
-	}
-	*(void **)&entry = dlsym(dl, BROKER_PLUGIN_ENTRY);
-	p = entry(&fake_host);
+	p = P.p;
 	is_str(p->name, "docker", "plugin name");
 	ok(p->kinds == BROKER_KIND_WATCHER && p->resync && p->start && p->stop, "a watcher with start/stop/resync");
-	h.p = p;
-	h.base = base;
 	{
 		size_t l;
 		char *t = read_fixture("list.json", &l);
@@ -649,93 +373,93 @@ int main(int argc, char **argv)
 	}
 
 	ok(server_start() == 0, "fake dockerd listens on %s", sockpath);
-	rc = p->init(&h, &state, err, sizeof(err));
+	rc = fh_init(&P, opts, err, sizeof(err));
 	is_int(rc, 0, "init: %s", err);
-	rc = p->start(state, err, sizeof(err));
+	rc = fh_start(&P, err, sizeof(err));
 	is_int(rc, 0, "start: %s", err);
 
 	/* ---- initial resync: events first, then list, then inspects ---- */
-	ok(run_until_int(&ncommits, 1, 3000), "initial resync committed");
+	ok(fh_wait_int(base, &fh.commits, 1, 3000), "initial resync committed");
 	ok(paths_seen >= 2 && strncmp(paths[0], "/events?filters=", 16) == 0 &&
 	       strstr(paths[0], "%22start%22") && strcmp(paths[1], "/containers/json") == 0,
 	   "event stream opened before the list (%s, %s)", paths[0], paths[1]);
-	like(calls, "begin\n", "resync_begin");
-	like(calls, "set aaaaaaaaaaaa n=2 (docker container web (aaaaaaaaaaaa))", "web reported with 2 bindings");
-	like(calls, " tcp 0.0.0.0:8080>127.0.0.1:8080|172.17.0.2:80", "IPv4 binding: 127.0.0.1:HOSTPORT first, container second");
-	like(calls, " tcp :::8080>[::1]:8080|172.17.0.2:80", "IPv6 binding: [::1]:HOSTPORT first");
-	like(calls, "set bbbbbbbbbbbb n=3 (docker container mixed", "mixed: 3 bindings (443 unpublished, sctp ignored)");
-	like(calls, " tcp 127.0.0.1:8090>127.0.0.1:8090|172.18.0.3:80", "127.0.0.1 binding, container IP from Networks");
-	like(calls, " udp 0.0.0.0:8082>127.0.0.1:8082|172.18.0.3:8125", "udp binding");
-	like(calls, " udp :::8082>[::1]:8082|[fd00:dead::3]:8125|172.18.0.3:8125", "udp IPv6 binding with the container's IPv6");
-	ok(strstr(calls, "commit\n") > strstr(calls, "set bbbbbbbbbbbb"), "commit after the sets");
-	like(logbuf, "container list: entry 2 has no valid \"Id\"", "list entry with a bad id logged");
+	like(fh.calls, "begin\n", "resync_begin");
+	like(fh.calls, "set aaaaaaaaaaaa n=2 (docker container web (aaaaaaaaaaaa))", "web reported with 2 bindings");
+	like(fh.calls, " tcp 0.0.0.0:8080>127.0.0.1:8080|172.17.0.2:80", "IPv4 binding: 127.0.0.1:HOSTPORT first, container second");
+	like(fh.calls, " tcp :::8080>[::1]:8080|172.17.0.2:80", "IPv6 binding: [::1]:HOSTPORT first");
+	like(fh.calls, "set bbbbbbbbbbbb n=3 (docker container mixed", "mixed: 3 bindings (443 unpublished, sctp ignored)");
+	like(fh.calls, " tcp 127.0.0.1:8090>127.0.0.1:8090|172.18.0.3:80", "127.0.0.1 binding, container IP from Networks");
+	like(fh.calls, " udp 0.0.0.0:8082>127.0.0.1:8082|172.18.0.3:8125", "udp binding");
+	like(fh.calls, " udp :::8082>[::1]:8082|[fd00:dead::3]:8125|172.18.0.3:8125", "udp IPv6 binding with the container's IPv6");
+	ok(strstr(fh.calls, "commit\n") > strstr(fh.calls, "set bbbbbbbbbbbb"), "commit after the sets");
+	like(fh.log, "container list: entry 2 has no valid \"Id\"", "list entry with a bad id logged");
 	ok(!path_seen("not-a-hex-id"), "a bad id from the list is never put in a URL");
-	ok(!strstr(calls, "!INVALID"), "no invalid mapping reported");
+	ok(!strstr(fh.calls, "!INVALID"), "no invalid mapping reported");
 
 	/* ---- events ---- */
-	clear_calls();
+	fh_calls_clear();
 	push_event("event_die.json", ID_A, "web");
-	ok(run_until_calls("remove aaaaaaaaaaaa", 2000), "die -> mapping_remove");
+	ok(fh_wait_calls(base, "remove aaaaaaaaaaaa", 2000), "die -> mapping_remove");
 	push_event("event_die.json", ID_A, "web");     /* stop after die: nothing new */
 	push_event("event_network.json", ID_A, "bridge");
 	push_event("event_start.json", ID_S, "stopped");
-	run_until_log("event start 111111111111", 2000);
-	run_ms(200);
-	is_str(calls, "remove aaaaaaaaaaaa\n", "second die, a network event and a start of a stopped container report nothing");
+	fh_wait_log(base, "event start 111111111111", 2000);
+	fh_run_for(base, 200);
+	is_str(fh.calls, "remove aaaaaaaaaaaa\n", "second die, a network event and a start of a stopped container report nothing");
 
-	clear_calls();
+	fh_calls_clear();
 	push_event("event_start.json", ID_A, "web");
-	ok(run_until_calls("set aaaaaaaaaaaa n=2", 2000), "start -> inspect -> mapping_set");
+	ok(fh_wait_calls(base, "set aaaaaaaaaaaa n=2", 2000), "start -> inspect -> mapping_set");
 
 	/* hostile ports: only the good binding survives, each bad one logged */
-	clear_calls();
+	fh_calls_clear();
 	push_event("event_start.json", ID_C, "hostile");
-	ok(run_until_calls("set cccccccccccc", 2000), "hostile ports: reported");
-	like(calls, "set cccccccccccc n=1 (docker container hostile (cccccccccccc)) tcp 0.0.0.0:9000>127.0.0.1:9000|172.17.0.9:9000\n",
+	ok(fh_wait_calls(base, "set cccccccccccc", 2000), "hostile ports: reported");
+	like(fh.calls, "set cccccccccccc n=1 (docker container hostile (cccccccccccc)) tcp 0.0.0.0:9000>127.0.0.1:9000|172.17.0.9:9000\n",
 	     "only the valid 9000/tcp binding (deduplicated)");
-	like(logbuf, "HostPort \"0\" is not a port 1-65535", "HostPort 0 refused");
-	like(logbuf, "HostPort \"70000\" is not a port 1-65535", "HostPort 70000 refused");
-	like(logbuf, "HostPort is missing or not a string", "numeric HostPort refused");
-	like(logbuf, "HostIp \"garbage\" is not an address", "bad HostIp refused");
-	like(logbuf, "HostPort \" 80\" is not a port", "HostPort with a blank refused");
-	like(logbuf, "HostIp is not a string", "numeric HostIp refused");
-	like(logbuf, "is not an object; skipped", "binding that is not an object refused");
-	like(logbuf, "port key \"abc/tcp\"", "port key abc/tcp refused");
-	like(logbuf, "port key \"99999/tcp\"", "port key 99999/tcp refused");
-	like(logbuf, "port key \"0/tcp\"", "port key 0/tcp refused");
-	like(logbuf, "port key \"81/tcpx\"", "unknown protocol refused");
-	like(logbuf, "Ports[\"82/tcp\"] is not an array", "bindings that are not an array refused");
+	like(fh.log, "HostPort \"0\" is not a port 1-65535", "HostPort 0 refused");
+	like(fh.log, "HostPort \"70000\" is not a port 1-65535", "HostPort 70000 refused");
+	like(fh.log, "HostPort is missing or not a string", "numeric HostPort refused");
+	like(fh.log, "HostIp \"garbage\" is not an address", "bad HostIp refused");
+	like(fh.log, "HostPort \" 80\" is not a port", "HostPort with a blank refused");
+	like(fh.log, "HostIp is not a string", "numeric HostIp refused");
+	like(fh.log, "is not an object; skipped", "binding that is not an object refused");
+	like(fh.log, "port key \"abc/tcp\"", "port key abc/tcp refused");
+	like(fh.log, "port key \"99999/tcp\"", "port key 99999/tcp refused");
+	like(fh.log, "port key \"0/tcp\"", "port key 0/tcp refused");
+	like(fh.log, "port key \"81/tcpx\"", "unknown protocol refused");
+	like(fh.log, "Ports[\"82/tcp\"] is not an array", "bindings that are not an array refused");
 
 	/* broken documents: nothing reported */
-	clear_calls();
+	fh_calls_clear();
 	push_event("event_start.json", ID_D, "trunc");
 	push_event("event_start.json", ID_E, "wrong");
 	push_event("event_start.json", ID_F, "wrong2");
 	push_event("event_start.json", ID_G, "impostor");
 	push_event("event_start.json", ID_Z, "array");
 	push_event("event_start.json", ID_U, "unknown");
-	ok(run_until_log("inspect 222222222222: inspect document is not a JSON object", 3000), "array document refused");
-	ok(run_until_log("inspect dddddddddddd: not valid JSON", 3000), "truncated JSON refused");
-	ok(run_until_log("inspect eeeeeeeeeeee: inspect document has no boolean \"State.Running\"", 3000),
+	ok(fh_wait_log(base, "inspect 222222222222: inspect document is not a JSON object", 3000), "array document refused");
+	ok(fh_wait_log(base, "inspect dddddddddddd: not valid JSON", 3000), "truncated JSON refused");
+	ok(fh_wait_log(base, "inspect eeeeeeeeeeee: inspect document has no boolean \"State.Running\"", 3000),
 	   "State.Running of the wrong type refused");
-	ok(run_until_log("inspect ffffffffffff: \"NetworkSettings.Ports\" is not an object", 3000),
+	ok(fh_wait_log(base, "inspect ffffffffffff: \"NetworkSettings.Ports\" is not an object", 3000),
 	   "Ports of the wrong type refused");
-	ok(run_until_log("inspect 777777777777: answer is about container 000000000000", 3000),
+	ok(fh_wait_log(base, "inspect 777777777777: answer is about container 000000000000", 3000),
 	   "inspect answer about another id refused");
-	ok(run_until_log("container abcdef012345 is gone", 3000), "event for an unknown container: 404, nothing reported");
-	run_ms(100);
-	is_str(calls, "", "no mapping call for broken documents or unknown containers");
+	ok(fh_wait_log(base, "container abcdef012345 is gone", 3000), "event for an unknown container: 404, nothing reported");
+	fh_run_for(base, 100);
+	is_str(fh.calls, "", "no mapping call for broken documents or unknown containers");
 
 	/* bad events */
-	clear_calls();
+	fh_calls_clear();
 	push_str("{not json\n");
 	push_str("[1,2]\n");
 	push_str("{\"Type\":\"container\",\"Action\":\"start\",\"Actor\":{\"ID\":\"../../../info\"}}\n");
 	push_str("{\"Type\":\"container\",\"Action\":7,\"Actor\":{\"ID\":\"" ID_A "\"}}\n");
-	ok(run_until_log("event has no string \"Action\"", 2000), "event with a numeric Action refused");
-	like(logbuf, "event: not valid JSON", "garbage event line logged");
-	like(logbuf, "event is not a JSON object", "array event refused");
-	like(logbuf, "event has no valid container id", "event with a path as id refused");
+	ok(fh_wait_log(base, "event has no string \"Action\"", 2000), "event with a numeric Action refused");
+	like(fh.log, "event: not valid JSON", "garbage event line logged");
+	like(fh.log, "event is not a JSON object", "array event refused");
+	like(fh.log, "event has no valid container id", "event with a path as id refused");
 	ok(!path_seen("../") && !path_seen("info"), "no request built from a hostile id");
 	{
 		/* one line over 1 MiB, then a good event in the same stream */
@@ -748,49 +472,49 @@ int main(int argc, char **argv)
 		push_raw(line, big + 1);
 		free(line);
 	}
-	clear_calls();
+	fh_calls_clear();
 	push_event("event_start.json", ID_A, "web");
-	ok(run_until_calls("set aaaaaaaaaaaa n=2", 3000), "stream still works after bad and over-long lines");
-	like(logbuf, "event longer than 1048576 bytes; skipped", "over-long event line skipped with a log");
+	ok(fh_wait_calls(base, "set aaaaaaaaaaaa n=2", 3000), "stream still works after bad and over-long lines");
+	like(fh.log, "event longer than 1048576 bytes; skipped", "over-long event line skipped with a log");
 
 	/* huge documents */
-	clear_calls();
+	fh_calls_clear();
 	push_event("event_start.json", ID_BIG, "big");
-	ok(run_until_log("exceeds the limit of 16777216 bytes", 3000), "17 MiB Content-Length refused");
+	ok(fh_wait_log(base, "exceeds the limit of 16777216 bytes", 3000), "17 MiB Content-Length refused");
 	push_event("event_start.json", ID_BIGC, "bigc");
-	ok(run_until_log("response body exceeds the limit of 16777216 bytes", 5000), "chunked body past 16 MiB refused");
-	run_ms(100);
-	ok(!strstr(calls, "333333333333") && !strstr(calls, "444444444444"), "no mapping for huge documents");
+	ok(fh_wait_log(base, "response body exceeds the limit of 16777216 bytes", 5000), "chunked body past 16 MiB refused");
+	fh_run_for(base, 100);
+	ok(!strstr(fh.calls, "333333333333") && !strstr(fh.calls, "444444444444"), "no mapping for huge documents");
 	is_int(events_conns, 1, "the event stream stayed up through all of it");
 
 	/* race: a die overtakes a slow inspect */
-	clear_calls();
+	fh_calls_clear();
 	snprintf(hold_id, sizeof(hold_id), "%s", ID_R);
 	push_event("event_start.json", ID_R, "racer");
-	run_ms(150);
+	fh_run_for(base, 150);
 	ok(path_seen("/containers/" ID_R "/json"), "inspect for the racer sent (held)");
 	push_event("event_die.json", ID_R, "racer");
-	run_until_log("event die 555555555555", 2000);
+	fh_wait_log(base, "event die 555555555555", 2000);
 	release_held();
-	run_ms(300);
-	ok(!strstr(calls, "set 555555555555"), "a stale inspect answer after die reports nothing");
-	like(logbuf, "inspect 555555555555: newer event arrived; answer dropped", "the stale answer was dropped by epoch");
+	fh_run_for(base, 300);
+	ok(!strstr(fh.calls, "set 555555555555"), "a stale inspect answer after die reports nothing");
+	like(fh.log, "inspect 555555555555: newer event arrived; answer dropped", "the stale answer was dropped by epoch");
 	/* and without the race the same fixture is reported */
-	clear_calls();
+	fh_calls_clear();
 	push_event("event_start.json", ID_R, "racer");
-	ok(run_until_calls("set 555555555555 n=1", 2000), "the racer fixture itself is valid");
+	ok(fh_wait_calls(base, "set 555555555555 n=1", 2000), "the racer fixture itself is valid");
 
 	/* core asks for a resync */
-	clear_calls();
-	rc = p->resync(state);
+	fh_calls_clear();
+	rc = p->resync(P.state);
 	is_int(rc, 0, "resync callback");
-	like(calls, "begin\n", "resync callback: begin");
-	like(calls, "set aaaaaaaaaaaa n=2", "resync callback: web");
-	like(calls, "set cccccccccccc n=1", "resync callback: hostile's good binding");
-	like(calls, "commit\n", "resync callback: commit");
+	like(fh.calls, "begin\n", "resync callback: begin");
+	like(fh.calls, "set aaaaaaaaaaaa n=2", "resync callback: web");
+	like(fh.calls, "set cccccccccccc n=1", "resync callback: hostile's good binding");
+	like(fh.calls, "commit\n", "resync callback: commit");
 
 	/* dockerd restarts: reconnect with backoff, resync in full */
-	clear_calls();
+	fh_calls_clear();
 	snprintf(list_file, sizeof(list_file), "list_after_restart.json");
 	{
 		FILE *f;
@@ -802,28 +526,27 @@ int main(int argc, char **argv)
 		ok(f != NULL, "fixture %s present", list_file);
 	}
 	server_drop_all(1);
-	ok(run_until_log("reconnecting to", 2000), "stream loss noticed");
-	run_ms(700);           /* a few failed attempts while nothing listens */
-	ok(run_until_log("Connection refused", 100) || strstr(logbuf, "No such file"), "connect failures while dockerd is down");
+	ok(fh_wait_log(base, "reconnecting to", 2000), "stream loss noticed");
+	fh_run_for(base, 700);           /* a few failed attempts while nothing listens */
+	ok(fh_wait_log(base, "Connection refused", 100) || strstr(fh.log, "No such file"), "connect failures while dockerd is down");
 	ok(server_start() == 0, "fake dockerd back");
 	{
-		int before = ncommits;
+		int before = fh.commits;
 
-		ok(run_until_int(&ncommits, before + 1, 12000), "resync after dockerd came back");
+		ok(fh_wait_int(base, &fh.commits, before + 1, 12000), "resync after dockerd came back");
 	}
 	is_int(events_conns, 2, "one new event stream");
-	like(calls, "begin\n", "restart resync: begin");
-	like(calls, "set bbbbbbbbbbbb n=3", "restart resync: mixed still running");
-	ok(!strstr(calls, "set aaaaaaaaaaaa") && !strstr(calls, "set cccccccccccc") && !strstr(calls, "set 555555555555"),
+	like(fh.calls, "begin\n", "restart resync: begin");
+	like(fh.calls, "set bbbbbbbbbbbb n=3", "restart resync: mixed still running");
+	ok(!strstr(fh.calls, "set aaaaaaaaaaaa") && !strstr(fh.calls, "set cccccccccccc") && !strstr(fh.calls, "set 555555555555"),
 	   "containers absent from the new list are not set (the commit removes them)");
-	like(logbuf, "connected to dockerd at", "reconnect logged");
-	ok(!strstr(calls, "!INVALID"), "no invalid mapping reported");
+	like(fh.log, "connected to dockerd at", "reconnect logged");
+	ok(!strstr(fh.calls, "!INVALID"), "no invalid mapping reported");
 
-	release_timers();
-	p->stop(state);
-	p->fini(state);
+	fh_down(&P);
 	server_drop_all(1);
-	run_ms(50);
-	event_base_free(base);
+	fh_run_for(base, 50);
+	fh_close(&P);
+	fh_base_free(base);
 	return done_testing();
 }
