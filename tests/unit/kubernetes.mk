@@ -5,7 +5,7 @@
 if HAVE_LIBEVENT_OPENSSL
 check_PROGRAMS += %reldir%/test_kubernetes
 TESTS += %reldir%/test_kubernetes
-%canon_reldir%_test_kubernetes_SOURCES = %reldir%/test_kubernetes.c plugins/kubernetes/kubeconfig.c \
+%canon_reldir%_test_kubernetes_SOURCES = %reldir%/test_kubernetes.c %reldir%/fake_host.c plugins/kubernetes/kubeconfig.c \
 	plugins/kubernetes/service.c
 %canon_reldir%_test_kubernetes_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS) \
 	-DTOP_SRCDIR='"$(abs_top_srcdir)"' -DTOP_BUILDDIR='"$(abs_top_builddir)"'

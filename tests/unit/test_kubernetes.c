@@ -1,7 +1,7 @@
 /*
  * tests/unit/test_kubernetes.c - the kubernetes watcher: its YAML-subset
  * reader and kubeconfig extraction, the Service -> mapping conversion (both
- * compiled in), and the plugin itself (dlopen, fake host table) against
+ * compiled in), and the plugin itself (dlopen, fake_host.h) against
  * tests/tools/k8s_replay.py serving tests/fixtures/kubernetes/; TAP.
  *
  * The replay part is skipped (with a reason) when python3 or openssl is
@@ -9,11 +9,9 @@
  */
 #include <config.h>
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +24,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
-#include "broker/plugin.h"
+#include "tests/unit/fake_host.h"
 #include "plugins/kubernetes/kubeconfig.h"
 #include "plugins/kubernetes/service.h"
 #include "tests/unit/tap.h"
@@ -429,347 +427,66 @@ static void test_convert(const char *fixtures)
 	}
 }
 
-/* ------------------------------------------------------------- fake host */
+/* ------------------------------------------------------------- plugin */
 
-struct broker_plugin_handle {
-	const struct broker_plugin *p;
-	struct event_base *base;
-	const char *opts[4];     /* "name=value" */
-};
-
-struct broker_timer {
-	struct event *ev;
-	broker_timer_fn fn;
-	void *arg;
-};
-
-#define MAXOWN 64
-struct owner {
-	char owner[160];
-	char desc[600];
-	char maps[2048];
-	int in_resync;
-};
-static struct owner owners[MAXOWN];
-static int nowners, in_resync, nresyncs, nsets;
-static char logbuf[1 << 18];
-static size_t loglen;
-
-static void f_vlog(struct broker_plugin_handle *h, enum broker_log_level level, const char *fmt, va_list ap)
-{
-	char line[1500];
-
-	vsnprintf(line, sizeof(line), fmt, ap);
-	fprintf(stderr, "# [%s] L%d: %s\n", h->p->name, (int)level, line);
-	if (loglen + strlen(line) + 2 < sizeof(logbuf))
-		loglen += (size_t)snprintf(logbuf + loglen, sizeof(logbuf) - loglen, "%s\n", line);
-}
-
-static void f_log(struct broker_plugin_handle *h, enum broker_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void f_log(struct broker_plugin_handle *h, enum broker_log_level level, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	f_vlog(h, level, fmt, ap);
-	va_end(ap);
-}
-
-static struct event_base *f_event_base(struct broker_plugin_handle *h)
-{
-	return h->base;
-}
-
-static const char *f_option_string(struct broker_plugin_handle *h, const char *name)
-{
-	const struct broker_option *o;
-	size_t i, n = strlen(name);
-
-	for (i = 0; i < 4; i++)
-		if (h->opts[i] && !strncmp(h->opts[i], name, n) && h->opts[i][n] == '=')
-			return h->opts[i] + n + 1;
-	for (o = h->p->options; o && o->type != BROKER_OPT_END; o++)
-		if (!strcmp(o->name, name))
-			return o->default_value;
-	return NULL;
-}
-
-static long long f_option_int(struct broker_plugin_handle *h, const char *name)
-{
-	const char *s = f_option_string(h, name);
-
-	return s ? strtoll(s, NULL, 0) : 0;
-}
-
-static int f_option_bool(struct broker_plugin_handle *h, const char *name)
-{
-	const char *s = f_option_string(h, name);
-
-	return s && (!strcmp(s, "true") || !strcmp(s, "1"));
-}
-
-static void timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct broker_timer *t = arg;
-
-	(void)fd;
-	(void)what;
-	t->fn(t->arg);
-}
-
-/* Like the core: timers are tracked and released when the plugin stops (before its stop()). */
-static struct broker_timer *timers[16];
-static int ntimers;
-
-static struct broker_timer *f_timer_new(struct broker_plugin_handle *h, broker_timer_fn fn, void *arg)
-{
-	struct broker_timer *t = ntimers < 16 ? calloc(1, sizeof(*t)) : NULL;
-
-	if (!t)
-		return NULL;
-	timers[ntimers++] = t;
-
-	t->fn = fn;
-	t->arg = arg;
-	t->ev = evtimer_new(h->base, timer_cb, t);
-	return t;
-}
-
-static int f_timer_arm(struct broker_timer *t, long ms)
-{
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
-	if (ms < 0)
-		return evtimer_del(t->ev);
-	return evtimer_add(t->ev, &tv);
-}
-
-static void f_timer_free(struct broker_timer *t)
-{
-	int i;
-
-	for (i = 0; i < ntimers; i++)
-		if (timers[i] == t)
-			timers[i] = timers[--ntimers];
-	event_free(t->ev);
-	free(t);
-}
-
-static struct owner *own_find(const char *o)
-{
-	int i;
-
-	for (i = 0; i < nowners; i++)
-		if (!strcmp(owners[i].owner, o))
-			return &owners[i];
-	return NULL;
-}
-
-static void own_del(struct owner *w)
-{
-	*w = owners[--nowners];
-}
-
-static int f_mapping_set(struct broker_plugin_handle *h, const char *owner, const char *description,
-                         const struct broker_mapping *m, size_t n)
-{
-	struct owner *w = own_find(owner);
-	size_t i, off = 0;
-
-	(void)h;
-	nsets++;
-	if (n == 0) {
-		if (w)
-			own_del(w);
-		return 0;
-	}
-	if (!w) {
-		if (nowners == MAXOWN)
-			return -ENOSPC;
-		w = &owners[nowners++];
-		memset(w, 0, sizeof(*w));
-		snprintf(w->owner, sizeof(w->owner), "%s", owner);
-	}
-	snprintf(w->desc, sizeof(w->desc), "%s", description);
-	w->maps[0] = '\0';
-	for (i = 0; i < n && off + 100 < sizeof(w->maps); i++) {
-		if (m[i].host_port == 0 || m[i].nconnect < 1 || m[i].nconnect > 2)
-			return -EINVAL;
-		off += (size_t)snprintf(w->maps + off, sizeof(w->maps) - off, "%s:%s:%u>%s%s%s;",
-		                        m[i].proto == BROKER_PROTO_UDP ? "udp" : "tcp", m[i].host_ip, m[i].host_port,
-		                        m[i].connect[0], m[i].nconnect > 1 ? "," : "",
-		                        m[i].nconnect > 1 ? m[i].connect[1] : "");
-	}
-	w->in_resync = in_resync;
-	return 0;
-}
-
-static int f_mapping_remove(struct broker_plugin_handle *h, const char *owner)
-{
-	return f_mapping_set(h, owner, "", NULL, 0);
-}
-
-static int f_resync_begin(struct broker_plugin_handle *h)
-{
-	int i;
-
-	(void)h;
-	in_resync = 1;
-	for (i = 0; i < nowners; i++)
-		owners[i].in_resync = 0;
-	return 0;
-}
-
-static int f_resync_commit(struct broker_plugin_handle *h)
-{
-	int i;
-
-	(void)h;
-	for (i = nowners - 1; i >= 0; i--)
-		if (!owners[i].in_resync)
-			own_del(&owners[i]);
-	in_resync = 0;
-	nresyncs++;
-	return 0;
-}
-
-static const struct broker_host fake_host = {
-	.struct_size = sizeof(struct broker_host),
-	.abi_major = BROKER_ABI_MAJOR,
-	.abi_minor = BROKER_ABI_MINOR,
-	.log = f_log,
-	.vlog = f_vlog,
-	.event_base = f_event_base,
-	.option_string = f_option_string,
-	.option_int = f_option_int,
-	.option_bool = f_option_bool,
-	.timer_new = f_timer_new,
-	.timer_arm = f_timer_arm,
-	.timer_free = f_timer_free,
-	.mapping_set = f_mapping_set,
-	.mapping_remove = f_mapping_remove,
-	.resync_begin = f_resync_begin,
-	.resync_commit = f_resync_commit,
-};
-
-/* "owner-suffix=maps" of every owner, sorted by host port text: a compact state string. */
+/* Some owner's mappings contain spec ("tcp:127.0.0.1:30080>127.0.0.1:30080;", fake_host.h's spec form). */
 static int has_port(const char *spec)
 {
 	int i;
 
-	for (i = 0; i < nowners; i++)
-		if (strstr(owners[i].maps, spec))
+	for (i = 0; i < fh.nowners; i++)
+		if (strstr(fh.owners[i].spec, spec))
 			return 1;
 	return 0;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
+struct state_goal {
+	const char *const *want, *const *gone;
+};
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+static int state_reached(void *arg)
+{
+	const struct state_goal *g = arg;
+	int i;
+
+	for (i = 0; g->want && g->want[i]; i++)
+		if (!has_port(g->want[i]))
+			return 0;
+	for (i = 0; g->gone && g->gone[i]; i++)
+		if (has_port(g->gone[i]))
+			return 0;
+	return 1;
 }
 
 /* Run the loop until every spec in want[] is mapped and none in gone[] is, or ms pass. */
 static int run_until_state(struct event_base *base, const char *const *want, const char *const *gone, int ms)
 {
-	long long end = now_ms() + ms;
-	struct timeval tick = { 0, 20000 };
+	struct state_goal g = { want, gone };
 
-	for (;;) {
-		int okk = 1, i;
-
-		for (i = 0; want && want[i]; i++)
-			okk &= has_port(want[i]);
-		for (i = 0; gone && gone[i]; i++)
-			okk &= !has_port(gone[i]);
-		if (okk)
-			return 1;
-		if (now_ms() >= end)
-			break;
-		event_base_loopexit(base, &tick);
-		event_base_dispatch(base);
-	}
-	for (int i = 0; i < nowners; i++)
-		diag("owner %s (%s): %s", owners[i].owner, owners[i].desc, owners[i].maps);
+	if (fh_run_until(base, state_reached, &g, ms))
+		return 1;
+	for (int i = 0; i < fh.nowners; i++)
+		diag("owner %s (%s): %s", fh.owners[i].owner, fh.owners[i].desc, fh.owners[i].spec);
 	return 0;
 }
 
-static int run_until_logged(struct event_base *base, const char *needle, int ms)
+/* 0; -2 when init refuses; -1 otherwise. */
+static int load(const char *path, struct event_base *base, struct fh_plugin *L, const char *o1, const char *o2)
 {
-	long long end = now_ms() + ms;
-	struct timeval tick = { 0, 20000 };
-
-	while (!strstr(logbuf, needle) && now_ms() < end) {
-		event_base_loopexit(base, &tick);
-		event_base_dispatch(base);
-	}
-	return strstr(logbuf, needle) != NULL;
-}
-
-static void run_for(struct event_base *base, int ms)
-{
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
-	event_base_loopexit(base, &tv);
-	event_base_dispatch(base);
-}
-
-struct loaded {
-	void *dl;
-	const struct broker_plugin *p;
-	struct broker_plugin_handle h;
-	void *state;
-};
-
-static int load(const char *path, struct event_base *base, struct loaded *L, const char *o1, const char *o2)
-{
-	broker_plugin_entry_fn entry;
+	const char *opts[] = { o1, o2, NULL };
 	char err[300] = "";
 
-	memset(L, 0, sizeof(*L));
-	L->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (!L->dl) {
-		diag("dlopen %s: %s", path, dlerror());
+	if (fh_open(L, path, base) < 0)
 		return -1;
-	}
-	*(void **)&entry = dlsym(L->dl, BROKER_PLUGIN_ENTRY);
-	if (!entry)
-		return -1;
-	L->p = entry(&fake_host);
-	L->h.p = L->p;
-	L->h.base = base;
-	L->h.opts[0] = o1;
-	L->h.opts[1] = o2;
-	if (L->p->init(&L->h, &L->state, err, sizeof(err)) < 0) {
+	if (fh_init(L, opts, err, sizeof(err)) < 0) {
 		diag("init: %s", err);
-		L->state = NULL;
 		return -2;
 	}
-	if (L->p->start(L->state, err, sizeof(err)) < 0) {
+	if (fh_start(L, err, sizeof(err)) < 0) {
 		diag("start: %s", err);
 		return -1;
 	}
 	return 0;
-}
-
-static void unload(struct loaded *L)
-{
-	while (ntimers > 0) {
-		struct broker_timer *t = timers[--ntimers];
-
-		event_free(t->ev);
-		free(t);
-	}
-	if (L->state) {
-		L->p->stop(L->state);
-		L->p->fini(L->state);
-	}
-	if (L->dl)
-		dlclose(L->dl);
-	memset(L, 0, sizeof(*L));
 }
 
 static pid_t replay_start(const char *script, const char *dir, const char *scenario, const char *auth)
@@ -831,16 +548,22 @@ static int file_has(const char *path, const char *needle)
 	return strstr(buf, needle) != NULL;
 }
 
+struct file_goal {
+	const char *path, *needle;
+};
+
+static int file_reached(void *arg)
+{
+	const struct file_goal *g = arg;
+
+	return file_has(g->path, g->needle);
+}
+
 static int run_until_file(struct event_base *base, const char *path, const char *needle, int ms)
 {
-	long long end = now_ms() + ms;
-	struct timeval tick = { 0, 20000 };
+	struct file_goal g = { path, needle };
 
-	while (!file_has(path, needle) && now_ms() < end) {
-		event_base_loopexit(base, &tick);
-		event_base_dispatch(base);
-	}
-	return file_has(path, needle);
+	return fh_run_until(base, file_reached, &g, ms);
 }
 
 #define N_REPLAY 25
@@ -849,7 +572,7 @@ static void test_replay(const char *so, const char *script, const char *fixtures
 {
 	char dir[] = "/tmp/kube-replay.XXXXXX", scen[600], opt[500], reqlog[500], cmd[700];
 	struct event_base *base;
-	struct loaded L;
+	struct fh_plugin L;
 	pid_t pid;
 	int r;
 
@@ -858,7 +581,7 @@ static void test_replay(const char *so, const char *script, const char *fixtures
 		skip(N_REPLAY, "plugin not built or python3/openssl missing");
 		return;
 	}
-	base = event_base_new();
+	base = fh_base_new();
 	snprintf(scen, sizeof(scen), "%s/scenario.json", fixtures);
 	snprintf(reqlog, sizeof(reqlog), "%s/requests.log", dir);
 	pid = replay_start(script, dir, scen, "cert");
@@ -878,15 +601,15 @@ static void test_replay(const char *so, const char *script, const char *fixtures
 		ok(run_until_state(base, want, gone, 15000), "list + first event: NodePort, UDP, LoadBalancer, "
 		   "no-nodePort LoadBalancer mapped; hostile items not");
 	}
-	ok(nresyncs == 1, "the list was one resync (%d)", nresyncs);
+	ok(fh.commits == 1, "the list was one resync (%d)", fh.commits);
 	{
-		struct owner *api = own_find("kubernetes:api-server");
+		struct fh_owner *api = fh_owner("kubernetes:api-server");
 
-		ok(api && !strncmp(api->maps, "tcp:127.0.0.1:", 14), "API server port mapped on 127.0.0.1 (%s)",
-		   api ? api->maps : "none");
+		ok(api && !strncmp(api->spec, "tcp:127.0.0.1:", 14), "API server port mapped on 127.0.0.1 (%s)",
+		   api ? api->spec : "none");
 	}
-	ok(own_find("5f0c7f6e-8a6e-4a52-9d6b-3c1f0d2e7a01") &&
-	   !strcmp(own_find("5f0c7f6e-8a6e-4a52-9d6b-3c1f0d2e7a01")->desc, "default/web"),
+	ok(fh_owner("5f0c7f6e-8a6e-4a52-9d6b-3c1f0d2e7a01") &&
+	   !strcmp(fh_owner("5f0c7f6e-8a6e-4a52-9d6b-3c1f0d2e7a01")->desc, "default/web"),
 	   "owner is metadata.uid, description namespace/name");
 	gate(dir, "g1");
 	{
@@ -896,7 +619,7 @@ static void test_replay(const char *so, const char *script, const char *fixtures
 		ok(run_until_state(base, want, gone, 10000), "MODIFIED moves web to 30082; DELETED and a type "
 		   "change remove; DELETED of an unknown uid changes nothing");
 	}
-	ok(run_until_logged(base, "zero", 5000) && !has_port(":0>"), "a service with port 0 gives no mapping");
+	ok(fh_wait_log(base, "zero", 5000) && !has_port(":0>"), "a service with port 0 gives no mapping");
 	gate(dir, "g2");
 	{
 		const char *want[] = { "tcp:127.0.0.1:30083>", "tcp:127.0.0.1:30090>", NULL };
@@ -915,8 +638,8 @@ static void test_replay(const char *so, const char *script, const char *fixtures
 		ok(run_until_state(base, want, gone, 10000), "410 ERROR event: relist resyncs (gone services "
 		   "removed, new ones added)");
 	}
-	ok(nresyncs == 2, "relist was a second resync (%d)", nresyncs);
-	ok(strstr(logbuf, "is gone (410)") != NULL, "410 logged");
+	ok(fh.commits == 2, "relist was a second resync (%d)", fh.commits);
+	ok(strstr(fh.log, "is gone (410)") != NULL, "410 logged");
 	gate(dir, "g4");
 	{
 		const char *want[] = { "tcp:127.0.0.1:30095>", "tcp:127.0.0.1:30082>", NULL };
@@ -925,37 +648,33 @@ static void test_replay(const char *so, const char *script, const char *fixtures
 		ok(run_until_state(base, want, gone, 20000), "truncated event, HTTP 410 and a huge event: each "
 		   "relists; the final state is the last list");
 	}
-	ok(strstr(logbuf, "watch event: bad JSON") != NULL, "truncated event logged");
-	ok(strstr(logbuf, "is gone (HTTP 410)") != NULL, "HTTP 410 logged");
-	ok(run_until_logged(base, "larger than 4194304 bytes", 5000), "huge event logged");
-	ok(run_until_file(base, reqlog, "STEP 10", 10000) && nresyncs == 5, "relisted after it (%d resyncs)",
-	   nresyncs);
-	run_for(base, 300);
+	ok(strstr(fh.log, "watch event: bad JSON") != NULL, "truncated event logged");
+	ok(strstr(fh.log, "is gone (HTTP 410)") != NULL, "HTTP 410 logged");
+	ok(fh_wait_log(base, "larger than 4194304 bytes", 5000), "huge event logged");
+	ok(run_until_file(base, reqlog, "STEP 10", 10000) && fh.commits == 5, "relisted after it (%d resyncs)",
+	   fh.commits);
+	fh_run_for(base, 300);
 	ok(!file_has(reqlog, "MISMATCH"), "every request matched the scenario");
 	{
-		int before = nresyncs;
+		int before = fh.commits;
 
 		L.p->resync(L.state);
-		ok(nresyncs == before + 1 && has_port(":30095>") && own_find("kubernetes:api-server"),
+		ok(fh.commits == before + 1 && has_port(":30095>") && fh_owner("kubernetes:api-server"),
 		   "resync() reports the same snapshot");
 	}
-	unload(&L);
+	fh_close(&L);
 	replay_stop(pid);
 
 	/* Wrong CA: the server is not trusted, nothing is mapped beyond the API port. */
-	nowners = 0;
-	loglen = 0;
-	logbuf[0] = '\0';
 	snprintf(opt, sizeof(opt), "kubeconfig=%s/kubeconfig-badca", dir);
 	pid = replay_start(script, dir, scen, "cert");
 	r = load(so, base, &L, opt, NULL);
-	ok(r == 0 && run_until_logged(base, "server certificate not trusted", 10000),
+	ok(r == 0 && fh_wait_log(base, "server certificate not trusted", 10000),
 	   "a kubeconfig with another CA: 'server certificate not trusted' logged");
-	unload(&L);
+	fh_close(&L);
 	replay_stop(pid);
 
 	/* Bearer token instead of a client certificate (the server then requires the token). */
-	nowners = 0;
 	unlink(reqlog);
 	snprintf(opt, sizeof(opt), "kubeconfig=%s/kubeconfig", dir);
 	pid = replay_start(script, dir, scen, "token");
@@ -966,25 +685,23 @@ static void test_replay(const char *so, const char *script, const char *fixtures
 		ok(r == 0 && run_until_state(base, want, NULL, 10000), "bearer token: list served, service mapped "
 		   "on listen_addr 0.0.0.0 (the default)");
 	}
-	ok(file_has(reqlog, "STEP 1") && !file_has(reqlog, "UNAUTHORIZED"), "the token was accepted");
-	unload(&L);
+	ok(run_until_file(base, reqlog, "STEP 1", 5000) && !file_has(reqlog, "UNAUTHORIZED"), "the token was accepted");
+	fh_close(&L);
 	replay_stop(pid);
 
 	/* Missing kubeconfig: logged, retried, no crash; bad listen_addr refused at init. */
-	loglen = 0;
-	logbuf[0] = '\0';
 	r = load(so, base, &L, "kubeconfig=/nonexistent/k3s.yaml", NULL);
-	ok(r == 0 && run_until_logged(base, "kubeconfig /nonexistent/k3s.yaml: No such file", 3000),
+	ok(r == 0 && fh_wait_log(base, "kubeconfig /nonexistent/k3s.yaml: No such file", 3000),
 	   "missing kubeconfig logged and retried");
-	unload(&L);
+	fh_close(&L);
 	r = load(so, base, &L, "listen_addr=10.0.0.1", NULL);
 	ok(r == -2, "listen_addr 10.0.0.1 refused at init");
-	unload(&L);
+	fh_close(&L);
 out:
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (!getenv("KEEP_T"))
 		(void)!system(cmd);
-	event_base_free(base);
+	fh_base_free(base);
 }
 
 int main(int argc, char **argv)
