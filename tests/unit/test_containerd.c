@@ -5,7 +5,11 @@
  * types, truncated, not an array, a huge label, too many entries), event
  * envelopes built with the generated protobuf-c code (every topic, an Any
  * with an unknown or mismatched type_url, bad ids, truncated and garbage
- * bytes), and the Containers/Tasks/Namespaces answers.
+ * bytes), and the Containers/Tasks/Namespaces answers.  Then the plugin
+ * itself, loaded with dlopen through the fake host of watchers_host.h,
+ * against sockets that are not containerd: a missing socket, a server that
+ * answers garbage instead of HTTP/2, one that closes at once; and bad
+ * options.  It must log, back off, report nothing and unload cleanly.
  */
 #include <config.h>
 
@@ -13,6 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/event.h>
 
 #include "plugins/containerd/containers.pb-c.h"
 #include "plugins/containerd/ctrd.h"
@@ -21,6 +30,7 @@
 #include "plugins/containerd/namespaces.pb-c.h"
 #include "plugins/containerd/tasks.pb-c.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/watchers_host.h"
 
 static char logbuf[1 << 16];
 static size_t loglen;
@@ -566,12 +576,146 @@ static void test_requests(void)
 	   !ct_valid_id("a.") && !ct_valid_id(""), "containerd identifier rules");
 }
 
-int main(void)
+/* ------------------------------------------------------------- the plugin against non-containerd servers */
+
+enum fake_mode { FAKE_GARBAGE, FAKE_CLOSE };
+
+struct fake {
+	int lfd;
+	enum fake_mode mode;
+	int accepted;
+	int conns[64];
+	int nconns;
+	struct event *ev;
+};
+
+static void fake_accept(evutil_socket_t fd, short what, void *arg)
 {
+	struct fake *f = arg;
+	int c = accept(fd, NULL, NULL);
+
+	(void)what;
+	if (c < 0)
+		return;
+	f->accepted++;
+	if (f->mode == FAKE_CLOSE || f->nconns >= 64) {
+		close(c);
+		return;
+	}
+	/* an HTTP/1.1 answer where a SETTINGS frame belongs */
+	if (write(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", 47) < 0)
+		diag("fake server: write failed");
+	f->conns[f->nconns++] = c;
+}
+
+static int fake_listen(struct fake *f, struct event_base *base, const char *path, enum fake_mode mode)
+{
+	struct sockaddr_un sa;
+
+	memset(f, 0, sizeof(*f));
+	f->mode = mode;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	unlink(path);
+	f->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (f->lfd < 0 || bind(f->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(f->lfd, 16) < 0)
+		return -1;
+	f->ev = event_new(base, f->lfd, EV_READ | EV_PERSIST, fake_accept, f);
+	return event_add(f->ev, NULL);
+}
+
+static void fake_close(struct fake *f, const char *path)
+{
+	int i;
+
+	for (i = 0; i < f->nconns; i++)
+		close(f->conns[i]);
+	if (f->ev)
+		event_free(f->ev);
+	if (f->lfd >= 0)
+		close(f->lfd);
+	unlink(path);
+}
+
+static void test_plugin(const char *so)
+{
+	struct event_base *base = event_base_new();
+	struct wh_loaded L;
+	struct fake f;
+	char err[256], path[108], opt[160];
+	const char *opts[3];
+	int r;
+
+	if (wh_open(so) < 0) {
+		skip(12, "containerd plugin not loadable");
+		event_base_free(base);
+		return;
+	}
+	ok(wh_desc->kinds == BROKER_KIND_WATCHER && strcmp(wh_desc->name, "containerd") == 0,
+	   "the plugin is the containerd watcher");
+
+	opts[0] = "namespace=../x";
+	opts[1] = NULL;
+	r = wh_load(&L, base, opts, err, sizeof(err));
+	ok(r == -EINVAL && strstr(err, "namespace"), "namespace=../x is refused at init (%s)", err);
+	opts[0] = "socket=";
+	r = wh_load(&L, base, opts, err, sizeof(err));
+	ok(r == -EINVAL, "an empty socket option is refused at init");
+
+	/* a socket that does not exist: logs, backs off, reports nothing */
+	snprintf(path, sizeof(path), "/tmp/test_containerd.%d.sock", (int)getpid());
+	unlink(path);
+	snprintf(opt, sizeof(opt), "socket=%s", path);
+	opts[0] = opt;
+	opts[1] = "namespace=all";
+	opts[2] = NULL;
+	r = wh_load(&L, base, opts, err, sizeof(err));
+	is_int(r, 0, "loads with a missing socket");
+	ok(wh_wait_log(base, "in 800 ms", 3000), "missing socket: reconnects with a growing backoff");
+	like(wh_log, "No such file or directory", "missing socket: the reason is logged");
+	ok(wh.sets == 0 && wh.commits == 0, "missing socket: nothing reported");
+	wh_unload(&L);
+
+	/* a server that is not HTTP/2 */
+	if (fake_listen(&f, base, path, FAKE_GARBAGE) < 0) {
+		skip(5, "cannot listen on a unix socket");
+		event_base_free(base);
+		return;
+	}
+	opts[1] = NULL;
+	r = wh_load(&L, base, opts, err, sizeof(err));
+	is_int(r, 0, "loads against a server that answers HTTP/1.1");
+	ok(wh_wait_log(base, "in 800 ms", 3000) && f.accepted >= 2, "garbage answer: the connection is dropped and retried (%d connects)",
+	   f.accepted);
+	ok(wh.sets == 0 && wh.commits == 0, "garbage answer: nothing reported");
+	wh_unload(&L);
+	fake_close(&f, path);
+
+	/* a server that closes at once; unload while a retry is pending */
+	fake_listen(&f, base, path, FAKE_CLOSE);
+	r = wh_load(&L, base, opts, err, sizeof(err));
+	is_int(r, 0, "loads against a server that closes at once");
+	ok(wh_wait_log(base, "in 400 ms", 3000) && (strstr(wh_log, "closed the connection") || strstr(wh_log, "reset by peer")),
+	   "closing server: logged, retried");
+	wh_run_for(base, 300);
+	ok(wh.sets == 0 && wh.commits == 0, "closing server: nothing reported");
+	wh_unload(&L);
+	fake_close(&f, path);
+	wh_run_for(base, 50);
+	event_base_free(base);
+}
+
+int main(int argc, char **argv)
+{
+	char buf[1024];
+
+	(void)wh_tick;
 	test_ports();
 	test_envelopes();
 	test_answers();
 	test_namespaces();
 	test_requests();
+	test_plugin(wh_plugin_path(argc, argv, "CONTAINERD_PLUGIN", "containerd", buf, sizeof(buf)));
 	return done_testing();
 }
