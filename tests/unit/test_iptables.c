@@ -1,6 +1,6 @@
 /*
  * tests/unit/test_iptables.c - the iptables watcher plugin through dlopen
- * and a fake host (watchers_host.h); TAP.
+ * and the fake host of fake_host.h; TAP.
  *
  * The dump commands are small shell scripts in a temp dir that print
  * fixture files (iptables-save output with hostile lines: port 0 and
@@ -15,9 +15,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tests/unit/watchers_host.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "tests/unit/fake_host.h"
+#include "tests/unit/tap.h"
 
 static char dir[256];
+static struct fh_plugin P;   /* opened once in main, brought up by each test */
 
 static void put(const char *name, const char *text, int exec)
 {
@@ -126,16 +135,15 @@ static void test_options(struct event_base *base)
 	};
 	static const char *const want[] = { "interval_ms", "chains", "both empty", "timeout_ms",
 	                                    "max_output" };
-	struct wh_loaded L;
 	char err[256];
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int r = wh_load(&L, base, bad[i], err, sizeof(err));
+		int r = fh_up(&P, bad[i], err, sizeof(err));
 
 		ok(r == -EINVAL && strstr(err, want[i]), "%s refused: %s", bad[i][0], err);
 		if (r == 0)
-			wh_unload(&L);
+			fh_down(&P);
 	}
 }
 
@@ -143,7 +151,6 @@ static void test_rules(struct event_base *base)
 {
 	char c4[300], c6[300];
 	const char *opts[] = { c4, c6, "interval_ms=500", NULL };
-	struct wh_loaded L;
 	char err[256], *s;
 
 	put_cat_script("save4.sh", "save4");
@@ -155,34 +162,34 @@ static void test_rules(struct event_base *base)
 	snprintf(c4, sizeof(c4), "command=%s/save4.sh", dir);
 	snprintf(c6, sizeof(c6), "command6=%s/save6.sh", dir);
 
-	if (!ok(wh_load(&L, base, opts, err, sizeof(err)) == 0, "load: %s", err))
+	if (!ok(fh_up(&P, opts, err, sizeof(err)) == 0, "load: %s", err))
 		return;
-	ok(wh_wait_log(base, "round 1 done", 3000), "first round");
-	is_int(wh.sets + wh.begins, 0, "nothing reported after one run");
-	ok(wh_wait_log(base, "round 2 done", 3000), "second round");
-	is_int(wh.begins, 1, "second round: one snapshot");
-	is_int(wh.commits, 1, "... committed");
-	is_int(wh.n, 8, "eight owners");
-	is_str(wh_text("DOCKER:tcp:8080"),
+	ok(fh_wait_log(base, "round 1 done", 3000), "first round");
+	is_int(fh.sets + fh.begins, 0, "nothing reported after one run");
+	ok(fh_wait_log(base, "round 2 done", 3000), "second round");
+	is_int(fh.begins, 1, "second round: one snapshot");
+	is_int(fh.commits, 1, "... committed");
+	is_int(fh.nowners, 8, "eight owners");
+	is_str(fh_text("DOCKER:tcp:8080"),
 	       "tcp 0.0.0.0:8080 -> 172.17.0.2:80; tcp 127.0.0.1:8080 -> 172.17.0.2:80",
 	       "DOCKER 8080: -d 127.0.0.1 and any, duplicates merged");
-	is_str(wh_text("DOCKER:udp:53"), "udp 0.0.0.0:53 -> 172.17.0.3:53",
+	is_str(fh_text("DOCKER:udp:53"), "udp 0.0.0.0:53 -> 172.17.0.3:53",
 	       "udp, destination without a port keeps the port");
-	is_str(wh_text("DOCKER:tcp:8087"), "tcp 0.0.0.0:8087 -> 10.1.1.1:87",
+	is_str(fh_text("DOCKER:tcp:8087"), "tcp 0.0.0.0:8087 -> 10.1.1.1:87",
 	       "-d with a network: wildcard");
-	is_str(wh_text("DOCKER:tcp:8088"), "tcp 0.0.0.0:8088 -> 127.0.0.1:3128", "REDIRECT");
-	is_str(wh_text("KUBE-NODEPORTS:tcp:30080"), "tcp 0.0.0.0:30080 -> 127.0.0.1:30080",
+	is_str(fh_text("DOCKER:tcp:8088"), "tcp 0.0.0.0:8088 -> 127.0.0.1:3128", "REDIRECT");
+	is_str(fh_text("KUBE-NODEPORTS:tcp:30080"), "tcp 0.0.0.0:30080 -> 127.0.0.1:30080",
 	       "node port (jump to a chain)");
-	is_str(wh_text("CNI-DN-1234:tcp:9090"), "tcp 0.0.0.0:9090 -> 10.4.0.22:90",
+	is_str(fh_text("CNI-DN-1234:tcp:9090"), "tcp 0.0.0.0:9090 -> 10.4.0.22:90",
 	       "CNI-DN-* glob; the jump to CNI-HOSTPORT-SETMARK (undeclared) is ignored");
-	is_str(wh_text("DOCKER:tcp:8080:v6"), "tcp ::1:8080 -> [fd00::2]:80", "v6 with -d ::1");
-	is_str(wh_text("DOCKER:tcp:8443:v6"), "tcp :::8443 -> [fd00::3]:8443", "v6 without a port");
-	ok(!wh_find("OTHER:tcp:7070"), "unwatched chain ignored");
-	like(wh_log, "--dport is not a port", "bad ports logged");
-	like(wh_log, "bytes long, skipped", "huge line logged");
-	like(wh_log, "cannot split into words", "unterminated quote logged");
+	is_str(fh_text("DOCKER:tcp:8080:v6"), "tcp ::1:8080 -> [fd00::2]:80", "v6 with -d ::1");
+	is_str(fh_text("DOCKER:tcp:8443:v6"), "tcp :::8443 -> [fd00::3]:8443", "v6 without a port");
+	ok(!fh_owner("OTHER:tcp:7070"), "unwatched chain ignored");
+	like(fh.log, "--dport is not a port", "bad ports logged");
+	like(fh.log, "bytes long, skipped", "huge line logged");
+	like(fh.log, "cannot split into words", "unterminated quote logged");
 	{
-		struct wh_owner *o = wh_find("CNI-DN-1234:tcp:9090");
+		struct fh_owner *o = fh_owner("CNI-DN-1234:tcp:9090");
 
 		like(o ? o->desc : NULL, "10.4.0.22:90", "description names the destination");
 	}
@@ -200,46 +207,46 @@ static void test_rules(struct event_base *base)
 	free(s);
 	{
 		int r = 0;
-		long long end = wh_now_ms() + 3000;
+		long long end = fh_now_ms() + 3000;
 
 		/* wait for the first round that sees the new file */
-		while (wh_find("CNI-DN-1234:tcp:9090") && wh_now_ms() < end)
+		while (fh_owner("CNI-DN-1234:tcp:9090") && fh_now_ms() < end)
 			event_base_loop(base, EVLOOP_ONCE);
-		r = !wh_find("CNI-DN-1234:tcp:9090");
+		r = !fh_owner("CNI-DN-1234:tcp:9090");
 		ok(r, "removed rule: mapping removed after one run");
-		is_str(wh_text("DOCKER:udp:53"), "udp 0.0.0.0:53 -> 172.17.0.3:53",
+		is_str(fh_text("DOCKER:udp:53"), "udp 0.0.0.0:53 -> 172.17.0.3:53",
 		       "changed rule: old mapping kept until the change is confirmed");
-		ok(!wh_find("DOCKER:tcp:5000"), "new rule not reported after one run");
+		ok(!fh_owner("DOCKER:tcp:5000"), "new rule not reported after one run");
 	}
-	ok(wh_wait_owner(base, "DOCKER:tcp:5000", 1, 3000), "new rule reported after two runs");
-	is_str(wh_text("DOCKER:udp:53"), "udp 0.0.0.0:53 -> 172.17.0.9:53", "changed rule confirmed");
+	ok(fh_wait_owner(base, "DOCKER:tcp:5000", 1, 3000), "new rule reported after two runs");
+	is_str(fh_text("DOCKER:udp:53"), "udp 0.0.0.0:53 -> 172.17.0.9:53", "changed rule confirmed");
 
 	/* truncated output changes nothing */
 	{
-		int n = wh.n, removes = wh.removes;
+		int n = fh.nowners, removes = fh.removes;
 
 		put("save4", HEAD ":DOCKER - [0:0]\n-A DOCKER -p tcp --dport 1 -j DNAT --to-desti", 0);
-		ok(wh_wait_log(base, "no complete *nat table", 3000), "truncated output logged");
-		ok(wh.n == n && wh.removes == removes, "truncated output removes nothing");
+		ok(fh_wait_log(base, "no complete *nat table", 3000), "truncated output logged");
+		ok(fh.nowners == n && fh.removes == removes, "truncated output removes nothing");
 	}
 	/* a failing command changes nothing; its stderr is logged */
 	{
-		int n = wh.n, removes = wh.removes;
+		int n = fh.nowners, removes = fh.removes;
 
 		put("save4.sh", "#!/bin/sh\necho \"iptables-save: can't initialize iptables table 'nat'\" >&2\n"
 		    "exit 1\n", 1);
-		ok(wh_wait_log(base, "exit status 1: iptables-save: can't initialize", 3000),
+		ok(fh_wait_log(base, "exit status 1: iptables-save: can't initialize", 3000),
 		   "failing command: status and stderr logged");
-		ok(wh.n == n && wh.removes == removes, "failing command removes nothing");
+		ok(fh.nowners == n && fh.removes == removes, "failing command removes nothing");
 	}
 	/* resync */
 	{
-		int n = wh.n, begins = wh.begins;
+		int n = fh.nowners, begins = fh.begins;
 
-		is_int(L.p->resync(L.state), 0, "resync returns 0");
-		ok(wh.begins == begins + 1 && wh.n == n, "resync: a snapshot with the same owners");
+		is_int(P.p->resync(P.state), 0, "resync returns 0");
+		ok(fh.begins == begins + 1 && fh.nowners == n, "resync: a snapshot with the same owners");
 	}
-	wh_unload(&L);
+	fh_down(&P);
 }
 
 static void test_child_faults(struct event_base *base)
@@ -247,54 +254,51 @@ static void test_child_faults(struct event_base *base)
 	char c4[300];
 	const char *opts[] = { c4, "command6=", "interval_ms=500", "timeout_ms=300", "max_output=4096",
 	                       NULL };
-	struct wh_loaded L;
 	char err[256];
 	long long t0;
 
 	/* hangs, with a grandchild holding stdout */
 	put("hang.sh", "#!/bin/sh\necho '*nat'\nsleep 30\necho COMMIT\n", 1);
 	snprintf(c4, sizeof(c4), "command=%s/hang.sh", dir);
-	if (ok(wh_load(&L, base, opts, err, sizeof(err)) == 0, "load hang: %s", err)) {
-		ok(wh_wait_log(base, "still running after 300 ms; killed", 3000), "hanging dump killed");
-		ok(wh_wait_log(base, "round 1 done", 2000), "the round completes after the kill");
-		t0 = wh_now_ms();
-		wh_unload(&L);
-		ok(wh_now_ms() - t0 < 1000, "stop is quick");
+	if (ok(fh_up(&P, opts, err, sizeof(err)) == 0, "load hang: %s", err)) {
+		ok(fh_wait_log(base, "still running after 300 ms; killed", 3000), "hanging dump killed");
+		ok(fh_wait_log(base, "round 1 done", 2000), "the round completes after the kill");
+		t0 = fh_now_ms();
+		fh_down(&P);
+		ok(fh_now_ms() - t0 < 1000, "stop is quick");
 	}
 	/* too much output */
 	put("big.sh", "#!/bin/sh\nwhile :; do echo '-A DOCKER -p tcp --dport 1 -j RETURN'; done\n", 1);
 	snprintf(c4, sizeof(c4), "command=%s/big.sh", dir);
-	if (ok(wh_load(&L, base, opts, err, sizeof(err)) == 0, "load big: %s", err)) {
-		ok(wh_wait_log(base, "printed more than 4096 bytes; killed", 3000), "endless dump killed");
-		is_int(wh.sets + wh.begins, 0, "nothing reported");
-		wh_unload(&L);
+	if (ok(fh_up(&P, opts, err, sizeof(err)) == 0, "load big: %s", err)) {
+		ok(fh_wait_log(base, "printed more than 4096 bytes; killed", 3000), "endless dump killed");
+		is_int(fh.sets + fh.begins, 0, "nothing reported");
+		fh_down(&P);
 	}
 	/* not installed */
 	snprintf(c4, sizeof(c4), "command=%s/no-such-save", dir);
-	if (ok(wh_load(&L, base, opts, err, sizeof(err)) == 0, "load missing command: %s", err)) {
+	if (ok(fh_up(&P, opts, err, sizeof(err)) == 0, "load missing command: %s", err)) {
 		/* posix_spawnp reports ENOENT; under valgrind the child exits 127 instead */
-		ok(wh_wait_log(base, "no-such-save -t nat: cannot run", 3000), "missing command logged");
-		ok(wh_wait_log(base, "round 2 done", 3000), "rounds go on");
-		is_int(wh.begins, 1, "an empty snapshot after two rounds (nothing confirmed)");
-		wh_unload(&L);
+		ok(fh_wait_log(base, "no-such-save -t nat: cannot run", 3000), "missing command logged");
+		ok(fh_wait_log(base, "round 2 done", 3000), "rounds go on");
+		is_int(fh.begins, 1, "an empty snapshot after two rounds (nothing confirmed)");
+		fh_down(&P);
 	}
 	/* empty output (no nat table): an empty, valid result */
 	put("empty.sh", "#!/bin/sh\nexit 0\n", 1);
 	snprintf(c4, sizeof(c4), "command=%s/empty.sh", dir);
-	if (ok(wh_load(&L, base, opts, err, sizeof(err)) == 0, "load empty: %s", err)) {
-		ok(wh_wait_log(base, "round 2 done", 3000), "two rounds");
-		ok(!strstr(wh_log, "ignored") && !strstr(wh_log, "killed"), "empty output is fine");
-		wh_unload(&L);
+	if (ok(fh_up(&P, opts, err, sizeof(err)) == 0, "load empty: %s", err)) {
+		ok(fh_wait_log(base, "round 2 done", 3000), "two rounds");
+		ok(!strstr(fh.log, "ignored") && !strstr(fh.log, "killed"), "empty output is fine");
+		fh_down(&P);
 	}
 }
 
 int main(int argc, char **argv)
 {
 	struct event_base *base;
-	struct event *tk;
-	struct timeval tv = { 0, 5000 };
 	char b[1024];
-	const char *path = wh_plugin_path(argc, argv, "IPTABLES_PLUGIN", "iptables", b, sizeof(b));
+	const char *path = fh_plugin_path(argc, argv, 1, "IPTABLES_PLUGIN", "iptables", b, sizeof(b));
 	const char *tmp = getenv("TMPDIR");
 
 	signal(SIGPIPE, SIG_IGN);
@@ -303,11 +307,10 @@ int main(int argc, char **argv)
 		printf("1..0 # skip cannot create a temp dir\n");
 		return 77;
 	}
-	base = event_base_new();
-	tk = event_new(base, -1, EV_PERSIST, wh_tick, NULL);
-	event_add(tk, &tv);
-	if (ok(wh_open(path) == 0, "load %s", path)) {
-		is_int(wh_desc->kinds, BROKER_KIND_WATCHER, "a watcher");
+	fh_echo_level = BROKER_LOG_WARN;   /* FH_VERBOSE=1 shows every line */
+	base = fh_base_new();
+	if (ok(fh_open(&P, path, base) == 0, "load %s", path)) {
+		is_int(P.p->kinds, BROKER_KIND_WATCHER, "a watcher");
 		test_options(base);
 		test_rules(base);
 		test_child_faults(base);
@@ -324,9 +327,7 @@ int main(int argc, char **argv)
 		}
 		rmdir(dir);
 	}
-	event_free(tk);
-	event_base_free(base);
-	if (wh_dl)
-		dlclose(wh_dl);
+	fh_close(&P);
+	fh_base_free(base);
 	return done_testing();
 }

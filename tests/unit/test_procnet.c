@@ -1,6 +1,6 @@
 /*
  * tests/unit/test_procnet.c - the procnet watcher plugin through dlopen and
- * a fake host (watchers_host.h); TAP.
+ * the fake host of fake_host.h; TAP.
  *
  *  - option errors
  *  - /proc/net parsing from fixture files (method=proc, proc_dir=FIXTURES),
@@ -20,9 +20,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tests/unit/watchers_host.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "tests/unit/fake_host.h"
+#include "tests/unit/tap.h"
 
 static char fixdir[256];
+static struct fh_plugin P;   /* opened once in main, brought up by each test */
 
 /* Write name in the fixture dir atomically (the plugin may read at any time). */
 static void fix_write(const char *name, const char *text)
@@ -102,23 +111,22 @@ static void test_options(struct event_base *base)
 	};
 	static const char *const want[] = { "interval_ms", "include", "include", "include",
 	                                    "exclude", "exclude", "method" };
-	struct wh_loaded L;
 	char err[256];
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int r = wh_load(&L, base, bad[i], err, sizeof(err));
+		int r = fh_up(&P, bad[i], err, sizeof(err));
 
 		ok(r == -EINVAL && strstr(err, want[i]), "%s%s%s refused: %s", bad[i][0],
 		   bad[i][1] ? " " : "", bad[i][1] ? bad[i][1] : "", err);
 		if (r == 0)
-			wh_unload(&L);
+			fh_down(&P);
 	}
 	{
 		const char *const good[] = { "include= 80 , 1024-65535,", "exclude=", NULL };
 
-		is_int(wh_load(&L, base, good, err, sizeof(err)), 0, "spaces and a trailing comma are fine");
-		wh_unload(&L);
+		is_int(fh_up(&P, good, err, sizeof(err)), 0, "spaces and a trailing comma are fine");
+		fh_down(&P);
 	}
 }
 
@@ -126,7 +134,6 @@ static void test_fixtures(struct event_base *base)
 {
 	char diropt[300];
 	const char *opts[] = { "method=proc", diropt, "interval_ms=100", NULL };
-	struct wh_loaded L;
 	char err[256];
 	char huge[300000];
 	size_t i;
@@ -151,26 +158,26 @@ static void test_fixtures(struct event_base *base)
 	fix_write("tcp6", tcp6_base);
 	fix_write("udp6", HDR6);
 
-	if (!ok(wh_load(&L, base, opts, err, sizeof(err)) == 0, "load method=proc: %s", err))
+	if (!ok(fh_up(&P, opts, err, sizeof(err)) == 0, "load method=proc: %s", err))
 		return;
-	ok(wh_wait_log(base, "scan 1 done", 2000), "first scan");
-	is_int(wh.sets + wh.begins, 0, "nothing reported after one scan");
-	ok(wh_wait_log(base, "scan 2 done", 2000), "second scan");
-	is_int(wh.begins, 1, "second scan: one snapshot (resync_begin)");
-	is_int(wh.commits, 1, "... and resync_commit");
-	is_int(wh.n, 7, "seven sockets reported");
-	is_str(wh_text("tcp/0.0.0.0:8080"), "tcp 0.0.0.0:8080 -> 127.0.0.1:8080", "wildcard v4");
-	is_str(wh_text("tcp/127.0.0.1:5432"), "tcp 127.0.0.1:5432 -> 127.0.0.1:5432", "loopback v4");
-	is_str(wh_text("tcp/10.213.1.2:9000"), "tcp 0.0.0.0:9000 -> 10.213.1.2:9000",
+	ok(fh_wait_log(base, "scan 1 done", 2000), "first scan");
+	is_int(fh.sets + fh.begins, 0, "nothing reported after one scan");
+	ok(fh_wait_log(base, "scan 2 done", 2000), "second scan");
+	is_int(fh.begins, 1, "second scan: one snapshot (resync_begin)");
+	is_int(fh.commits, 1, "... and resync_commit");
+	is_int(fh.nowners, 7, "seven sockets reported");
+	is_str(fh_text("tcp/0.0.0.0:8080"), "tcp 0.0.0.0:8080 -> 127.0.0.1:8080", "wildcard v4");
+	is_str(fh_text("tcp/127.0.0.1:5432"), "tcp 127.0.0.1:5432 -> 127.0.0.1:5432", "loopback v4");
+	is_str(fh_text("tcp/10.213.1.2:9000"), "tcp 0.0.0.0:9000 -> 10.213.1.2:9000",
 	       "one address: reached on it");
-	is_str(wh_text("tcp/[::]:8443"), "tcp :::8443 -> [::1]:8443 127.0.0.1:8443", "wildcard v6");
-	is_str(wh_text("tcp/[::1]:6000"), "tcp ::1:6000 -> [::1]:6000", "loopback v6");
-	is_str(wh_text("tcp/127.0.0.1:7000"), "tcp 127.0.0.1:7000 -> 127.0.0.1:7000",
+	is_str(fh_text("tcp/[::]:8443"), "tcp :::8443 -> [::1]:8443 127.0.0.1:8443", "wildcard v6");
+	is_str(fh_text("tcp/[::1]:6000"), "tcp ::1:6000 -> [::1]:6000", "loopback v6");
+	is_str(fh_text("tcp/127.0.0.1:7000"), "tcp 127.0.0.1:7000 -> 127.0.0.1:7000",
 	       "v4-mapped v6 counts as v4");
-	is_str(wh_text("udp/0.0.0.0:53"), "udp 0.0.0.0:53 -> 127.0.0.1:53", "unconnected udp");
-	like(wh_log, "malformed lines skipped", "malformed lines logged");
+	is_str(fh_text("udp/0.0.0.0:53"), "udp 0.0.0.0:53 -> 127.0.0.1:53", "unconnected udp");
+	like(fh.log, "malformed lines skipped", "malformed lines logged");
 	{
-		struct wh_owner *o = wh_find("tcp/0.0.0.0:8080");
+		struct fh_owner *o = fh_owner("tcp/0.0.0.0:8080");
 
 		like(o ? o->desc : NULL, "uid 1000", "description names the uid");
 	}
@@ -180,12 +187,12 @@ static void test_fixtures(struct event_base *base)
 	          "   1: 0100007F:1538 00000000:0000 0A" TAIL
 	          "   2: 0201D50A:2328 00000000:0000 0A" TAIL
 	          "   3: 00000000:1F91 00000000:0000 0A" TAIL);
-	ok(wh_wait_log(base, "scan 3 done", 2000), "third scan");
-	ok(!wh_find("tcp/0.0.0.0:8080"), "gone listener removed after one scan");
-	is_int(wh.removes, 1, "one mapping_remove");
-	ok(!wh_find("tcp/0.0.0.0:8081"), "new listener not reported after one scan");
-	ok(wh_wait_log(base, "scan 4 done", 2000), "fourth scan");
-	is_str(wh_text("tcp/0.0.0.0:8081"), "tcp 0.0.0.0:8081 -> 127.0.0.1:8081",
+	ok(fh_wait_log(base, "scan 3 done", 2000), "third scan");
+	ok(!fh_owner("tcp/0.0.0.0:8080"), "gone listener removed after one scan");
+	is_int(fh.removes, 1, "one mapping_remove");
+	ok(!fh_owner("tcp/0.0.0.0:8081"), "new listener not reported after one scan");
+	ok(fh_wait_log(base, "scan 4 done", 2000), "fourth scan");
+	is_str(fh_text("tcp/0.0.0.0:8081"), "tcp 0.0.0.0:8081 -> 127.0.0.1:8081",
 	       "new listener reported after two scans");
 
 	/* a listener present in one scan only is never reported */
@@ -194,50 +201,50 @@ static void test_fixtures(struct event_base *base)
 	          "   2: 0201D50A:2328 00000000:0000 0A" TAIL
 	          "   3: 00000000:1F91 00000000:0000 0A" TAIL
 	          "   4: 00000000:1F92 00000000:0000 0A" TAIL);
-	ok(wh_wait_log(base, "scan 5 done", 2000), "fifth scan");
+	ok(fh_wait_log(base, "scan 5 done", 2000), "fifth scan");
 	fix_write("tcp", HDR4
 	          "   1: 0100007F:1538 00000000:0000 0A" TAIL
 	          "   2: 0201D50A:2328 00000000:0000 0A" TAIL
 	          "   3: 00000000:1F91 00000000:0000 0A" TAIL);
-	ok(wh_wait_log(base, "scan 7 done", 2000), "seventh scan");
-	ok(!wh_find("tcp/0.0.0.0:8082") && !strstr(wh_log, "tcp/0.0.0.0:8082: reported"),
+	ok(fh_wait_log(base, "scan 7 done", 2000), "seventh scan");
+	ok(!fh_owner("tcp/0.0.0.0:8082") && !strstr(fh.log, "tcp/0.0.0.0:8082: reported"),
 	   "a listener seen in one scan never reported");
 
 	/* a missing table makes the scan fail and changes nothing */
 	{
 		char path[320];
-		int n = wh.n, removes = wh.removes;
+		int n = fh.nowners, removes = fh.removes;
 
 		snprintf(path, sizeof(path), "%s/tcp", fixdir);
 		unlink(path);
-		ok(wh_wait_log(base, "scan failed", 2000), "missing /proc/net/tcp: scan failed logged");
-		wh_run_for(base, 250);
-		ok(wh.n == n && wh.removes == removes, "a failed scan removes nothing");
+		ok(fh_wait_log(base, "scan failed", 2000), "missing /proc/net/tcp: scan failed logged");
+		fh_run_for(base, 250);
+		ok(fh.nowners == n && fh.removes == removes, "a failed scan removes nothing");
 		fix_write("tcp", tcp_base);
-		ok(wh_wait_log(base, "scanning works again", 2000), "recovery logged");
+		ok(fh_wait_log(base, "scanning works again", 2000), "recovery logged");
 	}
 
 	/* resync reports the same view again */
 	{
-		int n = wh.n, begins = wh.begins;
+		int n = fh.nowners, begins = fh.begins;
 
-		is_int(L.p->resync(L.state), 0, "resync returns 0");
-		ok(wh.begins == begins + 1 && wh.n == n, "resync: a snapshot with the same owners");
+		is_int(P.p->resync(P.state), 0, "resync returns 0");
+		ok(fh.begins == begins + 1 && fh.nowners == n, "resync: a snapshot with the same owners");
 	}
-	wh_unload(&L);
+	fh_down(&P);
 
 	/* exclude and include */
 	{
 		const char *o2[] = { "method=proc", diropt, "interval_ms=100", "exclude=5432,8000-8999",
 		                     "include=1-9999", NULL };
 
-		if (ok(wh_load(&L, base, o2, err, sizeof(err)) == 0, "load with include/exclude")) {
-			ok(wh_wait_log(base, "scan 2 done", 2000), "two scans");
-			ok(!wh_find("tcp/127.0.0.1:5432") && !wh_find("tcp/0.0.0.0:8080") &&
-			   !wh_find("tcp/[::]:8443"), "excluded ports not reported");
-			ok(wh_find("tcp/10.213.1.2:9000") && wh_find("udp/0.0.0.0:53") &&
-			   wh_find("tcp/[::1]:6000"), "included ports reported");
-			wh_unload(&L);
+		if (ok(fh_up(&P, o2, err, sizeof(err)) == 0, "load with include/exclude")) {
+			ok(fh_wait_log(base, "scan 2 done", 2000), "two scans");
+			ok(!fh_owner("tcp/127.0.0.1:5432") && !fh_owner("tcp/0.0.0.0:8080") &&
+			   !fh_owner("tcp/[::]:8443"), "excluded ports not reported");
+			ok(fh_owner("tcp/10.213.1.2:9000") && fh_owner("udp/0.0.0.0:53") &&
+			   fh_owner("tcp/[::1]:6000"), "included ports reported");
+			fh_down(&P);
 		}
 	}
 }
@@ -290,7 +297,6 @@ static void test_v6_wildcard(struct event_base *base)
 	int only = bound_socket(AF_INET6, SOCK_STREAM, 11, &p6);
 	char inc[64], od[64], o6[64], want[128];
 	const char *opts[] = { "method=netlink", inc, "interval_ms=100", NULL };
-	struct wh_loaded L;
 	char err[256];
 
 	if (dual < 0 || only < 0) {
@@ -300,17 +306,17 @@ static void test_v6_wildcard(struct event_base *base)
 	snprintf(inc, sizeof(inc), "include=%u,%u", pd, p6);
 	snprintf(od, sizeof(od), "tcp/[::]:%u", pd);
 	snprintf(o6, sizeof(o6), "tcp/[::]:%u", p6);
-	if (wh_load(&L, base, opts, err, sizeof(err)) < 0) {
+	if (fh_up(&P, opts, err, sizeof(err)) < 0) {
 		skip(2, "not loaded");
 		goto out;
 	}
-	wh_wait_owner(base, od, 1, 3000);
-	wh_wait_owner(base, o6, 1, 1000);
+	fh_wait_owner(base, od, 1, 3000);
+	fh_wait_owner(base, o6, 1, 1000);
 	snprintf(want, sizeof(want), "tcp :::%u -> 127.0.0.1:%u [::1]:%u", pd, pd, pd);
-	is_str(wh_text(od), want, "netlink: dual-stack [::] listener");
+	is_str(fh_text(od), want, "netlink: dual-stack [::] listener");
 	snprintf(want, sizeof(want), "tcp :::%u -> [::1]:%u", p6, p6);
-	is_str(wh_text(o6), want, "netlink: v6-only [::] listener");
-	wh_unload(&L);
+	is_str(fh_text(o6), want, "netlink: v6-only [::] listener");
+	fh_down(&P);
 out:
 	if (dual >= 0)
 		close(dual);
@@ -328,7 +334,6 @@ static void test_live(struct event_base *base, const char *method)
 	char mopt[64], inc[128], otcp[64], oudp[64], oconn[64], o6[64];
 	const char *opts[] = { mopt, inc, "interval_ms=100", NULL };
 	struct sockaddr_in to;
-	struct wh_loaded L;
 	char err[256];
 
 	if (tfd < 0 || ufd < 0 || cfd < 0) {
@@ -347,29 +352,29 @@ static void test_live(struct event_base *base, const char *method)
 	snprintf(oudp, sizeof(oudp), "udp/127.0.0.1:%u", up);
 	snprintf(oconn, sizeof(oconn), "udp/127.0.0.1:%u", cp);
 	snprintf(o6, sizeof(o6), "tcp/[::1]:%u", t6);
-	if (!ok(wh_load(&L, base, opts, err, sizeof(err)) == 0, "%s: load: %s", method, err)) {
+	if (!ok(fh_up(&P, opts, err, sizeof(err)) == 0, "%s: load: %s", method, err)) {
 		skip(5, "not loaded");
 		goto out;
 	}
-	ok(wh_wait_owner(base, otcp, 1, 3000), "%s: tcp listener %s found", method, otcp);
-	ok(wh_wait_owner(base, oudp, 1, 1000), "%s: udp socket %s found", method, oudp);
+	ok(fh_wait_owner(base, otcp, 1, 3000), "%s: tcp listener %s found", method, otcp);
+	ok(fh_wait_owner(base, oudp, 1, 1000), "%s: udp socket %s found", method, oudp);
 	if (t6fd >= 0)
-		ok(wh_wait_owner(base, o6, 1, 1000), "%s: v6-only listener %s found (%s)", method, o6,
-		   wh_text(o6) ? wh_text(o6) : "-");
+		ok(fh_wait_owner(base, o6, 1, 1000), "%s: v6-only listener %s found (%s)", method, o6,
+		   fh_text(o6) ? fh_text(o6) : "-");
 	else
 		skip(1, "no IPv6 loopback");
-	ok(!wh_find(oconn), "%s: connected udp socket not reported", method);
+	ok(!fh_owner(oconn), "%s: connected udp socket not reported", method);
 	close(tfd);
 	tfd = -1;
-	ok(wh_wait_owner(base, otcp, 0, 3000), "%s: closed listener removed", method);
+	ok(fh_wait_owner(base, otcp, 0, 3000), "%s: closed listener removed", method);
 	if (strcmp(method, "netlink") == 0) {
-		ok(!strstr(wh_log, "instead") && !strstr(wh_log, "scan failed"),
+		ok(!strstr(fh.log, "instead") && !strstr(fh.log, "scan failed"),
 		   "netlink: no fallback, no failed scan");
 		test_v6_wildcard(base);
 	} else {
 		ok(1, "%s: (netlink-only check)", method);
 	}
-	wh_unload(&L);
+	fh_down(&P);
 out:
 	if (tfd >= 0)
 		close(tfd);
@@ -384,10 +389,8 @@ out:
 int main(int argc, char **argv)
 {
 	struct event_base *base;
-	struct event *tk;
-	struct timeval tv = { 0, 5000 };
 	char b[1024];
-	const char *path = wh_plugin_path(argc, argv, "PROCNET_PLUGIN", "procnet", b, sizeof(b));
+	const char *path = fh_plugin_path(argc, argv, 1, "PROCNET_PLUGIN", "procnet", b, sizeof(b));
 	const char *tmp = getenv("TMPDIR");
 
 	signal(SIGPIPE, SIG_IGN);
@@ -396,11 +399,10 @@ int main(int argc, char **argv)
 		printf("1..0 # skip cannot create a temp dir\n");
 		return 77;
 	}
-	base = event_base_new();
-	tk = event_new(base, -1, EV_PERSIST, wh_tick, NULL);
-	event_add(tk, &tv);
-	if (ok(wh_open(path) == 0, "load %s", path)) {
-		is_int(wh_desc->kinds, BROKER_KIND_WATCHER, "a watcher");
+	fh_echo_level = BROKER_LOG_WARN;   /* FH_VERBOSE=1 shows every line */
+	base = fh_base_new();
+	if (ok(fh_open(&P, path, base) == 0, "load %s", path)) {
+		is_int(P.p->kinds, BROKER_KIND_WATCHER, "a watcher");
 		test_options(base);
 		test_fixtures(base);
 		test_live(base, "netlink");
@@ -418,9 +420,7 @@ int main(int argc, char **argv)
 		}
 		rmdir(fixdir);
 	}
-	event_free(tk);
-	event_base_free(base);
-	if (wh_dl)
-		dlclose(wh_dl);
+	fh_close(&P);
+	fh_base_free(base);
 	return done_testing();
 }
