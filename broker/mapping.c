@@ -241,9 +241,14 @@ static bool overlaps(const struct mapping *a, const struct mapping *b)
 
 /* ------------------------------------------------------------ local conflicts */
 
-static size_t port_bucket(enum broker_proto proto, uint16_t port)
+size_t mapping_port_bucket(enum broker_proto proto, uint16_t port)
 {
 	return ((size_t)proto * 65536u + port) & (PORT_BUCKETS - 1);
+}
+
+static size_t port_bucket(enum broker_proto proto, uint16_t port)
+{
+	return mapping_port_bucket(proto, port);
 }
 
 static void port_index_add(struct mapping_table *mt, struct mapping *m)

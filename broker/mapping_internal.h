@@ -15,7 +15,7 @@ struct event;
 
 struct mapping {
 	struct mapping *next;         /* in its group */
-	struct mapping *pnext;        /* local: in the port index */
+	struct mapping *pnext;        /* in the port index (local or peer) */
 	struct mapping_group *group;
 	enum broker_proto proto;
 	char host_ip[64];
@@ -59,6 +59,7 @@ struct mapping_table {
 	struct mapping_group **groups;
 	struct mapping_group *head, *tail;
 	struct mapping *ports[PORT_BUCKETS];   /* local mappings by protocol and port */
+	struct mapping *peer_ports[PORT_BUCKETS];  /* peer mappings by protocol and port */
 	uint64_t seq;
 	uint64_t resync_mark;
 	mapping_event_fn on_event;
@@ -93,11 +94,15 @@ void mapping_sync_changed(struct mapping_table *mt, struct mapping_group *g, str
 Broker__Rpc__Status mapping_rpc_sync(void *ctx, const uint8_t *body, size_t len, uint8_t **reply, size_t *reply_len,
                                      char *err, size_t errlen);
 
+size_t mapping_port_bucket(enum broker_proto proto, uint16_t port);
+
 /* mapping_serve.c */
 int mapping_serve_restore(struct mapping_table *mt);
 /* Open (or re-open) the listener for a peer mapping and set its state. */
 void mapping_serve_start(struct mapping_table *mt, struct mapping_group *g, struct mapping *m);
 void mapping_serve_stop(struct mapping_table *mt, struct mapping *m);
+/* Add a new peer mapping to the port index (before mapping_serve_start). */
+void mapping_serve_index(struct mapping_table *mt, struct mapping *m);
 void mapping_serve_counters(const struct mapping *m, struct route_counters *out);
 
 #endif

@@ -34,14 +34,32 @@ static void listen_ip(const struct broker *b, const struct mapping *m, char *out
 		snprintf(out, len, "%s", is_v6(m->host_ip) ? "::1" : "127.0.0.1");
 }
 
+/* Peer mappings are indexed by protocol and port: lookups stay O(1) with thousands of them. */
+void mapping_serve_index(struct mapping_table *mt, struct mapping *m)
+{
+	size_t b = mapping_port_bucket(m->proto, m->host_port);
+
+	m->pnext = mt->peer_ports[b];
+	mt->peer_ports[b] = m;
+}
+
+static void serve_unindex(struct mapping_table *mt, struct mapping *m)
+{
+	struct mapping **pp = &mt->peer_ports[mapping_port_bucket(m->proto, m->host_port)];
+
+	while (*pp && *pp != m)
+		pp = &(*pp)->pnext;
+	if (*pp)
+		*pp = m->pnext;
+	m->pnext = NULL;
+}
+
 /* Another peer mapping already served on the same address? */
 static const struct mapping *served_elsewhere(struct mapping_table *mt, const struct mapping *self, const char *url)
 {
-	for (struct mapping_group *g = mt->head; g; g = g->next)
-		if (g->origin == MAPPING_PEER)
-			for (struct mapping *m = g->maps; m; m = m->next)
-				if (m != self && (m->route || m->udp) && m->proto == self->proto && !strcmp(m->listen, url))
-					return m;
+	for (struct mapping *m = mt->peer_ports[mapping_port_bucket(self->proto, self->host_port)]; m; m = m->pnext)
+		if (m != self && (m->route || m->udp) && m->proto == self->proto && !strcmp(m->listen, url))
+			return m;
 	return NULL;
 }
 
@@ -91,6 +109,7 @@ void mapping_serve_start(struct mapping_table *mt, struct mapping_group *g, stru
 
 void mapping_serve_stop(struct mapping_table *mt, struct mapping *m)
 {
+	serve_unindex(mt, m);
 	if (m->route) {
 		routes_remove_internal(mt->b->routes, m->route);
 		m->route = NULL;
@@ -104,14 +123,12 @@ void mapping_serve_stop(struct mapping_table *mt, struct mapping *m)
 		char freed[sizeof(m->listen)];
 		snprintf(freed, sizeof(freed), "%s", m->listen);
 		m->listen[0] = '\0';
-		for (struct mapping_group *g = mt->head; g; g = g->next)
-			if (g->origin == MAPPING_PEER)
-				for (struct mapping *o = g->maps; o; o = o->next)
-					if (o != m && !o->route && !o->udp && !strncmp(o->state, "conflict:", 9)) {
-						mapping_serve_start(mt, g, o);
-						if (o->route || o->udp)
-							return;
-					}
+		for (struct mapping *o = mt->peer_ports[mapping_port_bucket(m->proto, m->host_port)]; o; o = o->pnext)
+			if (o != m && !o->route && !o->udp && !strncmp(o->state, "conflict:", 9)) {
+				mapping_serve_start(mt, o->group, o);
+				if (o->route || o->udp)
+					return;
+			}
 	}
 }
 
@@ -160,6 +177,7 @@ static int restore_peer(void *arg, const struct store_mapping *sm)
 	m->seq = ++mt->seq;
 	m->next = g->maps;
 	g->maps = m;
+	mapping_serve_index(mt, m);
 	mapping_serve_start(mt, g, m);
 	return 0;
 }
@@ -169,7 +187,9 @@ int mapping_serve_restore(struct mapping_table *mt)
 	int rc = store_mapping_foreach(mt->b->store, MAPPING_PEER, restore_peer, mt);
 	size_t n = mappings_count(mt, MAPPING_PEER);
 
-	if (n)
+	if (n) {
 		log_info(TAG, "restored %zu mapping(s) from the peer's last sync; they refuse until the link is up", n);
+		mappings_link_down(mt);   /* the link is not up yet: say so in their state */
+	}
 	return rc;
 }

@@ -281,7 +281,7 @@ void mappings_link_down(struct mapping_table *mt)
 	for (struct mapping_group *g = mt->head; g; g = g->next)
 		if (g->origin == MAPPING_PEER)
 			for (struct mapping *m = g->maps; m; m = m->next)
-				if (m->route)
+				if (m->route || m->udp)
 					snprintf(m->state, sizeof(m->state), "waiting for the link (refusing on %s)", m->listen);
 }
 
@@ -369,6 +369,9 @@ static struct mapping *apply_upsert(struct mapping_table *mt, const char *peer, 
 			same = !strcmp(m->connect[i], pm->connect[i]);
 		if (same) {
 			m->gen = mark;
+			/* Back after the link was down: it forwards again. */
+			if (m->route || m->udp)
+				snprintf(m->state, sizeof(m->state), "listening on %s", m->listen);
 			return m;
 		}
 		peer_remove(mt, g, m);
@@ -390,6 +393,7 @@ static struct mapping *apply_upsert(struct mapping_table *mt, const char *peer, 
 	m->next = g->maps;
 	g->maps = m;
 	*changed = true;
+	mapping_serve_index(mt, m);
 	mapping_serve_start(mt, g, m);
 	mapping_emit(mt, g, m, "mapping.add");
 	return m;

@@ -556,7 +556,8 @@ int routes_sync_remote(struct route_table *rt, const char *owner, const struct r
 	/* Close what the peer no longer wants, or wants differently. */
 	for (r = rt->head; r; r = next) {
 		next = r->next;
-		if (!r->owner || strcmp(r->owner, owner))
+		/* Mapping listeners (internal) belong to the mapping table, not to this sync. */
+		if (r->internal || !r->owner || strcmp(r->owner, owner))
 			continue;
 		bool keep = false;
 		for (size_t i = 0; i < n; i++)
@@ -574,7 +575,7 @@ int routes_sync_remote(struct route_table *rt, const char *owner, const struct r
 		int rc;
 
 		r = route_find_owned(rt, owner, want->name);
-		if (r) {
+		if (r && !r->internal) {
 			result(arg, want->name, true, r->state);
 			continue;
 		}

@@ -16,7 +16,10 @@ include %reldir%/integration/local.mk
 include %reldir%/integration/ctl.mk
 include %reldir%/tools/linkpeer.mk
 include %reldir%/integration/link.mk
+include %reldir%/tools/udpecho.mk
+include %reldir%/integration/mapping.mk
 include %reldir%/bench/local.mk
 include %reldir%/bench/docker.mk
+include %reldir%/bench/mapping_bench.mk
 include %reldir%/fuzz/local.mk
 endif
