@@ -24,6 +24,7 @@
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
+. "$(dirname "$0")/guest_lib.sh"
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (network namespace, dockerd)"
 command -v ip >/dev/null 2>&1 || skip "ip (iproute2) not installed"
@@ -42,17 +43,9 @@ done
 DOCKER_PLUGIN="$top_builddir/plugins/docker/.libs/docker.so"
 [ -e "$DOCKER_PLUGIN" ] || skip "docker plugin not built ($DOCKER_PLUGIN)"
 
-NS="bt-docker-$$"
-VH="btdk$$h"
-VG="btdk$$g"
 SOCK="$T/d.sock"
 DPID=
-
-# The guest broker runs inside the namespace: bstart runs $BROKERD.
-REAL_BROKERD=$BROKERD
-GUEST_BROKERD="$T/brokerd-guest"
-printf '#!/bin/sh\nexec nsenter --net=/run/netns/%s %s "$@"\n' "$NS" "$REAL_BROKERD" >"$GUEST_BROKERD"
-chmod +x "$GUEST_BROKERD"
+guest_init docker dk
 
 dk() { "$DOCKER" -H "unix://$SOCK" "$@"; }
 
@@ -75,8 +68,8 @@ dockerd_stop() {
 	DPID=
 }
 
+# At exit, before the namespace goes: the containers, dockerd, its mounts.
 dk_cleanup() {
-	_dk_rc=$?
 	if [ -n "$DPID" ] && alive "$DPID"; then
 		_ids=$(dk ps -aq 2>/dev/null)
 		[ -z "$_ids" ] || dk rm -f $_ids >/dev/null 2>&1
@@ -86,20 +79,11 @@ dk_cleanup() {
 	grep " $T/" /proc/mounts 2>/dev/null | awk '{ print $2 }' | sort -r | while read -r _m; do
 		umount -l "$_m" 2>/dev/null
 	done
-	ip link del "$VH" 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
-	(exit "$_dk_rc")
-	cleanup
 }
-trap dk_cleanup EXIT
+GUEST_ON_EXIT=dk_cleanup
 
 # --- the guest namespace ------------------------------------------------------
-ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace (ip netns add)"
-ip -n "$NS" link set lo up || bail "lo up in $NS"
-ip link add "$VH" type veth peer name "$VG" || bail "veth pair"
-ip link set "$VG" netns "$NS" || bail "veth into $NS"
-ip addr add 10.213.41.1/24 dev "$VH" && ip link set "$VH" up || bail "host veth"
-ip -n "$NS" addr add 10.213.41.2/24 dev "$VG" && ip -n "$NS" link set "$VG" up || bail "guest veth"
+guest_netns 10.213.41
 
 dockerd_start
 pass "private dockerd runs in namespace $NS"
@@ -114,21 +98,13 @@ tar -C "$R" -cf - . | dk import - broker-test/busybox >/dev/null || bail "docker
 pass "image broker-test/busybox imported from a busybox-static rootfs"
 
 # --- brokers ------------------------------------------------------------------
-BROKERD=$GUEST_BROKERD
-bstart G --link-listen "unix://$T/link.sock" --plugin-dir "$top_builddir/plugins/docker/.libs" \
-	--watch "docker,socket=$SOCK"
-BROKERD=$REAL_BROKERD
-bstart H --link-connect "unix://$T/link.sock"
-wait_link_up H 15 || bail "link between the brokers did not come up"
+guest_brokers --plugin-dir "$top_builddir/plugins/docker/.libs" --watch "docker,socket=$SOCK"
 wait_log G "\[docker\].*resync" 15 || fail "guest broker logged no docker resync"
 
 page_ok() { curl -s -m 2 "$1" | grep -q "hello from broker-test $$"; }
-# port_closed URL: curl cannot connect (exit 7).
-port_closed() { curl -s -m 2 -o /dev/null "$1"; [ $? -eq 7 ]; }
-mapping_listed() { bctl "$1" mapping list --json 2>/dev/null | grep -q "\"host_port\": *$2"; }
-HAVE_MAPPING_LIST=0
-bctl H mapping list --json >/dev/null 2>&1 && HAVE_MAPPING_LIST=1
-[ "$HAVE_MAPPING_LIST" -eq 1 ] || note "brokerctl has no 'mapping list' yet: checked through the ports only"
+# url_closed URL: curl cannot connect (exit 7).
+url_closed() { curl -s -m 2 -o /dev/null "$1"; [ $? -eq 7 ]; }
+guest_mapping_probe "brokerctl has no 'mapping list' yet: checked through the ports only"
 
 # --- 1. IPv4 tcp ------------------------------------------------------------------
 P1=$(free_port)
@@ -144,7 +120,7 @@ if [ "$HAVE_MAPPING_LIST" -eq 1 ]; then
 	check "host 'mapping list' shows port $P1" mapping_listed H "$P1"
 fi
 dk stop -t 1 web >/dev/null || fail "docker stop web"
-if wait_until 10 port_closed "http://127.0.0.1:$P1/"; then
+if wait_until 10 url_closed "http://127.0.0.1:$P1/"; then
 	pass "docker stop: the host port $P1 closed"
 else
 	fail "host port $P1 still open 10 s after docker stop"
@@ -163,7 +139,7 @@ if [ -e /proc/net/if_inet6 ] && ip -6 addr show dev lo 2>/dev/null | grep -q '::
 		fail "host [::1]:$P6 did not serve the page within 10 s"
 	fi
 	dk stop -t 1 web6 >/dev/null
-	if wait_until 10 port_closed "http://[::1]:$P6/"; then
+	if wait_until 10 url_closed "http://[::1]:$P6/"; then
 		pass "docker stop: the host port [::1]:$P6 closed"
 	else
 		fail "host port [::1]:$P6 still open 10 s after docker stop"
@@ -207,7 +183,7 @@ dk run -d --name keep --restart always -p "$P2:80" broker-test/busybox httpd -f 
 wait_until 10 page_ok "http://127.0.0.1:$P2/" || bail "host 127.0.0.1:$P2 did not serve before the restart"
 dockerd_stop
 note "dockerd stopped"
-wait_until 15 port_closed "http://127.0.0.1:$P2/" && note "host port $P2 closed while dockerd was down"
+wait_until 15 url_closed "http://127.0.0.1:$P2/" && note "host port $P2 closed while dockerd was down"
 dockerd_start
 if wait_until 30 page_ok "http://127.0.0.1:$P2/"; then
 	pass "dockerd restarted: the mapping came back and the host's $P2 serves again"

@@ -22,6 +22,7 @@
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
+. "$(dirname "$0")/guest_lib.sh"
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (network namespace, iptables)"
 command -v ip >/dev/null 2>&1 && command -v ss >/dev/null 2>&1 || skip "ip, ss (iproute2) not installed"
@@ -33,33 +34,9 @@ IPT_DIR="$top_builddir/plugins/iptables/.libs"
 "$BROKERD" --watch x --check-config --runtime-dir "$T/cc" --state-dir "$T/cc" 2>&1 |
 	grep -q "unknown option" && skip "brokerd has no --watch option yet"
 
-NS="bt-ipt-$$"
-VH="btip$$h"
-VG="btip$$g"
-GUEST_IP=10.213.52.2
+guest_init ipt ip
+guest_netns 10.213.52
 
-REAL_BROKERD=$BROKERD
-GUEST_BROKERD="$T/brokerd-guest"
-printf '#!/bin/sh\nexec nsenter --net=/run/netns/%s %s "$@"\n' "$NS" "$REAL_BROKERD" >"$GUEST_BROKERD"
-chmod +x "$GUEST_BROKERD"
-
-ipt_cleanup() {
-	_ipt_rc=$?
-	ip link del "$VH" 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
-	(exit "$_ipt_rc")
-	cleanup
-}
-trap ipt_cleanup EXIT
-
-ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace (ip netns add)"
-ip -n "$NS" link set lo up || bail "lo up in $NS"
-ip link add "$VH" type veth peer name "$VG" || bail "veth pair"
-ip link set "$VG" netns "$NS" || bail "veth into $NS"
-ip addr add 10.213.52.1/24 dev "$VH" && ip link set "$VH" up || bail "host veth"
-ip -n "$NS" addr add "$GUEST_IP/24" dev "$VG" && ip -n "$NS" link set "$VG" up || bail "guest veth"
-
-in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
 ipt() { in_ns iptables -w 5 -t nat "$@"; }
 
 ipt -N DOCKER 2>"$T/ipt.err" || skip "iptables cannot make a nat chain in a namespace: $(cat "$T/ipt.err")"
@@ -67,24 +44,10 @@ ipt -N CNI-DN-test || bail "iptables -N CNI-DN-test"
 ipt -N OTHER || bail "iptables -N OTHER"
 
 # --- brokers ------------------------------------------------------------------
-BROKERD=$GUEST_BROKERD
-bstart G --link-listen "unix://$T/link.sock" --plugin-dir "$IPT_DIR" --watch "iptables,interval_ms=500"
-BROKERD=$REAL_BROKERD
-bstart H --link-connect "unix://$T/link.sock"
-wait_link_up H 15 || bail "link between the brokers did not come up"
+guest_brokers --plugin-dir "$IPT_DIR" --watch "iptables,interval_ms=500"
 wait_log G "iptables.*watching nat chains" 10 || fail "guest broker did not start the iptables watcher"
 
-mapping_listed() { bctl "$1" mapping list --json 2>/dev/null | grep -Eq "\"host_port\": *$2([^0-9]|\$)"; }
-mapping_gone() { ! mapping_listed "$@"; }
-owner_listed() { bctl "$1" mapping list --json 2>/dev/null | grep -qF "\"$2\""; }
-echo_ok() { "$XFER" send "tcp:127.0.0.1:$1" 4096 --expect echo --timeout 3 --io-timeout 3; }
-# port_closed PORT: nothing listens on PORT in the default namespace (the host side).
-port_closed() { ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
-HAVE_MAPPING_LIST=0
-bctl H mapping list --json >/dev/null 2>&1 && HAVE_MAPPING_LIST=1
-[ "$HAVE_MAPPING_LIST" -eq 1 ] || note "brokerctl has no 'mapping list' yet: checked through the ports and the guest log"
-# mcheck DESCRIPTION CMD...: check, only where 'mapping list' exists.
-mcheck() { [ "$HAVE_MAPPING_LIST" -eq 1 ] && check "$@"; }
+guest_mapping_probe "brokerctl has no 'mapping list' yet: checked through the ports and the guest log"
 
 # --- 1. a DNAT rule appears ------------------------------------------------------
 P=$(free_port)

@@ -26,6 +26,7 @@
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
+. "$(dirname "$0")/guest_lib.sh"
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (network namespace)"
 command -v ip >/dev/null 2>&1 || skip "ip (iproute2) not installed"
@@ -38,32 +39,8 @@ grep -q "\"watch\"" "$top_srcdir/broker/config.c" 2>/dev/null || skip "brokerd h
 REPLAY="$top_srcdir/tests/tools/k8s_replay.py"
 FIX="$top_srcdir/tests/fixtures/kubernetes"
 
-NS="bt-k8s-$$"
-VH="btk8$$h"
-VG="btk8$$g"
-
-REAL_BROKERD=$BROKERD
-GUEST_BROKERD="$T/brokerd-guest"
-printf '#!/bin/sh\nexec nsenter --net=/run/netns/%s %s "$@"\n' "$NS" "$REAL_BROKERD" >"$GUEST_BROKERD"
-chmod +x "$GUEST_BROKERD"
-
-k8_cleanup() {
-	_k8_rc=$?
-	ip link del "$VH" 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
-	(exit "$_k8_rc")
-	cleanup
-}
-trap k8_cleanup EXIT
-
-ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace (ip netns add)"
-ip -n "$NS" link set lo up || bail "lo up in $NS"
-ip link add "$VH" type veth peer name "$VG" || bail "veth pair"
-ip link set "$VG" netns "$NS" || bail "veth into $NS"
-ip addr add 10.213.53.1/24 dev "$VH" && ip link set "$VH" up || bail "host veth"
-ip -n "$NS" addr add 10.213.53.2/24 dev "$VG" && ip -n "$NS" link set "$VG" up || bail "guest veth"
-
-in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
+guest_init k8s k8
+guest_netns 10.213.53
 
 # --- the replayed API server (in the guest) -------------------------------------
 RD="$T/k8s"
@@ -82,17 +59,10 @@ record $!
 wait_until 10 test -s "$T/echo.ready" || bail "echo server in $NS did not start"
 
 # --- brokers ------------------------------------------------------------------
-BROKERD=$GUEST_BROKERD
-bstart G --link-listen "unix://$T/link.sock" --plugin-dir "$K8_DIR" \
-	--watch "kubernetes,kubeconfig=$RD/kubeconfig"
-BROKERD=$REAL_BROKERD
-bstart H --link-connect "unix://$T/link.sock"
-wait_link_up H 15 || bail "link between the brokers did not come up"
+guest_brokers --plugin-dir "$K8_DIR" --watch "kubernetes,kubeconfig=$RD/kubeconfig"
 
 # `brokerctl mapping list` may not exist yet: then only the listening sockets are checked.
-MLIST=0
-bctl H mapping list --json >/dev/null 2>&1 && MLIST=1
-[ "$MLIST" = 1 ] || note "brokerctl has no 'mapping list': checking the host's listening sockets only"
+guest_mapping_probe "brokerctl has no 'mapping list': checking the host's listening sockets only"
 # host_has PROTO PORT: the host's mapping list has it.
 host_has() {
 	bctl H mapping list --json 2>/dev/null | tr -d ' \n' |
@@ -105,21 +75,21 @@ host_udp() { ss -Huln "sport = :$1" 2>/dev/null | grep -q "127.0.0.1:$1"; }
 up() {
 	for _p in "$@"; do
 		host_listens "$_p" || return 1
-		[ "$MLIST" = 0 ] || host_has tcp "$_p" || return 1
+		[ "$HAVE_MAPPING_LIST" = 0 ] || host_has tcp "$_p" || return 1
 	done
 }
 # down PORT...: none listens (nor is listed).
 down() {
 	for _p in "$@"; do
 		host_listens "$_p" && return 1
-		[ "$MLIST" = 1 ] && host_has tcp "$_p" && return 1
+		[ "$HAVE_MAPPING_LIST" = 1 ] && host_has tcp "$_p" && return 1
 	done
 	return 0
 }
 udp_down() { ! host_udp "$1"; }
 
 wait_until 20 up 30080 || note "host mapping list: $(bctl H mapping list 2>&1 | head -20)"
-[ "$MLIST" = 0 ] || mapping_fields_probe || note "mapping list --json field order differs from what host_has expects"
+[ "$HAVE_MAPPING_LIST" = 0 ] || mapping_fields_probe || note "mapping list --json field order differs from what host_has expects"
 check "list: NodePort 30080, LoadBalancer 8088/31088/8443/31443, 30133, 9090, 30081 and the API port $APIPORT listen on the host's 127.0.0.1" \
 	wait_until 20 up 30080 8088 31088 8443 31443 30133 9090 30081 "$APIPORT"
 check "list: UDP NodePort 30053 on the host's 127.0.0.1" wait_until 5 host_udp 30053
@@ -129,7 +99,7 @@ if "$XFER" send "tcp:127.0.0.1:30080" 65536 --expect echo --timeout 5 --io-timeo
 else
 	fail "no echo through 30080: $(cat "$T/x.out")"
 fi
-if [ "$MLIST" = 1 ]; then
+if [ "$HAVE_MAPPING_LIST" = 1 ]; then
 	check "guest lists owner = uid, description = namespace/name" \
 		sh -c "\"$BROKERCTL\" --runtime-dir \"$T/G\" mapping list --json | grep -q '5f0c7f6e-8a6e-4a52-9d6b-3c1f0d2e7a01' &&
 			\"$BROKERCTL\" --runtime-dir \"$T/G\" mapping list --json | grep -q 'default/web'"

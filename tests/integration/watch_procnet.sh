@@ -17,6 +17,7 @@
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
+. "$(dirname "$0")/guest_lib.sh"
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (network namespace)"
 command -v ip >/dev/null 2>&1 && command -v ss >/dev/null 2>&1 || skip "ip, ss (iproute2) not installed"
@@ -27,53 +28,14 @@ PN_DIR="$top_builddir/plugins/procnet/.libs"
 "$BROKERD" --watch x --check-config --runtime-dir "$T/cc" --state-dir "$T/cc" 2>&1 |
 	grep -q "unknown option" && skip "brokerd has no --watch option yet"
 
-NS="bt-procnet-$$"
-VH="btpn$$h"
-VG="btpn$$g"
-
-REAL_BROKERD=$BROKERD
-GUEST_BROKERD="$T/brokerd-guest"
-printf '#!/bin/sh\nexec nsenter --net=/run/netns/%s %s "$@"\n' "$NS" "$REAL_BROKERD" >"$GUEST_BROKERD"
-chmod +x "$GUEST_BROKERD"
-
-pn_cleanup() {
-	_pn_rc=$?
-	ip link del "$VH" 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
-	(exit "$_pn_rc")
-	cleanup
-}
-trap pn_cleanup EXIT
-
-ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace (ip netns add)"
-ip -n "$NS" link set lo up || bail "lo up in $NS"
-ip link add "$VH" type veth peer name "$VG" || bail "veth pair"
-ip link set "$VG" netns "$NS" || bail "veth into $NS"
-ip addr add 10.213.51.1/24 dev "$VH" && ip link set "$VH" up || bail "host veth"
-ip -n "$NS" addr add 10.213.51.2/24 dev "$VG" && ip -n "$NS" link set "$VG" up || bail "guest veth"
-
-# in_ns CMD...: run CMD in the guest namespace.
-in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
+guest_init procnet pn
+guest_netns 10.213.51
 
 # --- brokers ------------------------------------------------------------------
-BROKERD=$GUEST_BROKERD
-bstart G --link-listen "unix://$T/link.sock" --plugin-dir "$PN_DIR" --watch "procnet,interval_ms=200"
-BROKERD=$REAL_BROKERD
-bstart H --link-connect "unix://$T/link.sock"
-wait_link_up H 15 || bail "link between the brokers did not come up"
+guest_brokers --plugin-dir "$PN_DIR" --watch "procnet,interval_ms=200"
 wait_log G "procnet.*watching listening sockets" 10 || fail "guest broker did not start the procnet watcher"
 
-mapping_listed() { bctl "$1" mapping list --json 2>/dev/null | grep -Eq "\"host_port\": *$2([^0-9]|\$)"; }
-mapping_gone() { ! mapping_listed "$@"; }
-owner_listed() { bctl "$1" mapping list --json 2>/dev/null | grep -qF "\"$2\""; }
-echo_ok() { "$XFER" send "tcp:127.0.0.1:$1" 4096 --expect echo --timeout 3 --io-timeout 3; }
-# port_closed PORT: nothing listens on PORT in the default namespace (the host side).
-port_closed() { ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
-HAVE_MAPPING_LIST=0
-bctl H mapping list --json >/dev/null 2>&1 && HAVE_MAPPING_LIST=1
-[ "$HAVE_MAPPING_LIST" -eq 1 ] || note "brokerctl has no 'mapping list' yet: checked through the ports and the guest log"
-# mcheck DESCRIPTION CMD...: check, only where 'mapping list' exists.
-mcheck() { [ "$HAVE_MAPPING_LIST" -eq 1 ] && check "$@"; }
+guest_mapping_probe "brokerctl has no 'mapping list' yet: checked through the ports and the guest log"
 
 # --- 1. a listener appears ----------------------------------------------------
 P=$(free_port)

@@ -12,3 +12,6 @@ noinst_HEADERS += %reldir%/watchers_host.h
 %canon_reldir%_test_iptables_SOURCES = %reldir%/test_iptables.c %reldir%/fake_host.c
 %canon_reldir%_test_iptables_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
 %canon_reldir%_test_iptables_LDADD = $(LIBEVENT_LIBS)
+# Sourced by tests/integration/watch_{procnet,iptables,kubernetes,docker}.sh:
+# the guest namespace with a linked brokerd.
+EXTRA_DIST += tests/integration/guest_lib.sh

@@ -1,0 +1,86 @@
+# tests/integration/guest_lib.sh - a "guest" network namespace with its own
+# brokerd, linked over a unix socket to a "host" brokerd in the default
+# namespace: the setup the watcher tests (watch_procnet, watch_iptables,
+# watch_kubernetes, watch_docker) share.  Sourced after lib.sh and
+# link_lib.sh:
+#   . "$(dirname "$0")/lib.sh"
+#   . "$(dirname "$0")/link_lib.sh"
+#   . "$(dirname "$0")/guest_lib.sh"
+#   guest_init procnet pn       # names, the guest brokerd wrapper, EXIT trap
+#   guest_netns 10.213.51       # namespace + veth: 10.213.51.1 host, .2 guest
+#   guest_brokers --plugin-dir DIR --watch procnet   # G (guest) <- H (host)
+#   guest_mapping_probe "brokerctl has no 'mapping list' yet: ..."
+# Needs root, ip and nsenter: each test checks for them and skips.
+# POSIX sh (dash).
+
+GUEST_ON_EXIT=
+
+# guest_init NAME TAG: NS=bt-NAME-PID, veth pair VH=btTAGPIDh (host side) /
+# VG=btTAGPIDg (guest side); $GUEST_BROKERD runs brokerd inside the
+# namespace, $REAL_BROKERD outside.  The EXIT trap runs $GUEST_ON_EXIT (a
+# command the test may set, for what it started in the namespace), removes
+# the veth and the namespace, then does lib.sh's cleanup.
+guest_init() {
+	NS="bt-$1-$$"
+	VH="bt$2$$h"
+	VG="bt$2$$g"
+	REAL_BROKERD=$BROKERD
+	GUEST_BROKERD="$T/brokerd-guest"
+	printf '#!/bin/sh\nexec nsenter --net=/run/netns/%s %s "$@"\n' "$NS" "$REAL_BROKERD" >"$GUEST_BROKERD"
+	chmod +x "$GUEST_BROKERD"
+	trap guest_cleanup EXIT
+}
+
+guest_cleanup() {
+	_guest_rc=$?
+	[ -z "$GUEST_ON_EXIT" ] || $GUEST_ON_EXIT
+	ip link del "$VH" 2>/dev/null
+	ip netns del "$NS" 2>/dev/null
+	(exit "$_guest_rc")
+	cleanup
+}
+
+# guest_netns NET: create the namespace (skip when that is not possible) with
+# lo up and a veth pair, NET.1/24 on the host side, NET.2/24 (GUEST_IP) inside.
+guest_netns() {
+	ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace (ip netns add)"
+	ip -n "$NS" link set lo up || bail "lo up in $NS"
+	ip link add "$VH" type veth peer name "$VG" || bail "veth pair"
+	ip link set "$VG" netns "$NS" || bail "veth into $NS"
+	ip addr add "$1.1/24" dev "$VH" && ip link set "$VH" up || bail "host veth"
+	GUEST_IP="$1.2"
+	ip -n "$NS" addr add "$GUEST_IP/24" dev "$VG" && ip -n "$NS" link set "$VG" up || bail "guest veth"
+}
+
+# in_ns CMD...: run CMD in the guest namespace.
+in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
+
+# guest_brokers ARGS...: broker G in the guest (--link-listen on $T/link.sock,
+# plus ARGS), broker H on the host dialing it; waits until the link is up.
+guest_brokers() {
+	BROKERD=$GUEST_BROKERD
+	bstart G --link-listen "unix://$T/link.sock" "$@"
+	BROKERD=$REAL_BROKERD
+	bstart H --link-connect "unix://$T/link.sock"
+	wait_link_up H 15 || bail "link between the brokers did not come up"
+}
+
+# guest_mapping_probe NOTE: HAVE_MAPPING_LIST=1 when H answers `brokerctl
+# mapping list`; otherwise 0 and NOTE is printed.
+guest_mapping_probe() {
+	HAVE_MAPPING_LIST=0
+	bctl H mapping list --json >/dev/null 2>&1 && HAVE_MAPPING_LIST=1
+	[ "$HAVE_MAPPING_LIST" -eq 1 ] || note "$1"
+}
+# mcheck DESCRIPTION CMD...: check, only where 'mapping list' exists.
+mcheck() { [ "$HAVE_MAPPING_LIST" -eq 1 ] && check "$@"; }
+
+# mapping_listed NAME PORT: broker NAME's mapping list has host port PORT.
+mapping_listed() { bctl "$1" mapping list --json 2>/dev/null | grep -Eq "\"host_port\": *$2([^0-9]|\$)"; }
+mapping_gone() { ! mapping_listed "$@"; }
+# owner_listed NAME OWNER: broker NAME's mapping list has OWNER.
+owner_listed() { bctl "$1" mapping list --json 2>/dev/null | grep -qF "\"$2\""; }
+# echo_ok PORT: the host's 127.0.0.1:PORT echoes 4 KiB.
+echo_ok() { "$XFER" send "tcp:127.0.0.1:$1" 4096 --expect echo --timeout 3 --io-timeout 3; }
+# port_closed PORT: nothing listens on PORT in the default namespace (the host side).
+port_closed() { ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
