@@ -30,6 +30,7 @@ NPIPE_DIR="$WIN_BUILD/plugins/npipe/.libs"
 [ -e "$NPIPE_DIR/npipe.dll" ] || skip "npipe.dll not built ($NPIPE_DIR)"
 [ "$(id -u)" -eq 0 ] || skip "needs root for the private dockerd"
 DOCKERD=$(command -v dockerd) || skip "dockerd not installed (apt-get install docker.io)"
+command -v curl >/dev/null 2>&1 || skip "curl not installed"
 
 export WINEDEBUG=-all
 if [ -z "${WINEPREFIX:-}" ]; then
@@ -87,14 +88,14 @@ broute B wecho "peer:npipe:////./pipe/$P-echo" "unix://$T/echo.sock"
 broute B wlater "peer:npipe:////./pipe/$P-later" "unix://$T/later.sock"
 broute B wsdd "peer:npipe:////./pipe/$P-ssa?sddl=service-system-admin" "unix://$T/echo.sock"
 pipe_up() { pc "$1" sddl >/dev/null 2>&1; }
-wait_until 30 pipe_up "$P-docker" || bail "the wine broker never listened on \\\\.\\pipe\\$P-docker"
+wait_until 30 pipe_up "$P-docker" || bail "the wine broker never listened on //./pipe/$P-docker"
 
 # 1. Docker's /version through the pipe
 if pc "//./pipe/$P-docker" get-version >"$T/v.out" 2>"$T/v.err" &&
 	grep -q "^HTTP/1.[01] 200" "$T/v.out" && grep -q '"ApiVersion"' "$T/v.out"; then
 	want=$(sed -n 's/.*"ApiVersion":"\([^"]*\)".*/\1/p' "$T/dv.json")
 	if grep -q "\"ApiVersion\":\"$want\"" "$T/v.out"; then
-		pass "GET /version over \\\\.\\pipe\\$P-docker returns dockerd's answer (ApiVersion $want)"
+		pass "GET /version over //./pipe/$P-docker returns dockerd's answer (ApiVersion $want)"
 	else fail "GET /version: ApiVersion differs from dockerd's ($want): $(tail -c 300 "$T/v.out")"; fi
 else fail "GET /version over the pipe: $(head -c 300 "$T/v.out") $(cat "$T/v.err")"; fi
 
@@ -134,7 +135,7 @@ else fail "burst: $(cat "$T/b.out")"; fi
 # --- kill -9 the Linux broker: the wine broker must exit on its own ------------------
 wine_pid() {
 	for _d in /proc/[0-9]*; do
-		tr '\0' ' ' <"$_d/cmdline" 2>/dev/null | grep -q "brokerd.exe --link-stdio --runtime-dir broker-test-$$" &&
+		tr '\0' ' ' 2>/dev/null <"$_d/cmdline" | grep -q "brokerd.exe --link-stdio --runtime-dir broker-test-$$" &&
 			{ echo "${_d#/proc/}"; return 0; }
 	done
 	return 1
