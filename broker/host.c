@@ -121,36 +121,95 @@ static void host_timer_free(struct broker_timer *t)
 /* ---------------------------------------------------------- post */
 
 /*
- * Work posted from plugin threads: each post is a one-shot event
- * (event_base_once), which is thread-safe and wakes the loop because the
- * broker enables libevent's thread support before creating its base.
+ * Work posted from plugin threads goes into the plugin's own queue, drained
+ * on the loop by one event (event_active is thread-safe because the broker
+ * enables libevent's thread support before creating its base).  The queue
+ * belongs to the plugin: when it unloads, whatever is still queued is
+ * dropped, never run after its code is gone.
  */
 struct post_item {
+	struct post_item *next;
 	broker_post_fn fn;
 	void *arg;
 };
 
-static void post_run(evutil_socket_t fd, short what, void *arg)
-{
-	struct post_item *it = arg;
+struct post_queue {
+	pthread_mutex_t lock;
+	struct post_item *head, *tail;
+	struct event *ev;
+};
 
-	it->fn(it->arg);
-	free(it);
+static void post_drain(evutil_socket_t fd, short what, void *arg)
+{
+	struct post_queue *q = arg;
+	struct post_item *it;
+
+	pthread_mutex_lock(&q->lock);
+	it = q->head;
+	q->head = q->tail = NULL;
+	pthread_mutex_unlock(&q->lock);
+	while (it) {
+		struct post_item *next = it->next;
+		it->fn(it->arg);
+		free(it);
+		it = next;
+	}
+}
+
+struct post_queue *post_queue_new(struct event_base *base)
+{
+	struct post_queue *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		return NULL;
+	if (pthread_mutex_init(&q->lock, NULL) != 0) {
+		free(q);
+		return NULL;
+	}
+	q->ev = event_new(base, -1, 0, post_drain, q);
+	if (!q->ev) {
+		pthread_mutex_destroy(&q->lock);
+		free(q);
+		return NULL;
+	}
+	return q;
+}
+
+void post_queue_free(struct post_queue *q)
+{
+	if (!q)
+		return;
+	event_free(q->ev);
+	while (q->head) {
+		struct post_item *it = q->head;
+		q->head = it->next;
+		free(it);
+	}
+	pthread_mutex_destroy(&q->lock);
+	free(q);
 }
 
 static int host_post(struct broker_plugin_handle *h, broker_post_fn fn, void *arg)
 {
-	struct post_item *it = malloc(sizeof(*it));
-	struct timeval now = { 0, 0 };
+	struct post_queue *q = plugin_from_handle(h)->posts;
+	struct post_item *it;
 
+	if (!q)
+		return -ENOMEM;
+	it = malloc(sizeof(*it));
 	if (!it)
 		return -ENOMEM;
 	it->fn = fn;
 	it->arg = arg;
-	if (event_base_once(plugin_broker(plugin_from_handle(h))->base, -1, EV_TIMEOUT, post_run, it, &now) < 0) {
-		free(it);
-		return -EIO;
-	}
+	it->next = NULL;
+	pthread_mutex_lock(&q->lock);
+	if (q->tail)
+		q->tail->next = it;
+	else
+		q->head = it;
+	q->tail = it;
+	pthread_mutex_unlock(&q->lock);
+	event_active(q->ev, EV_READ, 0);
 	return 0;
 }
 

@@ -310,6 +310,7 @@ static int plugin_validate(struct plugin_registry *reg, struct plugin *p, const 
 
 static void plugin_free(struct plugin *p)
 {
+	post_queue_free(p->posts);
 	if (p->option_values) {
 		for (size_t i = 0; i < p->n_options; i++)
 			free(p->option_values[i]);
@@ -368,6 +369,7 @@ int plugins_load_path(struct plugin_registry *reg, const char *path, struct plug
 		return errfmt(err, errlen, -ENOMEM, "%s: out of memory", path);
 	}
 	p->reg = reg;
+	p->posts = post_queue_new(reg->broker->base);
 	p->dl = platform_dl_open(path, why, sizeof(why));
 	if (!p->dl) {
 		rc = errfmt(err, errlen, -ENOEXEC, "%s: cannot load: %s", path, why);

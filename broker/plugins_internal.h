@@ -19,6 +19,7 @@ struct plugin {
 	size_t n_options;
 	char **option_values;        /* parallel to desc.options; NULL: unset */
 	struct plugin_resource *resources;
+	struct post_queue *posts;    /* work its threads posted (host->post), dropped at unload */
 };
 
 static inline struct plugin *plugin_from_handle(struct broker_plugin_handle *h)
@@ -27,6 +28,12 @@ static inline struct plugin *plugin_from_handle(struct broker_plugin_handle *h)
 }
 
 struct broker *plugin_broker(const struct plugin *p);
+
+/* host.c: the per-plugin queue behind host->post. */
+struct post_queue;
+struct event_base;
+struct post_queue *post_queue_new(struct event_base *base);
+void post_queue_free(struct post_queue *q);
 struct broker *plugins_broker(const struct plugin_registry *reg);
 const char *plugin_name(const struct plugin *p);
 const struct broker_option *plugin_option_decl(const struct plugin *p, const char *name);
