@@ -16,6 +16,7 @@
 	%reldir%/drain.sh \
 	%reldir%/watch_docker.sh \
 	%reldir%/watch_procnet.sh \
-	%reldir%/watch_iptables.sh
+	%reldir%/watch_iptables.sh \
+	%reldir%/watch_containerd.sh
 TESTS += $(%canon_reldir%_scripts)
 EXTRA_DIST += %reldir%/lib.sh $(%canon_reldir%_scripts)
