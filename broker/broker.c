@@ -3,7 +3,6 @@
 #include <config.h>
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,17 +130,17 @@ int broker_reload(struct broker *b, char *err, size_t errlen)
 	return 0;
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
+static void on_signal(enum platform_signal sig, void *arg)
 {
 	struct broker *b = arg;
 	char err[1024];
 
-	if (sig == SIGHUP) {
+	if (sig == PLATFORM_SIGNAL_RELOAD) {
 		log_info(TAG, "SIGHUP: reloading");
 		broker_reload(b, err, sizeof(err));
 		return;
 	}
-	broker_shutdown(b, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	broker_shutdown(b, sig == PLATFORM_SIGNAL_TERM ? "SIGTERM" : "SIGINT");
 }
 
 static void on_parent_gone(void *arg)
@@ -163,16 +162,9 @@ int broker_run(struct broker *b)
 	char err[1024];
 	int rc;
 
-	signal(SIGPIPE, SIG_IGN);
-	b->sig_term = evsignal_new(b->base, SIGTERM, on_signal, b);
-	b->sig_int = evsignal_new(b->base, SIGINT, on_signal, b);
-	b->sig_hup = evsignal_new(b->base, SIGHUP, on_signal, b);
 	b->drain_timer = evtimer_new(b->base, drain_check, b);
-	if (!b->sig_term || !b->sig_int || !b->sig_hup || !b->drain_timer)
+	if (!b->drain_timer || platform_signals_start(b->base, on_signal, b, &b->signals) < 0)
 		return -ENOMEM;
-	event_add(b->sig_term, NULL);
-	event_add(b->sig_int, NULL);
-	event_add(b->sig_hup, NULL);
 
 	if (b->cfg.parent_pid > 0) {
 		/* Watch first: a broker spawned for a parent must never outlive it, even if start-up fails later. */
@@ -249,12 +241,7 @@ void broker_fini(struct broker *b)
 		plugins_destroy(b->plugins);
 	}
 	store_close(b->store);
-	if (b->sig_term)
-		event_free(b->sig_term);
-	if (b->sig_int)
-		event_free(b->sig_int);
-	if (b->sig_hup)
-		event_free(b->sig_hup);
+	platform_signals_stop(b->signals);
 	if (b->drain_timer)
 		event_free(b->drain_timer);
 	if (b->base)

@@ -17,6 +17,7 @@ struct peer_manager;
 struct mapping_table;
 struct event_pub;
 struct pid_watch;
+struct platform_signals;
 
 struct broker {
 	struct event_base *base;
@@ -34,7 +35,7 @@ struct broker {
 	struct event_pub *events;         /* RUNTIME/events.sock; NULL if it could not open */
 	struct pid_watch *parent_watch;   /* --parent-pid */
 
-	struct event *sig_term, *sig_int, *sig_hup;
+	struct platform_signals *signals; /* SIGTERM/SIGINT/SIGHUP or their Windows kin */
 	struct event *drain_timer;
 
 	char *db_path;          /* STATE/broker.db */

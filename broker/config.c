@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -203,25 +202,6 @@ static const char *env(const char *name)
 	return v && *v ? v : NULL;
 }
 
-/* XDG base directories must be absolute; a relative one is ignored (the spec says so). */
-static const char *xdg_env(const char *name)
-{
-	const char *v = env(name);
-
-	return v && v[0] == '/' ? v : NULL;
-}
-
-static const char *home_dir(void)
-{
-	const char *h = env("HOME");
-	struct passwd *pw;
-
-	if (h)
-		return h;
-	pw = getpwuid(geteuid());
-	return pw && pw->pw_dir ? pw->pw_dir : NULL;
-}
-
 char *config_default_runtime_dir(void)
 {
 	/* One rule for brokerd and brokerctl, so both always find the same socket. */
@@ -230,17 +210,8 @@ char *config_default_runtime_dir(void)
 
 char *config_default_state_dir(void)
 {
-	const char *x, *h;
-
-	if (geteuid() == 0)
-		return strdup("/var/lib/broker");
-	x = xdg_env("XDG_STATE_HOME");
-	if (x)
-		return join(x, "/broker");
-	h = home_dir();
-	if (h)
-		return join(h, "/.local/state/broker");
-	return strdup("/var/lib/broker");
+	/* Per OS, next to the runtime dir's rule (rpc/runtime_dir*.c). */
+	return runtime_dir_state_default();
 }
 
 /* Append one entry to a layer's list; what names the source for the error. */
@@ -555,8 +526,8 @@ static int read_file(const char *path, bool explicit, struct file_layer *fl, cha
 					return errfmt(err, errlen, -EINVAL, "%s: %s: must be an integer, not %s", path,
 					              key, json_type_name(v));
 				/* Keep validation in one place: the resolver parses the text form. */
-				snprintf(fl->num_text[s], sizeof(fl->num_text[s]), "%" JSON_INTEGER_FORMAT,
-				         json_integer_value(v));
+				snprintf(fl->num_text[s], sizeof(fl->num_text[s]), "%lld",
+				         (long long)json_integer_value(v));
 				fl->l.val[s] = fl->num_text[s];
 			} else if (s == S_LINK_STDIO || s == S_MAPPING_PRIVILEGED) {
 				if (!json_is_boolean(v))
@@ -757,7 +728,7 @@ static int resolve(struct broker_config *cfg, const struct flags *f, const struc
 		if (copy_list(dl, L_PLUGIN_DIRS, cfg->plugin_dirs, &cfg->n_plugin_dirs, err, errlen) < 0)
 			return -ENOMEM;
 	} else {
-		if (!(cfg->plugin_dirs[cfg->n_plugin_dirs++] = strdup(BROKER_PLUGINDIR)))
+		if (!(cfg->plugin_dirs[cfg->n_plugin_dirs++] = strdup(runtime_dir_plugin_default(BROKER_PLUGINDIR))))
 			return errfmt(err, errlen, -ENOMEM, "out of memory");
 	}
 	if (copy_list(pick_list(L_LINK_LISTEN, &f->l, el, ff), L_LINK_LISTEN, cfg->link_listen, &cfg->n_link_listen,
@@ -849,7 +820,7 @@ static int build(struct broker_config *cfg, int argc, char **argv, char *err, si
 	path = f.config ? f.config : env(CONFIG_ENV);
 	explicit = path != NULL;
 	if (!path)
-		path = DEFAULT_CONFIG_FILE;
+		path = runtime_dir_config_default(DEFAULT_CONFIG_FILE);
 	rc = read_file(path, explicit, &file, err, errlen);
 	if (rc < 0)
 		goto out;
@@ -982,13 +953,13 @@ void config_print_help(FILE *out, const char *argv0)
 	        "\n",
 	        argv0 ? argv0 : "brokerd");
 	help_line(out, "config", "FILE", "JSON config file (see broker.conf(5)); absent default is fine",
-	          CONFIG_ENV, NULL, DEFAULT_CONFIG_FILE);
+	          CONFIG_ENV, NULL, runtime_dir_config_default(DEFAULT_CONFIG_FILE));
 	help_line(out, settings[S_RUNTIME_DIR].flag, "DIR", settings[S_RUNTIME_DIR].help,
 	          settings[S_RUNTIME_DIR].env, settings[S_RUNTIME_DIR].key, rt ? rt : "?");
 	help_line(out, settings[S_STATE_DIR].flag, "DIR", settings[S_STATE_DIR].help,
 	          settings[S_STATE_DIR].env, settings[S_STATE_DIR].key, st ? st : "?");
 	help_line(out, lists[L_PLUGIN_DIRS].flag, "DIR", lists[L_PLUGIN_DIRS].help, lists[L_PLUGIN_DIRS].env,
-	          lists[L_PLUGIN_DIRS].key, BROKER_PLUGINDIR);
+	          lists[L_PLUGIN_DIRS].key, runtime_dir_plugin_default(BROKER_PLUGINDIR));
 	help_line(out, settings[S_LOG_LEVEL].flag, "LEVEL", settings[S_LOG_LEVEL].help,
 	          settings[S_LOG_LEVEL].env, settings[S_LOG_LEVEL].key, "info");
 	help_line(out, settings[S_LOG_FORMAT].flag, "FORMAT", settings[S_LOG_FORMAT].help,

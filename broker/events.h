@@ -3,6 +3,8 @@
 #ifndef BROKER_EVENTS_H
 #define BROKER_EVENTS_H
 
+#include "broker/printf_attr.h"
+
 #include "broker/mapping.h"
 #include "proto/control.pb-c.h"
 
@@ -13,7 +15,7 @@ void events_start(struct broker *b);
 void events_stop(struct broker *b);
 
 /* One line for people: "link.up", "link unix:///... up: peer X". */
-void events_text(struct broker *b, const char *kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void events_text(struct broker *b, const char *kind, const char *fmt, ...) BROKER_PRINTF(3, 4);
 
 /* Fill a MappingInfo message from a table view (strings are borrowed). */
 void mapping_info_msg(const struct mapping_info *mi, Broker__Control__MappingInfo *m);

@@ -1,4 +1,5 @@
-/* http.c - /health, /ready and /metrics over evhttp on the broker's loop. */
+/* http.c - /health, /ready and /metrics over evhttp on the broker's loop.
+ * evbuffer_add_printf is libevent's (Microsoft's printf on Windows): no %zu. */
 #include <config.h>
 
 #include <errno.h>
@@ -6,13 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/util.h>
 
 #include "broker/broker.h"
+#include "broker/platform_net.h"
 #include "broker/errfmt.h"
 #include "broker/http.h"
 #include "broker/link.h"
@@ -212,7 +212,8 @@ char *http_render_metrics(struct broker *b)
 	             "Connect failures, resets and I/O errors on the route.", F_ERRORS);
 
 	family(f, "broker_plugins_loaded", "gauge", "Plugins currently loaded.");
-	evbuffer_add_printf(f, "broker_plugins_loaded %zu\n", b->plugins ? plugins_count(b->plugins) : (size_t)0);
+	evbuffer_add_printf(f, "broker_plugins_loaded %llu\n",
+	                    (unsigned long long)(b->plugins ? plugins_count(b->plugins) : 0));
 
 	if (b->ctl)
 		rc = ctl_server_counters(b->ctl);
@@ -231,8 +232,10 @@ char *http_render_metrics(struct broker *b)
 	if (b->mappings) {
 		family(f, "broker_mappings", "gauge",
 		       "Published ports: origin local (found here, sent to the peer) or peer (served here).");
-		evbuffer_add_printf(f, "broker_mappings{origin=\"local\"} %zu\n", mappings_count(b->mappings, MAPPING_LOCAL));
-		evbuffer_add_printf(f, "broker_mappings{origin=\"peer\"} %zu\n", mappings_count(b->mappings, MAPPING_PEER));
+		evbuffer_add_printf(f, "broker_mappings{origin=\"local\"} %llu\n",
+		                    (unsigned long long)mappings_count(b->mappings, MAPPING_LOCAL));
+		evbuffer_add_printf(f, "broker_mappings{origin=\"peer\"} %llu\n",
+		                    (unsigned long long)mappings_count(b->mappings, MAPPING_PEER));
 	}
 
 	family(f, "broker_ready", "gauge", "1 once plugins are started and routes applied.");
@@ -376,7 +379,7 @@ int http_start(struct broker *b, const char *listen, struct http_server **out, c
 	errno = 0;
 	h->sock = evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
 	if (!h->sock) {
-		int e = errno ? errno : EADDRNOTAVAIL;
+		int e = net_last_errno() ? net_last_errno() : EADDRNOTAVAIL;
 		evhttp_free(h->http);
 		free(h);
 		return errfmt(err, errlen, -e, "--http-listen %s: cannot listen on %s port %u: %s%s", listen,

@@ -2,16 +2,14 @@
 #include <config.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <sodium.h>
 
 #include "broker/errfmt.h"
 #include "broker/link_auth.h"
+#include "broker/platform.h"
 
 int link_auth_init(void)
 {
@@ -64,66 +62,47 @@ static int create_secret(const char *path, char *err, size_t errlen)
 {
 	uint8_t raw[32];
 	char hex[2 * sizeof(raw) + 2];
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int rc;
 
-	if (fd < 0)
-		return errfmt(err, errlen, -errno, "%s: cannot create: %s", path, strerror(errno));
 	randombytes_buf(raw, sizeof(raw));
 	sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
 	strcat(hex, "\n");
 	sodium_memzero(raw, sizeof(raw));
-	if (write(fd, hex, strlen(hex)) != (ssize_t)strlen(hex) || fsync(fd) < 0) {
-		int e = errno ? errno : EIO;
-		close(fd);
-		unlink(path);
-		return errfmt(err, errlen, -e, "%s: cannot write: %s", path, strerror(e));
-	}
-	close(fd);
+	/* 0600 on POSIX; on Windows a DACL for the current user (see platform_win32.c). */
+	rc = platform_private_file_create(path, hex, strlen(hex), err, errlen);
 	sodium_memzero(hex, sizeof(hex));
-	return 0;
+	return rc;
 }
 
 int link_secret_load(const char *path, bool create, uint8_t **secret, size_t *len, char *err, size_t errlen)
 {
-	struct stat st;
 	uint8_t buf[LINK_SECRET_MAX + 1];
-	ssize_t n;
-	int fd, rc;
+	size_t n = 0;
+	int rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT && create) {
+	rc = platform_private_file_read(path, buf, sizeof(buf), &n, err, errlen);
+	if (rc == -ENOENT && create) {
 		if ((rc = create_secret(path, err, errlen)) < 0)
 			return rc;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		rc = platform_private_file_read(path, buf, sizeof(buf), &n, err, errlen);
 	}
-	if (fd < 0)
-		return errfmt(err, errlen, -errno, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return errfmt(err, errlen, -EINVAL, "%s: not a regular file", path);
+	if (rc < 0) {
+		sodium_memzero(buf, sizeof(buf));
+		return rc;
 	}
-	if (st.st_mode & 077) {
-		close(fd);
-		return errfmt(err, errlen, -EACCES, "%s: readable by others (mode %03o); run chmod 600 %s", path,
-		              (unsigned)(st.st_mode & 0777), path);
-	}
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	if (n < 0)
-		return errfmt(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	/* Trailing newlines are not part of the secret (editors add them). */
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		n--;
 	if (n < LINK_SECRET_MIN || n > LINK_SECRET_MAX) {
 		sodium_memzero(buf, sizeof(buf));
-		return errfmt(err, errlen, -EINVAL, "%s: secret must be %d..%d bytes (it has %zd)", path,
+		return errfmt(err, errlen, -EINVAL, "%s: secret must be %d..%d bytes (it has %zu)", path,
 		              LINK_SECRET_MIN, LINK_SECRET_MAX, n);
 	}
-	*secret = malloc((size_t)n);
+	*secret = malloc(n);
 	if (!*secret)
 		return errfmt(err, errlen, -ENOMEM, "out of memory");
-	memcpy(*secret, buf, (size_t)n);
-	*len = (size_t)n;
+	memcpy(*secret, buf, n);
+	*len = n;
 	sodium_memzero(buf, sizeof(buf));
 	return 0;
 }

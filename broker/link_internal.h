@@ -3,6 +3,8 @@
 #ifndef BROKER_LINK_INTERNAL_H
 #define BROKER_LINK_INTERNAL_H
 
+#include "broker/printf_attr.h"
+
 #include <event2/buffer.h>
 #include <event2/event.h>
 
@@ -69,7 +71,7 @@ uint64_t link_now_us(void);
 void link_send(struct link *l, uint8_t type, uint32_t stream, const void *payload, size_t len);
 void link_send_buffer(struct link *l, uint8_t type, uint32_t stream, struct evbuffer *from, size_t len);
 void link_flush(struct link *l);
-void link_protocol_error(struct link *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void link_protocol_error(struct link *l, const char *fmt, ...) BROKER_PRINTF(2, 3);
 
 /* link_stream.c */
 void link_streams_init(struct link *l);

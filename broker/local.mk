@@ -2,6 +2,15 @@
 pkginclude_HEADERS += %reldir%/plugin.h
 
 noinst_LTLIBRARIES += %reldir%/libbroker.la
+# The OS layer (platform.h, platform_pidwatch.h): one implementation per OS.
+# Windows also compiles in the handle<->socket bridge (stdio carrier).
+if PLATFORM_WINDOWS
+BROKER_PLATFORM_SOURCES = %reldir%/platform_win32.c plugins/common/win32_bridge.c plugins/common/win32_bridge.h
+BROKER_PIDWATCH_SOURCES = %reldir%/platform_pidwatch_win32.c
+else
+BROKER_PLATFORM_SOURCES = %reldir%/platform_posix.c
+BROKER_PIDWATCH_SOURCES = %reldir%/platform_pidwatch.c
+endif
 %canon_reldir%_libbroker_la_SOURCES = \
 	%reldir%/broker.c %reldir%/broker.h \
 	%reldir%/config.c %reldir%/config.h \
@@ -20,8 +29,8 @@ noinst_LTLIBRARIES += %reldir%/libbroker.la
 	%reldir%/mapping.c %reldir%/mapping.h %reldir%/mapping_internal.h \
 	%reldir%/mapping_serve.c %reldir%/mapping_sync.c \
 	%reldir%/peer.c %reldir%/peer.h \
-	%reldir%/platform.h %reldir%/platform_posix.c \
-	%reldir%/platform_pidwatch.c %reldir%/platform_pidwatch.h \
+	%reldir%/platform.h %reldir%/platform_net.h $(BROKER_PLATFORM_SOURCES) \
+	$(BROKER_PIDWATCH_SOURCES) %reldir%/platform_pidwatch.h %reldir%/printf_attr.h \
 	%reldir%/plugins.c %reldir%/plugins.h %reldir%/plugins_internal.h \
 	%reldir%/relay.c %reldir%/relay.h %reldir%/relay_fd.c \
 	%reldir%/route.c %reldir%/route.h \

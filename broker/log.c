@@ -2,11 +2,11 @@
 #include <config.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
-#include <sys/time.h>
 #include <event2/event.h>
+#include <event2/util.h>
 
 #include "broker/log.h"
 
@@ -62,22 +62,62 @@ int log_format_parse(const char *s, enum log_format *out)
 	return 0;
 }
 
+/* A line being built; one write, so threads never interleave a line. */
+struct line {
+	char buf[16384];   /* msg (2 KiB) escaped six-fold at worst, plus the frame */
+	size_t len;
+};
+
+static void put(struct line *l, const char *s, size_t n)
+{
+	if (n > sizeof(l->buf) - 1 - l->len)
+		n = sizeof(l->buf) - 1 - l->len;
+	memcpy(l->buf + l->len, s, n);
+	l->len += n;
+}
+
+static void puts_(struct line *l, const char *s)
+{
+	put(l, s, strlen(s));
+}
+
 /* Append s to out as the inside of a JSON string. */
-static void json_escape(FILE *out, const char *s)
+static void json_escape(struct line *out, const char *s)
 {
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c == '\n')
-			fputs("\\n", out);
-		else if (c == '\t')
-			fputs("\\t", out);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
+		char esc[8];
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			put(out, esc, 2);
+		} else if (c == '\n') {
+			puts_(out, "\\n");
+		} else if (c == '\t') {
+			puts_(out, "\\t");
+		} else if (c < 0x20) {
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			puts_(out, esc);
+		} else {
+			put(out, (const char *)&c, 1);
+		}
 	}
+}
+
+/* UTC calendar date of a day count since 1970-01-01 (proleptic Gregorian):
+ * plain arithmetic, so no gmtime_r (which Windows lacks) is needed. */
+static void civil_from_days(long long z, int *y, int *m, int *d)
+{
+	z += 719468;
+	long long era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
 void log_vwrite(enum broker_log_level level, const char *tag, const char *fmt, va_list ap)
@@ -85,30 +125,44 @@ void log_vwrite(enum broker_log_level level, const char *tag, const char *fmt, v
 	char msg[2048];
 	char stamp[64];
 	struct timeval tv;
-	struct tm tm;
+	struct line *l;
+	int y, mo, d;
 
 	if (level > log_settings.level)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	gettimeofday(&tv, NULL);
-	time_t secs = tv.tv_sec;
-	gmtime_r(&secs, &tm);
-	snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000));
+	evutil_gettimeofday(&tv, NULL);
+	long long secs = (long long)tv.tv_sec;
+	long long days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+	long long rem = secs - days * 86400;
+	civil_from_days(days, &y, &mo, &d);
+	snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, mo, d, (int)(rem / 3600),
+	         (int)(rem / 60 % 60), (int)(rem % 60), (int)(tv.tv_usec / 1000));
 
-	/* One fprintf-sequence under the stdio lock so threads never interleave a line. */
-	flockfile(stderr);
+	l = malloc(sizeof(*l));
+	if (!l)
+		return;
+	l->len = 0;
 	if (log_settings.format == LOG_FORMAT_JSON) {
-		fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"tag\":\"", stamp, log_level_name(level));
-		json_escape(stderr, tag ? tag : "broker");
-		fputs("\",\"msg\":\"", stderr);
-		json_escape(stderr, msg);
-		fputs("\"}\n", stderr);
+		puts_(l, "{\"time\":\"");
+		puts_(l, stamp);
+		puts_(l, "\",\"level\":\"");
+		puts_(l, log_level_name(level));
+		puts_(l, "\",\"tag\":\"");
+		json_escape(l, tag ? tag : "broker");
+		puts_(l, "\",\"msg\":\"");
+		json_escape(l, msg);
+		puts_(l, "\"}");
 	} else {
-		fprintf(stderr, "%s %-5s [%s] %s\n", stamp, log_level_name(level), tag ? tag : "broker", msg);
+		int n = snprintf(l->buf, sizeof(l->buf) - 1, "%s %-5s [%s] %s", stamp, log_level_name(level),
+		                 tag ? tag : "broker", msg);
+		l->len = n < 0 ? 0 : (size_t)n < sizeof(l->buf) - 1 ? (size_t)n : sizeof(l->buf) - 2;
 	}
-	funlockfile(stderr);
+	l->buf[l->len++] = '\n';
+	/* One fwrite per line: stdio locks the stream per call, so threads never interleave a line. */
+	fwrite(l->buf, 1, l->len, stderr);
 	fflush(stderr);
+	free(l);
 }
 
 void log_write(enum broker_log_level level, const char *tag, const char *fmt, ...)

@@ -2,6 +2,8 @@
 #ifndef BROKER_LOG_H
 #define BROKER_LOG_H
 
+#include "broker/printf_attr.h"
+
 #include <stdarg.h>
 #include "broker/plugin.h"
 
@@ -22,7 +24,7 @@ const char *log_level_name(enum broker_log_level level);
 void log_capture_libevent(void);
 
 void log_write(enum broker_log_level level, const char *tag, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+	BROKER_PRINTF(3, 4);
 void log_vwrite(enum broker_log_level level, const char *tag, const char *fmt, va_list ap);
 
 #define log_error(tag, ...) log_write(BROKER_LOG_ERROR, tag, __VA_ARGS__)

@@ -19,6 +19,7 @@
 #include "broker/log.h"
 #include "broker/mapping_internal.h"
 #include "broker/peer.h"
+#include "broker/platform.h"
 #include "broker/route.h"
 #include "broker/store.h"
 #include "broker/url.h"
@@ -95,7 +96,7 @@ static int load_broker_id(struct peer_manager *pm)
 		return 0;
 	}
 	free(val);
-	gethostname(host, sizeof(host) - 1);
+	platform_hostname(host, sizeof(host));
 	link_auth_nonce(raw, sizeof(raw));
 	snprintf(pm->broker_id, sizeof(pm->broker_id), "%s-%02x%02x%02x%02x%02x%02x", host, raw[0], raw[1], raw[2],
 	         raw[3], raw[4], raw[5]);
@@ -592,10 +593,16 @@ int peer_start(struct peer_manager *pm)
 	}
 	if (cfg->link_stdio) {
 		struct carrier *c = carrier_add(pm, ROLE_STDIO, "stdio");
-		struct broker_stream_desc desc = { .rfd = 0, .wfd = 1, .flags = BROKER_STREAM_PIPES, .peer = "stdio" };
+		struct broker_stream_desc desc;
+		char why[256];
 		if (!c)
 			return -ENOMEM;
 		log_info(TAG, "link over stdin/stdout");
+		rc = platform_stdio_stream(&desc, why, sizeof(why));
+		if (rc < 0) {
+			log_error(TAG, "--link-stdio: %s", why);
+			return rc;
+		}
 		rc = start_link(pm, c, &desc, false);
 		if (rc < 0)
 			return rc;

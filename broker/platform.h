@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include "broker/plugin.h"
 
 /* Shared objects. */
@@ -36,7 +37,50 @@ int platform_mkdir_p(const char *path, int mode);    /* 0 or -errno */
 /* Directory listing: calls fn for each regular entry name ending in suffix. */
 int platform_list_dir(const char *dir, const char *suffix, int (*fn)(void *arg, const char *path), void *arg);
 
-/* Threads hand work to the loop thread; make libevent thread-safe once, before any event_base. */
+/* Threads hand work to the loop thread; make libevent thread-safe once, before any event_base.
+ * (Windows: also starts winsock.) */
 int platform_event_threads(void);
+
+/* Requests to stop or reload, delivered on the loop.  POSIX: SIGTERM, SIGINT,
+ * SIGHUP (and SIGPIPE ignored); Windows: Ctrl-C -> INT, Ctrl-Break/close/
+ * logoff/shutdown -> TERM, no reload. */
+enum platform_signal { PLATFORM_SIGNAL_TERM, PLATFORM_SIGNAL_INT, PLATFORM_SIGNAL_RELOAD };
+struct platform_signals;
+int platform_signals_start(struct event_base *base, void (*cb)(enum platform_signal sig, void *arg), void *arg,
+                           struct platform_signals **out);   /* 0 or -ENOMEM */
+void platform_signals_stop(struct platform_signals *s);      /* NULL is fine */
+
+/* This machine's name (for the broker id); buf keeps its contents when unknown. */
+void platform_hostname(char *buf, size_t len);
+
+/* Our own stdin/stdout as one stream (--link-stdio).  POSIX: fds 0 and 1
+ * (BROKER_STREAM_PIPES); Windows: a socket bridged to the two handles.
+ * 0 or -errno with err. */
+int platform_stdio_stream(struct broker_stream_desc *out, char *err, size_t errlen);
+
+/* Paths: true for a directory separator ('/'; on Windows also '\\'). */
+bool platform_is_sep(char c);
+/* Create one directory (mode: POSIX bits, ignored on Windows); 0, -EEXIST or -errno. */
+int platform_mkdir(const char *path, int mode);
+
+/* Could we write path (a directory: create files in it)?  0, or -errno from
+ * access(R_OK|W_OK / W_OK|X_OK); 0 for a file we cannot see (sqlite creates
+ * it).  Windows: the read-only attribute only. */
+int platform_check_writable(const char *path, bool dir);
+
+/* An exclusive advisory lock on a file (created 0600 if missing) for as long
+ * as it is held: 0, -EWOULDBLOCK when another process holds it, -errno. */
+struct platform_lock;
+int platform_lock_file(const char *path, struct platform_lock **out);
+void platform_unlock_file(struct platform_lock *l);                /* NULL is fine */
+
+/* A private file (secrets): create exclusively, readable by us only (0600;
+ * Windows: a DACL for the current user), write data and flush it to disk;
+ * on failure nothing is left behind.  0 or -errno with err. */
+int platform_private_file_create(const char *path, const void *data, size_t len, char *err, size_t errlen);
+/* Read up to cap bytes of a private file: -ENOENT when missing, -EINVAL when
+ * not a regular file, -EACCES when others may read it (POSIX mode bits; not
+ * checked on Windows), -errno; each with err. */
+int platform_private_file_read(const char *path, void *buf, size_t cap, size_t *n, char *err, size_t errlen);
 
 #endif

@@ -6,13 +6,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <event2/event.h>
 #include <event2/thread.h>
 
 #include "broker/errfmt.h"
@@ -196,4 +199,171 @@ int platform_list_dir(const char *dir, const char *suffix, int (*fn)(void *arg, 
 int platform_event_threads(void)
 {
 	return evthread_use_pthreads() == 0 ? 0 : -ENOSYS;
+}
+
+struct platform_signals {
+	struct event *term, *intr, *hup;
+	void (*cb)(enum platform_signal sig, void *arg);
+	void *arg;
+};
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct platform_signals *s = arg;
+
+	(void)what;
+	s->cb(sig == SIGHUP ? PLATFORM_SIGNAL_RELOAD : sig == SIGTERM ? PLATFORM_SIGNAL_TERM : PLATFORM_SIGNAL_INT,
+	      s->arg);
+}
+
+int platform_signals_start(struct event_base *base, void (*cb)(enum platform_signal sig, void *arg), void *arg,
+                           struct platform_signals **out)
+{
+	struct platform_signals *s = calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->cb = cb;
+	s->arg = arg;
+	signal(SIGPIPE, SIG_IGN);
+	s->term = evsignal_new(base, SIGTERM, on_signal, s);
+	s->intr = evsignal_new(base, SIGINT, on_signal, s);
+	s->hup = evsignal_new(base, SIGHUP, on_signal, s);
+	if (!s->term || !s->intr || !s->hup) {
+		platform_signals_stop(s);
+		return -ENOMEM;
+	}
+	event_add(s->term, NULL);
+	event_add(s->intr, NULL);
+	event_add(s->hup, NULL);
+	*out = s;
+	return 0;
+}
+
+void platform_signals_stop(struct platform_signals *s)
+{
+	if (!s)
+		return;
+	if (s->term)
+		event_free(s->term);
+	if (s->intr)
+		event_free(s->intr);
+	if (s->hup)
+		event_free(s->hup);
+	free(s);
+}
+
+void platform_hostname(char *buf, size_t len)
+{
+	if (len > 1)
+		gethostname(buf, len - 1);
+}
+
+int platform_stdio_stream(struct broker_stream_desc *out, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	memset(out, 0, sizeof(*out));
+	out->rfd = 0;
+	out->wfd = 1;
+	out->flags = BROKER_STREAM_PIPES;
+	out->peer = "stdio";
+	return 0;
+}
+
+bool platform_is_sep(char c)
+{
+	return c == '/';
+}
+
+int platform_mkdir(const char *path, int mode)
+{
+	return mkdir(path, (mode_t)mode) < 0 ? -errno : 0;
+}
+
+int platform_check_writable(const char *path, bool dir)
+{
+	if (!dir && access(path, F_OK) < 0)
+		return 0;   /* nothing there yet: sqlite creates it */
+	return access(path, dir ? W_OK | X_OK : R_OK | W_OK) < 0 ? -errno : 0;
+}
+
+struct platform_lock {
+	int fd;
+};
+
+int platform_lock_file(const char *path, struct platform_lock **out)
+{
+	struct platform_lock *l;
+	int fd, e;
+
+	*out = NULL;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		e = errno;
+		close(fd);
+		return e == EWOULDBLOCK ? -EWOULDBLOCK : -e;
+	}
+	l = malloc(sizeof(*l));
+	if (!l) {
+		close(fd);
+		return -ENOMEM;
+	}
+	l->fd = fd;
+	*out = l;
+	return 0;
+}
+
+void platform_unlock_file(struct platform_lock *l)
+{
+	if (!l)
+		return;
+	/* Closing the descriptor releases the flock. */
+	close(l->fd);
+	free(l);
+}
+
+int platform_private_file_create(const char *path, const void *data, size_t len, char *err, size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return errfmt(err, errlen, -errno, "%s: cannot create: %s", path, strerror(errno));
+	errno = 0;
+	if (write(fd, data, len) != (ssize_t)len || fsync(fd) < 0) {
+		int e = errno ? errno : EIO;
+		close(fd);
+		unlink(path);
+		return errfmt(err, errlen, -e, "%s: cannot write: %s", path, strerror(e));
+	}
+	close(fd);
+	return 0;
+}
+
+int platform_private_file_read(const char *path, void *buf, size_t cap, size_t *n, char *err, size_t errlen)
+{
+	struct stat st;
+	ssize_t got;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return errfmt(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return errfmt(err, errlen, -EINVAL, "%s: not a regular file", path);
+	}
+	if (st.st_mode & 077) {
+		close(fd);
+		return errfmt(err, errlen, -EACCES, "%s: readable by others (mode %03o); run chmod 600 %s", path,
+		              (unsigned)(st.st_mode & 0777), path);
+	}
+	got = read(fd, buf, cap);
+	close(fd);
+	if (got < 0)
+		return errfmt(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	*n = (size_t)got;
+	return 0;
 }

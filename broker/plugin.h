@@ -234,7 +234,9 @@ struct broker_host {
 
 	/* Log one line tagged with the plugin's name. */
 	void (*log)(struct broker_plugin_handle *h, enum broker_log_level level, const char *fmt, ...)
-#if defined(__GNUC__)
+#if defined(__MINGW32__)
+		__attribute__((format(gnu_printf, 3, 4)))   /* mingw: "printf" means Microsoft's */
+#elif defined(__GNUC__)
 		__attribute__((format(printf, 3, 4)))
 #endif
 		;

@@ -225,7 +225,7 @@ static int plugin_apply_options(struct plugin *p, char *err, size_t errlen)
 		if (json_is_string(val))
 			s = json_string_value(val);
 		else if (json_is_integer(val))
-			snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT, json_integer_value(val));
+			snprintf(text, sizeof(text), "%lld", (long long)json_integer_value(val));
 		else if (json_is_boolean(val))
 			snprintf(text, sizeof(text), "%s", json_is_true(val) ? "true" : "false");
 		else {

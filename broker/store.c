@@ -3,18 +3,16 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 #include <sqlite3.h>
 
 #include "broker/errfmt.h"
 #include "broker/log.h"
+#include "broker/platform.h"
 #include "broker/store.h"
 
 #define TAG "store"
@@ -24,7 +22,7 @@
 struct store {
 	sqlite3 *db;
 	char *path;
-	int lock_fd;    /* PATH.lock, flock()ed for as long as the store is open */
+	struct platform_lock *lock;   /* PATH.lock, held for as long as the store is open */
 };
 
 /*
@@ -141,12 +139,12 @@ static int make_dirs(const char *dir, char *err, size_t errlen)
 		return errfmt(err, errlen, -ENAMETOOLONG, "%s: bad state directory name", dir);
 	memcpy(buf, dir, len + 1);
 	for (char *p = buf + 1;; p++) {
-		if (*p != '/' && *p != '\0')
+		if (!platform_is_sep(*p) && *p != '\0')
 			continue;
 		char c = *p;
 		*p = '\0';
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST) {
-			int e = errno;
+		int e = -platform_mkdir(buf, 0700);
+		if (e != 0 && e != EEXIST) {
 			return errfmt(err, errlen, -e, "%s: cannot create state directory: %s%s", buf, strerror(e),
 			              e == EACCES || e == EROFS || e == EPERM ? " (fix permissions or use --state-dir)"
 			                                                      : "");
@@ -200,19 +198,27 @@ static int migrate(sqlite3 *db, int from)
  * in read-only mode and only fails at the first write, with a message
  * that does not say which file.  Check up front so the reason is exact.
  * (access() is always true for root, except on read-only mounts, so root
- * relies on the sqlite checks that follow.)
+ * relies on the sqlite checks that follow; Windows checks the read-only
+ * attribute only.)
  */
+static bool is_denied(int e)
+{
+	return e == -EACCES || e == -EROFS || e == -EPERM;
+}
+
 static int check_writable(const char *path, const char *dir, char *err, size_t errlen)
 {
-	if (access(path, F_OK) == 0 && access(path, R_OK | W_OK) < 0 &&
-	    (errno == EACCES || errno == EROFS || errno == EPERM))
+	int e = platform_check_writable(path, false);
+
+	if (is_denied(e))
 		return errfmt(err, errlen, -EROFS, "%s: read-only (%s): fix permissions or use --state-dir",
-		              path, strerror(errno));
-	if (access(dir, W_OK | X_OK) < 0 && (errno == EACCES || errno == EROFS || errno == EPERM))
+		              path, strerror(-e));
+	e = platform_check_writable(dir, true);
+	if (is_denied(e))
 		return errfmt(err, errlen, -EROFS,
 		              "%s: read-only directory (%s; sqlite needs to create files next to the database): "
 		              "fix permissions or use --state-dir",
-		              dir, strerror(errno));
+		              dir, strerror(-e));
 	return 0;
 }
 
@@ -232,9 +238,8 @@ static int take_lock(struct store *st, char *err, size_t errlen)
 		return errfmt(err, errlen, -ENOMEM, "%s: out of memory", st->path);
 	memcpy(lp, st->path, n);
 	memcpy(lp + n, ".lock", sizeof(".lock"));
-	st->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (st->lock_fd < 0) {
-		int e = errno;
+	int e = -platform_lock_file(lp, &st->lock);
+	if (e != 0 && e != EWOULDBLOCK) {
 		errfmt(err, errlen, -e, "%s: cannot create lock file: %s%s", lp, strerror(e),
 		       e == EACCES || e == EROFS || e == EPERM ? " (read-only: fix permissions or use --state-dir)"
 		                                               : "");
@@ -242,14 +247,10 @@ static int take_lock(struct store *st, char *err, size_t errlen)
 		return e == EACCES || e == EPERM ? -EROFS : -e;
 	}
 	free(lp);
-	if (flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		int e = errno;
-		if (e == EWOULDBLOCK)
-			return errfmt(err, errlen, -EBUSY,
-			              "%s: database is locked by another process (is another brokerd running with this state dir?)",
-			              st->path);
-		return errfmt(err, errlen, -e, "%s: cannot lock: %s", st->path, strerror(e));
-	}
+	if (e == EWOULDBLOCK)
+		return errfmt(err, errlen, -EBUSY,
+		              "%s: database is locked by another process (is another brokerd running with this state dir?)",
+		              st->path);
 	return 0;
 }
 
@@ -346,7 +347,6 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 		free(st);
 		return errfmt(err, errlen, -ENOMEM, "%s: out of memory", path);
 	}
-	st->lock_fd = -1;
 	dir = strdup(path);
 	if (!dir) {
 		rc = errfmt(err, errlen, -ENOMEM, "%s: out of memory", path);
@@ -385,9 +385,8 @@ void store_close(struct store *st)
 	/* close_v2: a statement leaked by a bug must not keep the handle (and the lock) open. */
 	if (st->db)
 		sqlite3_close_v2(st->db);
-	/* Closing the descriptor releases the flock; only after the database is closed. */
-	if (st->lock_fd >= 0)
-		close(st->lock_fd);
+	/* Release the lock only after the database is closed. */
+	platform_unlock_file(st->lock);
 	free(st->path);
 	free(st);
 }

@@ -9,15 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/util.h>
 
 #include "broker/broker.h"
 #include "broker/errfmt.h"
+#include "broker/platform.h"
+#include "broker/platform_net.h"
 #include "broker/link.h"
 #include "broker/log.h"
 #include "broker/peer.h"
@@ -285,17 +284,18 @@ int udp_forward_start(struct broker *b, const char *listen, const char *target, 
 		return errfmt(err, errlen, -ENOMEM, "out of memory");
 	u->b = b;
 	u->fd = socket(ss.ss_family, SOCK_DGRAM, IPPROTO_UDP);
-	if (u->fd < 0) {
-		rc = errfmt(err, errlen, -errno, "%s: %s", listen, strerror(errno));
+	if (u->fd == (evutil_socket_t)EVUTIL_INVALID_SOCKET) {
+		int e = platform_errno();
+		rc = errfmt(err, errlen, -e, "%s: %s", listen, strerror(e));
 		free(u);
 		return rc;
 	}
 	evutil_make_socket_nonblocking(u->fd);
 	evutil_make_socket_closeonexec(u->fd);
 	if (ss.ss_family == AF_INET6)
-		setsockopt(u->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		setsockopt(u->fd, IPPROTO_IPV6, IPV6_V6ONLY, (const void *)&one, sizeof(one));
 	if (bind(u->fd, (struct sockaddr *)&ss, (socklen_t)sl) < 0) {
-		int e = errno;
+		int e = platform_errno();
 		rc = errfmt(err, errlen, -e, "%s: %s%s", listen, strerror(e),
 		            e == EADDRINUSE ? " (another program holds this UDP port)" : "");
 		evutil_closesocket(u->fd);

@@ -6,9 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <jansson.h>
 
+#include "broker/printf_attr.h"
 #include "proto/control.pb-c.h"
 
 #define EXIT_USAGE 2
@@ -36,10 +38,17 @@ struct opts {
 	int nargs;
 };
 
+/* ---- sys_posix.c / sys_win32.c: the few OS calls brokerctl makes ---- */
+
+/* Call handler(sig) on SIGINT and SIGTERM (Windows: Ctrl-C, Ctrl-Break), without restarting calls. */
+void ctl_catch_stop_signals(void (*handler)(int sig));
+/* Local calendar time of t. */
+void ctl_localtime(time_t t, struct tm *tm);
+
 /* ---- output.c ---- */
 
 /* One line "brokerctl: ..." on stderr; returns code. */
-int die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int die(int code, const char *fmt, ...) BROKER_PRINTF(2, 3);
 void human_bytes(char *buf, size_t len, uint64_t n);
 void uptime_text(char *buf, size_t len, int64_t s);
 /* "a,b,c", or "-" when n is 0. */

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include <nng/nng.h>
@@ -14,6 +13,7 @@
 
 #include "ctl/brokerctl.h"
 #include "rpc/event_pub.h"
+#include "rpc/runtime_dir.h"
 
 /* How often the receive loop looks at signals and the --timeout clock. */
 #define TICK_MS 100
@@ -40,7 +40,7 @@ static void time_text(char *buf, size_t len, int64_t ms)
 	struct tm tm;
 	char s[32];
 
-	localtime_r(&t, &tm);
+	ctl_localtime(t, &tm);
 	strftime(s, sizeof(s), "%Y-%m-%d %H:%M:%S", &tm);
 	snprintf(buf, len, "%s.%03d", s, (int)(ms % 1000));
 }
@@ -115,31 +115,35 @@ static int dial_error(int rv, const char *path)
 static int open_feed(const struct opts *o, const char *const *topics, int ntopics, nng_socket *sock)
 {
 	char *dir = session_runtime_dir(o);
-	char *url = NULL;
-	const char *path;
-	struct stat st;
+	char *url = NULL, *path = NULL;
+	bool bad_form;
 	int rv, rc = 0;
 
-	/* event_pub_url() lives with the daemon's code; brokerctl links none of it. */
-	if (!dir || asprintf(&url, "ipc://%s/%s", dir, EVENT_PUB_SOCKET) < 0)
-		url = NULL;
+	/* runtime_dir.c has the rule (event_pub.c is the daemon's; brokerctl links none of it). */
+	url = dir ? runtime_dir_events_url(dir) : NULL;
+	path = url ? ipc_url_local_name(url, &bad_form) : NULL;
+	if (url && !path && bad_form)
+		path = strdup(url + 6);
 	free(dir);
-	if (!url)
+	if (!url || !path) {
+		free(url);
 		return die(1, "out of memory");
-	path = url + 6;
+	}
 	/* Say "not running" precisely instead of NNG's generic "entry not found". */
-	if (stat(path, &st) < 0) {
-		if (errno == ENOENT)
+	if ((rc = ipc_local_name_check(path)) < 0) {
+		if (rc == -ENOENT)
 			rc = die(1, "broker not running: no event socket at %s", path);
-		else if (errno == EACCES)
+		else if (rc == -EACCES)
 			rc = die(1, "permission denied on %s (run as the broker's user or root)", path);
 		else
-			rc = die(1, "%s: %s", path, strerror(errno));
+			rc = die(1, "%s: %s", path, strerror(-rc));
 		free(url);
+		free(path);
 		return rc;
 	}
 	if ((rv = nng_sub0_open(sock)) != 0) {
 		free(url);
+		free(path);
 		return die(1, "cannot open an event socket: %s", nng_strerror(rv));
 	}
 	rv = nng_socket_set_ms(*sock, NNG_OPT_RECVTIMEO, TICK_MS);
@@ -156,6 +160,7 @@ static int open_feed(const struct opts *o, const char *const *topics, int ntopic
 		rc = dial_error(rv, path);
 	}
 	free(url);
+	free(path);
 	if (rc)
 		nng_close(*sock);
 	return rc;
@@ -163,18 +168,13 @@ static int open_feed(const struct opts *o, const char *const *topics, int ntopic
 
 int cmd_watch(const struct opts *o, const char *const *topics, int ntopics)
 {
-	struct sigaction sa;
 	nng_socket sock;
 	int64_t last;
 	long seen = 0;
 	int rc;
 
 	/* Handlers first: a signal while the feed is still being dialed must not kill us. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	ctl_catch_stop_signals(on_signal);
 	if ((rc = open_feed(o, topics, ntopics, &sock)))
 		return rc;
 	if (stop_signal) {

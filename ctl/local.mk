@@ -1,5 +1,10 @@
 # brokerctl: steers a running brokerd over the control RPC and prints its event feed.
 bin_PROGRAMS += %reldir%/brokerctl
+if PLATFORM_WINDOWS
+CTL_PLATFORM_SOURCES = %reldir%/sys_win32.c
+else
+CTL_PLATFORM_SOURCES = %reldir%/sys_posix.c
+endif
 %canon_reldir%_brokerctl_SOURCES = \
 	%reldir%/brokerctl.c %reldir%/brokerctl.h \
 	%reldir%/output.c \
@@ -8,6 +13,7 @@ bin_PROGRAMS += %reldir%/brokerctl
 	%reldir%/cmd_route.c \
 	%reldir%/cmd_plugin.c \
 	%reldir%/cmd_mapping.c \
-	%reldir%/cmd_watch.c
+	%reldir%/cmd_watch.c \
+	$(CTL_PLATFORM_SOURCES)
 %canon_reldir%_brokerctl_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(NNG_CFLAGS) $(JANSSON_CFLAGS)
 %canon_reldir%_brokerctl_LDADD = rpc/librpc.la $(NNG_LIBS) $(JANSSON_LIBS)

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include <nng/protocol/reqrep0/req.h>
 
 #include "rpc/ctl_client.h"
+#include "rpc/runtime_dir.h"
 #include "broker/errfmt.h"
 
 struct ctl_client {
@@ -33,7 +33,7 @@ static void fmt_timeout(char *buf, size_t len, int ms)
 int ctl_client_open(const char *url, int timeout_ms, struct ctl_client **out, char *err, size_t errlen)
 {
 	struct ctl_client *c;
-	struct stat st;
+	bool bad_form = false;
 	int rv, rc;
 
 	*out = NULL;
@@ -41,7 +41,10 @@ int ctl_client_open(const char *url, int timeout_ms, struct ctl_client **out, ch
 	if (!c)
 		return errfmt(err, errlen, -ENOMEM, "out of memory");
 	c->timeout_ms = timeout_ms > 0 ? timeout_ms : NNG_DURATION_INFINITE;
-	c->path = strdup(strncmp(url, "ipc://", 6) == 0 ? url + 6 : url);
+	if (strncmp(url, "ipc://", 6) != 0)
+		c->path = strdup(url);
+	else if (!(c->path = ipc_url_local_name(url, &bad_form)) && bad_form)
+		c->path = strdup(url + 6);
 	if (!c->path) {
 		free(c);
 		return errfmt(err, errlen, -ENOMEM, "out of memory");
@@ -50,16 +53,16 @@ int ctl_client_open(const char *url, int timeout_ms, struct ctl_client **out, ch
 	c->next_call_id = ((uint64_t)time(NULL) << 20) ^ ((uint64_t)getpid() << 1) ^ 1;
 
 	/* Say "not running" precisely instead of NNG's generic "entry not found". */
-	if (strncmp(url, "ipc://", 6) == 0 && stat(c->path, &st) < 0) {
-		if (errno == ENOENT)
+	if (strncmp(url, "ipc://", 6) == 0 && (rc = ipc_local_name_check(c->path)) < 0) {
+		if (rc == -ENOENT)
 			rc = errfmt(err, errlen, -ENOENT,
 			            "broker not running: no control socket at %s (start brokerd, or pass --runtime-dir)",
 			            c->path);
-		else if (errno == EACCES)
+		else if (rc == -EACCES)
 			rc = errfmt(err, errlen, -EACCES, "permission denied on %s (run as the broker's user or root)",
 			            c->path);
 		else
-			rc = errfmt(err, errlen, -errno, "%s: %s", c->path, strerror(errno));
+			rc = errfmt(err, errlen, rc, "%s: %s", c->path, strerror(-rc));
 		free(c->path);
 		free(c);
 		return rc;

@@ -8,7 +8,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 
 #include "rpc/ctl_server.h"
 #include "rpc/ipc_peer.h"
+#include "rpc/runtime_dir.h"
 #include "broker/errfmt.h"
 #include "broker/log.h"
 
@@ -194,79 +194,14 @@ static void ctl_wake_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---------------------------------------------------------------- start / stop */
 
-static int mkdir_private(const char *dir, char *err, size_t errlen)
+static int probe_open(nng_socket *s)
 {
-	struct stat st;
-	char *parent, *slash;
-	int rc;
-
-	if (stat(dir, &st) == 0) {
-		if (!S_ISDIR(st.st_mode))
-			return errfmt(err, errlen, -ENOTDIR, "runtime dir %s exists and is not a directory", dir);
-		return 0;
-	}
-	if (errno != ENOENT)
-		return errfmt(err, errlen, -errno, "runtime dir %s: %s", dir, strerror(errno));
-	parent = strdup(dir);
-	if (!parent)
-		return errfmt(err, errlen, -ENOMEM, "out of memory");
-	slash = strrchr(parent, '/');
-	if (slash && slash != parent) {
-		*slash = '\0';
-		rc = mkdir_private(parent, err, errlen);
-		if (rc < 0) {
-			free(parent);
-			return rc;
-		}
-	}
-	free(parent);
-	/* 0700: the socket is briefly created with the umask's mode before NNG chmods it. */
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return errfmt(err, errlen, -errno, "cannot create runtime dir %s: %s (pass --runtime-dir)", dir,
-		              strerror(errno));
-	return 0;
+	return nng_req0_open(s);
 }
 
-/*
- * Refuse to take over a live broker's socket; remove a stale one.  The probe
- * is a full NNG dial, not a bare connect(): NNG 1.5.2's ipc listener stops
- * accepting for good when a peer closes before the SP handshake finishes
- * (the negotiation error is NNG_ECLOSED, which its accept loop takes as
- * "listener closed"), so a bare connect+close would wedge the live broker.
- */
-static int check_existing_socket(const char *url, const char *path, char *err, size_t errlen)
-{
-	nng_socket probe;
-	struct stat st;
-	int rv;
-
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : errfmt(err, errlen, -errno, "%s: %s", path, strerror(errno));
-	if (!S_ISSOCK(st.st_mode))
-		return errfmt(err, errlen, -EEXIST, "%s exists and is not a socket; remove it or pick another --runtime-dir",
-		              path);
-	if ((rv = nng_req0_open(&probe)) != 0)
-		return errfmt(err, errlen, -ENOMEM, "cannot open a probe socket: %s", nng_strerror(rv));
-	rv = nng_dial(probe, url, NULL, 0);
-	nng_close(probe);
-	switch (rv) {
-	case 0:
-		return errfmt(err, errlen, -EADDRINUSE, "another brokerd is already listening on %s", path);
-	case NNG_ECONNREFUSED:
-		if (unlink(path) < 0 && errno != ENOENT)
-			return errfmt(err, errlen, -errno, "cannot remove stale control socket %s: %s", path,
-			              strerror(errno));
-		log_info(TAG, "removed stale control socket %s", path);
-		return 0;
-	case NNG_ENOENT:
-		return 0;
-	case NNG_EPERM:
-		return errfmt(err, errlen, -EACCES, "%s: permission denied (owned by another user?)", path);
-	default:
-		return errfmt(err, errlen, -EADDRINUSE, "%s exists and does not behave like a stale socket (%s); remove it if no brokerd runs",
-		              path, nng_strerror(rv));
-	}
-}
+static const struct ipc_listen_words listen_words = {
+	.kind = "control", .doing = "listening", .tag = TAG, .make_parent = true, .probe_open = probe_open,
+};
 
 static int nng_to_errno(int rv)
 {
@@ -285,14 +220,15 @@ static int nng_to_errno(int rv)
 
 static int ctl_listener_open(struct ctl_server *srv, char *err, size_t errlen)
 {
+	const char *what;
 	int rv;
 
 	if ((rv = nng_listener_create(&srv->listener, srv->sock, srv->url)) != 0)
 		return errfmt(err, errlen, -nng_to_errno(rv), "control socket %s: %s", srv->url, nng_strerror(rv));
 	/* Set before start so the socket file never exists with a wider mode than 0600. */
-	if ((rv = nng_listener_set_int(srv->listener, NNG_OPT_IPC_PERMISSIONS, 0600)) != 0) {
+	if ((rv = ipc_listener_restrict(srv->listener, &what)) != 0) {
 		nng_listener_close(srv->listener);
-		return errfmt(err, errlen, -nng_to_errno(rv), "control socket %s: cannot set mode 0600: %s", srv->url,
+		return errfmt(err, errlen, -nng_to_errno(rv), "control socket %s: cannot set %s: %s", srv->url, what,
 		              nng_strerror(rv));
 	}
 	if ((rv = nng_listener_start(srv->listener, 0)) != 0) {
@@ -362,12 +298,10 @@ int ctl_server_start(struct event_base *base, const char *url, const struct rpc_
                      void *ctx, struct ctl_server **out, char *err, size_t errlen)
 {
 	struct ctl_server *srv;
-	char *slash;
+	bool bad_form;
 	int rc, rv;
 
 	*out = NULL;
-	if (strncmp(url, "ipc://", 6) != 0 || url[6] != '/')
-		return errfmt(err, errlen, -EINVAL, "control URL %s: expected ipc:///absolute/path", url);
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return errfmt(err, errlen, -ENOMEM, "out of memory");
@@ -378,21 +312,15 @@ int ctl_server_start(struct event_base *base, const char *url, const struct rpc_
 	atomic_init(&srv->stopping, false);
 	atomic_init(&srv->rejected_peers, 0);
 	atomic_init(&srv->pipes_added, 0);
-	srv->path = strdup(url + 6);
+	srv->path = ipc_url_local_name(url, &bad_form);
 	if (!srv->path) {
-		rc = errfmt(err, errlen, -ENOMEM, "out of memory");
+		if (bad_form)
+			rc = errfmt(err, errlen, -EINVAL, "control URL %s: expected %s", url, ipc_url_form());
+		else
+			rc = errfmt(err, errlen, -ENOMEM, "out of memory");
 		goto fail;
 	}
-
-	slash = strrchr(srv->path, '/');
-	if (slash && slash != srv->path) {
-		*slash = '\0';
-		rc = mkdir_private(srv->path, err, errlen);
-		*slash = '/';
-		if (rc < 0)
-			goto fail;
-	}
-	rc = check_existing_socket(url, srv->path, err, errlen);
+	rc = ipc_listen_prepare(url, srv->path, &listen_words, err, errlen);
 	if (rc < 0)
 		goto fail;
 
@@ -488,8 +416,7 @@ void ctl_server_stop(struct ctl_server *srv)
 		event_free(srv->wake);
 	if (srv->path) {
 		/* NNG usually removes it on close; make sure, so brokerctl says "not running". */
-		if (unlink(srv->path) < 0 && errno != ENOENT)
-			log_warn(TAG, "cannot remove %s: %s", srv->path, strerror(errno));
+		ipc_listen_cleanup(srv->path, TAG);
 		free(srv->path);
 	}
 	free(srv->url);

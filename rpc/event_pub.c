@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 
 #include "rpc/event_pub.h"
 #include "rpc/ipc_peer.h"
+#include "rpc/runtime_dir.h"
 #include "broker/errfmt.h"
 #include "broker/log.h"
 
@@ -42,11 +42,7 @@ struct event_pub {
 
 char *event_pub_url(const char *runtime_dir)
 {
-	char *url = NULL;
-
-	if (asprintf(&url, "ipc://%s/%s", runtime_dir, EVENT_PUB_SOCKET) < 0)
-		return NULL;
-	return url;
+	return runtime_dir_events_url(runtime_dir);
 }
 
 static void pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
@@ -72,55 +68,26 @@ static int nng_errno(int rv)
 	}
 }
 
-/*
- * Remove a stale socket file; refuse a live one.  The probe is a full NNG
- * dial: a bare connect()+close() would wedge a live NNG 1.5.2 listener.
- */
-static int clear_stale(const char *url, const char *path, char *err, size_t errlen)
+static int probe_open(nng_socket *s)
 {
-	nng_socket probe;
-	struct stat st;
-	int rv;
-
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : errfmt(err, errlen, -errno, "%s: %s", path, strerror(errno));
-	if (!S_ISSOCK(st.st_mode))
-		return errfmt(err, errlen, -EEXIST, "%s exists and is not a socket; remove it or pick another --runtime-dir",
-		              path);
-	if ((rv = nng_sub0_open(&probe)) != 0)
-		return errfmt(err, errlen, -ENOMEM, "cannot open a probe socket: %s", nng_strerror(rv));
-	rv = nng_dial(probe, url, NULL, 0);
-	nng_close(probe);
-	switch (rv) {
-	case 0:
-		return errfmt(err, errlen, -EADDRINUSE, "another brokerd is already publishing events on %s", path);
-	case NNG_ECONNREFUSED:
-		if (unlink(path) < 0 && errno != ENOENT)
-			return errfmt(err, errlen, -errno, "cannot remove stale event socket %s: %s", path,
-			              strerror(errno));
-		log_info(TAG, "removed stale event socket %s", path);
-		return 0;
-	case NNG_ENOENT:
-		return 0;
-	case NNG_EPERM:
-		return errfmt(err, errlen, -EACCES, "%s: permission denied (owned by another user?)", path);
-	default:
-		return errfmt(err, errlen, -EADDRINUSE,
-		              "%s exists and does not behave like a stale socket (%s); remove it if no brokerd runs", path,
-		              nng_strerror(rv));
-	}
+	return nng_sub0_open(s);
 }
+
+static const struct ipc_listen_words listen_words = {
+	.kind = "event", .doing = "publishing events", .tag = TAG, .make_parent = false, .probe_open = probe_open,
+};
 
 static int listener_open(struct event_pub *p, char *err, size_t errlen)
 {
+	const char *what;
 	int rv;
 
 	if ((rv = nng_listener_create(&p->listener, p->sock, p->url)) != 0)
 		return errfmt(err, errlen, -nng_errno(rv), "event socket %s: %s", p->url, nng_strerror(rv));
 	/* Before start, so the file never exists with a wider mode. */
-	if ((rv = nng_listener_set_int(p->listener, NNG_OPT_IPC_PERMISSIONS, 0600)) != 0) {
+	if ((rv = ipc_listener_restrict(p->listener, &what)) != 0) {
 		nng_listener_close(p->listener);
-		return errfmt(err, errlen, -nng_errno(rv), "event socket %s: cannot set mode 0600: %s", p->path,
+		return errfmt(err, errlen, -nng_errno(rv), "event socket %s: cannot set %s: %s", p->path, what,
 		              nng_strerror(rv));
 	}
 	if ((rv = nng_listener_start(p->listener, 0)) != 0) {
@@ -189,11 +156,13 @@ static void *watchdog_main(void *arg)
 int event_pub_start(const char *url, struct event_pub **out, char *err, size_t errlen)
 {
 	struct event_pub *p;
+	bool bad_form = false;
 	int rc, rv;
 
 	*out = NULL;
-	if (strncmp(url, "ipc://", 6) != 0 || url[6] != '/')
-		return errfmt(err, errlen, -EINVAL, "event URL %s: expected ipc:///absolute/path", url);
+	free(ipc_url_local_name(url, &bad_form));
+	if (bad_form)
+		return errfmt(err, errlen, -EINVAL, "event URL %s: expected %s", url, ipc_url_form());
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return errfmt(err, errlen, -ENOMEM, "out of memory");
@@ -205,12 +174,12 @@ int event_pub_start(const char *url, struct event_pub **out, char *err, size_t e
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
 	p->url = strdup(url);
-	p->path = strdup(url + 6);
+	p->path = ipc_url_local_name(url, &bad_form);
 	if (!p->url || !p->path) {
 		rc = errfmt(err, errlen, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	if ((rc = clear_stale(url, p->path, err, errlen)) < 0)
+	if ((rc = ipc_listen_prepare(url, p->path, &listen_words, err, errlen)) < 0)
 		goto fail;
 	if ((rv = nng_pub0_open(&p->sock)) != 0) {
 		rc = errfmt(err, errlen, -nng_errno(rv), "cannot open event socket: %s", nng_strerror(rv));
@@ -257,8 +226,7 @@ void event_pub_stop(struct event_pub *p)
 	}
 	nng_close(p->sock);
 	/* NNG usually removes it on close; make sure, so watchers say "not running". */
-	if (unlink(p->path) < 0 && errno != ENOENT)
-		log_warn(TAG, "cannot remove %s: %s", p->path, strerror(errno));
+	ipc_listen_cleanup(p->path, TAG);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
 	free(p->url);

@@ -8,11 +8,11 @@
 #include "proto/control.pb-c.h"
 
 /* File name of the event feed socket inside the runtime dir. */
-#define EVENT_PUB_SOCKET "events.sock"
+#define EVENT_PUB_SOCKET "events.sock"   /* = RUNTIME_EVENTS_SOCKET */
 
 struct event_pub;
 
-/* "ipc://DIR/events.sock" (malloc'd, NULL on out of memory). */
+/* runtime_dir_events_url(): "ipc://DIR/events.sock" (malloc'd, NULL on out of memory). */
 char *event_pub_url(const char *runtime_dir);
 
 /*

@@ -1,11 +1,123 @@
-/* ipc_peer.c - the peer-uid check shared by the control RPC and the event feed. */
+/* ipc_peer.c - listening on local ipc:// endpoints on POSIX: a Unix socket
+ * file (mode 0600) in the runtime dir, a peer-uid check (see ipc_peer.h). */
 #include "config.h"
 
+#include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rpc/ipc_peer.h"
+#include "broker/errfmt.h"
 #include "broker/log.h"
+
+static int mkdir_private(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	char *parent, *slash;
+	int rc;
+
+	if (stat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return errfmt(err, errlen, -ENOTDIR, "runtime dir %s exists and is not a directory", dir);
+		return 0;
+	}
+	if (errno != ENOENT)
+		return errfmt(err, errlen, -errno, "runtime dir %s: %s", dir, strerror(errno));
+	parent = strdup(dir);
+	if (!parent)
+		return errfmt(err, errlen, -ENOMEM, "out of memory");
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		rc = mkdir_private(parent, err, errlen);
+		if (rc < 0) {
+			free(parent);
+			return rc;
+		}
+	}
+	free(parent);
+	/* 0700: the socket is briefly created with the umask's mode before NNG chmods it. */
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return errfmt(err, errlen, -errno, "cannot create runtime dir %s: %s (pass --runtime-dir)", dir,
+		              strerror(errno));
+	return 0;
+}
+
+/*
+ * Refuse to take over a live broker's socket; remove a stale one.  The probe
+ * is a full NNG dial, not a bare connect(): NNG 1.5.2's ipc listener stops
+ * accepting for good when a peer closes before the SP handshake finishes
+ * (the negotiation error is NNG_ECLOSED, which its accept loop takes as
+ * "listener closed"), so a bare connect+close would wedge the live broker.
+ */
+static int check_existing_socket(const char *url, const char *path, const struct ipc_listen_words *w, char *err,
+                                  size_t errlen)
+{
+	nng_socket probe;
+	struct stat st;
+	int rv;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : errfmt(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	if (!S_ISSOCK(st.st_mode))
+		return errfmt(err, errlen, -EEXIST, "%s exists and is not a socket; remove it or pick another --runtime-dir",
+		              path);
+	if ((rv = w->probe_open(&probe)) != 0)
+		return errfmt(err, errlen, -ENOMEM, "cannot open a probe socket: %s", nng_strerror(rv));
+	rv = nng_dial(probe, url, NULL, 0);
+	nng_close(probe);
+	switch (rv) {
+	case 0:
+		return errfmt(err, errlen, -EADDRINUSE, "another brokerd is already %s on %s", w->doing, path);
+	case NNG_ECONNREFUSED:
+		if (unlink(path) < 0 && errno != ENOENT)
+			return errfmt(err, errlen, -errno, "cannot remove stale %s socket %s: %s", w->kind, path,
+			              strerror(errno));
+		log_info(w->tag, "removed stale %s socket %s", w->kind, path);
+		return 0;
+	case NNG_ENOENT:
+		return 0;
+	case NNG_EPERM:
+		return errfmt(err, errlen, -EACCES, "%s: permission denied (owned by another user?)", path);
+	default:
+		return errfmt(err, errlen, -EADDRINUSE, "%s exists and does not behave like a stale socket (%s); remove it if no brokerd runs",
+		              path, nng_strerror(rv));
+	}
+}
+
+int ipc_listen_prepare(const char *url, const char *name, const struct ipc_listen_words *w, char *err,
+                       size_t errlen)
+{
+	char *slash = strrchr(name, '/');
+	int rc;
+
+	if (w->make_parent && slash && slash != name) {
+		char *dir = strndup(name, (size_t)(slash - name));
+
+		if (!dir)
+			return errfmt(err, errlen, -ENOMEM, "out of memory");
+		rc = mkdir_private(dir, err, errlen);
+		free(dir);
+		if (rc < 0)
+			return rc;
+	}
+	return check_existing_socket(url, name, w, err, errlen);
+}
+
+int ipc_listener_restrict(nng_listener l, const char **what)
+{
+	*what = "mode 0600";
+	return nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600);
+}
+
+void ipc_listen_cleanup(const char *name, const char *tag)
+{
+	if (unlink(name) < 0 && errno != ENOENT)
+		log_warn(tag, "cannot remove %s: %s", name, strerror(errno));
+}
 
 bool ipc_peer_admit(nng_pipe p, atomic_uint_fast64_t *rejected, const char *tag, const char *what)
 {

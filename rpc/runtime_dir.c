@@ -1,9 +1,12 @@
-/* runtime_dir.c - the default runtime dir and control socket URL. */
+/* runtime_dir.c - the default runtime and state dirs, and the control socket URL (POSIX). */
 #include "config.h"
 
+#include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rpc/runtime_dir.h"
@@ -26,6 +29,60 @@ char *runtime_dir_default(void)
 	return dir;
 }
 
+/* An empty environment variable counts as unset, as most tools treat it. */
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+static const char *home_dir(void)
+{
+	const char *h = env("HOME");
+	struct passwd *pw;
+
+	if (h)
+		return h;
+	pw = getpwuid(geteuid());
+	return pw && pw->pw_dir ? pw->pw_dir : NULL;
+}
+
+static char *join(const char *a, const char *b)
+{
+	char *s = NULL;
+
+	if (asprintf(&s, "%s%s", a, b) < 0)
+		return NULL;
+	return s;
+}
+
+char *runtime_dir_state_default(void)
+{
+	const char *x, *h;
+
+	if (geteuid() == 0)
+		return strdup("/var/lib/broker");
+	/* XDG base directories must be absolute; a relative one is ignored (the spec says so). */
+	x = env("XDG_STATE_HOME");
+	if (x && x[0] == '/')
+		return join(x, "/broker");
+	h = home_dir();
+	if (h)
+		return join(h, "/.local/state/broker");
+	return strdup("/var/lib/broker");
+}
+
+const char *runtime_dir_plugin_default(const char *configured)
+{
+	return configured;
+}
+
+const char *runtime_dir_config_default(const char *configured)
+{
+	return configured;
+}
+
 char *runtime_dir_ctl_url(const char *dir)
 {
 	char *url = NULL;
@@ -33,4 +90,31 @@ char *runtime_dir_ctl_url(const char *dir)
 	if (asprintf(&url, "ipc://%s/%s", dir, RUNTIME_CTL_SOCKET) < 0)
 		return NULL;
 	return url;
+}
+
+char *runtime_dir_events_url(const char *dir)
+{
+	char *url = NULL;
+
+	if (asprintf(&url, "ipc://%s/%s", dir, RUNTIME_EVENTS_SOCKET) < 0)
+		return NULL;
+	return url;
+}
+
+const char *ipc_url_form(void)
+{
+	return "ipc:///absolute/path";
+}
+
+char *ipc_url_local_name(const char *url, bool *bad_form)
+{
+	*bad_form = strncmp(url, "ipc://", 6) != 0 || url[6] != '/';
+	return *bad_form ? NULL : strdup(url + 6);
+}
+
+int ipc_local_name_check(const char *name)
+{
+	struct stat st;
+
+	return stat(name, &st) == 0 ? 0 : -errno;
 }

@@ -3,6 +3,8 @@
 # portable unit tests in unit/local.mk; the rest needs Linux (AF_UNIX,
 # fork, netns, the Linux plugins).
 include %reldir%/unit/local.mk
+# Windows programs and scripts (cross build only; see the file).
+include %reldir%/windows/local.mk
 if !PLATFORM_WINDOWS
 include %reldir%/unit/endpoints.mk
 include %reldir%/unit/exec.mk

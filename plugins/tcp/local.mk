@@ -3,5 +3,5 @@ plugin_LTLIBRARIES += %reldir%/tcp.la
 %canon_reldir%_tcp_la_SOURCES = %reldir%/tcp.c %reldir%/netns.c %reldir%/netns.h
 %canon_reldir%_tcp_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
 %canon_reldir%_tcp_la_LDFLAGS = $(PLUGIN_LDFLAGS)
-%canon_reldir%_tcp_la_LIBADD = $(LIBEVENT_LIBS)
+%canon_reldir%_tcp_la_LIBADD = $(PLUGIN_PLATFORM_LIBADD) $(LIBEVENT_LIBS)
 EXTRA_DIST += %reldir%/README.md

@@ -318,7 +318,7 @@ static evutil_socket_t listen_one(const struct evutil_addrinfo *ai, int backlog,
 	int one = 1;
 
 	fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-	if (fd == EVUTIL_INVALID_SOCKET) {
+	if (fd == (evutil_socket_t)EVUTIL_INVALID_SOCKET) {
 		*error = sock_errno_of(EVUTIL_SOCKET_ERROR());
 		return EVUTIL_INVALID_SOCKET;
 	}
@@ -410,7 +410,7 @@ static int tcp_listen(void *state, const struct broker_url *url, struct broker_a
 		int e1 = 0;
 
 		fd = listen_one(ai, backlog, &e1);
-		if (fd != EVUTIL_INVALID_SOCKET)
+		if (fd != (evutil_socket_t)EVUTIL_INVALID_SOCKET)
 			break;
 		if (!e) {
 			e = e1;
@@ -420,7 +420,7 @@ static int tcp_listen(void *state, const struct broker_url *url, struct broker_a
 	evutil_freeaddrinfo(res);
 	if (netns)
 		netns_leave(saved);
-	if (fd == EVUTIL_INVALID_SOCKET) {
+	if (fd == (evutil_socket_t)EVUTIL_INVALID_SOCKET) {
 		bind_error(e ? e : EADDRNOTAVAIL, where[0] ? where : hostname, port, err, errlen);
 		return -(e ? e : EADDRNOTAVAIL);
 	}
@@ -494,7 +494,7 @@ static void pending_free(struct tcp_pending *p)
 		event_free(p->timeout);
 	if (p->done)
 		event_free(p->done);
-	if (p->fd != EVUTIL_INVALID_SOCKET)
+	if (p->fd != (evutil_socket_t)EVUTIL_INVALID_SOCKET)
 		evutil_closesocket(p->fd);
 	if (p->ai)
 		evutil_freeaddrinfo(p->ai);
@@ -506,7 +506,9 @@ static void pending_free(struct tcp_pending *p)
  * fmt NULL keeps the reason already in p->reason.
  */
 static void fail_later(struct tcp_pending *p, int error, const char *fmt, ...)
-#if defined(__GNUC__)
+#if defined(__MINGW32__)
+	__attribute__((format(gnu_printf, 3, 4)))
+#elif defined(__GNUC__)
 	__attribute__((format(printf, 3, 4)))
 #endif
 	;
@@ -622,7 +624,7 @@ static void try_next(struct tcp_pending *p)
 			p->fd = socket(ai->ai_family, p->dgram ? SOCK_DGRAM : SOCK_STREAM, p->dgram ? IPPROTO_UDP : IPPROTO_TCP);
 			e = sock_errno_of(EVUTIL_SOCKET_ERROR());
 		}
-		if (p->fd == EVUTIL_INVALID_SOCKET)
+		if (p->fd == (evutil_socket_t)EVUTIL_INVALID_SOCKET)
 			goto next;
 		if (evutil_make_socket_nonblocking(p->fd) < 0 ||
 		    evutil_make_socket_closeonexec(p->fd) < 0) {
@@ -653,7 +655,7 @@ next:
 			event_free(p->wev);
 			p->wev = NULL;
 		}
-		if (p->fd != EVUTIL_INVALID_SOCKET) {
+		if (p->fd != (evutil_socket_t)EVUTIL_INVALID_SOCKET) {
 			evutil_closesocket(p->fd);
 			p->fd = EVUTIL_INVALID_SOCKET;
 		}

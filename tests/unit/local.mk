@@ -11,18 +11,22 @@ TESTS += %reldir%/test_url
 %canon_reldir%_test_url_SOURCES = %reldir%/test_url.c broker/url.c broker/errfmt.c
 %canon_reldir%_test_url_CFLAGS = $(UNIT_CFLAGS)
 
+# test_config and test_store exercise POSIX defaults, modes and fork (Linux only for now).
+if !PLATFORM_WINDOWS
 check_PROGRAMS += %reldir%/test_config
 TESTS += %reldir%/test_config
-%canon_reldir%_test_config_SOURCES = %reldir%/test_config.c broker/config.c broker/url.c rpc/runtime_dir.c \
+%canon_reldir%_test_config_SOURCES = %reldir%/test_config.c broker/config.c broker/url.c $(RUNTIME_DIR_SOURCES) \
 	broker/errfmt.c broker/log.c
 %canon_reldir%_test_config_CFLAGS = $(UNIT_CFLAGS)
 %canon_reldir%_test_config_LDADD = $(JANSSON_LIBS) $(LIBEVENT_LIBS)
 
 check_PROGRAMS += %reldir%/test_store
 TESTS += %reldir%/test_store
-%canon_reldir%_test_store_SOURCES = %reldir%/test_store.c broker/store.c broker/errfmt.c broker/log.c
+%canon_reldir%_test_store_SOURCES = %reldir%/test_store.c broker/store.c broker/errfmt.c broker/log.c \
+	$(BROKER_PLATFORM_SOURCES)
 %canon_reldir%_test_store_CFLAGS = $(UNIT_CFLAGS)
-%canon_reldir%_test_store_LDADD = $(SQLITE3_LIBS) $(LIBEVENT_LIBS)
+%canon_reldir%_test_store_LDADD = $(SQLITE3_LIBS) $(LIBEVENT_LIBS) $(LIBEVENT_THREADS_LIBS)
+endif
 
 # http.c against stand-in routes/plugins/ctl counters defined in the test.
 check_PROGRAMS += %reldir%/test_http

@@ -10,6 +10,20 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#ifdef _WIN32
+#include <winsock2.h>
+#endif
+
+/* Tests that open sockets call this first: Windows needs winsock started
+ * once per process (brokerd does it in platform_event_threads). */
+static inline void tap_init_sockets(void)
+{
+#ifdef _WIN32
+	WSADATA wsa;
+
+	WSAStartup(MAKEWORD(2, 2), &wsa);
+#endif
+}
 
 struct tap_state {
 	int planned;

@@ -1,0 +1,24 @@
+/* sys_posix.c - brokerctl's OS calls on POSIX (see brokerctl.h). */
+#include "config.h"
+
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl/brokerctl.h"
+
+void ctl_catch_stop_signals(void (*handler)(int sig))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+void ctl_localtime(time_t t, struct tm *tm)
+{
+	localtime_r(&t, tm);
+}
