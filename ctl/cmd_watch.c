@@ -157,6 +157,8 @@ static int open_feed(const struct opts *o, const char *const *topics, int ntopic
 		rc = die(1, "cannot configure the event socket: %s", nng_strerror(rv));
 	} else if ((rv = nng_dial(*sock, url, NULL, 0)) != 0) {
 		/* Once connected, NNG redials by itself if the broker restarts. */
+		if (rv == NNG_ECONNREFUSED && ipc_refused_means_absent())
+			rv = NNG_ENOENT;
 		rc = dial_error(rv, path);
 	}
 	free(url);

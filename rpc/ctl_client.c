@@ -84,6 +84,8 @@ int ctl_client_open(const char *url, int timeout_ms, struct ctl_client **out, ch
 	}
 	/* Blocking dial: a missing or refusing broker is reported now, not as a timeout later. */
 	rv = nng_dial(c->sock, url, NULL, 0);
+	if (rv == NNG_ECONNREFUSED && ipc_refused_means_absent())
+		rv = NNG_ENOENT;
 	switch (rv) {
 	case 0:
 		*out = c;

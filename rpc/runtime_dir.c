@@ -118,3 +118,8 @@ int ipc_local_name_check(const char *name)
 
 	return stat(name, &st) == 0 ? 0 : -errno;
 }
+
+bool ipc_refused_means_absent(void)
+{
+	return false;
+}

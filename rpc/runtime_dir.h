@@ -58,4 +58,8 @@ char *ipc_url_local_name(const char *url, bool *bad_form);
  * -errno (-ENOENT: nothing there, -EACCES). */
 int ipc_local_name_check(const char *name);
 
+/* True when a refused ipc dial means nothing listens (Windows: NNG reports a
+ * missing pipe so), false when it means a stale socket file (POSIX). */
+bool ipc_refused_means_absent(void);
+
 #endif
