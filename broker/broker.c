@@ -45,6 +45,7 @@ int broker_init(struct broker *b, int argc, char **argv)
 	b->argc = argc;
 	b->argv = argv;
 	b->started = time(NULL);
+	platform_tune_allocator();
 	if (platform_event_threads() < 0) {
 		log_error(TAG, "libevent has no thread support; cannot take work from plugin threads");
 		return -ENOSYS;

@@ -41,6 +41,13 @@ int platform_list_dir(const char *dir, const char *suffix, int (*fn)(void *arg, 
  * (Windows: also starts winsock.) */
 int platform_event_threads(void);
 
+/*
+ * Allocator settings for a relay: buffers of 64 KiB come and go at a high
+ * rate, and glibc's default trims and re-grows the heap around them (page
+ * faults and brk calls dominate the profile).  No-op where not needed.
+ */
+void platform_tune_allocator(void);
+
 /* Requests to stop or reload, delivered on the loop.  POSIX: SIGTERM, SIGINT,
  * SIGHUP (and SIGPIPE ignored); Windows: Ctrl-C -> INT, Ctrl-Break/close/
  * logoff/shutdown -> TERM, no reload. */

@@ -6,6 +6,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,6 +197,15 @@ int platform_list_dir(const char *dir, const char *suffix, int (*fn)(void *arg, 
 	}
 	free(names);
 	return rc;
+}
+
+void platform_tune_allocator(void)
+{
+#if defined(__GLIBC__)
+	/* Keep freed buffer memory for reuse instead of returning it after every burst. */
+	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+#endif
 }
 
 int platform_event_threads(void)

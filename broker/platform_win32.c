@@ -561,6 +561,11 @@ int platform_private_file_read(const char *path, void *buf, size_t cap, size_t *
 
 /* ------------------------------------------------------------ process */
 
+void platform_tune_allocator(void)
+{
+	/* The Windows heap has no trim threshold to tune. */
+}
+
 int platform_event_threads(void)
 {
 	static int started;
