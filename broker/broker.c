@@ -27,16 +27,6 @@
 
 #define TAG "brokerd"
 
-static char *path_join(const char *dir, const char *name)
-{
-	size_t n = strlen(dir) + strlen(name) + 2;
-	char *s = malloc(n);
-
-	if (s)
-		snprintf(s, n, "%s/%s", dir, name);
-	return s;
-}
-
 int broker_init(struct broker *b, int argc, char **argv)
 {
 	char err[1024];
@@ -56,7 +46,7 @@ int broker_init(struct broker *b, int argc, char **argv)
 		log_error(TAG, "cannot create the event loop");
 		return -ENOMEM;
 	}
-	b->db_path = path_join(b->cfg.state_dir, "broker.db");
+	b->db_path = platform_path_join(b->cfg.state_dir, "broker.db");
 	b->ctl_url = runtime_dir_ctl_url(b->cfg.runtime_dir);
 	if (!b->db_path || !b->ctl_url)
 		return -ENOMEM;

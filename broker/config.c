@@ -10,6 +10,7 @@
 
 #include "broker/config.h"
 #include "broker/errfmt.h"
+#include "broker/platform.h"
 #include "broker/url.h"
 #include "rpc/runtime_dir.h"
 
@@ -118,7 +119,7 @@ static const struct setting_desc settings[S_COUNT] = {
 
 struct list_desc {
 	const char *flag;
-	const char *env;    /* plugin dirs: ':'-separated; link URLs: one URL */
+	const char *env;    /* plugin dirs: PLATFORM_PATH_LIST_SEP-separated; link URLs: one URL */
 	const char *key;
 	const char *metavar;
 	const char *help;
@@ -127,7 +128,8 @@ struct list_desc {
 
 static const struct list_desc lists[L_COUNT] = {
 	[L_PLUGIN_DIRS] = { "plugin-dir", "BROKER_PLUGIN_DIR", "plugin_dirs", "DIR",
-	                    "load plugins from DIR (repeatable; env: ':'-separated)", ":" },
+	                    "load plugins from DIR (repeatable; env: '" PLATFORM_PATH_LIST_SEP "'-separated)",
+	                    PLATFORM_PATH_LIST_SEP },
 	[L_LINK_LISTEN] = { "link-listen", "BROKER_LINK_LISTEN", "link_listen", "URL",
 	                    "accept links from a peer broker on URL (repeatable)", NULL },
 	[L_LINK_CONNECT] = { "link-connect", "BROKER_LINK_CONNECT", "link_connect", "URL",
@@ -181,18 +183,6 @@ struct flags {
 };
 
 /* ------------------------------------------------------------ helpers */
-
-static char *join(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	char *s = malloc(la + lb + 1);
-
-	if (s) {
-		memcpy(s, a, la);
-		memcpy(s + la, b, lb + 1);
-	}
-	return s;
-}
 
 /* An empty environment variable counts as unset, as most tools treat it. */
 static const char *env(const char *name)
@@ -738,7 +728,7 @@ static int resolve(struct broker_config *cfg, const struct flags *f, const struc
 		return -ENOMEM;
 
 	v = pick(S_LINK_SECRET, &f->l, el, ff, path, label, sizeof(label));
-	cfg->link_secret = v ? strdup(v) : join(cfg->state_dir, "/link.secret");
+	cfg->link_secret = v ? strdup(v) : platform_path_join(cfg->state_dir, "link.secret");
 	if (!cfg->link_secret)
 		return errfmt(err, errlen, -ENOMEM, "out of memory");
 	if ((rc = resolve_bool(S_LINK_STDIO, f, el, ff, path, &cfg->link_stdio, err, errlen)) < 0 ||
@@ -975,7 +965,7 @@ void config_print_help(FILE *out, const char *argv0)
 		char def[PATH_MAX + 32];
 		const char *d = NULL;
 		if (i == S_LINK_SECRET) {
-			snprintf(def, sizeof(def), "%s/link.secret", st ? st : "STATE_DIR");
+			snprintf(def, sizeof(def), "%s" PLATFORM_DIR_SEP "link.secret", st ? st : "STATE_DIR");
 			d = def;
 		} else if (i == S_LINK_KEEPALIVE || i == S_LINK_TIMEOUT || i == S_LINK_BACKOFF_MAX) {
 			snprintf(def, sizeof(def), "%d", i == S_LINK_KEEPALIVE ? DEFAULT_LINK_KEEPALIVE :

@@ -49,8 +49,9 @@ int platform_event_threads(void);
 void platform_tune_allocator(void);
 
 /* Requests to stop or reload, delivered on the loop.  POSIX: SIGTERM, SIGINT,
- * SIGHUP (and SIGPIPE ignored); Windows: Ctrl-C -> INT, Ctrl-Break/close/
- * logoff/shutdown -> TERM, no reload. */
+ * SIGHUP (and SIGPIPE ignored); Windows: Ctrl-C -> INT, Ctrl-Break and the
+ * console's close/logoff/shutdown events -> TERM (a console control handler
+ * posts them to the loop and never touches core state itself), no reload. */
 enum platform_signal { PLATFORM_SIGNAL_TERM, PLATFORM_SIGNAL_INT, PLATFORM_SIGNAL_RELOAD };
 struct platform_signals;
 int platform_signals_start(struct event_base *base, void (*cb)(enum platform_signal sig, void *arg), void *arg,
@@ -67,6 +68,20 @@ int platform_stdio_stream(struct broker_stream_desc *out, char *err, size_t errl
 
 /* Paths: true for a directory separator ('/'; on Windows also '\\'). */
 bool platform_is_sep(char c);
+/* The separator this OS writes between a directory and a name ("/"; Windows "\\"),
+ * and the one between entries of a list of directories in an environment
+ * variable (BROKER_PLUGIN_DIR; ":" like PATH; Windows ";", since "C:\\x" has a colon).
+ * Compile-time strings, so tables and help texts can use them. */
+#ifdef _WIN32
+#define PLATFORM_DIR_SEP "\\"
+#define PLATFORM_PATH_LIST_SEP ";"
+#else
+#define PLATFORM_DIR_SEP "/"
+#define PLATFORM_PATH_LIST_SEP ":"
+#endif
+/* DIR + separator + NAME, malloc'd (NULL when out of memory); no second
+ * separator when dir already ends with one, so "C:\\" + "x" is "C:\\x". */
+char *platform_path_join(const char *dir, const char *name);
 /* Create one directory (mode: POSIX bits, ignored on Windows); 0, -EEXIST or -errno. */
 int platform_mkdir(const char *path, int mode);
 

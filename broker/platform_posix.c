@@ -289,6 +289,21 @@ bool platform_is_sep(char c)
 	return c == '/';
 }
 
+char *platform_path_join(const char *dir, const char *name)
+{
+	size_t dl = strlen(dir), nl = strlen(name);
+	bool sep = dl > 0 && !platform_is_sep(dir[dl - 1]);
+	char *s = malloc(dl + sep + nl + 1);
+
+	if (!s)
+		return NULL;
+	memcpy(s, dir, dl);
+	if (sep)
+		s[dl] = PLATFORM_DIR_SEP[0];
+	memcpy(s + dl + sep, name, nl + 1);
+	return s;
+}
+
 int platform_mkdir(const char *path, int mode)
 {
 	return mkdir(path, (mode_t)mode) < 0 ? -errno : 0;

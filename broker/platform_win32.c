@@ -279,6 +279,21 @@ bool platform_is_sep(char c)
 	return c == '/' || c == '\\';
 }
 
+char *platform_path_join(const char *dir, const char *name)
+{
+	size_t dl = strlen(dir), nl = strlen(name);
+	bool sep = dl > 0 && !platform_is_sep(dir[dl - 1]);
+	char *s = malloc(dl + sep + nl + 1);
+
+	if (!s)
+		return NULL;
+	memcpy(s, dir, dl);
+	if (sep)
+		s[dl] = PLATFORM_DIR_SEP[0];
+	memcpy(s + dl + sep, name, nl + 1);
+	return s;
+}
+
 int platform_mkdir(const char *path, int mode)
 {
 	wchar_t *w = widen_path(path);
@@ -581,6 +596,7 @@ int platform_event_threads(void)
 
 struct platform_signals {
 	struct event *intr, *term, *brk;
+	struct event *console;   /* activated from the console handler's thread */
 	void (*cb)(enum platform_signal sig, void *arg);
 	void *arg;
 };
@@ -593,8 +609,65 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	s->cb(sig == SIGINT ? PLATFORM_SIGNAL_INT : PLATFORM_SIGNAL_TERM, s->arg);
 }
 
+/*
+ * Console close, logoff and shutdown.  The C runtime turns only Ctrl-C and
+ * Ctrl-Break into signals; these three arrive on a thread the system starts
+ * for a handler registered with SetConsoleCtrlHandler, and the process is
+ * ended as soon as the handler returns (or after a few seconds).  So the
+ * handler posts TERM to the loop (event_active is thread-safe once
+ * platform_event_threads ran) and waits until the loop has shut down
+ * (platform_signals_stop sets console_done), never touching core state.
+ */
+static CRITICAL_SECTION console_lock;
+static INIT_ONCE console_once = INIT_ONCE_STATIC_INIT;
+static struct platform_signals *console_target;   /* under console_lock */
+static HANDLE console_done;                        /* manual reset; set when the loop is done */
+/* How long the handler holds the process open for the clean shutdown.  Windows
+ * allows about 5 s after a close and 5-20 s at logoff/shutdown before it ends
+ * the process anyway; the drain timeout may be cut short by that. */
+#define CONSOLE_WAIT_MS 20000
+
+static BOOL CALLBACK console_init(PINIT_ONCE once, PVOID param, PVOID *ctx)
+{
+	(void)once;
+	(void)param;
+	(void)ctx;
+	InitializeCriticalSection(&console_lock);
+	console_done = CreateEventW(NULL, TRUE, FALSE, NULL);
+	return console_done != NULL;
+}
+
+static BOOL WINAPI on_console_event(DWORD type)
+{
+	bool posted = false;
+
+	/* Ctrl-C and Ctrl-Break: the C runtime's handler raises SIGINT/SIGBREAK. */
+	if (type != CTRL_CLOSE_EVENT && type != CTRL_LOGOFF_EVENT && type != CTRL_SHUTDOWN_EVENT)
+		return FALSE;
+	EnterCriticalSection(&console_lock);
+	if (console_target) {
+		event_active(console_target->console, 0, 0);
+		posted = true;
+	}
+	LeaveCriticalSection(&console_lock);
+	if (!posted)
+		return FALSE;   /* not running (any more): the default handler ends the process */
+	WaitForSingleObject(console_done, CONSOLE_WAIT_MS);
+	return TRUE;
+}
+
+static void on_console(evutil_socket_t fd, short what, void *arg)
+{
+	struct platform_signals *s = arg;
+
+	(void)fd;
+	(void)what;
+	s->cb(PLATFORM_SIGNAL_TERM, s->arg);
+}
+
 /* The C runtime turns Ctrl-C into SIGINT and Ctrl-Break into SIGBREAK; libevent
- * delivers both on the loop.  There is no reload signal (brokerctl reload). */
+ * delivers both on the loop.  Console close/logoff/shutdown come through
+ * on_console_event.  There is no reload signal (brokerctl reload). */
 int platform_signals_start(struct event_base *base, void (*cb)(enum platform_signal sig, void *arg), void *arg,
                            struct platform_signals **out)
 {
@@ -608,13 +681,20 @@ int platform_signals_start(struct event_base *base, void (*cb)(enum platform_sig
 	s->intr = evsignal_new(base, SIGINT, on_signal, s);
 	s->term = evsignal_new(base, SIGTERM, on_signal, s);
 	s->brk = evsignal_new(base, SIGBREAK, on_signal, s);
-	if (!s->intr || !s->term || !s->brk) {
+	s->console = event_new(base, EVUTIL_INVALID_SOCKET, 0, on_console, s);
+	if (!s->intr || !s->term || !s->brk || !s->console || !InitOnceExecuteOnce(&console_once, console_init, NULL, NULL)) {
 		platform_signals_stop(s);
 		return -ENOMEM;
 	}
 	event_add(s->intr, NULL);
 	event_add(s->term, NULL);
 	event_add(s->brk, NULL);
+	EnterCriticalSection(&console_lock);
+	console_target = s;
+	ResetEvent(console_done);
+	LeaveCriticalSection(&console_lock);
+	/* Without a console (a service, a logon task) nothing is ever delivered; no harm. */
+	SetConsoleCtrlHandler(on_console_event, TRUE);
 	*out = s;
 	return 0;
 }
@@ -623,6 +703,18 @@ void platform_signals_stop(struct platform_signals *s)
 {
 	if (!s)
 		return;
+	if (s->console && console_done) {
+		EnterCriticalSection(&console_lock);
+		if (console_target == s) {
+			console_target = NULL;
+			SetConsoleCtrlHandler(on_console_event, FALSE);
+			/* A handler waiting for our shutdown may let the process end now. */
+			SetEvent(console_done);
+		}
+		LeaveCriticalSection(&console_lock);
+	}
+	if (s->console)
+		event_free(s->console);
 	if (s->intr)
 		event_free(s->intr);
 	if (s->term)
