@@ -11,22 +11,43 @@ TESTS += %reldir%/test_url
 %canon_reldir%_test_url_SOURCES = %reldir%/test_url.c broker/url.c broker/errfmt.c
 %canon_reldir%_test_url_CFLAGS = $(UNIT_CFLAGS)
 
-# test_config and test_store exercise POSIX defaults, modes and fork (Linux only for now).
-if !PLATFORM_WINDOWS
+# The OS services the portable tests use instead of setenv/mkdtemp/fork/chmod
+# (test_platform.h), one implementation per OS.
+if PLATFORM_WINDOWS
+TEST_PLATFORM_SOURCES = %reldir%/test_platform.h %reldir%/test_platform_win32.c
+else
+TEST_PLATFORM_SOURCES = %reldir%/test_platform.h %reldir%/test_platform_posix.c
+endif
+
+# test_config, test_store and test_rpc run on both; what one OS cannot check
+# (mode bits, another uid, socket files, XDG dirs) is skipped with the reason.
 check_PROGRAMS += %reldir%/test_config
 TESTS += %reldir%/test_config
 %canon_reldir%_test_config_SOURCES = %reldir%/test_config.c broker/config.c broker/url.c $(RUNTIME_DIR_SOURCES) \
-	broker/errfmt.c broker/log.c
+	broker/errfmt.c broker/log.c $(BROKER_PLATFORM_SOURCES) $(TEST_PLATFORM_SOURCES)
 %canon_reldir%_test_config_CFLAGS = $(UNIT_CFLAGS)
-%canon_reldir%_test_config_LDADD = $(JANSSON_LIBS) $(LIBEVENT_LIBS)
+%canon_reldir%_test_config_LDADD = $(JANSSON_LIBS) $(LIBEVENT_LIBS) $(LIBEVENT_THREADS_LIBS)
 
 check_PROGRAMS += %reldir%/test_store
 TESTS += %reldir%/test_store
 %canon_reldir%_test_store_SOURCES = %reldir%/test_store.c broker/store.c broker/errfmt.c broker/log.c \
-	$(BROKER_PLATFORM_SOURCES)
+	$(BROKER_PLATFORM_SOURCES) $(TEST_PLATFORM_SOURCES)
 %canon_reldir%_test_store_CFLAGS = $(UNIT_CFLAGS)
 %canon_reldir%_test_store_LDADD = $(SQLITE3_LIBS) $(LIBEVENT_LIBS) $(LIBEVENT_THREADS_LIBS)
-endif
+
+# RPC envelope/dispatch and the NNG control server and client, end to end
+# (ipc:// is a Unix socket on POSIX, a named pipe on Windows).
+check_PROGRAMS += %reldir%/test_rpc
+TESTS += %reldir%/test_rpc
+%canon_reldir%_test_rpc_SOURCES = %reldir%/test_rpc.c \
+	rpc/rpc.c rpc/ctl_server.c $(IPC_PEER_SOURCES) rpc/ctl_client.c $(RUNTIME_DIR_SOURCES) \
+	broker/log.c broker/errfmt.c $(TEST_PLATFORM_SOURCES)
+nodist_%canon_reldir%_test_rpc_SOURCES = $(PROTO_C) $(PROTO_H)
+%canon_reldir%_test_rpc_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(NNG_CFLAGS) \
+	$(LIBEVENT_CFLAGS) $(LIBEVENT_THREADS_CFLAGS) $(JANSSON_CFLAGS)
+# The test wakes its loop from NNG threads, so libevent needs its threads glue.
+%canon_reldir%_test_rpc_LDADD = $(PROTOBUF_C_LIBS) $(NNG_LIBS) $(LIBEVENT_LIBS) $(LIBEVENT_THREADS_LIBS) \
+	$(JANSSON_LIBS)
 
 # http.c against stand-in routes/plugins/ctl counters defined in the test.
 check_PROGRAMS += %reldir%/test_http

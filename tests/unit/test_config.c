@@ -5,13 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "broker/config.h"
+#include "broker/platform.h"
+#include "rpc/runtime_dir.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/test_platform.h"
 
-static char tmpdir[] = "/tmp/broker-test-config-XXXXXX";
-static char cfgfile[256];
+static char *tmpdir;
+static char cfgfile[512];
 
 static const char *const env_vars[] = {
 	"BROKER_CONFIG",     "BROKER_RUNTIME_DIR", "BROKER_STATE_DIR",   "BROKER_PLUGIN_DIR",
@@ -21,7 +23,7 @@ static const char *const env_vars[] = {
 static void clear_env(void)
 {
 	for (size_t i = 0; i < sizeof(env_vars) / sizeof(env_vars[0]); i++)
-		unsetenv(env_vars[i]);
+		tp_unsetenv(env_vars[i]);
 }
 
 static void write_file(const char *text)
@@ -89,23 +91,30 @@ static void test_defaults(void)
 	st = config_default_state_dir();
 	is_str(cfg.runtime_dir, rt, "runtime dir defaults");
 	is_str(cfg.state_dir, st, "state dir defaults");
-	if (geteuid() == 0) {
+	if (tp_is_root()) {
 		is_str(rt, "/run/broker", "root runtime default is /run/broker");
 		is_str(st, "/var/lib/broker", "root state default is /var/lib/broker");
 	} else {
-		setenv("XDG_RUNTIME_DIR", "/xdg/run", 1);
-		setenv("XDG_STATE_HOME", "/xdg/state", 1);
+		struct tp_user_dirs want;
+		tp_user_dirs_fixture(&want);
 		free(rt);
 		free(st);
 		rt = config_default_runtime_dir();
 		st = config_default_state_dir();
-		is_str(rt, "/xdg/run/broker", "user runtime default under XDG_RUNTIME_DIR");
-		is_str(st, "/xdg/state/broker", "user state default under XDG_STATE_HOME");
+		is_str(rt, want.runtime, "user runtime default (XDG_RUNTIME_DIR; Windows: the user's pipe prefix)");
+		is_str(st, want.state, "user state default (XDG_STATE_HOME; Windows: LOCALAPPDATA)");
 	}
 	free(rt);
 	free(st);
 	is_int(cfg.n_plugin_dirs, 1, "one default plugin dir");
-	is_str(cfg.plugin_dirs[0], BROKER_PLUGINDIR, "plugin dir defaults to BROKER_PLUGINDIR");
+	is_str(cfg.plugin_dirs[0], runtime_dir_plugin_default(BROKER_PLUGINDIR),
+	       "plugin dir defaults to BROKER_PLUGINDIR (Windows: plugins beside the .exe)");
+	{
+		/* The secret's default path is joined with this OS's separator. */
+		char *want = platform_path_join(cfg.state_dir, "link.secret");
+		is_str(cfg.link_secret, want, "link secret defaults to STATE_DIR" PLATFORM_DIR_SEP "link.secret");
+		free(want);
+	}
 	is_int(cfg.log_level, BROKER_LOG_INFO, "log level defaults to info");
 	is_int(cfg.log_format, LOG_FORMAT_TEXT, "log format defaults to text");
 	ok(cfg.http_listen == NULL, "http off by default");
@@ -147,17 +156,22 @@ static void test_precedence(void)
 	config_free(&cfg);
 
 	/* Env over file. */
-	setenv("BROKER_RUNTIME_DIR", "/env/rt", 1);
-	setenv("LOG_LEVEL", "warn", 1);
-	setenv("BROKER_PLUGIN_DIR", "/e1:/e2:/e3", 1);
-	setenv("BROKER_DRAIN_TIMEOUT", "7", 1);
-	setenv("BROKER_HTTP_LISTEN", ":9101", 1);
-	setenv("BROKER_STATE_DIR", "", 1);   /* empty counts as unset */
+	char dirs[256];
+	snprintf(dirs, sizeof(dirs), "%s" PLATFORM_PATH_LIST_SEP "%s" PLATFORM_PATH_LIST_SEP "%s", tp_abs_dirs[0],
+	         tp_abs_dirs[1], tp_abs_dirs[2]);
+	tp_setenv("BROKER_RUNTIME_DIR", "/env/rt");
+	tp_setenv("LOG_LEVEL", "warn");
+	tp_setenv("BROKER_PLUGIN_DIR", dirs);
+	tp_setenv("BROKER_DRAIN_TIMEOUT", "7");
+	tp_setenv("BROKER_HTTP_LISTEN", ":9101");
+	tp_setenv("BROKER_STATE_DIR", "");   /* empty counts as unset (Windows removes it: the same) */
 	is_int(LOAD(&cfg, err, "--config", cfgfile), 0, "file + env loads");
 	is_str(cfg.runtime_dir, "/env/rt", "env beats file: runtime_dir");
 	is_str(cfg.state_dir, "/file/st", "empty env var falls through to file");
 	is_int(cfg.log_level, BROKER_LOG_WARN, "env beats file: LOG_LEVEL");
-	ok(cfg.n_plugin_dirs == 3 && strcmp(cfg.plugin_dirs[2], "/e3") == 0, "env beats file: plugin dirs split on ':'");
+	ok(cfg.n_plugin_dirs == 3 && strcmp(cfg.plugin_dirs[0], tp_abs_dirs[0]) == 0 &&
+	           strcmp(cfg.plugin_dirs[1], tp_abs_dirs[1]) == 0 && strcmp(cfg.plugin_dirs[2], tp_abs_dirs[2]) == 0,
+	   "env beats file: plugin dirs %s split on '" PLATFORM_PATH_LIST_SEP "'", dirs);
 	is_int(cfg.drain_timeout_s, 7, "env beats file: drain timeout");
 	is_str(cfg.http_listen, ":9101", "env beats file: http_listen");
 	is_int(cfg.log_format, LOG_FORMAT_JSON, "file still gives log_format");
@@ -178,7 +192,7 @@ static void test_precedence(void)
 
 	/* BROKER_CONFIG names the file when --config is absent. */
 	clear_env();
-	setenv("BROKER_CONFIG", cfgfile, 1);
+	tp_setenv("BROKER_CONFIG", cfgfile);
 	is_int(LOAD(&cfg, err, "--check-config"), 0, "BROKER_CONFIG is read");
 	is_str(cfg.state_dir, "/file/st", "file from BROKER_CONFIG applied");
 	ok(cfg.check_config, "--check-config noted");
@@ -217,7 +231,7 @@ static void test_bad_values(void)
 	is_int(LOAD(&cfg, err, "--config", cfgfile, "--log-level", "loud"), -EINVAL, "bad --log-level refused");
 	is_str(err, "--log-level: unknown level 'loud' (use error, warn, info, debug, trace)",
 	       "bad flag level message");
-	setenv("LOG_LEVEL", "loud", 1);
+	tp_setenv("LOG_LEVEL", "loud");
 	ok(LOAD(&cfg, err, "--config", cfgfile) < 0, "bad LOG_LEVEL refused");
 	like(err, "LOG_LEVEL: unknown level 'loud'", "bad env names the variable");
 	is_int(LOAD(&cfg, err, "--config", cfgfile, "--log-level", "info"), 0, "flag overrides a bad env value");
@@ -240,7 +254,7 @@ static void test_bad_values(void)
 	like(err, "unexpected argument 'extra'", "positional named");
 
 	char missing[300];
-	snprintf(missing, sizeof(missing), "%s/nope.json", tmpdir);
+	snprintf(missing, sizeof(missing), "%s" PLATFORM_DIR_SEP "nope.json", tmpdir);
 	ok(LOAD(&cfg, err, "--config", missing) < 0, "explicit missing config refused");
 	like(err, missing, "missing config named");
 	like(err, "No such file", "missing config cause");
@@ -313,21 +327,53 @@ static void test_reload(void)
 	config_free(&cfg);
 }
 
+/* The whole of a small file, malloc'd (NULL when unreadable). */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *text;
+	long n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	text = n >= 0 ? calloc(1, (size_t)n + 1) : NULL;
+	if (text && fread(text, 1, (size_t)n, f) != (size_t)n) {
+		free(text);
+		text = NULL;
+	}
+	fclose(f);
+	return text;
+}
+
 static void test_help(void)
 {
 	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	static const char *const want[] = {
+	char path[600];
+	FILE *f;
+	const char *const want[] = {
 		"--config",        "BROKER_CONFIG",       "--runtime-dir",  "BROKER_RUNTIME_DIR", "--state-dir",
 		"BROKER_STATE_DIR", "--plugin-dir",       "BROKER_PLUGIN_DIR", "--log-level",     "LOG_LEVEL",
 		"--log-format",    "BROKER_LOG_FORMAT",   "--http-listen",  "BROKER_HTTP_LISTEN", "--drain-timeout",
-		"BROKER_DRAIN_TIMEOUT", "--check-config", "--version",      "--help",             BROKER_PLUGINDIR,
-		"default info",    "default 10",
+		"BROKER_DRAIN_TIMEOUT", "--check-config", "--version",      "--help",
+		runtime_dir_plugin_default(BROKER_PLUGINDIR), "default info", "default 10",
+		"'" PLATFORM_PATH_LIST_SEP "'-separated",
 	};
 
-	config_print_help(f, "brokerd");
-	fclose(f);
+	/* A file rather than open_memstream, which Windows lacks. */
+	snprintf(path, sizeof(path), "%s" PLATFORM_DIR_SEP "help.txt", tmpdir);
+	f = fopen(path, "w");
+	if (f) {
+		config_print_help(f, "brokerd");
+		fclose(f);
+		text = slurp(path);
+	}
+	remove(path);
+	ok(text != NULL, "--help text written");
+	if (!text)
+		return;
 	int missing = 0;
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		if (!strstr(text, want[i])) {
@@ -335,23 +381,24 @@ static void test_help(void)
 			missing++;
 		}
 	}
-	is_int(missing, 0, "--help lists every option, env var and default");
+	is_int(missing, 0, "--help lists every option, env var, default and the plugin dir separator");
 	free(text);
 }
 
 int main(void)
 {
-	if (!mkdtemp(tmpdir)) {
+	tmpdir = tp_mkdtemp("broker-test-config");
+	if (!tmpdir) {
 		perror("mkdtemp");
 		return 99;
 	}
-	snprintf(cfgfile, sizeof(cfgfile), "%s/brokerd.json", tmpdir);
+	snprintf(cfgfile, sizeof(cfgfile), "%s" PLATFORM_DIR_SEP "brokerd.json", tmpdir);
 	test_defaults();
 	test_precedence();
 	test_bad_values();
 	test_reload();
 	test_help();
-	unlink(cfgfile);
-	rmdir(tmpdir);
+	tp_rm_rf(tmpdir);
+	free(tmpdir);
 	return done_testing();
 }
