@@ -311,12 +311,15 @@ int main(int argc, char **argv)
 		else
 			pos[npos++] = argv[i];
 	}
+	int rc = -1;
 	if (!strcmp(argv[1], "serve") && npos == 1)
-		return serve(pos[0], ready, lifetime);
-	if (!strcmp(argv[1], "check") && npos >= 2)
-		return check(pos[0], pos + 1, npos - 1, timeout, wait_ms ? wait_ms : 1);
-	if (!strcmp(argv[1], "free-port") && npos == 0)
-		return free_port(ipv6);
-	usage();
-	return 2;
+		rc = serve(pos[0], ready, lifetime);
+	else if (!strcmp(argv[1], "check") && npos >= 2)
+		rc = check(pos[0], pos + 1, npos - 1, timeout, wait_ms ? wait_ms : 1);
+	else if (!strcmp(argv[1], "free-port") && npos == 0)
+		rc = free_port(ipv6);
+	free(pos);
+	if (rc < 0)
+		usage();
+	return rc;
 }
