@@ -141,6 +141,9 @@ static int make_dirs(const char *dir, char *err, size_t errlen)
 	for (char *p = buf + 1;; p++) {
 		if (!platform_is_sep(*p) && *p != '\0')
 			continue;
+		/* Not a drive ("C:" of "C:\\x"), which cannot be created (only where '\\' separates). */
+		if (*p != '\0' && p - buf == 2 && buf[1] == ':' && platform_is_sep('\\'))
+			continue;
 		char c = *p;
 		*p = '\0';
 		int e = -platform_mkdir(buf, 0700);
@@ -352,7 +355,11 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 		rc = errfmt(err, errlen, -ENOMEM, "%s: out of memory", path);
 		goto fail;
 	}
-	slash = strrchr(dir, '/');
+	/* The last separator of this OS ('/'; on Windows also '\\', which platform_path_join writes). */
+	slash = NULL;
+	for (char *p = dir; *p; p++)
+		if (platform_is_sep(*p))
+			slash = p;
 	if (slash == dir)
 		slash[1] = '\0';
 	else if (slash)

@@ -151,6 +151,16 @@ static void test_create_routes_kv(void)
 	is_int(store_kv_delete(st, "docker", "empty"), -ENOENT, "kv delete absent is -ENOENT");
 	store_close(st);
 
+	/* The way brokerd names it: STATE_DIR + this OS's separator (Windows: '\\') + broker.db. */
+	{
+		char *joined = platform_path_join(pathf("sep/state"), "broker.db");
+		struct store *st2 = NULL;
+		int rc = store_open(joined, &st2, err, sizeof(err));
+		is_int(rc, 0, "open creates the dirs of STATE" PLATFORM_DIR_SEP "broker.db %s", rc ? err : "");
+		store_close(st2);
+		free(joined);
+	}
+
 	is_int(store_open(db, &st, err, sizeof(err)), 0, "reopen");
 	memset(&nm, 0, sizeof(nm));
 	store_route_foreach(st, collect, &nm);
