@@ -13,7 +13,8 @@ BROKER_PIDWATCH_SOURCES = %reldir%/platform_pidwatch.c
 endif
 %canon_reldir%_libbroker_la_SOURCES = \
 	%reldir%/broker.c %reldir%/broker.h \
-	%reldir%/config.c %reldir%/config.h \
+	%reldir%/config.c %reldir%/config.h %reldir%/config_internal.h \
+	%reldir%/config_file.c %reldir%/config_help.c \
 	%reldir%/counters.h \
 	%reldir%/ctl_service.c %reldir%/ctl_service.h \
 	%reldir%/endpoint.c %reldir%/endpoint.h \
