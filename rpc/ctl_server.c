@@ -203,44 +203,9 @@ static const struct ipc_listen_words listen_words = {
 	.kind = "control", .doing = "listening", .tag = TAG, .make_parent = true, .probe_open = probe_open,
 };
 
-static int nng_to_errno(int rv)
-{
-	if (rv & NNG_ESYSERR)
-		return rv & ~NNG_ESYSERR;
-	switch (rv) {
-	case NNG_ENOMEM: return ENOMEM;
-	case NNG_EADDRINUSE: return EADDRINUSE;
-	case NNG_EPERM: return EACCES;
-	case NNG_ENOENT: return ENOENT;
-	case NNG_EADDRINVAL: return EINVAL;
-	case NNG_EINVAL: return EINVAL;
-	default: return EIO;
-	}
-}
-
 static int ctl_listener_open(struct ctl_server *srv, char *err, size_t errlen)
 {
-	const char *what;
-	int rv;
-
-	if ((rv = nng_listener_create(&srv->listener, srv->sock, srv->url)) != 0)
-		return errfmt(err, errlen, -nng_to_errno(rv), "control socket %s: %s", srv->url, nng_strerror(rv));
-	/* Set before start so the socket file never exists with a wider mode than 0600. */
-	if ((rv = ipc_listener_restrict(srv->listener, &what)) != 0) {
-		nng_listener_close(srv->listener);
-		return errfmt(err, errlen, -nng_to_errno(rv), "control socket %s: cannot set %s: %s", srv->url, what,
-		              nng_strerror(rv));
-	}
-	if ((rv = nng_listener_start(srv->listener, 0)) != 0) {
-		nng_listener_close(srv->listener);
-		if (rv == NNG_EADDRINUSE)
-			return errfmt(err, errlen, -EADDRINUSE, "another brokerd is already listening on %s", srv->path);
-		if (rv == NNG_EPERM)
-			return errfmt(err, errlen, -EACCES, "cannot listen on %s: permission denied (pass --runtime-dir)",
-			              srv->path);
-		return errfmt(err, errlen, -nng_to_errno(rv), "cannot listen on %s: %s", srv->path, nng_strerror(rv));
-	}
-	return 0;
+	return ipc_listener_open(srv->sock, srv->url, srv->path, &listen_words, &srv->listener, err, errlen);
 }
 
 /*
@@ -331,14 +296,14 @@ int ctl_server_start(struct event_base *base, const char *url, const struct rpc_
 	}
 
 	if ((rv = nng_rep0_open(&srv->sock)) != 0) {
-		rc = errfmt(err, errlen, -nng_to_errno(rv), "cannot open control socket: %s", nng_strerror(rv));
+		rc = errfmt(err, errlen, -ipc_nng_errno(rv), "cannot open control socket: %s", nng_strerror(rv));
 		goto fail;
 	}
 	srv->sock_open = true;
 	/* NNG drops larger messages (closing that pipe) before they are buffered whole. */
 	if ((rv = nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, CTL_RECV_MAX)) != 0 ||
 	    (rv = nng_pipe_notify(srv->sock, NNG_PIPE_EV_ADD_PRE, ctl_pipe_cb, srv)) != 0) {
-		rc = errfmt(err, errlen, -nng_to_errno(rv), "cannot configure control socket: %s", nng_strerror(rv));
+		rc = errfmt(err, errlen, -ipc_nng_errno(rv), "cannot configure control socket: %s", nng_strerror(rv));
 		goto fail;
 	}
 	for (int i = 0; i < CTL_NCTX; i++) {
@@ -346,12 +311,12 @@ int ctl_server_start(struct event_base *base, const char *url, const struct rpc_
 
 		w->srv = srv;
 		if ((rv = nng_ctx_open(&w->ctx, srv->sock)) != 0) {
-			rc = errfmt(err, errlen, -nng_to_errno(rv), "cannot open control context: %s", nng_strerror(rv));
+			rc = errfmt(err, errlen, -ipc_nng_errno(rv), "cannot open control context: %s", nng_strerror(rv));
 			goto fail;
 		}
 		if ((rv = nng_aio_alloc(&w->aio, ctl_work_cb, w)) != 0) {
 			nng_ctx_close(w->ctx);
-			rc = errfmt(err, errlen, -nng_to_errno(rv), "cannot allocate control aio: %s", nng_strerror(rv));
+			rc = errfmt(err, errlen, -ipc_nng_errno(rv), "cannot allocate control aio: %s", nng_strerror(rv));
 			goto fail;
 		}
 		srv->nwork++;

@@ -55,18 +55,6 @@ static void pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 	ipc_peer_admit(pipe, &p->rejected, TAG, "an event feed");
 }
 
-static int nng_errno(int rv)
-{
-	if (rv & NNG_ESYSERR)
-		return rv & ~NNG_ESYSERR;
-	switch (rv) {
-	case NNG_ENOMEM: return ENOMEM;
-	case NNG_EADDRINUSE: return EADDRINUSE;
-	case NNG_EPERM: return EACCES;
-	case NNG_ENOENT: return ENOENT;
-	default: return EIO;
-	}
-}
 
 static int probe_open(nng_socket *s)
 {
@@ -79,22 +67,7 @@ static const struct ipc_listen_words listen_words = {
 
 static int listener_open(struct event_pub *p, char *err, size_t errlen)
 {
-	const char *what;
-	int rv;
-
-	if ((rv = nng_listener_create(&p->listener, p->sock, p->url)) != 0)
-		return errfmt(err, errlen, -nng_errno(rv), "event socket %s: %s", p->url, nng_strerror(rv));
-	/* Before start, so the file never exists with a wider mode. */
-	if ((rv = ipc_listener_restrict(p->listener, &what)) != 0) {
-		nng_listener_close(p->listener);
-		return errfmt(err, errlen, -nng_errno(rv), "event socket %s: cannot set %s: %s", p->path, what,
-		              nng_strerror(rv));
-	}
-	if ((rv = nng_listener_start(p->listener, 0)) != 0) {
-		nng_listener_close(p->listener);
-		return errfmt(err, errlen, -nng_errno(rv), "cannot listen on %s: %s", p->path, nng_strerror(rv));
-	}
-	return 0;
+	return ipc_listener_open(p->sock, p->url, p->path, &listen_words, &p->listener, err, errlen);
 }
 
 /*
@@ -182,14 +155,14 @@ int event_pub_start(const char *url, struct event_pub **out, char *err, size_t e
 	if ((rc = ipc_listen_prepare(url, p->path, &listen_words, err, errlen)) < 0)
 		goto fail;
 	if ((rv = nng_pub0_open(&p->sock)) != 0) {
-		rc = errfmt(err, errlen, -nng_errno(rv), "cannot open event socket: %s", nng_strerror(rv));
+		rc = errfmt(err, errlen, -ipc_nng_errno(rv), "cannot open event socket: %s", nng_strerror(rv));
 		goto fail;
 	}
 	/* Room per subscriber before NNG drops for it; not fatal if refused. */
 	nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, EVENT_PUB_QUEUE);
 	if ((rv = nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_PRE, pipe_cb, p)) != 0) {
 		nng_close(p->sock);
-		rc = errfmt(err, errlen, -nng_errno(rv), "cannot configure event socket: %s", nng_strerror(rv));
+		rc = errfmt(err, errlen, -ipc_nng_errno(rv), "cannot configure event socket: %s", nng_strerror(rv));
 		goto fail;
 	}
 	if ((rc = listener_open(p, err, errlen)) < 0) {

@@ -33,6 +33,18 @@ int ipc_listen_prepare(const char *url, const char *name, const struct ipc_liste
  * security descriptor).  An NNG error; *what names the setting for messages. */
 int ipc_listener_restrict(nng_listener l, const char **what);
 
+/* An NNG error as a positive errno value. */
+int ipc_nng_errno(int rv);
+
+/*
+ * Create, restrict (ipc_listener_restrict) and start a listener on url;
+ * name is the endpoint as people know it (socket path, pipe name).  Errors
+ * name it: "another brokerd is already listening on NAME", "permission
+ * denied (pass --runtime-dir)".  (ipc_listen.c, shared by every OS.)
+ */
+int ipc_listener_open(nng_socket sock, const char *url, const char *name, const struct ipc_listen_words *w,
+                      nng_listener *out, char *err, size_t errlen);
+
 /* After the listener closed: remove what it leaves behind (the socket file). */
 void ipc_listen_cleanup(const char *name, const char *tag);
 

@@ -16,7 +16,7 @@ endif
 	%reldir%/rpc.c %reldir%/rpc.h \
 	%reldir%/ctl_server.c %reldir%/ctl_server.h \
 	%reldir%/ctl_client.c %reldir%/ctl_client.h \
-	%reldir%/ipc_peer.h \
+	%reldir%/ipc_peer.h %reldir%/ipc_listen.c \
 	%reldir%/event_pub.c %reldir%/event_pub.h \
 	%reldir%/runtime_dir.h \
 	$(RUNTIME_DIR_SOURCES) $(IPC_PEER_SOURCES) \

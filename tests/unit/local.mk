@@ -40,7 +40,7 @@ TESTS += %reldir%/test_store
 check_PROGRAMS += %reldir%/test_rpc
 TESTS += %reldir%/test_rpc
 %canon_reldir%_test_rpc_SOURCES = %reldir%/test_rpc.c \
-	rpc/rpc.c rpc/ctl_server.c $(IPC_PEER_SOURCES) rpc/ctl_client.c $(RUNTIME_DIR_SOURCES) \
+	rpc/rpc.c rpc/ctl_server.c $(IPC_PEER_SOURCES) rpc/ipc_listen.c rpc/ctl_client.c $(RUNTIME_DIR_SOURCES) \
 	broker/log.c broker/errfmt.c $(TEST_PLATFORM_SOURCES)
 nodist_%canon_reldir%_test_rpc_SOURCES = $(PROTO_C) $(PROTO_H)
 %canon_reldir%_test_rpc_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(NNG_CFLAGS) \
