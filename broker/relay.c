@@ -205,3 +205,19 @@ struct relay *relay_new_fds(struct event_base *base, const struct broker_stream_
 	}
 	return relay_new(a, b, counters, done, arg);
 }
+
+void relay_dgram_send(struct evbuffer *buf, relay_dgram_send_fn send_fn, void *arg)
+{
+	uint8_t hdr[RELAY_DGRAM_HEADER];
+
+	while (evbuffer_copyout(buf, hdr, sizeof(hdr)) == sizeof(hdr)) {
+		size_t len = (size_t)hdr[0] << 8 | hdr[1];
+		if (evbuffer_get_length(buf) < len + sizeof(hdr))
+			break;
+		uint8_t *p = evbuffer_pullup(buf, (ev_ssize_t)(len + sizeof(hdr)));
+		if (send_fn(arg, p + sizeof(hdr), len) == -EAGAIN)
+			break;
+		/* Any other failure loses this datagram only, as UDP may. */
+		evbuffer_drain(buf, len + sizeof(hdr));
+	}
+}

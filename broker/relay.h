@@ -7,6 +7,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 #include "broker/counters.h"
 #include "broker/plugin.h"
 
@@ -97,6 +99,14 @@ void relay_end_eof(struct relay_end *e);
 void relay_end_drained(struct relay_end *e);
 /* e failed (-errno): abort the relay. */
 void relay_end_error(struct relay_end *e, int err);
+
+/*
+ * Hand the whole datagrams queued in buf (relay.h framing) to send_fn, one
+ * call each, until it returns -EAGAIN (kept for later); other failures drop
+ * that datagram only.
+ */
+typedef ssize_t (*relay_dgram_send_fn)(void *arg, const uint8_t *data, size_t len);
+void relay_dgram_send(struct evbuffer *buf, relay_dgram_send_fn send_fn, void *arg);
 
 /* Build ends (used by relay_new_fds; link ends come later). */
 struct relay_end *relay_fd_end_new(struct event_base *base, const struct broker_stream_desc *desc);

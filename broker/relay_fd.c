@@ -120,22 +120,16 @@ static void dgram_read_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Send whole datagrams from e->out; a datagram the socket cannot take now waits. */
+static ssize_t dgram_send(void *arg, const uint8_t *data, size_t len)
+{
+	struct fd_end *fe = arg;
+
+	return platform_send_datagram(fe->wfd, data, len);
+}
+
 static void dgram_flush(struct fd_end *fe)
 {
-	struct relay_end *e = &fe->base;
-	uint8_t hdr[RELAY_DGRAM_HEADER];
-
-	while (evbuffer_copyout(e->out, hdr, sizeof(hdr)) == sizeof(hdr)) {
-		size_t len = (size_t)hdr[0] << 8 | hdr[1];
-		if (evbuffer_get_length(e->out) < len + sizeof(hdr))
-			break;
-		uint8_t *p = evbuffer_pullup(e->out, (ev_ssize_t)(len + sizeof(hdr)));
-		ssize_t n = platform_send_datagram(fe->wfd, p + sizeof(hdr), len);
-		if (n == -EAGAIN)
-			break;
-		/* Any other failure loses this datagram only, as UDP may. */
-		evbuffer_drain(e->out, len + sizeof(hdr));
-	}
+	relay_dgram_send(fe->base.out, dgram_send, fe);
 	fd_end_wrote(fe);
 }
 

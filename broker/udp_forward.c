@@ -103,20 +103,20 @@ static void flow_set_reading(struct relay_end *e, bool on)
 	/* Datagrams that arrive while the link is backed up are dropped (counted), as UDP may. */
 }
 
+static ssize_t flow_send(void *arg, const uint8_t *data, size_t len)
+{
+	struct udp_flow *f = arg;
+
+	if (f->u)
+		sendto(f->u->fd, (const void *)data, len, 0, (struct sockaddr *)&f->addr, f->alen);
+	return (ssize_t)len;   /* a datagram the socket refuses is lost, as UDP may */
+}
+
 static void flow_kick(struct relay_end *e)
 {
 	struct udp_flow *f = (struct udp_flow *)e;
-	uint8_t hdr[RELAY_DGRAM_HEADER];
 
-	while (evbuffer_copyout(e->out, hdr, sizeof(hdr)) == sizeof(hdr)) {
-		size_t len = (size_t)hdr[0] << 8 | hdr[1];
-		if (evbuffer_get_length(e->out) < len + sizeof(hdr))
-			break;
-		uint8_t *p = evbuffer_pullup(e->out, (ev_ssize_t)(len + sizeof(hdr)));
-		if (f->u)
-			sendto(f->u->fd, (const void *)(p + sizeof(hdr)), len, 0, (struct sockaddr *)&f->addr, f->alen);
-		evbuffer_drain(e->out, len + sizeof(hdr));
-	}
+	relay_dgram_send(e->out, flow_send, f);
 	flow_touch(f);
 	relay_end_drained(e);
 }
