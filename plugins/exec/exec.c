@@ -48,6 +48,7 @@
 #include <event2/util.h>
 
 #include "broker/plugin.h"
+#include "plugins/exec/exec_args.h"
 
 static const struct broker_host *host;
 
@@ -98,92 +99,6 @@ struct exec_state {
 };
 
 static void child_release(struct exec_child *c);
-
-/* ------------------------------------------------------------- argv */
-
-/*
- * Split s into words: whitespace separates, '...' is literal, "..." groups
- * with \" and \\ as the only escapes, a backslash outside quotes escapes
- * any character.  The words live in one buffer that starts with argv[0];
- * free the result with argv_free.
- */
-static int argv_split(const char *s, char ***argvp, char *err, size_t errlen)
-{
-	size_t len = strlen(s), n = 0;
-	char **argv, *buf, *o;
-	const char *p = s;
-
-	*argvp = NULL;
-	argv = calloc(len / 2 + 2, sizeof(*argv));
-	buf = malloc(len + 1);
-	if (!argv || !buf) {
-		free(argv);
-		free(buf);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	o = buf;
-	for (;;) {
-		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-			p++;
-		if (!*p)
-			break;
-		argv[n++] = o;
-		while (*p && !(*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
-			if (*p == '\'') {
-				const char *q = strchr(p + 1, '\'');
-
-				if (!q) {
-					snprintf(err, errlen, "unterminated ' in command \"%s\"", s);
-					goto bad;
-				}
-				memcpy(o, p + 1, (size_t)(q - p - 1));
-				o += q - p - 1;
-				p = q + 1;
-			} else if (*p == '"') {
-				for (p++; *p && *p != '"'; p++) {
-					if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
-						p++;
-					*o++ = *p;
-				}
-				if (*p != '"') {
-					snprintf(err, errlen, "unterminated \" in command \"%s\"", s);
-					goto bad;
-				}
-				p++;
-			} else if (*p == '\\') {
-				if (!p[1]) {
-					snprintf(err, errlen, "command ends with a lone backslash: \"%s\"", s);
-					goto bad;
-				}
-				*o++ = p[1];
-				p += 2;
-			} else {
-				*o++ = *p++;
-			}
-		}
-		*o++ = '\0';
-	}
-	argv[n] = NULL;
-	if (n == 0 || argv[0][0] == '\0') {
-		snprintf(err, errlen, "empty command (write exec:PROGRAM ARGS...)");
-		goto bad;
-	}
-	*argvp = argv;
-	return 0;
-bad:
-	free(argv);
-	free(buf);
-	return -EINVAL;
-}
-
-static void argv_free(char **argv)
-{
-	if (argv) {
-		free(argv[0]);  /* the word buffer starts with the first word */
-		free(argv);
-	}
-}
 
 /* ------------------------------------------------------------- child side */
 
@@ -581,13 +496,13 @@ static int exec_connect(void *state, const struct broker_url *url, struct broker
 	int fds[3], r, maxfd = 1024;
 	pid_t parent = getpid(), pid;
 
-	r = argv_split(url->address ? url->address : "", &argv, err, errlen);
+	r = exec_argv_split(url->address ? url->address : "", &argv, err, errlen);
 	if (r < 0)
 		return r;
 	c = calloc(1, sizeof(*c));
 	if (!c || !(c->cmd = strdup(argv[0]))) {
 		free(c);
-		argv_free(argv);
+		exec_argv_free(argv);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -617,7 +532,7 @@ static int exec_connect(void *state, const struct broker_url *url, struct broker
 	/* parent */
 	(void)setpgid(pid, pid);  /* also done by the child; whichever runs first wins */
 	c->pid = pid;
-	argv_free(argv);
+	exec_argv_free(argv);
 	argv = NULL;
 	close(in[0]);
 	close(out[1]);
@@ -678,7 +593,7 @@ fail:
 	close_fd(&er[1]);
 	close_fd(&status[0]);
 	close_fd(&status[1]);
-	argv_free(argv);
+	exec_argv_free(argv);
 	free(c->cmd);
 	free(c);
 	return r;
@@ -707,9 +622,7 @@ static int exec_listen(void *state, const struct broker_url *url, struct broker_
 	(void)url;
 	(void)sink;
 	(void)listener;
-	snprintf(err, errlen, "exec endpoints only connect (use --connect exec:...; "
-	         "listen on unix:// or tcp:// instead)");
-	return -EOPNOTSUPP;
+	return exec_listen_refused("unix://", err, errlen);
 }
 
 /* ------------------------------------------------------------- plugin lifecycle */
@@ -822,7 +735,7 @@ static const struct broker_plugin exec_plugin = {
 	BROKER_PLUGIN_HEADER,
 	.name = "exec",
 	.version = PACKAGE_VERSION,
-	.description = "run a command and use its stdin/stdout as the stream (exec:COMMAND ARGS...)",
+	.description = EXEC_DESCRIPTION,
 	.kinds = BROKER_KIND_ENDPOINT,
 	.options = exec_options,
 	.init = exec_init,

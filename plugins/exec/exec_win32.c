@@ -5,11 +5,11 @@
  *   connect: exec:COMMAND ARG...   (e.g. exec:wsl.exe -d Ubuntu -e brokerd --link-stdio)
  *
  * Same plugin name, scheme, options and word splitting as the POSIX backend
- * (exec.c): whitespace separates words, '...' and "..." group, a backslash
- * escapes the next character (inside "..." only \" and \\).  The words are
- * re-quoted into a Windows command line (the rules CommandLineToArgvW and
- * the C runtime parse) and started with CreateProcessW, which searches PATH
- * and appends ".exe".
+ * (exec.c; the splitting is exec_args.c): whitespace separates words, '...'
+ * and "..." group, a backslash escapes the next character (inside "..."
+ * only \" and \\).  The words are re-quoted into a Windows command line
+ * (the rules CommandLineToArgvW and the C runtime parse) and started with
+ * CreateProcessW, which searches PATH and appends ".exe".
  *
  * The child gets pipes as stdin, stdout and stderr and inherits nothing
  * else (PROC_THREAD_ATTRIBUTE_HANDLE_LIST).  It starts suspended, joins a
@@ -41,6 +41,7 @@
 #include <event2/util.h>
 
 #include "broker/plugin.h"
+#include "plugins/exec/exec_args.h"
 #include "plugins/common/win32_bridge.h"
 
 static const struct broker_host *host;
@@ -87,85 +88,6 @@ struct exec_line {
 #define EXEC_NOSOCK ((evutil_socket_t)-1)
 
 /* ------------------------------------------------------------- argv */
-
-/* Same words as exec.c's argv_split: returns a malloc'd vector of malloc'd... one buffer. */
-static int argv_split(const char *s, char ***argvp, char *err, size_t errlen)
-{
-	size_t len = strlen(s), n = 0;
-	char **argv, *buf, *o;
-	const char *p = s;
-
-	*argvp = NULL;
-	argv = calloc(len / 2 + 2, sizeof(*argv));
-	buf = malloc(len + 1);
-	if (!argv || !buf) {
-		free(argv);
-		free(buf);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	o = buf;
-	for (;;) {
-		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-			p++;
-		if (!*p)
-			break;
-		argv[n++] = o;
-		while (*p && !(*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
-			if (*p == '\'') {
-				const char *q = strchr(p + 1, '\'');
-
-				if (!q) {
-					snprintf(err, errlen, "unterminated ' in command \"%s\"", s);
-					goto bad;
-				}
-				memcpy(o, p + 1, (size_t)(q - p - 1));
-				o += q - p - 1;
-				p = q + 1;
-			} else if (*p == '"') {
-				for (p++; *p && *p != '"'; p++) {
-					if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
-						p++;
-					*o++ = *p;
-				}
-				if (*p != '"') {
-					snprintf(err, errlen, "unterminated \" in command \"%s\"", s);
-					goto bad;
-				}
-				p++;
-			} else if (*p == '\\') {
-				if (!p[1]) {
-					snprintf(err, errlen, "command ends with a lone backslash: \"%s\"", s);
-					goto bad;
-				}
-				*o++ = p[1];
-				p += 2;
-			} else {
-				*o++ = *p++;
-			}
-		}
-		*o++ = '\0';
-	}
-	argv[n] = NULL;
-	if (n == 0 || argv[0][0] == '\0') {
-		snprintf(err, errlen, "empty command (write exec:PROGRAM ARGS...)");
-		goto bad;
-	}
-	*argvp = argv;
-	return 0;
-bad:
-	free(argv);
-	free(buf);
-	return -EINVAL;
-}
-
-static void argv_free(char **argv)
-{
-	if (argv) {
-		free(argv[0]);
-		free(argv);
-	}
-}
 
 /*
  * Quote argv into one command line that CommandLineToArgvW (and the C
@@ -509,7 +431,7 @@ static int exec_connect(void *state, const struct broker_url *url, struct broker
 	int r;
 
 	memset(&pi, 0, sizeof(pi));
-	r = argv_split(url->address ? url->address : "", &argv, err, errlen);
+	r = exec_argv_split(url->address ? url->address : "", &argv, err, errlen);
 	if (r < 0)
 		return r;
 	c = calloc(1, sizeof(*c));
@@ -623,7 +545,7 @@ static int exec_connect(void *state, const struct broker_url *url, struct broker
 		free(attrs);
 		free(line);
 		free(wline);
-		argv_free(argv);
+		exec_argv_free(argv);
 		return -ENOMEM;
 	}
 	{
@@ -637,7 +559,7 @@ static int exec_connect(void *state, const struct broker_url *url, struct broker
 	free(attrs);
 	free(line);
 	free(wline);
-	argv_free(argv);
+	exec_argv_free(argv);
 	*pending = c;
 	return 0;
 fail:
@@ -652,7 +574,7 @@ fail:
 	free(attrs);
 	free(line);
 	free(wline);
-	argv_free(argv);
+	exec_argv_free(argv);
 	if (c) {
 		if (c->process)
 			CloseHandle(c->process);
@@ -688,9 +610,7 @@ static int exec_listen(void *state, const struct broker_url *url, struct broker_
 	(void)url;
 	(void)sink;
 	(void)listener;
-	snprintf(err, errlen, "exec endpoints only connect (use --connect exec:...; "
-	         "listen on npipe:// or tcp:// instead)");
-	return -EOPNOTSUPP;
+	return exec_listen_refused("npipe://", err, errlen);
 }
 
 /* ------------------------------------------------------------- lifecycle */
@@ -770,7 +690,7 @@ static const struct broker_plugin exec_plugin = {
 	BROKER_PLUGIN_HEADER,
 	.name = "exec",
 	.version = PACKAGE_VERSION,
-	.description = "run a command and use its stdin/stdout as the stream (exec:COMMAND ARGS...)",
+	.description = EXEC_DESCRIPTION,
 	.kinds = BROKER_KIND_ENDPOINT,
 	.options = exec_options,
 	.init = exec_init,

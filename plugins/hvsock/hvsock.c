@@ -20,7 +20,8 @@
  * available here (AF_HYPERV)".
  *
  * Same deferred-completion rules as tcp: connect is non-blocking and reports
- * from a later loop event, bounded by connect_timeout_ms.
+ * from a later loop event, bounded by connect_timeout_ms (the connect itself
+ * is plugins/common/sock_connect.c, shared with vsock).
  */
 #include <config.h>
 
@@ -38,6 +39,7 @@
 #include <event2/util.h>
 
 #include "broker/plugin.h"
+#include "plugins/common/sock_connect.h"
 
 static const struct broker_host *host;
 
@@ -86,16 +88,6 @@ struct hv_listener {
 	struct broker_accept_sink *sink;
 	struct evconnlistener *lev;
 	char where[128];
-};
-
-struct hv_pending {
-	struct hv_state *st;
-	struct broker_connect_req *req;
-	evutil_socket_t fd;
-	struct event *wev, *timeout, *done;
-	int error;
-	char where[128];
-	char reason[320];
 };
 
 /* ------------------------------------------------------------- addresses */
@@ -343,134 +335,56 @@ static int hv_describe(void *state, void *listener, char *buf, size_t buflen)
 
 /* ------------------------------------------------------------- connect */
 
-static void pending_free(struct hv_pending *p)
+/* The reason and negative errno for a failed connect (sock_connect_why_fn; e 0: timed out). */
+static int connect_why(const char *where, int e, long long timeout_ms, char *reason, size_t len)
 {
-	if (p->wev)
-		event_free(p->wev);
-	if (p->timeout)
-		event_free(p->timeout);
-	if (p->done)
-		event_free(p->done);
-	if (p->fd != HV_NOSOCK)
-		evutil_closesocket(p->fd);
-	free(p);
-}
-
-static void on_done(evutil_socket_t fd, short what, void *arg)
-{
-	struct hv_pending *p = arg;
-
-	(void)fd;
-	(void)what;
-	host->connect_failed(p->req, p->error, p->reason);
-	pending_free(p);
-}
-
-static void fail_later(struct hv_pending *p, int wsa)
-{
-	p->error = -hv_errno(wsa);
-	sock_error(wsa, "connect", p->where, p->reason, sizeof(p->reason));
-	if (p->wev) {
-		event_free(p->wev);
-		p->wev = NULL;
-	}
-	event_del(p->timeout);
-	event_active(p->done, EV_TIMEOUT, 0);
-}
-
-static void on_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	fail_later(arg, WSAETIMEDOUT);
-}
-
-static void on_writable(evutil_socket_t fd, short what, void *arg)
-{
-	struct hv_pending *p = arg;
-	struct broker_stream_desc desc;
-	char peer[160];
-	int soerr = 0, len = sizeof(soerr);
-
-	(void)what;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, (char *)&soerr, &len) < 0)
-		soerr = WSAGetLastError();
-	if (soerr) {
-		fail_later(p, soerr);
-		return;
-	}
-	snprintf(peer, sizeof(peer), "hvsock:%s", p->where);
-	memset(&desc, 0, sizeof(desc));
-	desc.rfd = (broker_fd)p->fd;
-	desc.wfd = (broker_fd)p->fd;
-	desc.flags = BROKER_STREAM_SOCKET;
-	desc.peer = peer;
-	p->fd = HV_NOSOCK;
-	host->connected(p->req, &desc);
-	pending_free(p);
+	(void)timeout_ms;
+	if (e == 0)
+		e = WSAETIMEDOUT;
+	sock_error(e, "connect", where, reason, len);
+	return -hv_errno(e);
 }
 
 static int hv_connect(void *state, const struct broker_url *url, struct broker_connect_req *req,
                       void **pending, char *err, size_t errlen)
 {
 	struct hv_state *st = state;
-	struct event_base *base = host->event_base(st->h);
 	struct sockaddr_hv_ sa;
-	struct hv_pending *p;
-	long long ms = host->option_int(st->h, "connect_timeout_ms");
+	struct sock_connect_opts o;
+	struct sock_connect *sc;
+	evutil_socket_t fd;
+	char where[128], peer[160];
 	int r, e = 0;
 
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	p->st = st;
-	p->req = req;
-	p->fd = HV_NOSOCK;
-	r = parse_address(url->address, &sa, p->where, sizeof(p->where), err, errlen);
+	r = parse_address(url->address, &sa, where, sizeof(where), err, errlen);
 	if (r < 0)
-		goto fail;
-	p->fd = hv_socket(&e);
-	if (p->fd == HV_NOSOCK) {
-		sock_error(e, "socket", p->where, err, errlen);
-		r = -hv_errno(e);
-		goto fail;
+		return r;
+	fd = hv_socket(&e);
+	if (fd == HV_NOSOCK) {
+		sock_error(e, "socket", where, err, errlen);
+		return -hv_errno(e);
 	}
-	evutil_make_socket_nonblocking(p->fd);
-	p->done = evtimer_new(base, on_done, p);
-	p->timeout = evtimer_new(base, on_timeout, p);
-	p->wev = event_new(base, p->fd, EV_WRITE, on_writable, p);
-	if (!p->done || !p->timeout || !p->wev) {
-		snprintf(err, errlen, "out of memory");
-		r = -ENOMEM;
-		goto fail;
-	}
-	if (ms > 0) {
-		struct timeval tv = { (long)(ms / 1000), (long)(ms % 1000) * 1000 };
-
-		evtimer_add(p->timeout, &tv);
-	}
-	*pending = p;
-	if (connect(p->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		e = WSAGetLastError();
-		if (e != WSAEWOULDBLOCK && e != WSAEINPROGRESS) {
-			fail_later(p, e);  /* reported from the done event */
-			return 0;
-		}
-	}
-	event_add(p->wev, NULL);
+	evutil_make_socket_nonblocking(fd);
+	snprintf(peer, sizeof(peer), "hvsock:%s", where);
+	memset(&o, 0, sizeof(o));
+	o.name = "hvsock";
+	o.where = where;
+	o.peer = peer;
+	o.flags = BROKER_STREAM_SOCKET;
+	o.timeout_ms = host->option_int(st->h, "connect_timeout_ms");
+	o.why = connect_why;
+	r = sock_connect_start(host, host->event_base(st->h), req, fd, (struct sockaddr *)&sa, (int)sizeof(sa),
+	                       &o, &sc, err, errlen);
+	if (r < 0)
+		return r;
+	*pending = sc;
 	return 0;
-fail:
-	pending_free(p);
-	return r;
 }
 
 static void hv_connect_cancel(void *state, void *pending)
 {
 	(void)state;
-	if (pending)
-		pending_free(pending);
+	sock_connect_cancel(pending);
 }
 
 /* ------------------------------------------------------------- lifecycle */

@@ -7,7 +7,8 @@
  *            ?backlog=N
  *   connect: vsock://CID:PORT   (CID any is refused)
  *
- * Connect is non-blocking; completion is always reported from a later event.
+ * Connect is non-blocking; completion is always reported from a later event
+ * (plugins/common/sock_connect.c, shared with hvsock).
  * When the kernel has no AF_VSOCK (no vsock module, not in a VM) listen and
  * connect fail with a reason saying so.
  *
@@ -16,7 +17,6 @@
 #include <config.h>
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +30,7 @@
 #include <event2/util.h>
 
 #include "broker/plugin.h"
+#include "plugins/common/sock_connect.h"
 
 static const struct broker_host *host;
 
@@ -52,19 +53,6 @@ struct vsock_listener {
 	struct event *resume;           /* re-enables accepting after an error burst */
 	int in_error_burst;
 	char where[48];                 /* "any:5000", for logs */
-};
-
-struct vsock_pending {
-	struct vsock_state *st;
-	struct broker_connect_req *req;
-	struct sockaddr_vm addr;
-	char where[48];
-	evutil_socket_t fd;
-	struct event *wev;              /* EV_WRITE while connecting */
-	struct event *timeout;
-	struct event *done;             /* zero-delay event that reports a failure */
-	int error;
-	char reason[320];
 };
 
 /* ------------------------------------------------------------- helpers */
@@ -381,177 +369,73 @@ static int vsock_describe(void *state, void *listener, char *buf, size_t buflen)
 
 /* ------------------------------------------------------------- connect */
 
-static void pending_free(struct vsock_pending *p)
-{
-	if (p->wev)
-		event_free(p->wev);
-	if (p->timeout)
-		event_free(p->timeout);
-	if (p->done)
-		event_free(p->done);
-	if (p->fd >= 0)
-		close(p->fd);
-	free(p);
-}
-
-/* Report a failure from the done event (always a later loop iteration). */
-static void fail_later(struct vsock_pending *p, int error, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void fail_later(struct vsock_pending *p, int error, const char *fmt, ...)
-{
-	va_list ap;
-
-	p->error = error;
-	va_start(ap, fmt);
-	vsnprintf(p->reason, sizeof(p->reason), fmt, ap);
-	va_end(ap);
-	if (p->wev) {
-		event_free(p->wev);
-		p->wev = NULL;
-	}
-	if (p->timeout)
-		event_del(p->timeout);
-	event_active(p->done, EV_TIMEOUT, 0);
-}
-
-static void on_done(evutil_socket_t fd, short what, void *arg)
-{
-	struct vsock_pending *p = arg;
-
-	(void)fd;
-	(void)what;
-	host->connect_failed(p->req, p->error, p->reason);
-	pending_free(p);
-}
-
-static void on_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	struct vsock_pending *p = arg;
-	long long ms = host->option_int(p->st->h, "connect_timeout_ms");
-
-	(void)fd;
-	(void)what;
-	fail_later(p, -ETIMEDOUT, "timed out after %lld ms connecting to vsock %s", ms, p->where);
-}
-
-static void connect_error(struct vsock_pending *p, int e)
+/* The reason and negative errno for a failed connect (sock_connect_why_fn; e 0: timed out). */
+static int connect_why(const char *where, int e, long long timeout_ms, char *reason, size_t len)
 {
 	switch (e) {
+	case 0:
+		snprintf(reason, len, "timed out after %lld ms connecting to vsock %s", timeout_ms, where);
+		return -ETIMEDOUT;
 	case ECONNRESET:
 	case ECONNREFUSED:
-		fail_later(p, -ECONNREFUSED, "connection refused by vsock %s (nothing listens on that port)",
-		           p->where);
-		break;
+		snprintf(reason, len, "connection refused by vsock %s (nothing listens on that port)", where);
+		return -ECONNREFUSED;
 	case ENODEV:
 	case EHOSTUNREACH:
 	case ENETUNREACH:
 	case EADDRNOTAVAIL:
-		fail_later(p, -e, "cannot reach vsock CID of %s: %s (is that VM running?)", p->where,
-		           strerror(e));
-		break;
+		snprintf(reason, len, "cannot reach vsock CID of %s: %s (is that VM running?)", where,
+		         strerror(e));
+		return -e;
 	default:
-		fail_later(p, -e, "cannot connect to vsock %s: %s", p->where, strerror(e));
-		break;
+		snprintf(reason, len, "cannot connect to vsock %s: %s", where, strerror(e));
+		return -e;
 	}
-}
-
-static void on_writable(evutil_socket_t fd, short what, void *arg)
-{
-	struct vsock_pending *p = arg;
-	struct broker_stream_desc desc;
-	char peer[64];
-	int soerr = 0;
-	socklen_t len = sizeof(soerr);
-
-	(void)what;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
-		soerr = errno;
-	event_free(p->wev);
-	p->wev = NULL;
-	if (soerr != 0) {
-		connect_error(p, soerr);
-		return;
-	}
-	snprintf(peer, sizeof(peer), "vsock:%s", p->where);
-	memset(&desc, 0, sizeof(desc));
-	desc.rfd = (broker_fd)p->fd;
-	desc.wfd = (broker_fd)p->fd;
-	desc.flags = BROKER_STREAM_SOCKET;
-	desc.peer = peer;
-	p->fd = -1;  /* the core owns it now */
-	host->connected(p->req, &desc);
-	pending_free(p);
 }
 
 static int vsock_connect(void *state, const struct broker_url *url, struct broker_connect_req *req,
                          void **pending, char *err, size_t errlen)
 {
 	struct vsock_state *st = state;
-	struct event_base *base = host->event_base(st->h);
-	struct vsock_pending *p;
-	long long ms;
+	struct sock_connect_opts o;
+	struct sock_connect *sc;
+	struct sockaddr_vm a;
+	char where[48], peer[64];
+	evutil_socket_t fd;
 	int r, e = 0;
 
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	p->st = st;
-	p->req = req;
-	p->fd = -1;
-	r = parse_addr(url->address, 0, &p->addr, err, errlen);
+	r = parse_addr(url->address, 0, &a, err, errlen);
 	if (r < 0)
-		goto fail;
-	addr_text(&p->addr, p->where, sizeof(p->where));
-	p->fd = new_socket(&e);
-	if (p->fd < 0) {
+		return r;
+	addr_text(&a, where, sizeof(where));
+	fd = new_socket(&e);
+	if (fd < 0) {
 		if (no_vsock(e))
 			snprintf(err, errlen, VSOCK_UNAVAILABLE);
 		else
 			snprintf(err, errlen, "cannot create a vsock socket: %s", strerror(e));
-		r = -e;
-		goto fail;
+		return -e;
 	}
-	p->done = evtimer_new(base, on_done, p);
-	p->timeout = evtimer_new(base, on_timeout, p);
-	if (!p->done || !p->timeout) {
-		snprintf(err, errlen, "out of memory");
-		r = -ENOMEM;
-		goto fail;
-	}
-	ms = host->option_int(st->h, "connect_timeout_ms");
-	if (ms > 0) {
-		struct timeval tv = { (long)(ms / 1000), (long)(ms % 1000) * 1000 };
-
-		evtimer_add(p->timeout, &tv);
-	}
-	*pending = p;
-	if (connect(p->fd, (struct sockaddr *)&p->addr, sizeof(p->addr)) < 0 &&
-	    errno != EINPROGRESS && errno != EINTR) {
-		connect_error(p, errno);
-		return 0;
-	}
-	/* In progress or already connected: writability tells which. */
-	p->wev = event_new(base, p->fd, EV_WRITE, on_writable, p);
-	if (!p->wev || event_add(p->wev, NULL) < 0) {
-		if (p->wev) {
-			event_free(p->wev);
-			p->wev = NULL;
-		}
-		fail_later(p, -ENOMEM, "cannot watch the vsock connect on the event loop");
-	}
+	snprintf(peer, sizeof(peer), "vsock:%s", where);
+	memset(&o, 0, sizeof(o));
+	o.name = "vsock";
+	o.where = where;
+	o.peer = peer;
+	o.flags = BROKER_STREAM_SOCKET;
+	o.timeout_ms = host->option_int(st->h, "connect_timeout_ms");
+	o.why = connect_why;
+	r = sock_connect_start(host, host->event_base(st->h), req, fd, (struct sockaddr *)&a, sizeof(a),
+	                       &o, &sc, err, errlen);
+	if (r < 0)
+		return r;
+	*pending = sc;
 	return 0;
-fail:
-	pending_free(p);
-	return r;
 }
 
 static void vsock_connect_cancel(void *state, void *pending)
 {
 	(void)state;
-	if (pending)
-		pending_free(pending);
+	sock_connect_cancel(pending);
 }
 
 /* ------------------------------------------------------------- plugin */

@@ -1,0 +1,104 @@
+/*
+ * plugins/exec/exec_args.c - what the two exec backends (exec.c on POSIX,
+ * exec_win32.c on Windows) share: the word splitting of exec:COMMAND ARGS...
+ * and the texts both report.  Compiled into the exec plugin with either.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugins/exec/exec_args.h"
+
+/*
+ * Split s into words: whitespace separates, '...' is literal, "..." groups
+ * with \" and \\ as the only escapes, a backslash outside quotes escapes
+ * any character.  The words live in one buffer that starts with argv[0];
+ * free the result with exec_argv_free.
+ */
+int exec_argv_split(const char *s, char ***argvp, char *err, size_t errlen)
+{
+	size_t len = strlen(s), n = 0;
+	char **argv, *buf, *o;
+	const char *p = s;
+
+	*argvp = NULL;
+	argv = calloc(len / 2 + 2, sizeof(*argv));
+	buf = malloc(len + 1);
+	if (!argv || !buf) {
+		free(argv);
+		free(buf);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	o = buf;
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+			p++;
+		if (!*p)
+			break;
+		argv[n++] = o;
+		while (*p && !(*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
+			if (*p == '\'') {
+				const char *q = strchr(p + 1, '\'');
+
+				if (!q) {
+					snprintf(err, errlen, "unterminated ' in command \"%s\"", s);
+					goto bad;
+				}
+				memcpy(o, p + 1, (size_t)(q - p - 1));
+				o += q - p - 1;
+				p = q + 1;
+			} else if (*p == '"') {
+				for (p++; *p && *p != '"'; p++) {
+					if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+						p++;
+					*o++ = *p;
+				}
+				if (*p != '"') {
+					snprintf(err, errlen, "unterminated \" in command \"%s\"", s);
+					goto bad;
+				}
+				p++;
+			} else if (*p == '\\') {
+				if (!p[1]) {
+					snprintf(err, errlen, "command ends with a lone backslash: \"%s\"", s);
+					goto bad;
+				}
+				*o++ = p[1];
+				p += 2;
+			} else {
+				*o++ = *p++;
+			}
+		}
+		*o++ = '\0';
+	}
+	argv[n] = NULL;
+	if (n == 0 || argv[0][0] == '\0') {
+		snprintf(err, errlen, "empty command (write exec:PROGRAM ARGS...)");
+		goto bad;
+	}
+	*argvp = argv;
+	return 0;
+bad:
+	free(argv);
+	free(buf);
+	return -EINVAL;
+}
+
+void exec_argv_free(char **argv)
+{
+	if (argv) {
+		free(argv[0]);  /* the word buffer starts with the first word */
+		free(argv);
+	}
+}
+
+int exec_listen_refused(const char *local, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "exec endpoints only connect (use --connect exec:...; "
+	         "listen on %s or tcp:// instead)", local);
+	return -EOPNOTSUPP;
+}
