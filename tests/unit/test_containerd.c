@@ -6,7 +6,7 @@
  * envelopes built with the generated protobuf-c code (every topic, an Any
  * with an unknown or mismatched type_url, bad ids, truncated and garbage
  * bytes), and the Containers/Tasks/Namespaces answers.  Then the plugin
- * itself, loaded with dlopen through the fake host of watchers_host.h,
+ * itself, loaded with dlopen through the fake host of fake_host.c,
  * against sockets that are not containerd: a missing socket, a server that
  * answers garbage instead of HTTP/2, one that closes at once; and bad
  * options.  It must log, back off, report nothing and unload cleanly.
@@ -14,6 +14,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +30,8 @@
 #include "plugins/containerd/events_service.pb-c.h"
 #include "plugins/containerd/namespaces.pb-c.h"
 #include "plugins/containerd/tasks.pb-c.h"
+#include "tests/unit/fake_host.h"
 #include "tests/unit/tap.h"
-#include "tests/unit/watchers_host.h"
 
 static char logbuf[1 << 16];
 static size_t loglen;
@@ -640,27 +641,28 @@ static void fake_close(struct fake *f, const char *path)
 
 static void test_plugin(const char *so)
 {
-	struct event_base *base = event_base_new();
-	struct wh_loaded L;
+	struct event_base *base = fh_base_new();
+	struct fh_plugin P;
 	struct fake f;
 	char err[256], path[108], opt[160];
 	const char *opts[3];
 	int r;
 
-	if (wh_open(so) < 0) {
+	if (fh_open(&P, so, base) < 0) {
 		skip(12, "containerd plugin not loadable");
-		event_base_free(base);
+		fh_close(&P);
+		fh_base_free(base);
 		return;
 	}
-	ok(wh_desc->kinds == BROKER_KIND_WATCHER && strcmp(wh_desc->name, "containerd") == 0,
+	ok(P.p->kinds == BROKER_KIND_WATCHER && strcmp(P.p->name, "containerd") == 0,
 	   "the plugin is the containerd watcher");
 
 	opts[0] = "namespace=../x";
 	opts[1] = NULL;
-	r = wh_load(&L, base, opts, err, sizeof(err));
+	r = fh_up(&P, opts, err, sizeof(err));
 	ok(r == -EINVAL && strstr(err, "namespace"), "namespace=../x is refused at init (%s)", err);
 	opts[0] = "socket=";
-	r = wh_load(&L, base, opts, err, sizeof(err));
+	r = fh_up(&P, opts, err, sizeof(err));
 	ok(r == -EINVAL, "an empty socket option is refused at init");
 
 	/* a socket that does not exist: logs, backs off, reports nothing */
@@ -670,52 +672,54 @@ static void test_plugin(const char *so)
 	opts[0] = opt;
 	opts[1] = "namespace=all";
 	opts[2] = NULL;
-	r = wh_load(&L, base, opts, err, sizeof(err));
+	r = fh_up(&P, opts, err, sizeof(err));
 	is_int(r, 0, "loads with a missing socket");
-	ok(wh_wait_log(base, "in 800 ms", 3000), "missing socket: reconnects with a growing backoff");
-	like(wh_log, "No such file or directory", "missing socket: the reason is logged");
-	ok(wh.sets == 0 && wh.commits == 0, "missing socket: nothing reported");
-	wh_unload(&L);
+	ok(fh_wait_log(base, "in 800 ms", 3000), "missing socket: reconnects with a growing backoff");
+	like(fh.log, "No such file or directory", "missing socket: the reason is logged");
+	ok(fh.sets == 0 && fh.commits == 0, "missing socket: nothing reported");
+	fh_down(&P);
 
 	/* a server that is not HTTP/2 */
 	if (fake_listen(&f, base, path, FAKE_GARBAGE) < 0) {
 		skip(5, "cannot listen on a unix socket");
-		event_base_free(base);
+		fh_close(&P);
+		fh_base_free(base);
 		return;
 	}
 	opts[1] = NULL;
-	r = wh_load(&L, base, opts, err, sizeof(err));
+	r = fh_up(&P, opts, err, sizeof(err));
 	is_int(r, 0, "loads against a server that answers HTTP/1.1");
-	ok(wh_wait_log(base, "in 800 ms", 3000) && f.accepted >= 2, "garbage answer: the connection is dropped and retried (%d connects)",
+	ok(fh_wait_log(base, "in 800 ms", 3000) && f.accepted >= 2, "garbage answer: the connection is dropped and retried (%d connects)",
 	   f.accepted);
-	ok(wh.sets == 0 && wh.commits == 0, "garbage answer: nothing reported");
-	wh_unload(&L);
+	ok(fh.sets == 0 && fh.commits == 0, "garbage answer: nothing reported");
+	fh_down(&P);
 	fake_close(&f, path);
 
 	/* a server that closes at once; unload while a retry is pending */
 	fake_listen(&f, base, path, FAKE_CLOSE);
-	r = wh_load(&L, base, opts, err, sizeof(err));
+	r = fh_up(&P, opts, err, sizeof(err));
 	is_int(r, 0, "loads against a server that closes at once");
-	ok(wh_wait_log(base, "in 400 ms", 3000) && (strstr(wh_log, "closed the connection") || strstr(wh_log, "reset by peer")),
+	ok(fh_wait_log(base, "in 400 ms", 3000) && (strstr(fh.log, "closed the connection") || strstr(fh.log, "reset by peer")),
 	   "closing server: logged, retried");
-	wh_run_for(base, 300);
-	ok(wh.sets == 0 && wh.commits == 0, "closing server: nothing reported");
-	wh_unload(&L);
+	fh_run_for(base, 300);
+	ok(fh.sets == 0 && fh.commits == 0, "closing server: nothing reported");
+	fh_down(&P);
 	fake_close(&f, path);
-	wh_run_for(base, 50);
-	event_base_free(base);
+	fh_run_for(base, 50);
+	fh_close(&P);
+	fh_base_free(base);
 }
 
 int main(int argc, char **argv)
 {
 	char buf[1024];
 
-	(void)wh_tick;
+	fh_echo_level = BROKER_LOG_WARN;   /* FH_VERBOSE=1 shows every line */
 	test_ports();
 	test_envelopes();
 	test_answers();
 	test_namespaces();
 	test_requests();
-	test_plugin(wh_plugin_path(argc, argv, "CONTAINERD_PLUGIN", "containerd", buf, sizeof(buf)));
+	test_plugin(fh_plugin_path(argc, argv, 1, "CONTAINERD_PLUGIN", "containerd", buf, sizeof(buf)));
 	return done_testing();
 }

@@ -1,11 +1,8 @@
 # Unit tests for the procnet and iptables watcher plugins: each loads its
 # built plugin with dlopen (from $top_builddir/plugins/NAME/.libs) and drives
 # it through the fake host of fake_host.c, which records mapping calls.
-# watchers_host.h is the older header-only fake, still used by
-# test_containerd until that test moves to fake_host.c.
 check_PROGRAMS += %reldir%/test_procnet %reldir%/test_iptables
 TESTS += %reldir%/test_procnet %reldir%/test_iptables
-noinst_HEADERS += %reldir%/watchers_host.h
 %canon_reldir%_test_procnet_SOURCES = %reldir%/test_procnet.c %reldir%/fake_host.c
 %canon_reldir%_test_procnet_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
 %canon_reldir%_test_procnet_LDADD = $(LIBEVENT_LIBS)
