@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "broker/plugin.h"
+#include "plugins/common/portmap.h"
 #include "ctrd.h"
 #include "grpc.h"
 
@@ -74,7 +75,7 @@ struct ct_container {
 	int alive;                      /* its task runs (as far as events told) */
 	int reported;
 	size_t nmaps;
-	struct ct_map *maps;
+	struct portmap_binding *maps;   /* the label's ports, one connect address each */
 };
 
 enum ct_req_kind { R_SUBSCRIBE, R_NS_LIST, R_CT_LIST, R_TASK_LIST, R_CT_GET, R_TASK_GET };
@@ -197,37 +198,17 @@ static void container_free(struct ct_state *st, struct ct_container *ct)
 
 static void report(struct ct_state *st, struct ct_container *ct)
 {
-	struct broker_mapping *bm = NULL;
-	const char **ptrs = NULL;
 	char desc[CT_NAME_MAX + 2 * CT_ID_MAX + 64];
-	size_t i;
 
-	if (ct->nmaps) {
-		bm = calloc(ct->nmaps, sizeof(*bm));
-		ptrs = calloc(ct->nmaps, sizeof(*ptrs));
-		if (!bm || !ptrs) {
-			host->log(st->h, BROKER_LOG_ERROR, "container %s: out of memory", ct->owner);
-			free(bm);
-			free(ptrs);
-			return;
-		}
-	}
-	for (i = 0; i < ct->nmaps; i++) {
-		bm[i].proto = ct->maps[i].proto;
-		bm[i].host_ip = ct->maps[i].host_ip;
-		bm[i].host_port = ct->maps[i].host_port;
-		ptrs[i] = ct->maps[i].connect;
-		bm[i].nconnect = 1;
-		bm[i].connect = &ptrs[i];
-	}
 	if (ct->name[0])
 		snprintf(desc, sizeof(desc), "containerd container %s (%s, namespace %s)", ct->name, ct->id, ct->ns);
 	else
 		snprintf(desc, sizeof(desc), "containerd container %s (namespace %s)", ct->id, ct->ns);
-	host->mapping_set(st->h, ct->owner, desc, bm, ct->nmaps);
+	if (portmap_report(host, st->h, ct->owner, desc, ct->maps, ct->nmaps) < 0) {
+		host->log(st->h, BROKER_LOG_ERROR, "container %s: out of memory", ct->owner);
+		return;
+	}
 	ct->reported = ct->nmaps > 0;
-	free(bm);
-	free(ptrs);
 }
 
 /* The task is gone: report the removal once and forget the ports. */
@@ -246,7 +227,8 @@ static void gone(struct ct_state *st, struct ct_container *ct)
 static void set_ports(struct ct_state *st, struct ct_container *ct, const char *label, size_t len)
 {
 	struct ct_map *maps = NULL;
-	size_t n = 0, skipped = 0;
+	struct portmap_binding *b = NULL;
+	size_t n = 0, skipped = 0, i;
 	char err[256];
 
 	if (label) {
@@ -256,8 +238,21 @@ static void set_ports(struct ct_state *st, struct ct_container *ct, const char *
 			n = 0;
 		}
 	}
+	if (n && !(b = calloc(n, sizeof(*b)))) {
+		host->log(st->h, BROKER_LOG_ERROR, "container %s: out of memory; no mapping", ct->owner);
+		n = 0;
+	}
+	for (i = 0; i < n; i++) {
+		b[i].proto = maps[i].proto;
+		snprintf(b[i].host_ip, sizeof(b[i].host_ip), "%s", maps[i].host_ip);
+		b[i].host_port = maps[i].host_port;
+		b[i].container_port = maps[i].container_port;
+		b[i].nconnect = 1;
+		snprintf(b[i].connect[0], sizeof(b[i].connect[0]), "%s", maps[i].connect);
+	}
+	free(maps);
 	free(ct->maps);
-	ct->maps = maps;
+	ct->maps = b;
 	ct->nmaps = n;
 }
 

@@ -43,6 +43,7 @@
 
 #include "broker/plugin.h"
 #include "plugins/common/httpc.h"
+#include "plugins/common/portmap.h"
 #include "docker.h"
 
 static const struct broker_host *host;
@@ -68,7 +69,7 @@ struct dk_container {
 	unsigned seen_gen;      /* last list generation that confirmed it */
 	int reported;           /* mapping_set with n > 0 is in force */
 	size_t nmaps;
-	struct dk_map *maps;
+	struct portmap_binding *maps;
 };
 
 enum dk_req_kind { DK_REQ_EVENTS, DK_REQ_LIST, DK_REQ_INSPECT };
@@ -177,37 +178,14 @@ static void container_free(struct dk_state *st, struct dk_container *ct)
 /* mapping_set for ct's current maps (n == 0 removes). */
 static void report(struct dk_state *st, struct dk_container *ct)
 {
-	struct broker_mapping *bm = NULL;
-	const char **ptrs = NULL;
 	char desc[DK_NAME_MAX + 64];
-	size_t i, j, k = 0;
 
-	if (ct->nmaps) {
-		bm = calloc(ct->nmaps, sizeof(*bm));
-		ptrs = calloc(ct->nmaps * DK_CONNECT_MAX, sizeof(*ptrs));
-		if (!bm || !ptrs) {
-			host->log(st->h, BROKER_LOG_ERROR, "container %.12s: out of memory", ct->id);
-			free(bm);
-			free(ptrs);
-			return;
-		}
-	}
-	for (i = 0; i < ct->nmaps; i++) {
-		const struct dk_map *m = &ct->maps[i];
-
-		bm[i].proto = m->proto;
-		bm[i].host_ip = m->host_ip;
-		bm[i].host_port = m->host_port;
-		bm[i].nconnect = m->nconnect;
-		bm[i].connect = &ptrs[k];
-		for (j = 0; j < m->nconnect; j++)
-			ptrs[k++] = m->connect[j];
-	}
 	snprintf(desc, sizeof(desc), "docker container %s (%.12s)", ct->name[0] ? ct->name : "?", ct->id);
-	host->mapping_set(st->h, ct->id, desc, bm, ct->nmaps);
+	if (portmap_report(host, st->h, ct->id, desc, ct->maps, ct->nmaps) < 0) {
+		host->log(st->h, BROKER_LOG_ERROR, "container %.12s: out of memory", ct->id);
+		return;
+	}
 	ct->reported = ct->nmaps > 0;
-	free(bm);
-	free(ptrs);
 }
 
 /* The container stopped or is gone: report removal once, forget its maps. */

@@ -9,11 +9,12 @@
 #include <stdint.h>
 
 #include "broker/plugin.h"
+#include "plugins/common/portmap.h"
 
 #define DK_ID_MAX 64                /* a full container id: 64 hex digits */
 #define DK_NAME_MAX 128
-#define DK_ADDR_MAX 64              /* "[ffff:...:ffff]:65535" */
-#define DK_CONNECT_MAX 3
+#define DK_ADDR_MAX PORTMAP_ADDR_MAX          /* "[ffff:...:ffff]:65535" */
+#define DK_CONNECT_MAX PORTMAP_CONNECT_MAX    /* 3 */
 #define DK_MAPS_MAX 4096            /* bindings kept per container */
 
 /* The order of connect addresses (option "prefer"). */
@@ -22,23 +23,13 @@ enum dk_prefer {
 	DK_PREFER_CONTAINER = 1,    /* containerIP:containerPort first */
 };
 
-/* One published binding of a container, ready to report. */
-struct dk_map {
-	enum broker_proto proto;
-	char host_ip[DK_ADDR_MAX];
-	uint16_t host_port;
-	uint16_t container_port;
-	size_t nconnect;
-	char connect[DK_CONNECT_MAX][DK_ADDR_MAX];
-};
-
 /* What an inspect document says about a container. */
 struct dk_inspect_result {
 	char id[DK_ID_MAX + 1];
 	char name[DK_NAME_MAX];
 	int running;
 	size_t nmaps;
-	struct dk_map *maps;            /* malloc'd; free with free() */
+	struct portmap_binding *maps;   /* malloc'd; free with free() */
 	size_t nskipped;                /* bindings refused (bad port, bad address ...) */
 };
 

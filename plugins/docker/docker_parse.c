@@ -178,7 +178,7 @@ static void container_ips(json_t *ns, char *ip4, char *ip6)
 }
 
 /* Fill m's connect list: the published address and the container's, in the preferred order. */
-static void build_connect(struct dk_map *m, int fam, enum dk_prefer prefer, const char *ip4,
+static void build_connect(struct portmap_binding *m, int fam, enum dk_prefer prefer, const char *ip4,
                           const char *ip6)
 {
 	char pub[DK_ADDR_MAX], ctr[2][DK_ADDR_MAX];
@@ -210,7 +210,7 @@ static int add_binding(struct dk_inspect_result *r, const char *key, size_t idx,
 	json_t *jip = json_object_get(b, "HostIp"), *jport = json_object_get(b, "HostPort");
 	const char *ipstr = "0.0.0.0";
 	char ip[INET6_ADDRSTRLEN];
-	struct dk_map *m;
+	struct portmap_binding *m;
 	size_t i;
 	int fam, hp;
 
@@ -256,7 +256,7 @@ static int add_binding(struct dk_inspect_result *r, const char *key, size_t idx,
 		return -1;
 	}
 	if (r->nmaps % 16 == 0) {
-		struct dk_map *n = realloc(r->maps, (r->nmaps + 16) * sizeof(*n));
+		struct portmap_binding *n = realloc(r->maps, (r->nmaps + 16) * sizeof(*n));
 
 		if (!n)
 			return -ENOMEM;
