@@ -189,31 +189,64 @@ static void link_drain_goaway(struct link *l)
 	}
 }
 
-void link_flush(struct link *l)
+/* Write l->out until it is empty (0), the carrier is full (-EAGAIN) or fails (the link is shut). */
+static int link_write_out(struct link *l)
 {
-	if (l->state == LINK_CLOSED)
-		return;
 	while (evbuffer_get_length(l->out) > 0) {
 		ssize_t n = platform_write_buffer(l->wfd, l->out, 4 * LINK_MAX_DATA);
 		if (n == -EAGAIN || n == 0)
-			break;
+			return -EAGAIN;
 		if (n < 0) {
 			char why[128];
 			/* The peer may have said why it hung up: read that before blaming the write. */
 			link_drain_goaway(l);
 			if (l->state == LINK_CLOSED)
-				return;
+				return -EPIPE;
 			snprintf(why, sizeof(why), "carrier write failed: %s", strerror((int)-n));
 			log_warn(TAG, "%s: %s", l->carrier, why);
 			link_shutdown(l, why, false);
-			return;
+			return (int)n;
 		}
 		l->stats.bytes_sent += (uint64_t)n;
 	}
-	if (evbuffer_get_length(l->out) > 0)
-		event_add(l->wev, NULL);
-	else
-		event_del(l->wev);
+	return 0;
+}
+
+/*
+ * The one place the link's output moves.  Each round frames DATA from the
+ * runnable streams (only while little is queued: link_streams_pump) and
+ * writes; it goes round again while the carrier takes everything and a
+ * stream is still runnable.  A drained output therefore always resumes the
+ * streams, and frames queued by callbacks inside the pump are sent by the
+ * same call.  After LINK_FLUSH_ROUNDS it yields to the loop: the write
+ * event, armed while anything is left, continues.
+ */
+void link_flush(struct link *l)
+{
+	if (l->state == LINK_CLOSED)
+		return;
+	if (l->flushing) {
+		l->flush_again = true;
+		return;
+	}
+	l->flushing = true;
+	l->busy++;
+	for (int round = 0; round < LINK_FLUSH_ROUNDS; round++) {
+		l->flush_again = false;
+		link_streams_pump(l);
+		if (l->state == LINK_CLOSED || link_write_out(l) < 0)
+			break;
+		if (!l->flush_again && !link_streams_runnable(l))
+			break;
+	}
+	l->flushing = false;
+	if (l->state != LINK_CLOSED) {
+		if (evbuffer_get_length(l->out) > 0 || link_streams_runnable(l))
+			event_add(l->wev, NULL);
+		else
+			event_del(l->wev);
+	}
+	l->busy--;
 }
 
 static void link_put_header(struct link *l, uint8_t type, uint32_t stream, size_t len)
@@ -262,8 +295,6 @@ static void link_write_cb(evutil_socket_t fd, short what, void *arg)
 
 	l->busy++;
 	link_flush(l);
-	if (l->state != LINK_CLOSED && evbuffer_get_length(l->out) < LINK_OUT_LOW)
-		link_streams_pump(l);
 	l->busy--;
 }
 
@@ -614,10 +645,7 @@ static void link_read_cb(evutil_socket_t fd, short what, void *arg)
 	evbuffer_commit_space(l->in, vec, nvec);
 	l->stats.bytes_received += (uint64_t)n;
 	link_process_input(l);
-	if (l->state != LINK_CLOSED) {
-		link_streams_pump(l);
-		link_flush(l);
-	}
+	link_flush(l);
 out:
 	l->busy--;
 }

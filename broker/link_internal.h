@@ -11,9 +11,18 @@
 #include "broker/link.h"
 #include "broker/link_frame.h"
 
-/* Link output queue marks: stop pulling from streams above HIGH, resume below LOW. */
-#define LINK_OUT_HIGH (1024 * 1024)
-#define LINK_OUT_LOW (256 * 1024)
+/*
+ * Scheduling of stream DATA onto the carrier (link_flush, link_streams_pump):
+ * DATA is framed into the link's output only while less than
+ * LINK_DATA_AHEAD bytes wait there, so a control frame (WINDOW, PONG, RST,
+ * OPEN, an RPC) queued behind bulk data waits for at most that much; each
+ * runnable stream gets up to LINK_QUANTUM bytes per turn, round-robin.
+ * LINK_FLUSH_ROUNDS bounds one flush's pump/write rounds before it yields
+ * to the loop (the write event picks up the rest).
+ */
+#define LINK_DATA_AHEAD (256 * 1024)
+#define LINK_QUANTUM (64 * 1024)
+#define LINK_FLUSH_ROUNDS 16
 
 struct link_stream;
 struct link_call;
@@ -33,6 +42,8 @@ struct link {
 	enum link_state state;
 	bool reading;
 	bool closing;
+	bool flushing;                /* inside link_flush: nested calls only ask for another round */
+	bool flush_again;
 	char close_reason[256];
 	int busy;                     /* callback depth: free only at 0 */
 
@@ -67,9 +78,15 @@ struct link {
 
 uint64_t link_now_us(void);
 
-/* Queue a frame (header + payload bytes or a buffer moved in); flushes opportunistically. */
+/* Queue a frame (header + payload bytes or a buffer moved in); link_flush sends it. */
 void link_send(struct link *l, uint8_t type, uint32_t stream, const void *payload, size_t len);
 void link_send_buffer(struct link *l, uint8_t type, uint32_t stream, struct evbuffer *from, size_t len);
+/*
+ * Move output: frame DATA from runnable streams (within LINK_DATA_AHEAD)
+ * and write to the carrier, until it pushes back or nothing is left; arm
+ * the write event for the rest.  Call it after queueing a frame, granting
+ * credit or adding stream data.  Safe to call from inside itself.
+ */
 void link_flush(struct link *l);
 void link_protocol_error(struct link *l, const char *fmt, ...) BROKER_PRINTF(2, 3);
 
@@ -77,8 +94,10 @@ void link_protocol_error(struct link *l, const char *fmt, ...) BROKER_PRINTF(2, 
 void link_streams_init(struct link *l);
 /* One stream-level frame from the peer (type OPEN..RST); payload is the rest of l->in up to len. */
 void link_stream_frame(struct link *l, const struct link_frame_header *h);
-/* Move queued stream data into the link's output while under the high mark. */
+/* Frame DATA from runnable streams into the link's output while under LINK_DATA_AHEAD. */
 void link_streams_pump(struct link *l);
+/* Is a stream waiting with data and credit? */
+bool link_streams_runnable(const struct link *l);
 /* The link died: reset every stream. */
 void link_streams_reset_all(struct link *l);
 void link_streams_free(struct link *l);

@@ -23,7 +23,7 @@ struct link_stream {
 	struct relay_end base;        /* first: a relay_end * is a link_stream * */
 	struct link *link;            /* NULL once the link is gone */
 	struct link_stream *hnext;    /* hash chain */
-	struct link_stream *rnext;    /* ready list */
+	struct link_stream *rnext, *rprev;  /* ready list: data queued and credit to send it */
 	bool in_ready;
 	uint32_t id;
 	uint32_t send_credit;         /* bytes we may still send */
@@ -115,20 +115,17 @@ static void table_remove(struct link *l, struct link_stream *s)
 
 static void ready_remove(struct link *l, struct link_stream *s)
 {
-	struct link_stream **pp = &l->ready_head, *prev = NULL;
-
 	if (!s->in_ready)
 		return;
-	while (*pp && *pp != s) {
-		prev = *pp;
-		pp = &(*pp)->rnext;
-	}
-	if (*pp) {
-		*pp = s->rnext;
-		if (l->ready_tail == s)
-			l->ready_tail = prev;
-	}
-	s->rnext = NULL;
+	if (s->rprev)
+		s->rprev->rnext = s->rnext;
+	else
+		l->ready_head = s->rnext;
+	if (s->rnext)
+		s->rnext->rprev = s->rprev;
+	else
+		l->ready_tail = s->rprev;
+	s->rnext = s->rprev = NULL;
 	s->in_ready = false;
 }
 
@@ -137,6 +134,7 @@ static void ready_push(struct link *l, struct link_stream *s)
 	if (s->in_ready)
 		return;
 	s->rnext = NULL;
+	s->rprev = l->ready_tail;
 	s->in_ready = true;
 	if (l->ready_tail)
 		l->ready_tail->rnext = s;
@@ -149,14 +147,14 @@ static struct link_stream *ready_pop(struct link *l)
 {
 	struct link_stream *s = l->ready_head;
 
-	if (!s)
-		return NULL;
-	l->ready_head = s->rnext;
-	if (!l->ready_head)
-		l->ready_tail = NULL;
-	s->rnext = NULL;
-	s->in_ready = false;
+	if (s)
+		ready_remove(l, s);
 	return s;
+}
+
+bool link_streams_runnable(const struct link *l)
+{
+	return l->state == LINK_UP && l->ready_head != NULL;
 }
 
 /* ------------------------------------------------------------ relay end ops */
@@ -166,43 +164,65 @@ static void stream_set_reading(struct relay_end *e, bool on)
 	/* Nothing to pause: the peer can only send what our credit allows. */
 }
 
+/*
+ * The length of the next DATA frame s can send now (false: none).  A
+ * datagram is never split, so it waits for credit for all of it (WINDOW
+ * makes the stream runnable again); a byte stream's frame ends where its
+ * first buffer chain ends when that is short of the limits, because whole
+ * chains move between evbuffers without copying.
+ */
+static bool stream_next_frame(struct link_stream *s, size_t *len)
+{
+	size_t n = evbuffer_get_length(s->base.out);
+
+	if (s->datagram) {
+		uint8_t hdr[RELAY_DGRAM_HEADER];
+		if (evbuffer_copyout(s->base.out, hdr, sizeof(hdr)) < (ev_ssize_t)sizeof(hdr))
+			return false;
+		n = (size_t)hdr[0] << 8 | hdr[1];
+		if (n > s->send_credit || evbuffer_get_length(s->base.out) < n + sizeof(hdr))
+			return false;
+		*len = n;
+		return true;
+	}
+	struct evbuffer_iovec first;
+	if (evbuffer_peek(s->base.out, -1, NULL, &first, 1) >= 1 && first.iov_len > 0 && first.iov_len < n)
+		n = first.iov_len;
+	if (n > s->send_credit)
+		n = s->send_credit;
+	if (n > LINK_MAX_DATA)
+		n = LINK_MAX_DATA;
+	*len = n;
+	return n > 0;
+}
+
+/*
+ * Round-robin: the stream at the head sends up to LINK_QUANTUM bytes, then
+ * goes to the back of the queue if it can still send.  Stops while
+ * LINK_DATA_AHEAD bytes wait in the link's output (link_flush calls again
+ * once they are written).
+ */
 void link_streams_pump(struct link *l)
 {
 	struct link_stream *s;
 
 	if (l->state != LINK_UP)
 		return;
-	while (evbuffer_get_length(l->out) < LINK_OUT_HIGH && (s = ready_pop(l)) != NULL) {
-		size_t n = evbuffer_get_length(s->base.out);
-		if (s->datagram) {
-			uint8_t hdr[RELAY_DGRAM_HEADER];
-			if (evbuffer_copyout(s->base.out, hdr, sizeof(hdr)) < (ev_ssize_t)sizeof(hdr))
-				continue;
-			n = (size_t)hdr[0] << 8 | hdr[1];
-			/* A datagram is never split: wait for credit for all of it (WINDOW re-queues us). */
-			if (n > s->send_credit || evbuffer_get_length(s->base.out) < n + sizeof(hdr))
-				continue;
-			evbuffer_drain(s->base.out, sizeof(hdr));
-		} else {
-			/*
-			 * End the frame where the first buffer chain ends when that is
-			 * short of the limits: whole chains move between evbuffers
-			 * without copying.
-			 */
-			struct evbuffer_iovec first;
-			if (evbuffer_peek(s->base.out, -1, NULL, &first, 1) >= 1 && first.iov_len < n)
-				n = first.iov_len;
-			if (n > s->send_credit)
-				n = s->send_credit;
-			if (n > LINK_MAX_DATA)
-				n = LINK_MAX_DATA;
-			if (n == 0)
-				continue;
+	while (evbuffer_get_length(l->out) < LINK_DATA_AHEAD && (s = ready_pop(l)) != NULL) {
+		size_t turn = 0, n;
+
+		while (turn < LINK_QUANTUM && evbuffer_get_length(l->out) < LINK_DATA_AHEAD &&
+		       stream_next_frame(s, &n)) {
+			if (s->datagram)
+				evbuffer_drain(s->base.out, RELAY_DGRAM_HEADER);
+			link_send_buffer(l, LINK_DATA, s->id, s->base.out, n);
+			s->send_credit -= (uint32_t)n;
+			turn += n + (s->datagram ? 1 : 0);   /* empty datagrams still use a turn */
 		}
-		link_send_buffer(l, LINK_DATA, s->id, s->base.out, n);
-		s->send_credit -= (uint32_t)n;
-		if (evbuffer_get_length(s->base.out) > 0 && s->send_credit > 0)
+		if (stream_next_frame(s, &n))
 			ready_push(l, s);
+		if (turn == 0)
+			continue;
 		/* Tell the relay: it resumes the local reader and sends FIN once all is framed. */
 		struct relay *r = s->relay;
 		relay_hold(r);
@@ -222,7 +242,6 @@ static void stream_kick(struct relay_end *e)
 		return;
 	if (s->send_credit > 0 && evbuffer_get_length(e->out) > 0)
 		ready_push(l, s);
-	link_streams_pump(l);
 	link_flush(l);
 }
 
