@@ -12,6 +12,7 @@ include %reldir%/unit/docker.mk
 include %reldir%/unit/watchers.mk
 include %reldir%/unit/kubernetes.mk
 include %reldir%/unit/containerd.mk
+include %reldir%/unit/plugin_common.mk
 include %reldir%/unit/rpc.mk
 include %reldir%/plugins/local.mk
 include %reldir%/tools/local.mk

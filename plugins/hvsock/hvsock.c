@@ -21,7 +21,9 @@
  *
  * Same deferred-completion rules as tcp: connect is non-blocking and reports
  * from a later loop event, bounded by connect_timeout_ms (the connect itself
- * is plugins/common/sock_connect.c, shared with vsock).
+ * is plugins/common/sock_connect.c, shared with vsock).  Accepting is
+ * plugins/common/sock_listen.c (shared with tcp, unix and vsock): accept
+ * errors pause the listener briefly instead of spinning.
  */
 #include <config.h>
 
@@ -35,11 +37,11 @@
 #include <windows.h>
 
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <event2/util.h>
 
 #include "broker/plugin.h"
 #include "plugins/common/sock_connect.h"
+#include "plugins/common/sock_listen.h"
 
 static const struct broker_host *host;
 
@@ -81,13 +83,6 @@ static const struct hv_guid vsock_template = {
 
 struct hv_state {
 	struct broker_plugin_handle *h;
-};
-
-struct hv_listener {
-	struct hv_state *st;
-	struct broker_accept_sink *sink;
-	struct evconnlistener *lev;
-	char where[128];
 };
 
 /* ------------------------------------------------------------- addresses */
@@ -234,35 +229,24 @@ static void sock_error(int wsa, const char *what, const char *where, char *err, 
 
 /* ------------------------------------------------------------- listen */
 
-static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+/* "hvsock:VMGUID" for an accepted socket (sock_listen_peer_fn). */
+static void accepted_peer(evutil_socket_t fd, const struct sockaddr *sa, int salen, char *buf,
+                          size_t len)
 {
-	struct hv_listener *l = arg;
-	struct broker_stream_desc desc;
-	char peer[96] = "hvsock:?";
-
-	(void)lev;
+	(void)fd;
+	snprintf(buf, len, "hvsock:?");
 	if (salen >= (int)sizeof(struct sockaddr_hv_)) {
 		const struct sockaddr_hv_ *hv = (const struct sockaddr_hv_ *)sa;
 		char vm[40];
 
 		guid_text(&hv->vm_id, vm, sizeof(vm));
-		snprintf(peer, sizeof(peer), "hvsock:%s", vm);
+		snprintf(buf, len, "hvsock:%s", vm);
 	}
-	memset(&desc, 0, sizeof(desc));
-	desc.rfd = (broker_fd)fd;
-	desc.wfd = (broker_fd)fd;
-	desc.flags = BROKER_STREAM_SOCKET;
-	desc.peer = peer;
-	host->accepted(l->sink, &desc);
 }
 
-static void on_accept_error(struct evconnlistener *lev, void *arg)
+static void accept_error_text(int e, char *buf, size_t len)
 {
-	struct hv_listener *l = arg;
-
-	(void)lev;
-	host->log(l->st->h, BROKER_LOG_WARN, "%s: accept failed (Windows socket error %d)", l->where,
-	          EVUTIL_SOCKET_ERROR());
+	snprintf(buf, len, "Windows socket error %d", e);
 }
 
 static int hv_listen(void *state, const struct broker_url *url, struct broker_accept_sink *sink,
@@ -270,7 +254,8 @@ static int hv_listen(void *state, const struct broker_url *url, struct broker_ac
 {
 	struct hv_state *st = state;
 	struct sockaddr_hv_ sa;
-	struct hv_listener *l;
+	struct sock_listen_opts o;
+	struct sock_listener *sl;
 	evutil_socket_t fd;
 	char where[128];
 	int r, e = 0;
@@ -290,47 +275,29 @@ static int hv_listen(void *state, const struct broker_url *url, struct broker_ac
 		return -hv_errno(e);
 	}
 	evutil_make_socket_nonblocking(fd);
-	l = calloc(1, sizeof(*l));
-	if (!l) {
-		evutil_closesocket(fd);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	l->st = st;
-	l->sink = sink;
-	snprintf(l->where, sizeof(l->where), "%s", where);
-	l->lev = evconnlistener_new(host->event_base(st->h), on_accept, l, LEV_OPT_CLOSE_ON_FREE, 0, fd);
-	if (!l->lev) {
-		evutil_closesocket(fd);
-		free(l);
-		snprintf(err, errlen, "cannot register the listener with the event loop");
-		return -ENOMEM;
-	}
-	evconnlistener_set_error_cb(l->lev, on_accept_error);
-	host->log(st->h, BROKER_LOG_DEBUG, "listening on hvsock://%s", l->where);
-	*listener = l;
+	memset(&o, 0, sizeof(o));
+	o.scheme = "hvsock";
+	o.where = where;
+	o.peer = accepted_peer;
+	o.error_text = accept_error_text;
+	r = sock_listen_start(host, st->h, sink, fd, &o, &sl, err, errlen);
+	if (r < 0)
+		return r;
+	host->log(st->h, BROKER_LOG_DEBUG, "listening on hvsock://%s", where);
+	*listener = sl;
 	return 0;
 }
 
 static void hv_unlisten(void *state, void *listener)
 {
-	struct hv_listener *l = listener;
-
 	(void)state;
-	if (!l)
-		return;
-	evconnlistener_free(l->lev);
-	free(l);
+	sock_listen_stop(listener);
 }
 
 static int hv_describe(void *state, void *listener, char *buf, size_t buflen)
 {
-	struct hv_listener *l = listener;
-	int n;
-
 	(void)state;
-	n = snprintf(buf, buflen, "hvsock://%s", l->where);
-	return n < 0 || (size_t)n >= buflen ? -ENOSPC : 0;
+	return sock_listen_describe(listener, buf, buflen);
 }
 
 /* ------------------------------------------------------------- connect */

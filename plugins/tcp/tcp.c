@@ -11,6 +11,7 @@
  * when a route is added).  Connecting never blocks the loop: numeric hosts
  * are parsed directly, names go through evdns, and the connect itself is
  * non-blocking.  Completion is always reported from a later event.
+ * Accepting is plugins/common/sock_listen.c (shared with unix, vsock, hvsock).
  *
  * Portable to Windows (mingw-w64): sockets are evutil_socket_t and socket
  * errors are read with EVUTIL_SOCKET_ERROR() and mapped to errno values.
@@ -36,31 +37,21 @@
 #endif
 
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <event2/dns.h>
 #include <event2/util.h>
 
 #include "broker/plugin.h"
+#include "plugins/common/sock_listen.h"
 #include "netns.h"
 
 static const struct broker_host *host;
 
 #define TCP_DEFAULT_HOST "127.0.0.1"
-#define TCP_ACCEPT_PAUSE_MS 100
 #define TCP_HOST_MAX 256
 
 struct tcp_state {
 	struct broker_plugin_handle *h;
 	struct evdns_base *dns;         /* created on the first connect to a name */
-};
-
-struct tcp_listener {
-	struct tcp_state *st;
-	struct broker_accept_sink *sink;
-	struct evconnlistener *lev;
-	struct event *resume;           /* re-enables accepting after an error burst */
-	int in_error_burst;
-	char where[TCP_HOST_MAX + 16];  /* "127.0.0.1:8080", for logs */
 };
 
 struct tcp_pending {
@@ -232,58 +223,21 @@ static void tcp_fini(void *state)
 
 /* ------------------------------------------------------------- listen */
 
-static void on_resume(evutil_socket_t fd, short what, void *arg)
+/* "tcp:1.2.3.4:40000" for an accepted socket (sock_listen_peer_fn); no Nagle delay on relayed bytes. */
+static void accepted_peer(evutil_socket_t fd, const struct sockaddr *sa, int salen, char *buf,
+                          size_t len)
 {
-	struct tcp_listener *l = arg;
+	char where[INET6_ADDRSTRLEN + 16];
 
-	(void)fd;
-	(void)what;
-	evconnlistener_enable(l->lev);
-}
-
-static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
-                      int salen, void *arg)
-{
-	struct tcp_listener *l = arg;
-	struct broker_stream_desc desc;
-	char peer[96], where[INET6_ADDRSTRLEN + 16];
-
-	(void)lev;
 	(void)salen;
-	if (l->in_error_burst) {
-		host->log(l->st->h, BROKER_LOG_INFO, "%s: accepting connections again", l->where);
-		l->in_error_burst = 0;
-	}
 	set_nodelay(fd);
 	addr_text(sa, where, sizeof(where));
-	snprintf(peer, sizeof(peer), "tcp:%s", where);
-	memset(&desc, 0, sizeof(desc));
-	desc.rfd = (broker_fd)fd;
-	desc.wfd = (broker_fd)fd;
-	desc.flags = BROKER_STREAM_SOCKET;
-	desc.peer = peer;
-	host->accepted(l->sink, &desc);
+	snprintf(buf, len, "tcp:%s", where);
 }
 
-/*
- * accept() failed with something that is not "try again" (EMFILE, ENFILE,
- * ENOBUFS...).  The listening socket stays readable, so keep it off the loop
- * for a moment instead of spinning; log once per burst of failures.
- */
-static void on_accept_error(struct evconnlistener *lev, void *arg)
+static void accept_error_text(int e, char *buf, size_t len)
 {
-	struct tcp_listener *l = arg;
-	int e = sock_errno_of(EVUTIL_SOCKET_ERROR());
-	struct timeval tv = { 0, TCP_ACCEPT_PAUSE_MS * 1000 };
-
-	evconnlistener_disable(lev);
-	if (!l->in_error_burst) {
-		host->log(l->st->h, BROKER_LOG_WARN,
-		          "%s: accept failed: %s; pausing accepts for %d ms at a time until it recovers",
-		          l->where, strerror(e), TCP_ACCEPT_PAUSE_MS);
-		l->in_error_burst = 1;
-	}
-	evtimer_add(l->resume, &tv);
+	snprintf(buf, len, "%s", strerror(sock_errno_of(e)));
 }
 
 static void bind_error(int e, const char *where, const char *port, char *err, size_t errlen)
@@ -343,36 +297,12 @@ fail:
 	return EVUTIL_INVALID_SOCKET;
 }
 
-static int get_backlog(struct tcp_state *st, const struct broker_url *url, int *backlog,
-                       char *err, size_t errlen)
-{
-	const char *s = host->url_param(url, "backlog");
-	long long v = host->option_int(st->h, "backlog");
-	char *end;
-
-	if (s) {
-		errno = 0;
-		v = strtoll(s, &end, 10);
-		if (end == s || *end || errno) {
-			snprintf(err, errlen, "bad backlog \"%s\" (a number from 1 to 65535)", s);
-			return -EINVAL;
-		}
-	}
-	if (v <= 0)
-		v = 511;
-	if (v > 65535) {
-		snprintf(err, errlen, "backlog %lld too large (at most 65535)", v);
-		return -EINVAL;
-	}
-	*backlog = (int)v;
-	return 0;
-}
-
 static int tcp_listen(void *state, const struct broker_url *url, struct broker_accept_sink *sink,
                       void **listener, char *err, size_t errlen)
 {
 	struct tcp_state *st = state;
-	struct tcp_listener *l;
+	struct sock_listen_opts o;
+	struct sock_listener *sl;
 	struct evutil_addrinfo hints, *res = NULL, *ai;
 	char hostname[TCP_HOST_MAX], port[8], where[TCP_HOST_MAX + 16];
 	evutil_socket_t fd = EVUTIL_INVALID_SOCKET;
@@ -386,7 +316,7 @@ static int tcp_listen(void *state, const struct broker_url *url, struct broker_a
 	r = split_hostport(url->address, hostname, sizeof(hostname), port, sizeof(port), err, errlen);
 	if (r < 0)
 		return r;
-	r = get_backlog(st, url, &backlog, err, errlen);
+	r = sock_listen_backlog(host, st->h, url, 511, &backlog, err, errlen);
 	if (r < 0)
 		return r;
 
@@ -425,63 +355,38 @@ static int tcp_listen(void *state, const struct broker_url *url, struct broker_a
 		return -(e ? e : EADDRNOTAVAIL);
 	}
 
-	l = calloc(1, sizeof(*l));
-	if (!l) {
-		evutil_closesocket(fd);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	l->st = st;
-	l->sink = sink;
 	{
 		struct sockaddr_storage ss;
-		ev_socklen_t sl = sizeof(ss);
+		ev_socklen_t sslen = sizeof(ss);
 
-		if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-			addr_text((struct sockaddr *)&ss, l->where, sizeof(l->where));
+		if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
+			addr_text((struct sockaddr *)&ss, where, sizeof(where));
 		else
-			snprintf(l->where, sizeof(l->where), "%s:%s", hostname, port);
+			snprintf(where, sizeof(where), "%s:%s", hostname, port);
 	}
-	l->resume = evtimer_new(host->event_base(st->h), on_resume, l);
-	l->lev = evconnlistener_new(host->event_base(st->h), on_accept, l,
-	                            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
-	if (!l->resume || !l->lev) {
-		if (l->lev)
-			evconnlistener_free(l->lev);
-		else
-			evutil_closesocket(fd);
-		if (l->resume)
-			event_free(l->resume);
-		free(l);
-		snprintf(err, errlen, "cannot register the listener with the event loop");
-		return -ENOMEM;
-	}
-	evconnlistener_set_error_cb(l->lev, on_accept_error);
-	host->log(st->h, BROKER_LOG_DEBUG, "listening on %s (backlog %d)", l->where, backlog);
-	*listener = l;
+	memset(&o, 0, sizeof(o));
+	o.scheme = "tcp";
+	o.where = where;
+	o.peer = accepted_peer;
+	o.error_text = accept_error_text;
+	r = sock_listen_start(host, st->h, sink, fd, &o, &sl, err, errlen);
+	if (r < 0)
+		return r;
+	host->log(st->h, BROKER_LOG_DEBUG, "listening on %s (backlog %d)", where, backlog);
+	*listener = sl;
 	return 0;
 }
 
 static void tcp_unlisten(void *state, void *listener)
 {
-	struct tcp_listener *l = listener;
-
 	(void)state;
-	if (!l)
-		return;
-	evconnlistener_free(l->lev);
-	event_free(l->resume);
-	free(l);
+	sock_listen_stop(listener);
 }
 
 static int tcp_describe(void *state, void *listener, char *buf, size_t buflen)
 {
-	struct tcp_listener *l = listener;
-	int n;
-
 	(void)state;
-	n = snprintf(buf, buflen, "tcp://%s", l->where);
-	return n < 0 || (size_t)n >= buflen ? -ENOSPC : 0;
+	return sock_listen_describe(listener, buf, buflen);
 }
 
 /* ------------------------------------------------------------- connect */

@@ -9,7 +9,8 @@
  * file is removed.  The socket is created owner-only (umask 0177), then
  * chowned to ?group= and chmodded to ?mode= (default 0600) before listen(),
  * so it is never more open than asked.  unlisten removes the file only if it
- * is still the one we created (same device and inode).
+ * is still the one we created (same device and inode).  Accepting is
+ * plugins/common/sock_listen.c (shared with tcp, vsock, hvsock).
  *
  * Connect is non-blocking; completion is always reported from a later event.
  * A full listen queue (EAGAIN) is retried until connect_timeout_ms.
@@ -32,15 +33,14 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <event2/util.h>
 
 #include "broker/plugin.h"
+#include "plugins/common/sock_listen.h"
 
 static const struct broker_host *host;
 
 #define UNIX_DEFAULT_MODE 0600
-#define UNIX_ACCEPT_PAUSE_MS 100
 #define UNIX_RETRY_MIN_MS 5
 #define UNIX_RETRY_MAX_MS 100
 
@@ -57,11 +57,7 @@ struct unix_addr {
 };
 
 struct unix_listener {
-	struct unix_state *st;
-	struct broker_accept_sink *sink;
-	struct evconnlistener *lev;
-	struct event *resume;
-	int in_error_burst;
+	struct sock_listener *sl;       /* the accepting side (plugins/common/sock_listen.c) */
 	struct unix_addr addr;
 	dev_t dev;                      /* identity of the file we created */
 	ino_t ino;
@@ -162,16 +158,9 @@ static void unix_fini(void *state)
 
 /* ------------------------------------------------------------- listen */
 
-static void on_resume(evutil_socket_t fd, short what, void *arg)
-{
-	struct unix_listener *l = arg;
-
-	(void)fd;
-	(void)what;
-	evconnlistener_enable(l->lev);
-}
-
-static void peer_text(int fd, char *buf, size_t len)
+/* "unix:uid=1000 pid=42" for an accepted socket (sock_listen_peer_fn). */
+static void peer_text(evutil_socket_t fd, const struct sockaddr *sa, int salen, char *buf,
+                      size_t len)
 {
 #if defined(SO_PEERCRED)
 	struct ucred uc;
@@ -190,47 +179,9 @@ static void peer_text(int fd, char *buf, size_t len)
 		return;
 	}
 #endif
-	snprintf(buf, len, "unix:unknown");
-}
-
-static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
-                      int salen, void *arg)
-{
-	struct unix_listener *l = arg;
-	struct broker_stream_desc desc;
-	char peer[64];
-
-	(void)lev;
 	(void)sa;
 	(void)salen;
-	if (l->in_error_burst) {
-		host->log(l->st->h, BROKER_LOG_INFO, "%s: accepting connections again", l->addr.text);
-		l->in_error_burst = 0;
-	}
-	peer_text(fd, peer, sizeof(peer));
-	memset(&desc, 0, sizeof(desc));
-	desc.rfd = fd;
-	desc.wfd = fd;
-	desc.flags = BROKER_STREAM_SOCKET;
-	desc.peer = peer;
-	host->accepted(l->sink, &desc);
-}
-
-/* EMFILE and friends: keep the listener off the loop briefly instead of spinning. */
-static void on_accept_error(struct evconnlistener *lev, void *arg)
-{
-	struct unix_listener *l = arg;
-	int e = errno;
-	struct timeval tv = { 0, UNIX_ACCEPT_PAUSE_MS * 1000 };
-
-	evconnlistener_disable(lev);
-	if (!l->in_error_burst) {
-		host->log(l->st->h, BROKER_LOG_WARN,
-		          "%s: accept failed: %s; pausing accepts for %d ms at a time until it recovers",
-		          l->addr.text, strerror(e), UNIX_ACCEPT_PAUSE_MS);
-		l->in_error_burst = 1;
-	}
-	evtimer_add(l->resume, &tv);
+	snprintf(buf, len, "unix:unknown");
 }
 
 /*
@@ -359,6 +310,7 @@ static int unix_listen(void *state, const struct broker_url *url, struct broker_
 {
 	struct unix_state *st = state;
 	struct unix_listener *l;
+	struct sock_listen_opts o;
 	const char *mode_s = host->url_param(url, "mode");
 	const char *group_s = host->url_param(url, "group");
 	mode_t mode, old_umask;
@@ -371,8 +323,6 @@ static int unix_listen(void *state, const struct broker_url *url, struct broker_
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	l->st = st;
-	l->sink = sink;
 	r = parse_addr(url->address, &l->addr, err, errlen);
 	if (r < 0)
 		goto fail_free;
@@ -437,15 +387,14 @@ static int unix_listen(void *state, const struct broker_url *url, struct broker_
 		snprintf(err, errlen, "cannot listen on %s: %s", l->addr.text, strerror(errno));
 		goto fail_unlink;
 	}
-	l->resume = evtimer_new(host->event_base(st->h), on_resume, l);
-	l->lev = evconnlistener_new(host->event_base(st->h), on_accept, l,
-	                            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
-	if (!l->resume || !l->lev) {
-		r = -ENOMEM;
-		snprintf(err, errlen, "cannot register the listener with the event loop");
+	memset(&o, 0, sizeof(o));
+	o.scheme = "unix";          /* "unix:///path" or "unix://@name" */
+	o.where = l->addr.text;
+	o.peer = peer_text;
+	r = sock_listen_start(host, st->h, sink, fd, &o, &l->sl, err, errlen);
+	fd = -1;                    /* sock_listen owns it now, and closed it on failure */
+	if (r < 0)
 		goto fail_unlink;
-	}
-	evconnlistener_set_error_cb(l->lev, on_accept_error);
 	host->log(st->h, BROKER_LOG_DEBUG, "listening on %s (mode %04o)", l->addr.text, (unsigned)mode);
 	*listener = l;
 	return 0;
@@ -454,12 +403,8 @@ fail_unlink:
 	if (!l->addr.abstract)
 		unlink(l->addr.text);
 fail_close:
-	if (l->lev)
-		evconnlistener_free(l->lev);   /* closes fd */
-	else
+	if (fd >= 0)
 		close(fd);
-	if (l->resume)
-		event_free(l->resume);
 fail_free:
 	free(l);
 	return r;
@@ -477,19 +422,16 @@ static void unix_unlisten(void *state, void *listener)
 	if (!l->addr.abstract && lstat(l->addr.text, &sb) == 0 && sb.st_dev == l->dev &&
 	    sb.st_ino == l->ino)
 		unlink(l->addr.text);
-	evconnlistener_free(l->lev);
-	event_free(l->resume);
+	sock_listen_stop(l->sl);
 	free(l);
 }
 
 static int unix_describe(void *state, void *listener, char *buf, size_t buflen)
 {
 	struct unix_listener *l = listener;
-	int n;
 
 	(void)state;
-	n = snprintf(buf, buflen, "unix://%s", l->addr.text);  /* "unix:///path" or "unix://@name" */
-	return n < 0 || (size_t)n >= buflen ? -ENOSPC : 0;
+	return sock_listen_describe(l->sl, buf, buflen);
 }
 
 /* ------------------------------------------------------------- connect */

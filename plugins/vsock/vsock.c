@@ -8,7 +8,8 @@
  *   connect: vsock://CID:PORT   (CID any is refused)
  *
  * Connect is non-blocking; completion is always reported from a later event
- * (plugins/common/sock_connect.c, shared with hvsock).
+ * (plugins/common/sock_connect.c, shared with hvsock).  Accepting is
+ * plugins/common/sock_listen.c, shared with tcp, unix and hvsock.
  * When the kernel has no AF_VSOCK (no vsock module, not in a VM) listen and
  * connect fail with a reason saying so.
  *
@@ -26,11 +27,11 @@
 #include <linux/vm_sockets.h>
 
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <event2/util.h>
 
 #include "broker/plugin.h"
 #include "plugins/common/sock_connect.h"
+#include "plugins/common/sock_listen.h"
 
 static const struct broker_host *host;
 
@@ -38,21 +39,11 @@ static const struct broker_host *host;
 #define VMADDR_CID_LOCAL 1
 #endif
 
-#define VSOCK_ACCEPT_PAUSE_MS 100
 #define VSOCK_UNAVAILABLE \
 	"vsock is not available on this machine (no AF_VSOCK: load the vsock module or run inside a VM)"
 
 struct vsock_state {
 	struct broker_plugin_handle *h;
-};
-
-struct vsock_listener {
-	struct vsock_state *st;
-	struct broker_accept_sink *sink;
-	struct evconnlistener *lev;
-	struct event *resume;           /* re-enables accepting after an error burst */
-	int in_error_burst;
-	char where[48];                 /* "any:5000", for logs */
 };
 
 /* ------------------------------------------------------------- helpers */
@@ -185,53 +176,16 @@ static void vsock_fini(void *state)
 
 /* ------------------------------------------------------------- listen */
 
-static void on_resume(evutil_socket_t fd, short what, void *arg)
+/* "vsock:3:1025" for an accepted socket (sock_listen_peer_fn). */
+static void accepted_peer(evutil_socket_t fd, const struct sockaddr *sa, int salen, char *buf,
+                          size_t len)
 {
-	struct vsock_listener *l = arg;
+	char where[48];
 
 	(void)fd;
-	(void)what;
-	evconnlistener_enable(l->lev);
-}
-
-static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
-                      int salen, void *arg)
-{
-	struct vsock_listener *l = arg;
-	struct broker_stream_desc desc;
-	char peer[64], where[48];
-
-	(void)lev;
 	(void)salen;
-	if (l->in_error_burst) {
-		host->log(l->st->h, BROKER_LOG_INFO, "%s: accepting connections again", l->where);
-		l->in_error_burst = 0;
-	}
 	addr_text((const struct sockaddr_vm *)sa, where, sizeof(where));
-	snprintf(peer, sizeof(peer), "vsock:%s", where);
-	memset(&desc, 0, sizeof(desc));
-	desc.rfd = (broker_fd)fd;
-	desc.wfd = (broker_fd)fd;
-	desc.flags = BROKER_STREAM_SOCKET;
-	desc.peer = peer;
-	host->accepted(l->sink, &desc);
-}
-
-/* accept() failed for lack of resources: keep the socket off the loop for a moment. */
-static void on_accept_error(struct evconnlistener *lev, void *arg)
-{
-	struct vsock_listener *l = arg;
-	int e = EVUTIL_SOCKET_ERROR();
-	struct timeval tv = { 0, VSOCK_ACCEPT_PAUSE_MS * 1000 };
-
-	evconnlistener_disable(lev);
-	if (!l->in_error_burst) {
-		host->log(l->st->h, BROKER_LOG_WARN,
-		          "%s: accept failed: %s; pausing accepts for %d ms at a time until it recovers",
-		          l->where, strerror(e), VSOCK_ACCEPT_PAUSE_MS);
-		l->in_error_burst = 1;
-	}
-	evtimer_add(l->resume, &tv);
+	snprintf(buf, len, "vsock:%s", where);
 }
 
 static void bind_error(int e, const char *where, char *err, size_t errlen)
@@ -258,36 +212,12 @@ static void bind_error(int e, const char *where, char *err, size_t errlen)
 	}
 }
 
-static int get_backlog(struct vsock_state *st, const struct broker_url *url, int *backlog,
-                       char *err, size_t errlen)
-{
-	const char *s = host->url_param(url, "backlog");
-	long long v = host->option_int(st->h, "backlog");
-	char *end;
-
-	if (s) {
-		errno = 0;
-		v = strtoll(s, &end, 10);
-		if (end == s || *end || errno) {
-			snprintf(err, errlen, "bad backlog \"%s\" (a number from 1 to 65535)", s);
-			return -EINVAL;
-		}
-	}
-	if (v <= 0)
-		v = 128;
-	if (v > 65535) {
-		snprintf(err, errlen, "backlog %lld too large (at most 65535)", v);
-		return -EINVAL;
-	}
-	*backlog = (int)v;
-	return 0;
-}
-
 static int vsock_listen(void *state, const struct broker_url *url, struct broker_accept_sink *sink,
                         void **listener, char *err, size_t errlen)
 {
 	struct vsock_state *st = state;
-	struct vsock_listener *l;
+	struct sock_listen_opts o;
+	struct sock_listener *sl;
 	struct sockaddr_vm a, bound;
 	socklen_t bl = sizeof(bound);
 	char where[48];
@@ -297,7 +227,7 @@ static int vsock_listen(void *state, const struct broker_url *url, struct broker
 	r = parse_addr(url->address, 1, &a, err, errlen);
 	if (r < 0)
 		return r;
-	r = get_backlog(st, url, &backlog, err, errlen);
+	r = sock_listen_backlog(host, st->h, url, 128, &backlog, err, errlen);
 	if (r < 0)
 		return r;
 	addr_text(&a, where, sizeof(where));
@@ -312,59 +242,30 @@ static int vsock_listen(void *state, const struct broker_url *url, struct broker
 		bind_error(e, where, err, errlen);
 		return -e;
 	}
-
-	l = calloc(1, sizeof(*l));
-	if (!l) {
-		close(fd);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	l->st = st;
-	l->sink = sink;
 	if (getsockname(fd, (struct sockaddr *)&bound, &bl) == 0 && bound.svm_family == AF_VSOCK)
-		addr_text(&bound, l->where, sizeof(l->where));
-	else
-		snprintf(l->where, sizeof(l->where), "%s", where);
-	l->resume = evtimer_new(host->event_base(st->h), on_resume, l);
-	l->lev = evconnlistener_new(host->event_base(st->h), on_accept, l,
-	                            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
-	if (!l->resume || !l->lev) {
-		if (l->lev)
-			evconnlistener_free(l->lev);
-		else
-			close(fd);
-		if (l->resume)
-			event_free(l->resume);
-		free(l);
-		snprintf(err, errlen, "cannot register the listener with the event loop");
-		return -ENOMEM;
-	}
-	evconnlistener_set_error_cb(l->lev, on_accept_error);
-	host->log(st->h, BROKER_LOG_DEBUG, "listening on vsock %s (backlog %d)", l->where, backlog);
-	*listener = l;
+		addr_text(&bound, where, sizeof(where));
+	memset(&o, 0, sizeof(o));
+	o.scheme = "vsock";
+	o.where = where;
+	o.peer = accepted_peer;
+	r = sock_listen_start(host, st->h, sink, fd, &o, &sl, err, errlen);
+	if (r < 0)
+		return r;
+	host->log(st->h, BROKER_LOG_DEBUG, "listening on vsock %s (backlog %d)", where, backlog);
+	*listener = sl;
 	return 0;
 }
 
 static void vsock_unlisten(void *state, void *listener)
 {
-	struct vsock_listener *l = listener;
-
 	(void)state;
-	if (!l)
-		return;
-	evconnlistener_free(l->lev);
-	event_free(l->resume);
-	free(l);
+	sock_listen_stop(listener);
 }
 
 static int vsock_describe(void *state, void *listener, char *buf, size_t buflen)
 {
-	struct vsock_listener *l = listener;
-	int n;
-
 	(void)state;
-	n = snprintf(buf, buflen, "vsock://%s", l->where);
-	return n < 0 || (size_t)n >= buflen ? -ENOSPC : 0;
+	return sock_listen_describe(listener, buf, buflen);
 }
 
 /* ------------------------------------------------------------- connect */

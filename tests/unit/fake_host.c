@@ -448,6 +448,18 @@ int fh_open(struct fh_plugin *P, const char *path, struct event_base *base)
 	return 0;
 }
 
+const struct broker_host *fh_host(void)
+{
+	return &host;
+}
+
+void fh_bare(struct fh_plugin *P, const struct broker_plugin *p, struct event_base *base)
+{
+	memset(P, 0, sizeof(*P));
+	P->base = base;
+	P->p = p;
+}
+
 int fh_init(struct fh_plugin *P, const char *const *opts, char *err, size_t errlen)
 {
 	size_t i;

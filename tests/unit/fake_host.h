@@ -122,6 +122,14 @@ void fh_close(struct fh_plugin *P);
 /* Override option name (value NULL: back to the default), also while the plugin runs. */
 void fh_option(struct fh_plugin *P, const char *name, const char *value);
 
+/*
+ * For the shared plugin blocks (plugins/common/) compiled into a test: the
+ * fake host table, and a handle for a plugin that was never dlopened (p
+ * gives its name for log lines and its option defaults).
+ */
+const struct broker_host *fh_host(void);
+void fh_bare(struct fh_plugin *P, const struct broker_plugin *p, struct event_base *base);
+
 /* argv[i], else $env, else $top_builddir/plugins/NAME/.libs/NAME.so (in buf). */
 const char *fh_plugin_path(int argc, char **argv, int i, const char *env, const char *name,
                            char *buf, size_t len);

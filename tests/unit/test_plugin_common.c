@@ -1,0 +1,235 @@
+/*
+ * tests/unit/test_plugin_common.c - the shared plugin blocks of
+ * plugins/common/, compiled in and driven through the fake host
+ * (fake_host.h) without any plugin around them; prints TAP.
+ *
+ *   sock_listen.c   accept hand-off, describe, backlog, the EMFILE pause
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "plugins/common/sock_listen.h"
+#include "tests/unit/fake_host.h"
+#include "tests/unit/tap.h"
+
+static const struct broker_option test_options[] = {
+	{ BROKER_OPT_INT, "backlog", "0", "listen backlog", 0, 65535 },
+	{ BROKER_OPT_END, NULL, NULL, NULL, 0, 0 },
+};
+
+static const struct broker_plugin test_plugin = {
+	BROKER_PLUGIN_HEADER,
+	.name = "common",
+	.options = test_options,
+};
+
+#define HANDLE(P) ((struct broker_plugin_handle *)(void *)(P))
+
+/* ------------------------------------------------------------- sock_listen */
+
+/* A listening TCP socket on 127.0.0.1 (non-blocking); its port in *port. */
+static int tcp_listener(int *port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t l = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 8) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &l) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+static int tcp_dial(int port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)port);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int peer_calls;
+
+static void test_peer(evutil_socket_t fd, const struct sockaddr *sa, int salen, char *buf, size_t len)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+
+	(void)fd;
+	peer_calls++;
+	snprintf(buf, len, "test:%s/%d", salen >= (int)sizeof(*sin) && sin->sin_family == AF_INET ?
+	         "inet" : "?", salen);
+}
+
+static void test_error_text(int e, char *buf, size_t len)
+{
+	snprintf(buf, len, "custom text for error %d", e);
+}
+
+static void test_accept(struct fh_plugin *P, struct event_base *base)
+{
+	struct broker_accept_sink sink = { 0 };
+	struct sock_listen_opts o;
+	struct sock_listener *sl = NULL;
+	char err[256] = "", desc[64], small[8];
+	int fd, port = 0, c1, c2, r;
+
+	fd = tcp_listener(&port);
+	memset(&o, 0, sizeof(o));
+	o.scheme = "test";
+	o.where = "127.0.0.1:1234";
+	o.peer = test_peer;
+	r = sock_listen_start(fh_host(), HANDLE(P), &sink, fd, &o, &sl, err, sizeof(err));
+	ok(fd >= 0 && r == 0 && sl, "sock_listen_start registers a bound socket (%s)", err);
+	if (r < 0)
+		return;
+	ok(sock_listen_describe(sl, desc, sizeof(desc)) == 0 && strcmp(desc, "test://127.0.0.1:1234") == 0,
+	   "describe: \"%s\"", desc);
+	ok(sock_listen_describe(sl, small, sizeof(small)) == -ENOSPC, "describe into 8 bytes: -ENOSPC");
+	ok(strcmp(sock_listen_where(sl), "127.0.0.1:1234") == 0, "where: \"%s\"", sock_listen_where(sl));
+
+	c1 = tcp_dial(port);
+	c2 = tcp_dial(port);
+	fh_wait_int(base, &sink.n, 2, 2000);
+	ok(sink.n == 2 && peer_calls == 2, "two connections handed to the sink (%d, peer text asked %d times)",
+	   sink.n, peer_calls);
+	ok(strcmp(sink.peer[0], "test:inet/16") == 0, "the stream's peer text is the plugin's: \"%s\"",
+	   sink.peer[0]);
+	ok(sink.flags == BROKER_STREAM_SOCKET && sink.fds[0] >= 0 && sink.fds[0] != sink.fds[1],
+	   "each is a socket stream with its own descriptor");
+	if (c1 >= 0)
+		close(c1);
+	if (c2 >= 0)
+		close(c2);
+	fh_sink_close(&sink);
+	sock_listen_stop(sl);
+	ok(tcp_dial(port) < 0, "stop closes the listening socket (connect refused)");
+	sock_listen_stop(NULL);
+	ok(1, "stop(NULL) is a no-op");
+}
+
+/* Out of descriptors: pause (no spinning), one warning with the plugin's text, a note on recovery. */
+static void test_emfile(struct fh_plugin *P, struct event_base *base)
+{
+	struct broker_accept_sink sink = { 0 };
+	struct sock_listen_opts o;
+	struct sock_listener *sl = NULL;
+	struct rlimit old, lim;
+	char err[256] = "";
+	int fd, port = 0, client = -1, dups[256], ndup = 0, warns, i;
+	long long end;
+	int iters = 0;
+
+	fd = tcp_listener(&port);
+	memset(&o, 0, sizeof(o));
+	o.scheme = "test";
+	o.where = "emfile-test";
+	o.peer = test_peer;
+	o.error_text = test_error_text;
+	if (sock_listen_start(fh_host(), HANDLE(P), &sink, fd, &o, &sl, err, sizeof(err)) < 0) {
+		ok(0, "listen for the EMFILE test: %s", err);
+		return;
+	}
+	client = socket(AF_INET, SOCK_STREAM, 0);
+	getrlimit(RLIMIT_NOFILE, &old);
+	lim = old;
+	lim.rlim_cur = 64;
+	if (client < 0 || setrlimit(RLIMIT_NOFILE, &lim) < 0) {
+		skip(4, "the EMFILE pause: cannot lower RLIMIT_NOFILE");
+		goto out;
+	}
+	while (ndup < 256 && (dups[ndup] = dup(0)) >= 0)
+		ndup++;
+	warns = fh.warnings;
+	{
+		struct sockaddr_in sin = { .sin_family = AF_INET };
+
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sin.sin_port = htons((uint16_t)port);
+		if (connect(client, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+			diag("connect: %s", strerror(errno));
+	}
+	end = fh_now_ms() + 300;
+	while (fh_now_ms() < end) {
+		event_base_loop(base, EVLOOP_ONCE);
+		iters++;
+	}
+	ok(iters < 200 && sink.n == 0, "EMFILE: the loop stays idle (%d iterations in 300 ms)", iters);
+	ok(fh.warnings - warns == 1 &&
+	   strstr(fh.log, "emfile-test: accept failed: custom text for error 24; pausing accepts for 100 ms"),
+	   "EMFILE: one warning per burst, with the plugin's error text");
+	for (i = 0; i < ndup; i++)
+		close(dups[i]);
+	setrlimit(RLIMIT_NOFILE, &old);
+	fh_wait_int(base, &sink.n, 1, 2000);
+	ok(sink.n == 1, "accepting resumes once descriptors are free");
+	ok(strstr(fh.log, "emfile-test: accepting connections again") != NULL, "the recovery is noted");
+out:
+	if (client >= 0)
+		close(client);
+	fh_sink_close(&sink);
+	sock_listen_stop(sl);
+}
+
+static void test_backlog(struct fh_plugin *P)
+{
+	struct broker_url u;
+	struct broker_url_param prm = { "backlog", "lots" };
+	char err[256] = "";
+	int b = 0, r;
+
+	fh_url(&u, "test", "x", NULL, 0);
+	r = sock_listen_backlog(fh_host(), HANDLE(P), &u, 77, &b, err, sizeof(err));
+	ok(r == 0 && b == 77, "no ?backlog= and option 0: the plugin's default (%d)", b);
+	fh_option(P, "backlog", "300");
+	r = sock_listen_backlog(fh_host(), HANDLE(P), &u, 77, &b, err, sizeof(err));
+	ok(r == 0 && b == 300, "the backlog option (%d)", b);
+	fh_url(&u, "test", "x", &prm, 1);
+	r = sock_listen_backlog(fh_host(), HANDLE(P), &u, 77, &b, err, sizeof(err));
+	ok(r == -EINVAL && strcmp(err, "bad backlog \"lots\" (a number from 1 to 65535)") == 0,
+	   "?backlog=lots: \"%s\"", err);
+	prm.value = "70000";
+	r = sock_listen_backlog(fh_host(), HANDLE(P), &u, 77, &b, err, sizeof(err));
+	ok(r == -EINVAL && strcmp(err, "backlog 70000 too large (at most 65535)") == 0,
+	   "?backlog=70000: \"%s\"", err);
+	prm.value = "16";
+	r = sock_listen_backlog(fh_host(), HANDLE(P), &u, 77, &b, err, sizeof(err));
+	ok(r == 0 && b == 16, "?backlog=16 wins over the option (%d)", b);
+	fh_option(P, "backlog", NULL);
+}
+
+int main(void)
+{
+	struct event_base *base = fh_base_new();
+	struct fh_plugin P;
+
+	fh_echo_level = BROKER_LOG_WARN;
+	fh_reset();
+	fh_bare(&P, &test_plugin, base);
+	test_accept(&P, base);
+	test_emfile(&P, base);
+	test_backlog(&P);
+	fh_base_free(base);
+	return done_testing();
+}
