@@ -4,11 +4,12 @@
  *
  * Every interval_ms the plugin runs `COMMAND -t nat` (iptables-save) and
  * `COMMAND6 -t nat` (ip6tables-save) one after the other, never blocking the
- * loop: the child is spawned with posix_spawnp in its own process group, its
- * stdout and stderr are read through non-blocking pipes from libevent
- * events, it is reaped with waitpid(WNOHANG) once both reach EOF, and it is
- * killed (SIGKILL to the group) when it runs longer than timeout_ms or
- * prints more than max_output bytes.  A run that fails changes nothing.
+ * loop (plugins/common/spawn_capture.c): the child is spawned with
+ * posix_spawnp in its own process group, its stdout and stderr are read
+ * through non-blocking pipes from libevent events, it is reaped with
+ * waitpid(WNOHANG) once both reach EOF, and it is killed (SIGKILL to the
+ * group) when it runs longer than timeout_ms or prints more than max_output
+ * bytes.  A run that fails changes nothing.
  *
  * In the chains named by `chains` (comma-separated fnmatch globs) it takes
  *   -A CHAIN [-d ADDR[/32]] -p tcp|udp [-m tcp] --dport N -j DNAT --to-destination ADDR[:PORT]
@@ -26,24 +27,18 @@
 #include <config.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <fnmatch.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 
 #include <event2/event.h>
 
 #include "broker/plugin.h"
-
-extern char **environ;
+#include "plugins/common/spawn_capture.h"
 
 static const struct broker_host *host;
 
@@ -52,9 +47,6 @@ static const struct broker_host *host;
 #define IPT_ITEMS_MAX 8             /* mappings per owner */
 #define IPT_OWNERS_MAX 4096         /* owners per family */
 #define IPT_CHAINS_MAX 16384        /* declared chains remembered per run */
-#define IPT_ERR_MAX 512             /* stderr kept for the log */
-#define IPT_REAP_POLL_MS 10
-#define IPT_REAP_AFTER_KILL 300     /* polls after SIGKILL before giving up on a child */
 #define IPT_ID_MAX 160
 #define IPT_ADDR_MAX 64             /* INET6_ADDRSTRLEN + room */
 #define IPT_CONNECT_MAX 80
@@ -93,21 +85,6 @@ struct ipt_family {
 	char last_error[160];           /* to log a repeating failure once */
 };
 
-/* The child being run. */
-struct ipt_run {
-	pid_t pid;                      /* 0: none */
-	int fam;
-	int outfd, errfd;
-	struct event *out_ev, *err_ev, *deadline_ev, *reap_ev;
-	char *buf;
-	size_t len, cap;
-	char err[IPT_ERR_MAX];
-	size_t errlen;
-	int killed;                     /* timed out (1) or too much output (2) */
-	int reaped, status, status_known;
-	int reap_polls;
-};
-
 struct ipt_state {
 	struct broker_plugin_handle *h;
 	struct broker_timer *timer;
@@ -116,12 +93,14 @@ struct ipt_state {
 	char *chains;                   /* comma-separated globs (owned copy) */
 	struct ipt_family fam[2];
 	int started;
-	struct ipt_run run;
+	struct spawn_capture *run;      /* the dump being run, NULL when none */
+	int run_fam;                    /* its family */
 	int rounds;                     /* complete rounds (both families tried) */
 	int synced;                     /* the first full snapshot was reported */
 };
 
 static void run_next(struct ipt_state *st, int fam);
+static void run_done(void *arg, const struct spawn_result *res);
 
 /* ------------------------------------------------------------- chains */
 
@@ -700,46 +679,6 @@ static void apply(struct ipt_state *st, struct ipt_family *f, struct ipt_owner *
 
 /* ------------------------------------------------------------- running the command */
 
-static void free_event(struct event **ev)
-{
-	if (*ev) {
-		event_free(*ev);
-		*ev = NULL;
-	}
-}
-
-static void close_fd(int *fd)
-{
-	if (*fd >= 0) {
-		close(*fd);
-		*fd = -1;
-	}
-}
-
-static void run_close_pipes(struct ipt_run *r)
-{
-	free_event(&r->out_ev);
-	free_event(&r->err_ev);
-	close_fd(&r->outfd);
-	close_fd(&r->errfd);
-}
-
-static void run_clear(struct ipt_run *r)
-{
-	run_close_pipes(r);
-	free_event(&r->deadline_ev);
-	free_event(&r->reap_ev);
-	free(r->buf);
-	memset(r, 0, sizeof(*r));
-	r->outfd = r->errfd = -1;
-}
-
-static void run_kill(struct ipt_run *r)
-{
-	if (r->pid > 0 && !r->reaped && kill(-r->pid, SIGKILL) < 0)
-		(void)kill(r->pid, SIGKILL);
-}
-
 /* Log a failure of family f: the first time as a warning, repeats at debug. */
 static void fam_failed(struct ipt_state *st, struct ipt_family *f, const char *what)
 {
@@ -750,43 +689,34 @@ static void fam_failed(struct ipt_state *st, struct ipt_family *f, const char *w
 	snprintf(f->last_error, sizeof(f->last_error), "%s", what);
 }
 
-/* The child is reaped and its pipes are closed: judge and apply the run. */
-static void run_done(struct ipt_state *st)
+static void run_opts(struct ipt_state *st, int fam, struct spawn_opts *o)
 {
-	struct ipt_run *r = &st->run;
-	struct ipt_family *f = &st->fam[r->fam];
-	char what[160];
-	int fam = r->fam;
+	memset(o, 0, sizeof(*o));
+	o->name = st->fam[fam].command;
+	o->timeout_ms = st->timeout_ms;
+	o->max_output = st->max_output;
+	o->done = run_done;
+	o->arg = st;
+}
 
-	while (r->errlen > 0 && (r->err[r->errlen - 1] == '\n' || r->err[r->errlen - 1] == '\r'))
-		r->errlen--;
-	r->err[r->errlen] = '\0';
-	for (size_t i = 0; i < r->errlen; i++)
-		if (r->err[i] == '\n' || r->err[i] == '\r')
-			r->err[i] = ' ';
-	what[0] = '\0';
-	if (r->killed == 1)
-		snprintf(what, sizeof(what), "still running after %ld ms; killed", st->timeout_ms);
-	else if (r->killed == 2)
-		snprintf(what, sizeof(what), "printed more than %zu bytes; killed", st->max_output);
-	else if (r->status_known && WIFEXITED(r->status) && WEXITSTATUS(r->status) == 127 &&
-	         r->len == 0)
-		snprintf(what, sizeof(what), "cannot run it (exit 127: not installed?)%s%.100s",
-		         r->errlen ? ": " : "", r->err);
-	else if (r->status_known && WIFEXITED(r->status) && WEXITSTATUS(r->status) != 0)
-		snprintf(what, sizeof(what), "exit status %d%s%.100s", WEXITSTATUS(r->status),
-		         r->errlen ? ": " : "", r->err);
-	else if (r->status_known && WIFSIGNALED(r->status))
-		snprintf(what, sizeof(what), "killed by signal %d", WTERMSIG(r->status));
-	else if (!r->status_known && r->len == 0)
-		snprintf(what, sizeof(what), "reaped elsewhere and printed nothing; result unknown");
-	if (what[0]) {
+/* The child of family st->run_fam is reaped and its pipes are closed: judge and apply the run. */
+static void run_done(void *arg, const struct spawn_result *res)
+{
+	struct ipt_state *st = arg;
+	int fam = st->run_fam;
+	struct ipt_family *f = &st->fam[fam];
+	struct spawn_opts o;
+	char what[160];
+
+	st->run = NULL;     /* spawn_capture frees it when this returns */
+	run_opts(st, fam, &o);
+	if (spawn_capture_failed(res, &o, what, sizeof(what))) {
 		fam_failed(st, f, what);
 	} else {
 		struct ipt_owner *owners;
 		size_t n;
 
-		if (parse_save(st, f->v6, r->buf ? r->buf : "", r->len, &owners, &n) == 0) {
+		if (parse_save(st, f->v6, res->out, res->outlen, &owners, &n) == 0) {
 			if (f->last_error[0])
 				host->log(st->h, BROKER_LOG_INFO, "%s -t nat works again", f->command);
 			f->last_error[0] = '\0';
@@ -795,146 +725,7 @@ static void run_done(struct ipt_state *st)
 			snprintf(f->last_error, sizeof(f->last_error), "bad output");
 		}
 	}
-	run_clear(r);
 	run_next(st, fam + 1);
-}
-
-/* Reap once both pipes are closed; poll with WNOHANG until it exits. */
-static void run_check(struct ipt_state *st)
-{
-	struct ipt_run *r = &st->run;
-	pid_t w;
-	int status = 0;
-
-	if (r->outfd >= 0 || r->errfd >= 0)
-		return;
-	if (!r->reaped) {
-		do
-			w = waitpid(r->pid, &status, WNOHANG);
-		while (w < 0 && errno == EINTR);
-		if (w == r->pid) {
-			r->reaped = 1;
-			r->status = status;
-			r->status_known = 1;
-		} else if (w < 0) {
-			r->reaped = 1;  /* ECHILD: someone else reaped it; judge by the output */
-		} else {
-			struct timeval tv = { 0, IPT_REAP_POLL_MS * 1000 };
-
-			if (++r->reap_polls > IPT_REAP_AFTER_KILL && r->killed) {
-				host->log(st->h, BROKER_LOG_ERROR, "%s[%d] does not die after SIGKILL; "
-				          "leaving it", st->fam[r->fam].command, (int)r->pid);
-				r->reaped = 1;
-			} else {
-				if (r->reap_ev)
-					event_add(r->reap_ev, &tv);
-				return;
-			}
-		}
-	}
-	run_done(st);
-}
-
-static void on_reap(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	run_check(arg);
-}
-
-static void on_deadline(evutil_socket_t fd, short what, void *arg)
-{
-	struct ipt_state *st = arg;
-	struct ipt_run *r = &st->run;
-
-	(void)fd;
-	(void)what;
-	if (r->reaped)
-		return;
-	if (!r->killed)
-		r->killed = 1;
-	run_kill(r);
-	run_close_pipes(r);
-	run_check(st);
-}
-
-static void on_out(evutil_socket_t fd, short what, void *arg)
-{
-	struct ipt_state *st = arg;
-	struct ipt_run *r = &st->run;
-	int rounds;
-
-	(void)what;
-	for (rounds = 0; rounds < 16; rounds++) {
-		ssize_t n;
-
-		if (r->cap - r->len < 65536) {
-			size_t cap = r->cap ? r->cap * 2 : 131072;
-			char *nb;
-
-			if (cap > st->max_output + 65536)
-				cap = st->max_output + 65536;
-			if (cap <= r->len + 1) {
-				r->killed = 2;
-				goto overflow;
-			}
-			nb = realloc(r->buf, cap);
-			if (!nb) {
-				r->killed = 2;
-				goto overflow;
-			}
-			r->buf = nb;
-			r->cap = cap;
-		}
-		n = read(fd, r->buf + r->len, r->cap - r->len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n <= 0) {
-			free_event(&r->out_ev);
-			close_fd(&r->outfd);
-			run_check(st);
-			return;
-		}
-		r->len += (size_t)n;
-		if (r->len > st->max_output) {
-			r->killed = 2;
-			goto overflow;
-		}
-	}
-	return;
-overflow:
-	run_kill(r);
-	run_close_pipes(r);
-	run_check(st);
-}
-
-static void on_err(evutil_socket_t fd, short what, void *arg)
-{
-	struct ipt_state *st = arg;
-	struct ipt_run *r = &st->run;
-	char buf[1024];
-	ssize_t n;
-
-	(void)what;
-	n = read(fd, buf, sizeof(buf));
-	if (n < 0 && (errno == EAGAIN || errno == EINTR || errno == EWOULDBLOCK))
-		return;
-	if (n <= 0) {
-		free_event(&r->err_ev);
-		close_fd(&r->errfd);
-		run_check(st);
-		return;
-	}
-	if (r->errlen < sizeof(r->err) - 1) {
-		size_t k = sizeof(r->err) - 1 - r->errlen;
-
-		if (k > (size_t)n)
-			k = (size_t)n;
-		memcpy(r->err + r->errlen, buf, k);
-		r->errlen += k;
-	}
 }
 
 /* Split a command into words on blanks (no quoting); argv gets "-t" "nat" appended. */
@@ -962,100 +753,29 @@ static char **make_argv(const char *command)
 	return argv;
 }
 
-static int pipe_nb(int p[2])
-{
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) {
-		int e = errno;
-
-		close(p[0]);
-		close(p[1]);
-		return -e;
-	}
-	return 0;
-}
-
 /* Start the command of family fam.  0, or -errno (logged). */
 static int run_start(struct ipt_state *st, int fam)
 {
 	struct ipt_family *f = &st->fam[fam];
-	struct ipt_run *r = &st->run;
-	struct event_base *base = host->event_base(st->h);
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, def;
-	int out[2] = { -1, -1 }, er[2] = { -1, -1 }, e;
 	char **argv = make_argv(f->command);
-	struct timeval tv = { st->timeout_ms / 1000, (st->timeout_ms % 1000) * 1000 };
-	char what[160];
-	pid_t pid;
+	struct spawn_opts o;
+	char what[300];
+	int r;
 
-	run_clear(r);
-	r->fam = fam;
 	if (!argv)
 		return -ENOMEM;
-	if ((e = pipe_nb(out)) < 0 || (e = pipe_nb(er)) < 0) {
-		free(argv[0]);
-		free(argv);
-		close_fd(&out[0]);
-		close_fd(&out[1]);
-		snprintf(what, sizeof(what), "cannot create pipes: %s", strerror(-e));
-		fam_failed(st, f, what);
-		return e;
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, er[1], 2);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigemptyset(&def);
-	sigaddset(&def, SIGPIPE);
-	sigaddset(&def, SIGCHLD);
-	sigaddset(&def, SIGTERM);
-	sigaddset(&def, SIGINT);
-	sigaddset(&def, SIGHUP);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &def);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-	                         POSIX_SPAWN_SETPGROUP);
-	e = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	close(out[1]);
-	close(er[1]);
-	if (e != 0) {
-		close(out[0]);
-		close(er[0]);
-		snprintf(what, sizeof(what), "cannot run %s: %s", argv[0], strerror(e));
-		free(argv[0]);
-		free(argv);
-		fam_failed(st, f, what);
-		return -e;
-	}
+	run_opts(st, fam, &o);
+	st->run_fam = fam;
+	r = spawn_capture_start(host, st->h, argv, &o, &st->run, what, sizeof(what));
 	free(argv[0]);
 	free(argv);
-	r->pid = pid;
-	r->outfd = out[0];
-	r->errfd = er[0];
-	r->out_ev = event_new(base, r->outfd, EV_READ | EV_PERSIST, on_out, st);
-	r->err_ev = event_new(base, r->errfd, EV_READ | EV_PERSIST, on_err, st);
-	r->deadline_ev = evtimer_new(base, on_deadline, st);
-	r->reap_ev = evtimer_new(base, on_reap, st);
-	if (!r->out_ev || !r->err_ev || !r->deadline_ev || !r->reap_ev ||
-	    event_add(r->out_ev, NULL) < 0 || event_add(r->err_ev, NULL) < 0 ||
-	    event_add(r->deadline_ev, &tv) < 0) {
-		/* Cannot watch it: kill it; SIGKILL cannot be ignored, so the wait is short. */
-		run_kill(r);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		run_clear(r);
-		fam_failed(st, f, "cannot watch the child on the loop (out of memory?)");
-		return -ENOMEM;
+	if (r < 0) {
+		st->run = NULL;
+		fam_failed(st, f, what);
+		return r;
 	}
-	host->log(st->h, BROKER_LOG_TRACE, "%s[%d] -t nat started", f->command, (int)pid);
+	host->log(st->h, BROKER_LOG_TRACE, "%s[%d] -t nat started", f->command,
+	          (int)spawn_capture_pid(st->run));
 	return 0;
 }
 
@@ -1082,7 +802,7 @@ static void on_timer(void *arg)
 	struct ipt_state *st = arg;
 
 	host->timer_arm(st->timer, st->interval_ms);
-	if (st->run.pid > 0) {
+	if (st->run) {
 		host->log(st->h, BROKER_LOG_DEBUG, "previous run still going; skipping this interval");
 		return;
 	}
@@ -1114,7 +834,6 @@ static int ipt_init(struct broker_plugin_handle *h, void **state, char *err, siz
 		return -ENOMEM;
 	}
 	st->h = h;
-	st->run.outfd = st->run.errfd = -1;
 	st->fam[1].v6 = 1;
 	v = host->option_int(h, "interval_ms");
 	if (v < 500 || v > 3600000) {
@@ -1189,13 +908,9 @@ static void ipt_stop(void *state)
 	/* The core frees host timers itself when a plugin stops (before or after
 	 * this call): only forget it here, never touch it. */
 	st->timer = NULL;
-	if (st->run.pid > 0 && !st->run.reaped) {
-		/* The loop is stopping: kill and reap now (SIGKILL cannot be ignored). */
-		run_kill(&st->run);
-		while (waitpid(st->run.pid, NULL, 0) < 0 && errno == EINTR)
-			;
-	}
-	run_clear(&st->run);
+	/* The loop is stopping: kill and reap now (SIGKILL cannot be ignored). */
+	spawn_capture_abort(st->run);
+	st->run = NULL;
 	for (i = 0; i < 2; i++) {
 		free(st->fam[i].owners);
 		st->fam[i].owners = NULL;

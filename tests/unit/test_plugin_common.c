@@ -3,7 +3,9 @@
  * plugins/common/, compiled in and driven through the fake host
  * (fake_host.h) without any plugin around them; prints TAP.
  *
- *   sock_listen.c   accept hand-off, describe, backlog, the EMFILE pause
+ *   sock_listen.c    accept hand-off, describe, backlog, the EMFILE pause
+ *   spawn_capture.c  output and stderr captured, exit status, timeout and
+ *                    output limits (the whole process group killed), abort
  */
 #include "config.h"
 
@@ -11,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -20,6 +24,7 @@
 #include <event2/event.h>
 
 #include "plugins/common/sock_listen.h"
+#include "plugins/common/spawn_capture.h"
 #include "tests/unit/fake_host.h"
 #include "tests/unit/tap.h"
 
@@ -219,6 +224,145 @@ static void test_backlog(struct fh_plugin *P)
 	fh_option(P, "backlog", NULL);
 }
 
+/* ------------------------------------------------------------- spawn_capture */
+
+struct spawn_seen {
+	int calls;
+	char out[64];
+	size_t outlen;
+	char err[SPAWN_ERR_MAX];
+	int killed, status_known, status;
+	char what[200];
+	struct spawn_opts o;
+};
+
+static void spawn_done(void *arg, const struct spawn_result *res)
+{
+	struct spawn_seen *s = arg;
+
+	s->calls++;
+	snprintf(s->out, sizeof(s->out), "%s", res->out);
+	s->outlen = res->outlen;
+	snprintf(s->err, sizeof(s->err), "%s", res->err);
+	s->killed = res->killed;
+	s->status_known = res->status_known;
+	s->status = res->status;
+	spawn_capture_failed(res, &s->o, s->what, sizeof(s->what));
+}
+
+/* pid exists and is not a zombie (an orphan's zombie waits for init to reap it). */
+static int alive(pid_t pid)
+{
+	char path[64], buf[256], *close;
+	FILE *f;
+	size_t n;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	close = strrchr(buf, ')');
+	return close && close[1] == ' ' && close[2] != 'Z';
+}
+
+/* Run sh -c script to its end (10 s at most); its pid in *pid.  The start's result. */
+static int spawn_run(struct fh_plugin *P, struct event_base *base, const char *script, long timeout_ms,
+                     size_t max_output, struct spawn_seen *s, pid_t *pid, char *err, size_t errlen)
+{
+	char *argv[] = { (char *)"sh", (char *)"-c", (char *)script, NULL };
+	struct spawn_capture *sc = NULL;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	s->o.name = "sh";
+	s->o.timeout_ms = timeout_ms;
+	s->o.max_output = max_output;
+	s->o.done = spawn_done;
+	s->o.arg = s;
+	r = spawn_capture_start(fh_host(), HANDLE(P), argv, &s->o, &sc, err, errlen);
+	if (r < 0)
+		return r;
+	if (pid)
+		*pid = spawn_capture_pid(sc);
+	if (s->calls)
+		diag("done was called from inside spawn_capture_start");
+	fh_wait_int(base, &s->calls, 1, 10000);
+	return 0;
+}
+
+static void test_spawn(struct fh_plugin *P, struct event_base *base)
+{
+	struct spawn_seen s;
+	struct spawn_capture *sc = NULL;
+	char *bad[] = { (char *)"/nonexistent/dump-command", (char *)"-t", (char *)"nat", NULL };
+	char err[256] = "";
+	pid_t pid = 0;
+	int r;
+
+	r = spawn_run(P, base, "printf 'a b\\nc'; printf 'warn\\n2nd\\n\\n' >&2", 5000, 4096, &s, NULL,
+	              err, sizeof(err));
+	ok(r == 0 && s.calls == 1 && strcmp(s.out, "a b\nc") == 0 && s.outlen == 5,
+	   "stdout captured whole (%zu bytes)", s.outlen);
+	ok(strcmp(s.err, "warn 2nd") == 0, "stderr: line breaks become blanks, trailing ones cut: \"%s\"",
+	   s.err);
+	ok(s.status_known && WIFEXITED(s.status) && WEXITSTATUS(s.status) == 0 && s.what[0] == '\0',
+	   "exit status 0 is success");
+
+	r = spawn_run(P, base, "head -c 300000 /dev/zero | tr '\\0' x", 5000, 1 << 20, &s, NULL, err,
+	              sizeof(err));
+	ok(r == 0 && s.outlen == 300000 && s.what[0] == '\0', "300000 bytes of stdout arrive in full (%zu)",
+	   s.outlen);
+
+	spawn_run(P, base, "echo 'table nat: no such file' >&2; exit 3", 5000, 4096, &s, NULL, err,
+	          sizeof(err));
+	ok(strcmp(s.what, "exit status 3: table nat: no such file") == 0, "exit 3: \"%s\"", s.what);
+	spawn_run(P, base, "exit 127", 5000, 4096, &s, NULL, err, sizeof(err));
+	ok(strcmp(s.what, "cannot run it (exit 127: not installed?)") == 0, "exit 127: \"%s\"", s.what);
+	spawn_run(P, base, "kill -TERM $$", 5000, 4096, &s, NULL, err, sizeof(err));
+	ok(strcmp(s.what, "killed by signal 15") == 0, "a signal: \"%s\"", s.what);
+
+	/* A grandchild in the background must die with it: the whole group is killed. */
+	spawn_run(P, base, "sleep 30 & echo $! >&2; sleep 30", 300, 4096, &s, &pid, err, sizeof(err));
+	ok(s.killed == SPAWN_KILLED_TIMEOUT &&
+	   strcmp(s.what, "still running after 300 ms; killed") == 0, "timeout: \"%s\"", s.what);
+	ok(atoi(s.err) > 0 && !alive(pid) && !alive((pid_t)atoi(s.err)),
+	   "the child and its background grandchild (%s) are dead", s.err);
+	spawn_run(P, base, "yes", 5000, 4096, &s, NULL, err, sizeof(err));
+	ok(s.killed == SPAWN_KILLED_OUTPUT && strcmp(s.what, "printed more than 4096 bytes; killed") == 0,
+	   "too much output: \"%s\"", s.what);
+
+	memset(&s, 0, sizeof(s));
+	s.o.name = "dump";
+	s.o.timeout_ms = 1000;
+	s.o.max_output = 4096;
+	s.o.done = spawn_done;
+	s.o.arg = &s;
+	r = spawn_capture_start(fh_host(), HANDLE(P), bad, &s.o, &sc, err, sizeof(err));
+	ok(r == -ENOENT &&
+	   strcmp(err, "cannot run /nonexistent/dump-command: No such file or directory") == 0,
+	   "a missing command: %d \"%s\"", r, err);
+
+	{
+		char *argv[] = { (char *)"sleep", (char *)"30", NULL };
+
+		memset(&s, 0, sizeof(s));
+		s.o = (struct spawn_opts){ "sleep", 5000, 4096, spawn_done, &s };
+		r = spawn_capture_start(fh_host(), HANDLE(P), argv, &s.o, &sc, err, sizeof(err));
+		pid = r == 0 ? spawn_capture_pid(sc) : 0;
+		if (r == 0)
+			spawn_capture_abort(sc);
+		fh_run_for(base, 50);
+		ok(r == 0 && s.calls == 0 && !alive(pid),
+		   "abort kills and reaps the child and reports nothing");
+	}
+	spawn_capture_abort(NULL);
+}
+
 int main(void)
 {
 	struct event_base *base = fh_base_new();
@@ -230,6 +374,7 @@ int main(void)
 	test_accept(&P, base);
 	test_emfile(&P, base);
 	test_backlog(&P);
+	test_spawn(&P, base);
 	fh_base_free(base);
 	return done_testing();
 }
