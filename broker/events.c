@@ -2,12 +2,14 @@
 #include <config.h>
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
 #include "broker/broker.h"
+#include "broker/display.h"
 #include "broker/events.h"
 #include "broker/log.h"
 #include "rpc/event_pub.h"
@@ -48,18 +50,36 @@ static int64_t now_ms(void)
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-static void on_mapping_event(void *arg, const char *kind, const struct mapping_info *mi)
+/*
+ * One concise line: who, what, where to, and what became of it:
+ * "peer docker/0123456789ab web: tcp 0.0.0.0:8080 -> 172.17.0.2:80: listening on tcp://127.0.0.1:8080".
+ * Ids are short here; the event's mapping carries them whole.
+ */
+static void mapping_event_text(char *buf, size_t len, const struct mapping_info *mi)
+{
+	char owner[80];
+	bool v6 = mi->host_ip && strchr(mi->host_ip, ':');
+
+	display_short_id(owner, sizeof(owner), s(mi->owner));
+	snprintf(buf, len, "%s %s/%s%s%s: %s %s%s%s:%u -> %s%s: %s", mi->origin == MAPPING_PEER ? "peer" : "local",
+	         s(mi->source), owner, mi->description && *mi->description ? " " : "", s(mi->description),
+	         mapping_proto_name(mi->proto), v6 ? "[" : "", s(mi->host_ip), v6 ? "]" : "", mi->host_port,
+	         mi->nconnect ? mi->connect[0] : "-", mi->nconnect > 1 ? " (and more)" : "", s(mi->state));
+}
+
+static void on_mapping_event(void *arg, const char *kind, const struct mapping_info *info)
 {
 	struct broker *b = arg;
 	Broker__Control__Event ev = BROKER__CONTROL__EVENT__INIT;
 	Broker__Control__MappingInfo m;
-	char text[512];
+	struct mapping_info mi = *info;
+	char text[768];
 
-	mapping_info_msg(mi, &m);
-	snprintf(text, sizeof(text), "%s %s/%s%s%s %s %s:%u -> %s: %s", mi->origin == MAPPING_PEER ? "peer" : "local",
-	         mi->source, mi->owner, mi->description && *mi->description ? " " : "", s(mi->description),
-	         mapping_proto_name(mi->proto), mi->host_ip, mi->host_port, mi->nconnect ? mi->connect[0] : "-",
-	         mi->state);
+	/* What a removed mapping was doing until now is no news. */
+	if (!strcmp(kind, "mapping.remove"))
+		mi.state = "removed";
+	mapping_info_msg(&mi, &m);
+	mapping_event_text(text, sizeof(text), &mi);
 	ev.time_ms = now_ms();
 	ev.kind = (char *)kind;
 	ev.mapping = &m;

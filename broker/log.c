@@ -8,6 +8,7 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
+#include "broker/display.h"
 #include "broker/log.h"
 
 /* See log.h for why this is module state. */
@@ -104,40 +105,17 @@ static void json_escape(struct line *out, const char *s)
 	}
 }
 
-/* UTC calendar date of a day count since 1970-01-01 (proleptic Gregorian):
- * plain arithmetic, so no gmtime_r (which Windows lacks) is needed. */
-static void civil_from_days(long long z, int *y, int *m, int *d)
-{
-	z += 719468;
-	long long era = (z >= 0 ? z : z - 146096) / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
 void log_vwrite(enum broker_log_level level, const char *tag, const char *fmt, va_list ap)
 {
 	char msg[2048];
 	char stamp[64];
 	struct timeval tv;
 	struct line *l;
-	int y, mo, d;
-
 	if (level > log_settings.level)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	evutil_gettimeofday(&tv, NULL);
-	long long secs = (long long)tv.tv_sec;
-	long long days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-	long long rem = secs - days * 86400;
-	civil_from_days(days, &y, &mo, &d);
-	snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, mo, d, (int)(rem / 3600),
-	         (int)(rem / 60 % 60), (int)(rem % 60), (int)(tv.tv_usec / 1000));
+	display_time(stamp, sizeof(stamp), (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000);
 
 	l = malloc(sizeof(*l));
 	if (!l)

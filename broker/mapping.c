@@ -8,12 +8,14 @@
 
 #include <event2/util.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <event2/event.h>
 
 #include "broker/broker.h"
+#include "broker/display.h"
 #include "broker/errfmt.h"
 #include "broker/log.h"
 #include "broker/mapping_internal.h"
@@ -283,18 +285,26 @@ static void set_local_state(struct mapping_table *mt, struct mapping_group *g, s
 {
 	struct mapping_group *holder = conflict_holder(mt, g, m);
 	bool was = m->conflict;
+	char state[sizeof(m->state)], holder_id[80];
 
 	m->conflict = holder != NULL;
 	if (holder)
-		snprintf(m->state, sizeof(m->state), "conflict: %s/%s port %u is taken by %s/%s%s%s",
-		         mapping_proto_name(m->proto), m->host_ip, m->host_port, holder->source, holder->owner,
-		         holder->description[0] ? " " : "", holder->description);
+		snprintf(state, sizeof(state), "conflict: %s/%s port %u is taken by %s/%s%s%s",
+		         mapping_proto_name(m->proto), m->host_ip, m->host_port, holder->source,
+		         display_short_id(holder_id, sizeof(holder_id), holder->owner), holder->description[0] ? " " : "",
+		         holder->description);
 	else
-		snprintf(m->state, sizeof(m->state), "exported");
-	if (was != m->conflict || !m->exported_once) {
+		snprintf(state, sizeof(state), "exported");
+	if (!m->exported_once) {
+		/* New: announced as what it is. */
 		m->exported_once = true;
+		memcpy(m->state, state, sizeof(state));
 		mapping_sync_changed(mt, g, m, !m->conflict);
 		mapping_emit(mt, g, m, m->conflict ? "mapping.conflict" : "mapping.add");
+	} else if (was != m->conflict) {
+		/* A conflict settled (or began): the same mapping, in a new state. */
+		mapping_sync_changed(mt, g, m, !m->conflict);
+		mapping_set_state(mt, g, m, "%s", state);
 	}
 }
 
@@ -599,6 +609,20 @@ void mapping_emit(struct mapping_table *mt, const struct mapping_group *g, const
 		return;
 	mapping_info_fill(g, m, &mi);
 	mt->on_event(mt->on_event_arg, kind, &mi);
+}
+
+void mapping_set_state(struct mapping_table *mt, const struct mapping_group *g, struct mapping *m, const char *fmt, ...)
+{
+	char state[sizeof(m->state)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(state, sizeof(state), fmt, ap);
+	va_end(ap);
+	if (!strcmp(state, m->state))
+		return;
+	memcpy(m->state, state, sizeof(state));
+	mapping_emit(mt, g, m, "mapping.state");
 }
 
 void mappings_destroy(struct mapping_table *mt)

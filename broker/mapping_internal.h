@@ -4,6 +4,7 @@
 #define BROKER_MAPPING_INTERNAL_H
 
 #include "broker/mapping.h"
+#include "broker/printf_attr.h"
 #include "rpc/rpc.h"
 
 #define MAPPING_SOURCE_MANUAL "manual"
@@ -85,6 +86,9 @@ void mapping_free(struct mapping *m);
 bool mapping_same_target(const struct mapping *a, const struct mapping *b);
 void mapping_info_fill(const struct mapping_group *g, const struct mapping *m, struct mapping_info *mi);
 void mapping_emit(struct mapping_table *mt, const struct mapping_group *g, const struct mapping *m, const char *kind);
+/* Set an announced mapping's state; a change is published as mapping.state. */
+void mapping_set_state(struct mapping_table *mt, const struct mapping_group *g, struct mapping *m, const char *fmt, ...)
+	BROKER_PRINTF(4, 5);
 
 /* mapping_sync.c */
 int mapping_sync_init(struct mapping_table *mt);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/display.h"
 #include "broker/log.h"
 #include "broker/mapping_internal.h"
 #include "broker/route.h"
@@ -83,8 +84,9 @@ void mapping_serve_start(struct mapping_table *mt, struct mapping_group *g, stru
 	}
 	other = served_elsewhere(mt, m, url);
 	if (other) {
+		char id[80];
 		snprintf(m->state, sizeof(m->state), "conflict: %s is already served for %s/%s", url, other->group->source,
-		         other->group->owner);
+		         display_short_id(id, sizeof(id), other->group->owner));
 		m->listen[0] = '\0';
 		return;
 	}
@@ -125,7 +127,11 @@ void mapping_serve_stop(struct mapping_table *mt, struct mapping *m)
 		m->listen[0] = '\0';
 		for (struct mapping *o = mt->peer_ports[mapping_port_bucket(m->proto, m->host_port)]; o; o = o->pnext)
 			if (o != m && !o->route && !o->udp && !strncmp(o->state, "conflict:", 9)) {
+				char was[sizeof(o->state)];
+				memcpy(was, o->state, sizeof(was));
 				mapping_serve_start(mt, o->group, o);
+				if (strcmp(was, o->state))
+					mapping_emit(mt, o->group, o, "mapping.state");
 				if (o->route || o->udp)
 					return;
 			}

@@ -282,7 +282,7 @@ void mappings_link_down(struct mapping_table *mt)
 		if (g->origin == MAPPING_PEER)
 			for (struct mapping *m = g->maps; m; m = m->next)
 				if (m->route || m->udp)
-					snprintf(m->state, sizeof(m->state), "waiting for the link (refusing on %s)", m->listen);
+					mapping_set_state(mt, g, m, "waiting for the link (refusing on %s)", m->listen);
 }
 
 uint64_t mappings_generation(struct mapping_table *mt)
@@ -371,7 +371,7 @@ static struct mapping *apply_upsert(struct mapping_table *mt, const char *peer, 
 			m->gen = mark;
 			/* Back after the link was down: it forwards again. */
 			if (m->route || m->udp)
-				snprintf(m->state, sizeof(m->state), "listening on %s", m->listen);
+				mapping_set_state(mt, g, m, "listening on %s", m->listen);
 			return m;
 		}
 		peer_remove(mt, g, m);
@@ -446,6 +446,18 @@ Broker__Rpc__Status mapping_rpc_sync(void *ctx, const uint8_t *body, size_t len,
 	store_begin(b->store);
 	if (req->full)
 		store_mapping_delete_peer(b->store, st.peer_id);
+	/*
+	 * Removals first: a delta may hold both a removal and an upsert of one
+	 * key (removed and added again within one batch), and the peer's set
+	 * has it.  Upserting first would drop it, and a new owner of a port
+	 * would briefly conflict with the one it replaces.
+	 */
+	if (!req->full) {
+		for (size_t i = 0; i < req->n_remove; i++) {
+			apply_remove(mt, st.peer_id, req->remove[i]);
+			changed++;
+		}
+	}
 	for (size_t i = 0; i < req->n_upsert; i++) {
 		bool ch;
 		struct mapping *m = apply_upsert(mt, st.peer_id, req->upsert[i], mark, &ch);
@@ -468,11 +480,6 @@ Broker__Rpc__Status mapping_rpc_sync(void *ctx, const uint8_t *body, size_t len,
 			}
 			if (!g->maps)
 				group_unlink_free(mt, g);
-		}
-	} else {
-		for (size_t i = 0; i < req->n_remove; i++) {
-			apply_remove(mt, st.peer_id, req->remove[i]);
-			changed++;
 		}
 	}
 	store_sync_put(b->store, st.peer_id, req->epoch, req->generation);

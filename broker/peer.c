@@ -52,6 +52,7 @@ struct peer_link {
 	struct carrier *carrier;
 	struct link *link;
 	uint64_t sync_generation;      /* of the last routes_sync we sent on it */
+	bool was_up;                   /* link.up was published: link.down follows */
 };
 
 struct peer_manager {
@@ -344,6 +345,7 @@ static void on_link_up(void *arg, struct link *l)
 		struct link_stats st;
 		link_get_stats(l, &st);
 		events_text(pl->pm->b, "link.up", "link %s up: peer %s (%s)", c->url, st.peer_id, st.peer_host);
+		pl->was_up = true;
 	}
 	if (c->role != ROLE_LISTEN)
 		snprintf(c->state, sizeof(c->state), "up");
@@ -360,7 +362,13 @@ static void on_link_down(void *arg, struct link *l, const char *why)
 	struct peer_manager *pm = pl->pm;
 	struct carrier *c = pl->carrier;
 	struct peer_link **pp = &pm->links;
+	struct link_stats st;
 
+	/* Every link.up gets its link.down; a handshake that failed was never up. */
+	link_get_stats(l, &st);
+	if (pl->was_up)
+		events_text(pm->b, "link.down", "link %s down: peer %s (%s): %s", c->url, st.peer_id, st.peer_host,
+		            why && *why ? why : "closed");
 	while (*pp && *pp != pl)
 		pp = &(*pp)->next;
 	if (*pp)

@@ -42,8 +42,6 @@ struct opts {
 
 /* Call handler(sig) on SIGINT and SIGTERM (Windows: Ctrl-C, Ctrl-Break), without restarting calls. */
 void ctl_catch_stop_signals(void (*handler)(int sig));
-/* Local calendar time of t. */
-void ctl_localtime(time_t t, struct tm *tm);
 
 /* ---- output.c ---- */
 

@@ -11,6 +11,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
 
+#include "broker/display.h"
 #include "ctl/brokerctl.h"
 #include "rpc/event_pub.h"
 #include "rpc/runtime_dir.h"
@@ -34,24 +35,14 @@ static int64_t now_ms(int clock)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void time_text(char *buf, size_t len, int64_t ms)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	char s[32];
-
-	ctl_localtime(t, &tm);
-	strftime(s, sizeof(s), "%Y-%m-%d %H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%03d", s, (int)(ms % 1000));
-}
-
 static void print_event(const struct opts *o, const char *topic, const Broker__Control__Event *ev)
 {
 	const char *kind = ev->kind[0] ? ev->kind : topic;
 	int64_t ms = ev->time_ms > 0 ? ev->time_ms : now_ms(CLOCK_REALTIME);
 	char when[64];
 
-	time_text(when, sizeof(when), ms);
+	/* The log's own format, so a watch line and a log line compare at a glance. */
+	display_time(when, sizeof(when), ms);
 	if (o->json) {
 		json_t *j = json_pack("{s:I, s:s, s:s, s:s}", "time_ms", (json_int_t)ms, "time", when, "kind", kind,
 		                      "text", ev->text);
@@ -65,19 +56,8 @@ static void print_event(const struct opts *o, const char *topic, const Broker__C
 		free(s);
 		json_decref(j);
 	} else {
-		printf("%s %s", when, kind);
-		if (ev->text[0])
-			printf(" %s", ev->text);
-		if (ev->mapping) {
-			const Broker__Control__MappingInfo *m = ev->mapping;
-			char hostport[128], connect[1024];
-
-			mapping_host_port(hostport, sizeof(hostport), m);
-			join(connect, sizeof(connect), m->connect, m->n_connect);
-			printf(" [%s/%s %s %s -> %s; %s]", m->source, m->owner, m->proto, hostport, connect,
-			       m->state[0] ? m->state : "-");
-		}
-		putchar('\n');
+		/* The broker's text already names everything once (short ids; --json has them whole). */
+		printf("%s %s%s%s\n", when, kind, ev->text[0] ? " " : "", ev->text);
 	}
 	fflush(stdout);
 }

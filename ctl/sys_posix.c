@@ -3,7 +3,6 @@
 
 #include <signal.h>
 #include <string.h>
-#include <time.h>
 
 #include "ctl/brokerctl.h"
 
@@ -16,9 +15,4 @@ void ctl_catch_stop_signals(void (*handler)(int sig))
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-}
-
-void ctl_localtime(time_t t, struct tm *tm)
-{
-	localtime_r(&t, tm);
 }

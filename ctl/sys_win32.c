@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <signal.h>
-#include <time.h>
 
 #include "ctl/brokerctl.h"
 
@@ -12,9 +11,4 @@ void ctl_catch_stop_signals(void (*handler)(int sig))
 	signal(SIGINT, handler);
 	signal(SIGTERM, handler);
 	signal(SIGBREAK, handler);
-}
-
-void ctl_localtime(time_t t, struct tm *tm)
-{
-	localtime_s(tm, &t);
 }

@@ -10,7 +10,7 @@ else
 RUNTIME_DIR_SOURCES = %reldir%/runtime_dir.c
 IPC_PEER_SOURCES = %reldir%/ipc_peer.c
 endif
-# errfmt.c is here too because brokerctl links only librpc; see the note in
+# errfmt.c and display.c are here too because brokerctl links only librpc; see the note in
 # the report: broker/local.mk should then drop it from libbroker.
 %canon_reldir%_librpc_la_SOURCES = \
 	%reldir%/rpc.c %reldir%/rpc.h \
@@ -20,7 +20,8 @@ endif
 	%reldir%/event_pub.c %reldir%/event_pub.h \
 	%reldir%/runtime_dir.h \
 	$(RUNTIME_DIR_SOURCES) $(IPC_PEER_SOURCES) \
-	broker/errfmt.c broker/errfmt.h
+	broker/errfmt.c broker/errfmt.h \
+	broker/display.c broker/display.h
 nodist_%canon_reldir%_librpc_la_SOURCES = $(PROTO_C) $(PROTO_H)
 %canon_reldir%_librpc_la_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(NNG_CFLAGS) $(LIBEVENT_CFLAGS)
 %canon_reldir%_librpc_la_LIBADD = $(PROTOBUF_C_LIBS) $(NNG_LIBS) $(LIBEVENT_LIBS)

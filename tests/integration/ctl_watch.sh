@@ -43,7 +43,7 @@ while alive "$WATCH_PID" && [ "$i" -lt 20 ]; do
 done
 if wait_exit "$WATCH_PID" 12 && [ "$WAIT_RC" -eq 0 ]; then pass "watch --count 1 exits 0 after one event"
 else fail "watch --count 1: still running or exit ${WAIT_RC:-?} ($(cat "$T/watch1.err"))"; fi
-if [ "$(grep -c . "$T/watch1.out")" -eq 1 ] && grep -q " mapping\.add .*manual/w[0-9]* tcp .*-> 127\.0\.0\.1:80" "$T/watch1.out"; then
+if [ "$(grep -c . "$T/watch1.out")" -eq 1 ] && grep -Eq "^[0-9-]{10}T[0-9:.]{12}Z mapping\.add local manual/w[0-9]+: tcp 0\.0\.0\.0:[0-9]+ -> 127\.0\.0\.1:80: exported\$" "$T/watch1.out"; then
 	pass "watch printed the mapping.add event: $(cat "$T/watch1.out")"
 else fail "watch output: $(head -c 400 "$T/watch1.out")"; fi
 

@@ -5,6 +5,7 @@
 #   include %reldir%/integration/mapping.mk
 %canon_reldir%_mapping_scripts = \
 	%reldir%/mapping_core.sh \
-	%reldir%/mapping_restart.sh
+	%reldir%/mapping_restart.sh \
+	%reldir%/watch_events.sh
 TESTS += $(%canon_reldir%_mapping_scripts)
 EXTRA_DIST += %reldir%/mapping_lib.sh $(%canon_reldir%_mapping_scripts)

@@ -24,13 +24,13 @@ endif
 check_PROGRAMS += %reldir%/test_config
 TESTS += %reldir%/test_config
 %canon_reldir%_test_config_SOURCES = %reldir%/test_config.c broker/config.c broker/config_file.c broker/config_help.c broker/url.c $(RUNTIME_DIR_SOURCES) \
-	broker/errfmt.c broker/log.c $(BROKER_PLATFORM_SOURCES) $(TEST_PLATFORM_SOURCES)
+	broker/errfmt.c broker/log.c broker/display.c $(BROKER_PLATFORM_SOURCES) $(TEST_PLATFORM_SOURCES)
 %canon_reldir%_test_config_CFLAGS = $(UNIT_CFLAGS)
 %canon_reldir%_test_config_LDADD = $(JANSSON_LIBS) $(LIBEVENT_LIBS) $(LIBEVENT_THREADS_LIBS)
 
 check_PROGRAMS += %reldir%/test_store
 TESTS += %reldir%/test_store
-%canon_reldir%_test_store_SOURCES = %reldir%/test_store.c broker/store.c broker/errfmt.c broker/log.c \
+%canon_reldir%_test_store_SOURCES = %reldir%/test_store.c broker/store.c broker/errfmt.c broker/log.c broker/display.c \
 	$(BROKER_PLATFORM_SOURCES) $(TEST_PLATFORM_SOURCES)
 %canon_reldir%_test_store_CFLAGS = $(UNIT_CFLAGS)
 %canon_reldir%_test_store_LDADD = $(SQLITE3_LIBS) $(LIBEVENT_LIBS) $(LIBEVENT_THREADS_LIBS)
@@ -41,7 +41,7 @@ check_PROGRAMS += %reldir%/test_rpc
 TESTS += %reldir%/test_rpc
 %canon_reldir%_test_rpc_SOURCES = %reldir%/test_rpc.c \
 	rpc/rpc.c rpc/ctl_server.c $(IPC_PEER_SOURCES) rpc/ipc_listen.c rpc/ctl_client.c $(RUNTIME_DIR_SOURCES) \
-	broker/log.c broker/errfmt.c $(TEST_PLATFORM_SOURCES)
+	broker/log.c broker/display.c broker/errfmt.c $(TEST_PLATFORM_SOURCES)
 nodist_%canon_reldir%_test_rpc_SOURCES = $(PROTO_C) $(PROTO_H)
 %canon_reldir%_test_rpc_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(NNG_CFLAGS) \
 	$(LIBEVENT_CFLAGS) $(LIBEVENT_THREADS_CFLAGS) $(JANSSON_CFLAGS)
@@ -53,6 +53,6 @@ nodist_%canon_reldir%_test_rpc_SOURCES = $(PROTO_C) $(PROTO_H)
 check_PROGRAMS += %reldir%/test_http
 TESTS += %reldir%/test_http
 %canon_reldir%_test_http_SOURCES = %reldir%/test_http.c broker/http.c broker/url.c broker/errfmt.c \
-	broker/log.c
+	broker/log.c broker/display.c
 %canon_reldir%_test_http_CFLAGS = $(UNIT_CFLAGS) $(PROTOBUF_C_CFLAGS) $(NNG_CFLAGS)
 %canon_reldir%_test_http_LDADD = $(LIBEVENT_LIBS) $(JANSSON_LIBS)
