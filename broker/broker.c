@@ -11,9 +11,11 @@
 
 #include "broker/broker.h"
 #include "broker/ctl_service.h"
+#include "broker/endpoint.h"
 #include "broker/errfmt.h"
 #include "broker/events.h"
 #include "broker/http.h"
+#include "broker/link_auth.h"
 #include "broker/log.h"
 #include "broker/mapping.h"
 #include "broker/peer.h"
@@ -62,6 +64,73 @@ int broker_init(struct broker *b, int argc, char **argv)
 		return rc;
 	}
 	plugins_load_dirs(b->plugins);
+	/* What --check-config reports, the daemon says at start too. */
+	plugins_check_config(b->plugins);
+	return 0;
+}
+
+static void print_problem(void *arg, const char *what)
+{
+	fprintf(arg, "brokerd: %s\n", what);
+}
+
+/* Config routes: their schemes are served, by plugins that can listen or connect. */
+static size_t check_config_routes(struct broker *b, FILE *out)
+{
+	size_t problems = 0;
+
+	for (size_t i = 0; i < b->cfg.n_routes; i++) {
+		const struct config_route *r = &b->cfg.routes[i];
+		char err[768];
+
+		if (endpoint_check(b->plugins, r->listen, true, err, sizeof(err)) < 0 ||
+		    endpoint_check(b->plugins, r->connect, false, err, sizeof(err)) < 0) {
+			fprintf(out, "brokerd: %s: routes[%zu] (%s): %s\n", b->cfg.config_file, i, r->name, err);
+			problems++;
+		}
+	}
+	return problems;
+}
+
+/* The secret is read only when a link needs it; a bad one fails every authenticated link. */
+static size_t check_link_secret(struct broker *b, FILE *out)
+{
+	const struct broker_config *cfg = &b->cfg;
+	char err[768];
+
+	if (cfg->n_link_listen == 0 && cfg->n_link_connect == 0 && !cfg->link_stdio)
+		return 0;
+	if (link_secret_check(cfg->link_secret, err, sizeof(err)) == 0)
+		return 0;
+	fprintf(out, "brokerd: link secret: %s\n", err);
+	return 1;
+}
+
+int broker_check_config(struct broker *b, FILE *out)
+{
+	size_t problems;
+	int rc;
+
+	/* Load the plugins as the daemon would (their option tables, their init), open nothing else. */
+	if (platform_event_threads() < 0 || !(b->base = event_base_new()) || (rc = plugins_create(b, &b->plugins)) < 0) {
+		fprintf(out, "brokerd: cannot set up the check: out of memory\n");
+		return -ENOMEM;
+	}
+	plugins_set_reporter(b->plugins, print_problem, out);
+	plugins_load_dirs(b->plugins);
+	plugins_check_config(b->plugins);
+	problems = plugins_problems(b->plugins);
+	problems += check_config_routes(b, out);
+	problems += check_link_secret(b, out);
+	plugins_destroy(b->plugins);
+	b->plugins = NULL;
+	event_base_free(b->base);
+	b->base = NULL;
+	if (problems) {
+		fprintf(out, "brokerd: %zu problem%s in the configuration (%s)\n", problems, problems == 1 ? "" : "s",
+		        b->cfg.config_file ? b->cfg.config_file : "no config file");
+		return -EINVAL;
+	}
 	return 0;
 }
 

@@ -3,6 +3,7 @@
 #define BROKER_BROKER_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <time.h>
 #include "broker/config.h"
 
@@ -46,6 +47,14 @@ struct broker {
 	time_t stopping_since;
 	int exit_code;
 };
+
+/*
+ * --check-config: load the plugins as the daemon would (option tables,
+ * init) and check what refers to them, the config routes' schemes and the
+ * link secret; open nothing else.  Each problem is one line on out; <0 if
+ * there was any.
+ */
+int broker_check_config(struct broker *b, FILE *out);
 
 /* Build everything (no sockets yet besides the store).  Logs and returns <0 on failure. */
 int broker_init(struct broker *b, int argc, char **argv);

@@ -295,7 +295,7 @@ static int resolve_watch(struct broker_config *cfg, const struct layer *l, char 
 	for (size_t i = 0; l && i < l->n[L_WATCH]; i++) {
 		char *spec = strdup(l->list[L_WATCH][i]), *save = NULL;
 		char *name = spec ? strtok_r(spec, ",", &save) : NULL;
-		json_t *opts;
+		json_t *opts, *given;
 
 		if (!spec)
 			return errfmt(err, errlen, -ENOMEM, "out of memory");
@@ -304,12 +304,19 @@ static int resolve_watch(struct broker_config *cfg, const struct layer *l, char 
 			return errfmt(err, errlen, -EINVAL, "--watch: '%s' names no plugin (use NAME[,KEY=VALUE...])",
 			              l->list[L_WATCH][i]);
 		}
-		if (!cfg->plugin_options && !(cfg->plugin_options = json_object()))
+		if ((!cfg->plugin_options && !(cfg->plugin_options = json_object())) ||
+		    (!cfg->watch_options && !(cfg->watch_options = json_object())))
 			goto nomem;
 		opts = json_object_get(cfg->plugin_options, name);
 		if (!opts) {
 			opts = json_object();
 			if (!opts || json_object_set_new(cfg->plugin_options, name, opts) < 0)
+				goto nomem;
+		}
+		given = json_object_get(cfg->watch_options, name);
+		if (!given) {
+			given = json_object();
+			if (!given || json_object_set_new(cfg->watch_options, name, given) < 0)
 				goto nomem;
 		}
 		for (char *kv = strtok_r(NULL, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
@@ -320,7 +327,8 @@ static int resolve_watch(struct broker_config *cfg, const struct layer *l, char 
 				return -EINVAL;
 			}
 			*eq = '\0';
-			if (json_object_set_new(opts, kv, json_string(eq + 1)) < 0)
+			if (json_object_set_new(opts, kv, json_string(eq + 1)) < 0 ||
+			    json_object_set_new(given, kv, json_string(eq + 1)) < 0)
 				goto nomem;
 		}
 		if (cfg->n_watch == CONFIG_MAX_LIST || !(cfg->watch[cfg->n_watch++] = strdup(name)))
@@ -390,7 +398,18 @@ static int resolve(struct broker_config *cfg, const struct flags *f, const struc
 		cfg->mapping_bind = 1;
 	else if (v && strcmp(v, "loopback"))
 		return errfmt(err, errlen, -EINVAL, "%s: '%s' is not a bind policy (use loopback or as-given)", label, v);
-	if ((rc = resolve_watch(cfg, pick_list(L_WATCH, &f->l, el, ff), err, errlen)) < 0)
+	const struct layer *wl = pick_list(L_WATCH, &f->l, el, ff);
+	if (wl) {
+		if (wl == &f->l)
+			snprintf(label, sizeof(label), "--%s", config_lists[L_WATCH].flag);
+		else if (wl == el)
+			snprintf(label, sizeof(label), "%s", config_lists[L_WATCH].env);
+		else
+			snprintf(label, sizeof(label), "%s: %s", path, config_lists[L_WATCH].key);
+		if (!(cfg->watch_from = strdup(label)))
+			return errfmt(err, errlen, -ENOMEM, "out of memory");
+	}
+	if ((rc = resolve_watch(cfg, wl, err, errlen)) < 0)
 		return rc;
 	if ((rc = resolve_number(S_LINK_KEEPALIVE, f, el, ff, path, 1, 3600, DEFAULT_LINK_KEEPALIVE,
 	                         &cfg->link_keepalive_s, err, errlen)) < 0 ||
@@ -549,6 +568,8 @@ void config_free(struct broker_config *cfg)
 	}
 	free(cfg->routes);
 	json_decref(cfg->plugin_options);
+	json_decref(cfg->watch_options);
+	free(cfg->watch_from);
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->log_level = BROKER_LOG_INFO;
 	cfg->drain_timeout_s = DEFAULT_DRAIN_TIMEOUT;

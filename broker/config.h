@@ -68,6 +68,8 @@ struct broker_config {
 	bool mapping_allow_privileged;
 	char *watch[CONFIG_MAX_LIST];   /* watcher plugins to start (names; options go to plugin_options) */
 	size_t n_watch;
+	json_t *watch_options;  /* name -> {KEY: VALUE} given in watch entries (to name them in errors) */
+	char *watch_from;       /* where the watch entries came from: "--watch", "BROKER_WATCH", "FILE: watch" */
 
 	bool check_config;
 	bool show_version;

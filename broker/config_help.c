@@ -85,7 +85,8 @@ void config_print_help(FILE *out, const char *argv0)
 	help_line(out, config_settings[S_MAPPING_PRIVILEGED].flag, NULL, config_settings[S_MAPPING_PRIVILEGED].help,
 	          config_settings[S_MAPPING_PRIVILEGED].env, config_settings[S_MAPPING_PRIVILEGED].key, "false");
 	fputc('\n', out);
-	help_line(out, "check-config", NULL, "validate flags, environment and config file, then exit",
+	help_line(out, "check-config", NULL,
+	          "check flags, environment, config file, plugin options and names; report every problem, then exit",
 	          NULL, NULL, NULL);
 	help_line(out, "version", NULL, "print the version and exit", NULL, NULL, NULL);
 	help_line(out, "help", NULL, "print this help and exit", NULL, NULL, NULL);

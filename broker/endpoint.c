@@ -77,6 +77,29 @@ static int resolve(struct plugin_registry *reg, const char *text, struct url *u,
 	return 0;
 }
 
+int endpoint_check(struct plugin_registry *reg, const char *text, bool listen, char *err, size_t errlen)
+{
+	struct plugin *p;
+	struct url u;
+	int rc = url_parse(text, &u, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	if (u.is_peer) {
+		/* The peer's plugins decide; nothing to check here. */
+		url_free(&u);
+		return 0;
+	}
+	p = plugins_for_scheme_loaded(reg, u.pub.scheme);
+	if (!p)
+		rc = errfmt(err, errlen, -EPROTONOSUPPORT, "%s: no plugin serves scheme '%s'", text, u.pub.scheme);
+	else if (listen ? !p->desc.listen : !p->desc.connect)
+		rc = errfmt(err, errlen, -EOPNOTSUPP, "%s: plugin %s cannot %s", text, p->desc.name,
+		            listen ? "listen" : "connect");
+	url_free(&u);
+	return rc;
+}
+
 static void listener_release(struct plugin_resource *res)
 {
 	struct listener *l = (struct listener *)res;

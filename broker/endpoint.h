@@ -2,6 +2,7 @@
 #ifndef BROKER_ENDPOINT_H
 #define BROKER_ENDPOINT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "broker/plugin.h"
 
@@ -25,6 +26,12 @@ typedef void (*connector_done_fn)(void *arg, int err, const char *reason,
 int endpoint_listen(struct plugin_registry *reg, const char *url, listener_accept_fn on_accept,
                     listener_lost_fn on_lost, void *arg, struct listener **out, char *err, size_t errlen);
 void listener_close(struct listener *l);
+/*
+ * Check what can be checked of url without opening anything: it parses, a
+ * loaded plugin serves its scheme and can listen (or connect).  A peer: URL
+ * is the peer's to check.  For --check-config.
+ */
+int endpoint_check(struct plugin_registry *reg, const char *url, bool listen, char *err, size_t errlen);
 /* Effective address (port 0 resolved), or the URL as given. */
 const char *listener_address(const struct listener *l);
 

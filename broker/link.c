@@ -387,9 +387,12 @@ static void link_on_hello(struct link *l, const uint8_t *payload, size_t len)
 		uint8_t proof[LINK_PROOF_SIZE];
 
 		if (!l->p.secret) {
-			log_warn(TAG, "%s: peer %s requires authentication and we have no secret (pass --link-secret)",
-			         l->carrier, l->peer_id);
-			link_shutdown(l, "peer requires authentication; we have no secret", true);
+			char why[1200];
+			/* The reason the secret is missing, every time: the start-up warning scrolled away long ago. */
+			snprintf(why, sizeof(why), "peer requires authentication and we have no secret: %s",
+			         l->p.secret_error && *l->p.secret_error ? l->p.secret_error : "none given (pass --link-secret)");
+			log_warn(TAG, "%s: peer %s: %s", l->carrier, l->peer_id, why);
+			link_shutdown(l, why, true);
 			return;
 		}
 		link_auth_proof(l->p.secret, l->p.secret_len, l->p.dialer, l->peer_nonce, l->nonce, l->broker_id,
@@ -420,6 +423,14 @@ static void link_on_auth(struct link *l, const uint8_t *payload, size_t len)
 	ok = l->p.secret && link_auth_verify(l->p.secret, l->p.secret_len, !l->p.dialer, l->nonce, l->peer_nonce,
 	                                     l->peer_id, auth->proof.data, auth->proof.len);
 	broker__link__auth__free_unpacked(auth, NULL);
+	if (!ok && !l->p.secret) {
+		char why[1200];
+		snprintf(why, sizeof(why), "cannot check the peer's proof: we have no secret: %s",
+		         l->p.secret_error && *l->p.secret_error ? l->p.secret_error : "none given (pass --link-secret)");
+		log_warn(TAG, "%s: peer %s (%s): %s; dropping the link", l->carrier, l->peer_id, l->peer_host, why);
+		link_shutdown(l, why, true);
+		return;
+	}
 	if (!ok) {
 		l->stats.protocol_errors++;
 		log_warn(TAG, "%s: authentication failed for peer %s (%s): wrong secret; dropping the link",

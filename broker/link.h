@@ -36,6 +36,7 @@ struct link_params {
 	bool require_auth;                 /* the peer must prove it knows the secret */
 	const uint8_t *secret;             /* NULL: we cannot prove anything */
 	size_t secret_len;
+	const char *secret_error;          /* secret NULL: why ("...: readable by others; run chmod 600 ...") */
 	const char *broker_id;
 	const char *carrier;               /* the carrier's URL, for logs and status */
 	int keepalive_ms;                  /* PING interval */

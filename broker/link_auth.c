@@ -74,35 +74,56 @@ static int create_secret(const char *path, char *err, size_t errlen)
 	return rc;
 }
 
+/* Read the file, refuse a bad one with the reason; *n: the secret's length without trailing newlines. */
+static int secret_read(const char *path, uint8_t *buf, size_t cap, size_t *n, char *err, size_t errlen)
+{
+	int rc = platform_private_file_read(path, buf, cap, n, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	/* Trailing newlines are not part of the secret (editors add them). */
+	while (*n > 0 && (buf[*n - 1] == '\n' || buf[*n - 1] == '\r'))
+		(*n)--;
+	if (*n < LINK_SECRET_MIN || *n > LINK_SECRET_MAX)
+		return errfmt(err, errlen, -EINVAL, "%s: secret must be %d..%d bytes (it has %zu)", path, LINK_SECRET_MIN,
+		              LINK_SECRET_MAX, *n);
+	return 0;
+}
+
 int link_secret_load(const char *path, bool create, uint8_t **secret, size_t *len, char *err, size_t errlen)
 {
 	uint8_t buf[LINK_SECRET_MAX + 1];
 	size_t n = 0;
 	int rc;
 
-	rc = platform_private_file_read(path, buf, sizeof(buf), &n, err, errlen);
+	rc = secret_read(path, buf, sizeof(buf), &n, err, errlen);
 	if (rc == -ENOENT && create) {
 		if ((rc = create_secret(path, err, errlen)) < 0)
 			return rc;
-		rc = platform_private_file_read(path, buf, sizeof(buf), &n, err, errlen);
+		rc = secret_read(path, buf, sizeof(buf), &n, err, errlen);
 	}
 	if (rc < 0) {
 		sodium_memzero(buf, sizeof(buf));
 		return rc;
 	}
-	/* Trailing newlines are not part of the secret (editors add them). */
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
-	if (n < LINK_SECRET_MIN || n > LINK_SECRET_MAX) {
-		sodium_memzero(buf, sizeof(buf));
-		return errfmt(err, errlen, -EINVAL, "%s: secret must be %d..%d bytes (it has %zu)", path,
-		              LINK_SECRET_MIN, LINK_SECRET_MAX, n);
-	}
 	*secret = malloc(n);
-	if (!*secret)
+	if (!*secret) {
+		sodium_memzero(buf, sizeof(buf));
 		return errfmt(err, errlen, -ENOMEM, "out of memory");
+	}
 	memcpy(*secret, buf, n);
 	*len = n;
 	sodium_memzero(buf, sizeof(buf));
 	return 0;
+}
+
+int link_secret_check(const char *path, char *err, size_t errlen)
+{
+	uint8_t buf[LINK_SECRET_MAX + 1];
+	size_t n = 0;
+	int rc = secret_read(path, buf, sizeof(buf), &n, err, errlen);
+
+	sodium_memzero(buf, sizeof(buf));
+	/* Absent is fine: the broker creates it at start. */
+	return rc == -ENOENT ? 0 : rc;
 }

@@ -20,6 +20,8 @@ void link_auth_nonce(uint8_t *buf, size_t len);
  * others is refused ("chmod 600 PATH").  *secret is malloc'd.
  */
 int link_secret_load(const char *path, bool create, uint8_t **secret, size_t *len, char *err, size_t errlen);
+/* --check-config: would link_secret_load succeed?  An absent file is fine (it is created at start). */
+int link_secret_check(const char *path, char *err, size_t errlen);
 
 /*
  * proof = HMAC-SHA256(secret, "broker-link-v1" | role | challenge | own nonce | own id)

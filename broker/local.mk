@@ -32,7 +32,7 @@ endif
 	%reldir%/peer.c %reldir%/peer.h \
 	%reldir%/platform.h %reldir%/platform_net.h $(BROKER_PLATFORM_SOURCES) \
 	$(BROKER_PIDWATCH_SOURCES) %reldir%/platform_pidwatch.h %reldir%/printf_attr.h \
-	%reldir%/plugins.c %reldir%/plugins.h %reldir%/plugins_internal.h \
+	%reldir%/plugins.c %reldir%/plugins.h %reldir%/plugins_internal.h %reldir%/plugins_options.c \
 	%reldir%/relay.c %reldir%/relay.h %reldir%/relay_fd.c \
 	%reldir%/route.c %reldir%/route.h \
 	%reldir%/store.c %reldir%/store.h \

@@ -29,8 +29,8 @@ int main(int argc, char **argv)
 	memset(&b, 0, sizeof(b));
 	rc = config_load(&b.cfg, argc, argv, err, sizeof(err));
 	if (rc < 0) {
+		/* The reason already says where to look ("see --help" for flags); one line is enough. */
 		fprintf(stderr, "brokerd: %s\n", err);
-		fprintf(stderr, "Try 'brokerd --help'.\n");
 		config_free(&b.cfg);
 		return 2;
 	}
@@ -45,10 +45,14 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (b.cfg.check_config) {
-		printf("brokerd: configuration OK (%s)\n",
-		       b.cfg.config_file ? b.cfg.config_file : "built-in defaults");
+		/* Quiet plugins: their "loaded" lines are not what a check is for. */
+		log_configure(b.cfg.log_level < BROKER_LOG_WARN ? b.cfg.log_level : BROKER_LOG_WARN, b.cfg.log_format);
+		rc = broker_check_config(&b, stderr);
+		if (rc == 0)
+			printf("brokerd: configuration OK (%s)\n",
+			       b.cfg.config_file ? b.cfg.config_file : "built-in defaults");
 		config_free(&b.cfg);
-		return 0;
+		return rc < 0 ? 2 : 0;
 	}
 	log_configure(b.cfg.log_level, b.cfg.log_format);
 	rc = broker_init(&b, argc, argv);

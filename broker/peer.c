@@ -61,6 +61,7 @@ struct peer_manager {
 	struct peer_link *links;
 	uint8_t *secret;
 	size_t secret_len;
+	char secret_error[1024];       /* why there is no secret, for every later message */
 	char broker_id[80];
 	uint64_t generation;
 	bool stopping;
@@ -410,6 +411,7 @@ static int start_link(struct peer_manager *pm, struct carrier *c, const struct b
 		.require_auth = c->require_auth,
 		.secret = pm->secret,
 		.secret_len = pm->secret_len,
+		.secret_error = pm->secret_error,
 		.broker_id = pm->broker_id,
 		.carrier = c->url,
 		.keepalive_ms = cfg->link_keepalive_s * 1000,
@@ -573,8 +575,9 @@ int peer_start(struct peer_manager *pm)
 	load_broker_id(pm);
 	rc = link_secret_load(cfg->link_secret, true, &pm->secret, &pm->secret_len, err, sizeof(err));
 	if (rc < 0) {
-		/* Private carriers still work; carriers that need auth will refuse. */
-		log_warn(TAG, "link secret: %s; links that require authentication will fail", err);
+		/* Private carriers still work; carriers that need auth will refuse, saying why. */
+		snprintf(pm->secret_error, sizeof(pm->secret_error), "%s", err);
+		log_error(TAG, "link secret: %s; links that require authentication will fail", err);
 	}
 	for (size_t i = 0; i < cfg->n_link_listen; i++) {
 		struct carrier *c = carrier_add(pm, ROLE_LISTEN, cfg->link_listen[i]);

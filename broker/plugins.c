@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,11 @@ struct plugin_registry {
 	struct plugin *head, *tail;
 	size_t count;
 	bool started;
+	plugins_report_fn report;     /* NULL: the log */
+	void *report_arg;
+	size_t problems;              /* reported so far */
+	char **refused;               /* names of plugins refused at load (their reason was reported) */
+	size_t n_refused;
 };
 
 static struct plugin_registry *registry_of(const struct plugin *p)
@@ -38,6 +44,51 @@ struct broker *plugin_broker(const struct plugin *p)
 struct broker *plugins_broker(const struct plugin_registry *reg)
 {
 	return reg->broker;
+}
+
+void plugins_set_reporter(struct plugin_registry *reg, plugins_report_fn fn, void *arg)
+{
+	reg->report = fn;
+	reg->report_arg = arg;
+}
+
+size_t plugins_problems(const struct plugin_registry *reg)
+{
+	return reg->problems;
+}
+
+void plugins_report(struct plugin_registry *reg, const char *fmt, ...)
+{
+	char what[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	reg->problems++;
+	if (reg->report)
+		reg->report(reg->report_arg, what);
+	else
+		log_error("plugins", "%s", what);
+}
+
+bool plugins_was_refused(const struct plugin_registry *reg, const char *name)
+{
+	for (size_t i = 0; i < reg->n_refused; i++)
+		if (!strcmp(reg->refused[i], name))
+			return true;
+	return false;
+}
+
+static void note_refused(struct plugin_registry *reg, const char *name)
+{
+	char **n;
+
+	if (!name || plugins_was_refused(reg, name) || !(n = realloc(reg->refused, (reg->n_refused + 1) * sizeof(*n))))
+		return;
+	reg->refused = n;
+	if ((n[reg->n_refused] = strdup(name)))
+		reg->n_refused++;
 }
 
 int plugins_create(struct broker *b, struct plugin_registry **out)
@@ -117,6 +168,14 @@ struct plugin *plugins_for_scheme(struct plugin_registry *reg, const char *schem
 	return NULL;
 }
 
+struct plugin *plugins_for_scheme_loaded(struct plugin_registry *reg, const char *scheme)
+{
+	for (struct plugin *p = reg->head; p; p = p->next)
+		if (plugin_serves(p, scheme))
+			return p;
+	return NULL;
+}
+
 int plugins_schemes_text(struct plugin_registry *reg, char *buf, size_t len)
 {
 	size_t off = 0;
@@ -131,130 +190,6 @@ int plugins_schemes_text(struct plugin_registry *reg, char *buf, size_t len)
 	if (off == 0)
 		snprintf(buf, len, "none");
 	return 0;
-}
-
-/* ---------------------------------------------------------- options */
-
-static size_t option_count(const struct broker_option *opts)
-{
-	size_t n = 0;
-
-	while (opts && opts[n].type != BROKER_OPT_END)
-		n++;
-	return n;
-}
-
-const char *plugin_option_text(const struct plugin *p, const char *name)
-{
-	for (size_t i = 0; i < p->n_options; i++)
-		if (strcmp(p->desc.options[i].name, name) == 0)
-			return p->option_values[i];
-	return NULL;
-}
-
-const struct broker_option *plugin_option_decl(const struct plugin *p, const char *name)
-{
-	for (size_t i = 0; i < p->n_options; i++)
-		if (strcmp(p->desc.options[i].name, name) == 0)
-			return &p->desc.options[i];
-	return NULL;
-}
-
-/* Check one textual value against its declared type. */
-static int option_check(const struct broker_option *o, const char *value, char *err, size_t errlen)
-{
-	char *end;
-	long long v;
-
-	switch (o->type) {
-	case BROKER_OPT_INT:
-		errno = 0;
-		v = strtoll(value, &end, 0);
-		if (errno || end == value || *end)
-			return errfmt(err, errlen, -EINVAL, "option %s: '%s' is not an integer", o->name, value);
-		if (o->min != o->max && (v < o->min || v > o->max))
-			return errfmt(err, errlen, -ERANGE, "option %s: %lld is outside %lld..%lld", o->name, v,
-			              o->min, o->max);
-		return 0;
-	case BROKER_OPT_BOOL:
-		if (!strcmp(value, "true") || !strcmp(value, "false") || !strcmp(value, "1") ||
-		    !strcmp(value, "0") || !strcmp(value, "yes") || !strcmp(value, "no"))
-			return 0;
-		return errfmt(err, errlen, -EINVAL, "option %s: '%s' is not a boolean (true/false)", o->name, value);
-	default:
-		return 0;
-	}
-}
-
-/* Fill option values: config file "plugins": {NAME: {...}} over declared defaults. */
-static int plugin_apply_options(struct plugin *p, char *err, size_t errlen)
-{
-	struct broker *b = plugin_broker(p);
-	json_t *mine = NULL;
-	const char *key;
-	json_t *val;
-	char **values;
-
-	p->n_options = option_count(p->desc.options);
-	values = calloc(p->n_options + 1, sizeof(*values));
-	if (!values)
-		return -ENOMEM;
-	for (size_t i = 0; i < p->n_options; i++)
-		if (p->desc.options[i].default_value && !(values[i] = strdup(p->desc.options[i].default_value)))
-			goto nomem;
-
-	if (b->cfg.plugin_options)
-		mine = json_object_get(b->cfg.plugin_options, p->desc.name);
-	if (mine && !json_is_object(mine)) {
-		errfmt(err, errlen, -EINVAL, "config \"plugins\": \"%s\" must be an object", p->desc.name);
-		goto fail;
-	}
-	json_object_foreach(mine, key, val) {
-		size_t i;
-		char text[64];
-		const char *s = text;
-
-		for (i = 0; i < p->n_options; i++)
-			if (strcmp(p->desc.options[i].name, key) == 0)
-				break;
-		if (i == p->n_options) {
-			errfmt(err, errlen, -EINVAL, "unknown option '%s' (see brokerctl plugin help %s)", key,
-			       p->desc.name);
-			goto fail;
-		}
-		if (json_is_string(val))
-			s = json_string_value(val);
-		else if (json_is_integer(val))
-			snprintf(text, sizeof(text), "%lld", (long long)json_integer_value(val));
-		else if (json_is_boolean(val))
-			snprintf(text, sizeof(text), "%s", json_is_true(val) ? "true" : "false");
-		else {
-			errfmt(err, errlen, -EINVAL, "option %s: must be a string, integer or boolean", key);
-			goto fail;
-		}
-		if (option_check(&p->desc.options[i], s, err, errlen) < 0)
-			goto fail;
-		free(values[i]);
-		if (!(values[i] = strdup(s)))
-			goto nomem;
-	}
-	for (size_t i = 0; i < p->n_options; i++)
-		if (values[i] && option_check(&p->desc.options[i], values[i], err, errlen) < 0)
-			goto fail;
-	if (p->option_values) {
-		for (size_t i = 0; i < p->n_options; i++)
-			free(p->option_values[i]);
-		free(p->option_values);
-	}
-	p->option_values = values;
-	return 0;
-nomem:
-	errfmt(err, errlen, -ENOMEM, "out of memory");
-fail:
-	for (size_t i = 0; i < p->n_options; i++)
-		free(values[i]);
-	free(values);
-	return -EINVAL;
 }
 
 /* ---------------------------------------------------------- load */
@@ -311,11 +246,7 @@ static int plugin_validate(struct plugin_registry *reg, struct plugin *p, const 
 static void plugin_free(struct plugin *p)
 {
 	post_queue_free(p->posts);
-	if (p->option_values) {
-		for (size_t i = 0; i < p->n_options; i++)
-			free(p->option_values[i]);
-		free(p->option_values);
-	}
+	plugin_free_options(p);
 	platform_dl_close(p->dl);
 	free(p->path);
 	free(p);
@@ -389,11 +320,15 @@ int plugins_load_path(struct plugin_registry *reg, const char *path, struct plug
 	rc = plugin_validate(reg, p, raw, why, sizeof(why));
 	if (rc < 0) {
 		errfmt(err, errlen, rc, "%s: %s", path, why);
+		if (valid_name(p->desc.name))
+			note_refused(reg, p->desc.name);
 		goto fail;
 	}
 	rc = plugin_apply_options(p, why, sizeof(why));
 	if (rc < 0) {
-		errfmt(err, errlen, rc, "%s: plugin %s: %s", path, p->desc.name, why);
+		/* The value's place in the configuration says more than the plugin file. */
+		errfmt(err, errlen, rc, "plugin %s: %s", p->desc.name, why);
+		note_refused(reg, p->desc.name);
 		goto fail;
 	}
 	if (p->desc.init) {
@@ -401,6 +336,7 @@ int plugins_load_path(struct plugin_registry *reg, const char *path, struct plug
 		if (rc < 0) {
 			errfmt(err, errlen, rc, "%s: plugin %s: init failed: %s", path, p->desc.name,
 			       why[0] ? why : strerror(-rc));
+			note_refused(reg, p->desc.name);
 			goto fail;
 		}
 	}
@@ -432,7 +368,7 @@ static int load_one(void *arg, const char *path)
 
 	/* A bad plugin is reported and skipped: the broker keeps running with the rest. */
 	if (plugins_load_path(reg, path, NULL, err, sizeof(err)) < 0)
-		log_error("plugins", "refused %s", err);
+		plugins_report(reg, "refused %s", err);
 	return 0;
 }
 
@@ -443,27 +379,18 @@ int plugins_load_dirs(struct plugin_registry *reg)
 	for (size_t i = 0; i < cfg->n_plugin_dirs; i++) {
 		int rc = platform_list_dir(cfg->plugin_dirs[i], platform_plugin_suffix(), load_one, reg);
 		if (rc < 0)
-			log_warn("plugins", "plugin dir %s: %s", cfg->plugin_dirs[i], strerror(-rc));
+			plugins_report(reg, "plugin dir %s: %s (check --plugin-dir / BROKER_PLUGIN_DIR)",
+			               cfg->plugin_dirs[i], strerror(-rc));
 	}
 	return 0;
 }
 
 int plugins_start_all(struct plugin_registry *reg)
 {
-	const struct broker_config *cfg = &reg->broker->cfg;
-
 	reg->started = true;
 	for (struct plugin *p = reg->head; p; p = p->next)
 		if (!p->started)
 			plugin_start(p);
-	for (size_t i = 0; i < cfg->n_watch; i++) {
-		struct plugin *p = plugins_find(reg, cfg->watch[i]);
-		if (!p)
-			log_error("plugins", "--watch %s: no plugin named '%s' is loaded (check --plugin-dir)", cfg->watch[i],
-			          cfg->watch[i]);
-		else if (!(p->desc.kinds & BROKER_KIND_WATCHER))
-			log_error("plugins", "--watch %s: plugin '%s' is not a watcher", cfg->watch[i], cfg->watch[i]);
-	}
 	return 0;
 }
 
@@ -480,7 +407,7 @@ int plugins_reload_all(struct plugin_registry *reg)
 			snprintf(p->status, sizeof(p->status), "loaded (watcher off; enable with --watch %s)", p->desc.name);
 		}
 		if (plugin_apply_options(p, err, sizeof(err)) < 0) {
-			log_error(p->desc.name, "reload: keeping old options: %s", err);
+			plugins_report(reg, "plugin %s: reload: keeping the old options: %s", p->desc.name, err);
 			failures++;
 			continue;
 		}
@@ -491,6 +418,9 @@ int plugins_reload_all(struct plugin_registry *reg)
 		if (is_watcher && !p->started && reg->started && watch_enabled(p))
 			plugin_start(p);
 	}
+	/* The new file may name plugins or watchers that are not here. */
+	if (plugins_check_config(reg) < 0)
+		failures++;
 	return failures ? -EINVAL : 0;
 }
 
@@ -569,6 +499,9 @@ void plugins_destroy(struct plugin_registry *reg)
 		return;
 	while (reg->tail)
 		plugin_remove(reg, reg->tail);
+	for (size_t i = 0; i < reg->n_refused; i++)
+		free(reg->refused[i]);
+	free(reg->refused);
 	free(reg);
 }
 

@@ -11,8 +11,24 @@ struct plugin;   /* == struct broker_plugin_handle */
 int plugins_create(struct broker *b, struct plugin_registry **out);
 void plugins_destroy(struct plugin_registry *reg);
 
-/* Load every *.so (*.dll) in the configured plugin dirs; a bad plugin is logged and skipped. */
+/*
+ * Where problems go (refused plugins, unreadable plugin dirs, options and
+ * names in the configuration that do not match a plugin): the log by
+ * default; --check-config prints them.
+ */
+typedef void (*plugins_report_fn)(void *arg, const char *what);
+void plugins_set_reporter(struct plugin_registry *reg, plugins_report_fn fn, void *arg);
+/* How many problems were reported so far. */
+size_t plugins_problems(const struct plugin_registry *reg);
+
+/* Load every *.so (*.dll) in the configured plugin dirs; a bad plugin is reported and skipped. */
 int plugins_load_dirs(struct plugin_registry *reg);
+/*
+ * After loading: report "plugins" entries and watch names that match no
+ * loaded plugin (a plugin refused at load was reported already).  -EINVAL
+ * when there was something to report.
+ */
+int plugins_check_config(struct plugin_registry *reg);
 /*
  * Load one plugin file and init+start it (if the registry is started).
  * Errors name the file and the exact reason: "…/x.so: ABI major 2, this broker speaks 1".
@@ -28,6 +44,8 @@ void plugins_stop_all(struct plugin_registry *reg);
 
 struct plugin *plugins_find(struct plugin_registry *reg, const char *name);
 struct plugin *plugins_for_scheme(struct plugin_registry *reg, const char *scheme);
+/* The same among loaded plugins, started or not (--check-config starts none). */
+struct plugin *plugins_for_scheme_loaded(struct plugin_registry *reg, const char *scheme);
 size_t plugins_count(struct plugin_registry *reg);
 /* Iterate in load order; stop when fn returns non-zero. */
 int plugins_foreach(struct plugin_registry *reg, int (*fn)(void *arg, struct plugin *p), void *arg);

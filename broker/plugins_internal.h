@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include "broker/plugin.h"
 #include "broker/plugins.h"
+#include "broker/printf_attr.h"
 
 /* struct broker_plugin_handle, as plugins see it, is this record. */
 struct plugin {
@@ -37,6 +38,12 @@ void post_queue_free(struct post_queue *q);
 struct broker *plugins_broker(const struct plugin_registry *reg);
 const char *plugin_name(const struct plugin *p);
 const struct broker_option *plugin_option_decl(const struct plugin *p, const char *name);
+/* plugins_options.c: the values in effect from the configuration, checked against the table. */
+int plugin_apply_options(struct plugin *p, char *err, size_t errlen);
+void plugin_free_options(struct plugin *p);
+/* plugins.c: report one problem (counted); was a plugin of this name refused at load? */
+void plugins_report(struct plugin_registry *reg, const char *fmt, ...) BROKER_PRINTF(2, 3);
+bool plugins_was_refused(const struct plugin_registry *reg, const char *name);
 /* "unix, tcp" - the schemes of started endpoint plugins, for error messages. */
 int plugins_schemes_text(struct plugin_registry *reg, char *buf, size_t len);
 

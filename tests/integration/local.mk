@@ -13,6 +13,7 @@
 	%reldir%/store_errors.sh \
 	%reldir%/health.sh \
 	%reldir%/reload.sh \
+	%reldir%/check_config.sh \
 	%reldir%/drain.sh \
 	%reldir%/watch_docker.sh \
 	%reldir%/watch_procnet.sh \

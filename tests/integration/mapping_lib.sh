@@ -13,9 +13,6 @@
 UDPECHO="$top_builddir/tests/tools/udpecho"
 SW_SO="$top_builddir/tests/plugins/.libs/static_watch.so"
 [ -e "$SW_SO" ] || skip "static_watch test plugin not built ($SW_SO; run make check)"
-# (Not `brokerd --help | grep -- --watch`: the help text does not list it.)
-"$BROKERD" --check-config --runtime-dir "$T/run" --state-dir "$T/state" --watch probe >/dev/null 2>&1 ||
-	skip "brokerd has no --watch option"
 command -v ss >/dev/null 2>&1 || skip "ss (iproute2) not installed"
 
 # A private plugin dir with only the watcher (the other test plugins in

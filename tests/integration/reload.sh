@@ -19,7 +19,8 @@ R2="{ \"name\": \"c2\", \"listen\": \"tcp://127.0.0.1:$port\", \"connect\": \"un
 R3="{ \"name\": \"c3\", \"listen\": \"unix://$T/c3.sock\", \"connect\": \"unix://$T/echo.sock\" }"
 
 write_conf "$R1"
-if "$BROKERD" --config "$CONF" --check-config >"$T/check.out" 2>&1; then pass "--check-config accepts a good file"
+# shellcheck disable=SC2086
+if "$BROKERD" $PLUGIN_ARGS --config "$CONF" --check-config >"$T/check.out" 2>&1; then pass "--check-config accepts a good file"
 else fail "--check-config on a good file: $(cat "$T/check.out")"; fi
 echo '{ "routes": [ { "name": ' >"$T/bad.json"
 if "$BROKERD" --config "$T/bad.json" --check-config >"$T/check.out" 2>&1; then
