@@ -15,7 +15,7 @@
  *   -A CHAIN [-d ADDR[/32]] -p tcp|udp [-m tcp] --dport N -j DNAT --to-destination ADDR[:PORT]
  *   -A CHAIN ... --dport N -j REDIRECT --to-ports M        (-> 127.0.0.1:M)
  *   -A CHAIN ... --dport N -j SOME-USER-CHAIN              (a node port: -> 127.0.0.1:N)
- * and ignores, with a debug log, what it cannot parse.
+ * and ignores, with a debug log, what it cannot parse (ipt_parse.c).
  *
  * Rules are grouped per owner "CHAIN:PROTO:DPORT" (IPv6 rules:
  * "CHAIN:PROTO:DPORT:v6").  An owner is reported once the same set of
@@ -27,55 +27,16 @@
 #include <config.h>
 
 #include <errno.h>
-#include <fnmatch.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
-#include <event2/event.h>
 
 #include "broker/plugin.h"
 #include "plugins/common/spawn_capture.h"
+#include "ipt.h"
 
 static const struct broker_host *host;
-
-#define IPT_LINE_MAX 8192           /* longer lines are skipped */
-#define IPT_TOKENS_MAX 256
-#define IPT_ITEMS_MAX 8             /* mappings per owner */
-#define IPT_OWNERS_MAX 4096         /* owners per family */
-#define IPT_CHAINS_MAX 16384        /* declared chains remembered per run */
-#define IPT_ID_MAX 160
-#define IPT_ADDR_MAX 64             /* INET6_ADDRSTRLEN + room */
-#define IPT_CONNECT_MAX 80
-
-struct ipt_item {
-	char host_ip[IPT_ADDR_MAX];
-	char connect[IPT_CONNECT_MAX];
-};
-
-/* One owner "CHAIN:PROTO:DPORT[:v6]" and the rules found for it. */
-struct ipt_owner {
-	char id[IPT_ID_MAX];
-	uint8_t proto;
-	uint16_t dport;
-	size_t nitems;
-	struct ipt_item items[IPT_ITEMS_MAX];   /* sorted, unique */
-	int seen;                               /* consecutive runs with exactly these items */
-	int reported;
-	size_t nrep;
-	struct ipt_item rep[IPT_ITEMS_MAX];     /* what was reported */
-};
-
-/* One rule as parsed, before grouping. */
-struct ipt_rule {
-	char id[IPT_ID_MAX];
-	uint8_t proto;
-	uint16_t dport;
-	struct ipt_item item;
-};
 
 struct ipt_family {
 	int v6;
@@ -101,485 +62,6 @@ struct ipt_state {
 
 static void run_next(struct ipt_state *st, int fam);
 static void run_done(void *arg, const struct spawn_result *res);
-
-/* ------------------------------------------------------------- chains */
-
-static int chain_watched(const struct ipt_state *st, const char *chain)
-{
-	const char *p = st->chains;
-
-	while (*p) {
-		char pat[128];
-		size_t n = strcspn(p, ",");
-
-		if (n > 0 && n < sizeof(pat)) {
-			memcpy(pat, p, n);
-			pat[n] = '\0';
-			if (fnmatch(pat, chain, 0) == 0)
-				return 1;
-		}
-		p += n;
-		if (*p == ',')
-			p++;
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------- parsing */
-
-/*
- * Split line into tokens in place; "..." groups (with \" and \\ escapes),
- * as iptables-save quotes comments.  Returns the count, or -1 when there
- * are too many or a quote is open.
- */
-static int tokenize(char *line, char **tok, int max)
-{
-	char *p = line, *o;
-	int n = 0;
-
-	for (;;) {
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (!*p || *p == '\n' || *p == '\r')
-			break;
-		if (n == max)
-			return -1;
-		tok[n++] = o = p;
-		while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-			if (*p == '"') {
-				for (p++; *p && *p != '"'; p++) {
-					if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
-						p++;
-					*o++ = *p;
-				}
-				if (*p != '"')
-					return -1;
-				p++;
-			} else {
-				*o++ = *p++;
-			}
-		}
-		if (*p)
-			p++;
-		*o = '\0';
-	}
-	return n;
-}
-
-/* "1".."65535" exactly; anything else (0, 70000, 80:90, 8x) is -1. */
-static long parse_port(const char *s)
-{
-	long v = 0;
-	int i;
-
-	if (!s || !*s)
-		return -1;
-	for (i = 0; s[i]; i++) {
-		if (s[i] < '0' || s[i] > '9' || i >= 5)
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v >= 1 && v <= 65535 ? v : -1;
-}
-
-/*
- * -d value: "127.0.0.1/32", "10.0.0.5", "::1/128".  A single host gives its
- * address in out; a network (or junk) gives the wildcard.
- */
-static void parse_dest(const char *s, int v6, char *out, size_t len)
-{
-	char a[IPT_ADDR_MAX];
-	unsigned char bin[16];
-	const char *slash = strchr(s, '/');
-	size_t n = slash ? (size_t)(slash - s) : strlen(s);
-
-	snprintf(out, len, "%s", v6 ? "::" : "0.0.0.0");
-	if (n == 0 || n >= sizeof(a))
-		return;
-	if (slash && strcmp(slash + 1, v6 ? "128" : "32") != 0)
-		return;
-	memcpy(a, s, n);
-	a[n] = '\0';
-	if (inet_pton(v6 ? AF_INET6 : AF_INET, a, bin) != 1)
-		return;
-	inet_ntop(v6 ? AF_INET6 : AF_INET, bin, out, (socklen_t)len);
-}
-
-/*
- * --to-destination: v4 "A.B.C.D[:PORT]", v6 "[ADDR]:PORT" or "ADDR".  No
- * ranges.  Writes "A.B.C.D:PORT" / "[ADDR]:PORT" (PORT defaults to dport).
- * 0, or -1 when it cannot be used.
- */
-static int parse_to_dest(const char *s, int v6, long dport, char *out, size_t len)
-{
-	char a[IPT_ADDR_MAX], norm[IPT_ADDR_MAX];
-	unsigned char bin[16];
-	const char *port = NULL;
-	size_t n;
-	long p = dport;
-
-	if (v6) {
-		if (*s == '[') {
-			const char *close = strchr(s, ']');
-
-			if (!close)
-				return -1;
-			n = (size_t)(close - s - 1);
-			s++;
-			if (close[1] == ':')
-				port = close + 2;
-			else if (close[1])
-				return -1;
-		} else {
-			n = strlen(s);
-		}
-	} else {
-		const char *colon = strchr(s, ':');
-
-		n = colon ? (size_t)(colon - s) : strlen(s);
-		if (colon)
-			port = colon + 1;
-	}
-	if (n == 0 || n >= sizeof(a))
-		return -1;
-	memcpy(a, s, n);
-	a[n] = '\0';
-	if (inet_pton(v6 ? AF_INET6 : AF_INET, a, bin) != 1)
-		return -1;
-	if (port && (p = parse_port(port)) < 0)
-		return -1;
-	inet_ntop(v6 ? AF_INET6 : AF_INET, bin, norm, sizeof(norm));
-	n = (size_t)snprintf(out, len, v6 ? "[%s]:%ld" : "%s:%ld", norm, p);
-	return n < len ? 0 : -1;
-}
-
-struct ipt_chainset {
-	char **names;
-	size_t n;
-};
-
-static int chain_declared(const struct ipt_chainset *cs, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < cs->n; i++)
-		if (strcmp(cs->names[i], name) == 0)
-			return 1;
-	return 0;
-}
-
-/*
- * One "-A ..." line (tokenized).  1: a rule in *r; 0: not ours (other
- * chain, no port); -1: ours but unusable (why says why).
- */
-static int parse_rule(const struct ipt_state *st, int v6, char **tok, int n,
-                      const struct ipt_chainset *cs, struct ipt_rule *r, const char **why)
-{
-	const char *chain, *proto = NULL, *dst = NULL, *dport = NULL, *target = NULL;
-	const char *todest = NULL, *toports = NULL;
-	int i, neg = 0, negdport = 0;
-	long port;
-
-	memset(r, 0, sizeof(*r));
-	*why = NULL;
-	if (n < 2 || strcmp(tok[0], "-A") != 0)
-		return 0;
-	chain = tok[1];
-	if (!chain_watched(st, chain))
-		return 0;
-	for (i = 2; i < n; i++) {
-		const char *o = tok[i], *v = i + 1 < n ? tok[i + 1] : NULL;
-
-		if (strcmp(o, "!") == 0) {
-			neg = 1;
-			continue;
-		}
-		if (strcmp(o, "-p") == 0 || strcmp(o, "--protocol") == 0) {
-			if (!v) {
-				*why = "-p without a value";
-				return -1;
-			}
-			if (neg) {
-				*why = "negated protocol";
-				return -1;
-			}
-			proto = v;
-			i++;
-		} else if (strcmp(o, "-d") == 0 || strcmp(o, "--destination") == 0) {
-			if (!v) {
-				*why = "-d without a value";
-				return -1;
-			}
-			dst = neg ? NULL : v;  /* ! -d X: any other address, so the wildcard */
-			i++;
-		} else if (strcmp(o, "--dport") == 0 || strcmp(o, "--destination-port") == 0) {
-			if (!v) {
-				*why = "--dport without a value";
-				return -1;
-			}
-			dport = v;
-			negdport = neg;
-			i++;
-		} else if (strcmp(o, "-j") == 0 || strcmp(o, "--jump") == 0) {
-			if (!v) {
-				*why = "-j without a target";
-				return -1;
-			}
-			target = v;
-			i++;
-		} else if (strcmp(o, "--to-destination") == 0) {
-			if (!v) {
-				*why = "--to-destination without a value";
-				return -1;
-			}
-			if (!todest)
-				todest = v;
-			i++;
-		} else if (strcmp(o, "--to-ports") == 0) {
-			if (!v) {
-				*why = "--to-ports without a value";
-				return -1;
-			}
-			toports = v;
-			i++;
-		} else if (o[0] == '-' && v && v[0] != '-' && strcmp(v, "!") != 0) {
-			i++;  /* some other option and its value (-m tcp, -i docker0, --comment x) */
-		}
-		neg = 0;
-	}
-	if (!target)
-		return 0;  /* counters only */
-	if (!dport) {
-		if (strcmp(target, "DNAT") == 0) {
-			*why = "DNAT without --dport";
-			return -1;
-		}
-		return 0;  /* -j RETURN and the like */
-	}
-	if (negdport) {
-		*why = "negated --dport";
-		return -1;
-	}
-	if (!proto || (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0 &&
-	               strcmp(proto, "6") != 0 && strcmp(proto, "17") != 0)) {
-		*why = "protocol is not tcp or udp";
-		return -1;
-	}
-	port = parse_port(dport);
-	if (port < 0) {
-		*why = "--dport is not a port 1-65535 (ranges are not supported)";
-		return -1;
-	}
-	r->proto = strcmp(proto, "udp") == 0 || strcmp(proto, "17") == 0 ? BROKER_PROTO_UDP :
-	           BROKER_PROTO_TCP;
-	r->dport = (uint16_t)port;
-	if (dst)
-		parse_dest(dst, v6, r->item.host_ip, sizeof(r->item.host_ip));
-	else
-		snprintf(r->item.host_ip, sizeof(r->item.host_ip), "%s", v6 ? "::" : "0.0.0.0");
-	if (strcmp(target, "DNAT") == 0) {
-		if (!todest) {
-			*why = "DNAT without --to-destination";
-			return -1;
-		}
-		if (parse_to_dest(todest, v6, port, r->item.connect, sizeof(r->item.connect)) < 0) {
-			*why = "--to-destination is not ADDR[:PORT] with a port 1-65535";
-			return -1;
-		}
-	} else if (strcmp(target, "REDIRECT") == 0) {
-		long tp = toports ? parse_port(toports) : port;
-
-		if (tp < 0) {
-			*why = "--to-ports is not a port 1-65535";
-			return -1;
-		}
-		snprintf(r->item.connect, sizeof(r->item.connect), v6 ? "[::1]:%ld" : "127.0.0.1:%ld",
-		         tp);
-	} else if (chain_declared(cs, target)) {
-		/* a node port (KUBE-NODEPORTS -> KUBE-EXT-...): the guest itself answers on it */
-		snprintf(r->item.connect, sizeof(r->item.connect), v6 ? "[::1]:%ld" : "127.0.0.1:%ld",
-		         port);
-	} else {
-		return 0;  /* ACCEPT, MARK, RETURN ... */
-	}
-	snprintf(r->id, sizeof(r->id), "%s:%s:%ld%s", chain,
-	         r->proto == BROKER_PROTO_UDP ? "udp" : "tcp", port, v6 ? ":v6" : "");
-	return 1;
-}
-
-static int item_cmp(const struct ipt_item *a, const struct ipt_item *b)
-{
-	int c = strcmp(a->host_ip, b->host_ip);
-
-	return c ? c : strcmp(a->connect, b->connect);
-}
-
-static int rule_cmp(const void *a, const void *b)
-{
-	const struct ipt_rule *x = a, *y = b;
-	int c = strcmp(x->id, y->id);
-
-	return c ? c : item_cmp(&x->item, &y->item);
-}
-
-static int owner_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct ipt_owner *)a)->id, ((const struct ipt_owner *)b)->id);
-}
-
-/*
- * Parse one iptables-save output into owners (sorted by id).  0, or
- * -EINVAL when the output is not a complete nat table dump.
- */
-static int parse_save(struct ipt_state *st, int v6, const char *buf, size_t len,
-                      struct ipt_owner **out, size_t *nout)
-{
-	struct ipt_chainset cs = { NULL, 0 };
-	struct ipt_rule *rules = NULL;
-	struct ipt_owner *owners = NULL;
-	size_t nrules = 0, caprules = 0, nown = 0, i;
-	const char *p = buf, *end = buf + len;
-	char *line = malloc(IPT_LINE_MAX + 1);
-	char *tok[IPT_TOKENS_MAX];
-	int in_nat = 0, committed = 0, lineno = 0, skipped = 0, rc = 0, capped = 0;
-
-	*out = NULL;
-	*nout = 0;
-	cs.names = calloc(IPT_CHAINS_MAX, sizeof(*cs.names));
-	if (!line || !cs.names) {
-		rc = -ENOMEM;
-		goto done;
-	}
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		const char *why;
-		struct ipt_rule r;
-		int nt, k;
-
-		lineno++;
-		if (n > IPT_LINE_MAX) {
-			host->log(st->h, BROKER_LOG_DEBUG, "line %d: %zu bytes long, skipped", lineno, n);
-			skipped++;
-			p += n + (nl ? 1 : 0);
-			continue;
-		}
-		memcpy(line, p, n);
-		line[n] = '\0';
-		p += n + (nl ? 1 : 0);
-		if (memchr(line, '\0', n)) {
-			skipped++;
-			continue;
-		}
-		if (line[0] == '#' || line[0] == '\0')
-			continue;
-		if (line[0] == '*') {
-			in_nat = strcmp(line, "*nat") == 0;
-			continue;
-		}
-		if (strcmp(line, "COMMIT") == 0) {
-			if (in_nat)
-				committed = 1;
-			in_nat = 0;
-			continue;
-		}
-		if (!in_nat)
-			continue;
-		if (line[0] == ':') {
-			size_t cn = strcspn(line + 1, " ");
-
-			if (cs.n < IPT_CHAINS_MAX && cn > 0 && (cs.names[cs.n] = strndup(line + 1, cn)))
-				cs.n++;
-			continue;
-		}
-		nt = tokenize(line, tok, IPT_TOKENS_MAX);
-		if (nt < 0) {
-			host->log(st->h, BROKER_LOG_DEBUG, "line %d: cannot split into words, skipped",
-			          lineno);
-			skipped++;
-			continue;
-		}
-		k = parse_rule(st, v6, tok, nt, &cs, &r, &why);
-		if (k < 0) {
-			host->log(st->h, BROKER_LOG_DEBUG, "line %d (%s): %s; skipped", lineno,
-			          nt > 1 ? tok[1] : "?", why);
-			skipped++;
-			continue;
-		}
-		if (k == 0)
-			continue;
-		if (nrules == caprules) {
-			size_t cap = caprules ? caprules * 2 : 32;
-			struct ipt_rule *nr;
-
-			if (caprules >= IPT_OWNERS_MAX * IPT_ITEMS_MAX) {
-				capped = 1;
-				continue;
-			}
-			nr = realloc(rules, cap * sizeof(*nr));
-			if (!nr) {
-				rc = -ENOMEM;
-				goto done;
-			}
-			rules = nr;
-			caprules = cap;
-		}
-		rules[nrules++] = r;
-	}
-	if (len > 0 && !committed) {
-		host->log(st->h, BROKER_LOG_WARN, "%s: output has no complete *nat table "
-		          "(truncated?); ignored", st->fam[v6].command);
-		rc = -EINVAL;
-		goto done;
-	}
-	if (skipped)
-		host->log(st->h, BROKER_LOG_DEBUG, "%s: %d lines skipped", st->fam[v6].command, skipped);
-	if (nrules)
-		qsort(rules, nrules, sizeof(*rules), rule_cmp);
-	owners = calloc(nrules ? nrules : 1, sizeof(*owners));
-	if (!owners) {
-		rc = -ENOMEM;
-		goto done;
-	}
-	for (i = 0; i < nrules; i++) {
-		struct ipt_owner *o = nown ? &owners[nown - 1] : NULL;
-
-		if (!o || strcmp(o->id, rules[i].id) != 0) {
-			if (nown == IPT_OWNERS_MAX) {
-				capped = 1;
-				break;
-			}
-			o = &owners[nown++];
-			snprintf(o->id, sizeof(o->id), "%s", rules[i].id);
-			o->proto = rules[i].proto;
-			o->dport = rules[i].dport;
-		}
-		if (o->nitems && item_cmp(&o->items[o->nitems - 1], &rules[i].item) == 0)
-			continue;
-		if (o->nitems == IPT_ITEMS_MAX) {
-			capped = 1;
-			continue;
-		}
-		o->items[o->nitems++] = rules[i].item;
-	}
-	if (capped)
-		host->log(st->h, BROKER_LOG_WARN, "%s: more than %d ports or %d rules per port; "
-		          "the rest are ignored (narrow chains=)", st->fam[v6].command, IPT_OWNERS_MAX,
-		          IPT_ITEMS_MAX);
-	*out = owners;
-	*nout = nown;
-	owners = NULL;
-done:
-	if (rc == -ENOMEM)
-		host->log(st->h, BROKER_LOG_ERROR, "out of memory parsing iptables output");
-	for (i = 0; cs.names && i < cs.n; i++)
-		free(cs.names[i]);
-	free(cs.names);
-	free(rules);
-	free(owners);
-	free(line);
-	return rc;
-}
 
 /* ------------------------------------------------------------- reporting */
 
@@ -629,7 +111,7 @@ static int items_equal(const struct ipt_item *a, size_t na, const struct ipt_ite
 	if (na != nb)
 		return 0;
 	for (i = 0; i < na; i++)
-		if (item_cmp(&a[i], &b[i]) != 0)
+		if (ipt_item_cmp(&a[i], &b[i]) != 0)
 			return 0;
 	return 1;
 }
@@ -643,7 +125,7 @@ static void apply(struct ipt_state *st, struct ipt_family *f, struct ipt_owner *
 		struct ipt_owner *old = &f->owners[i];
 		int c = 1;
 
-		while (j < n && (c = owner_cmp(&nt[j], old)) < 0)
+		while (j < n && (c = ipt_owner_cmp(&nt[j], old)) < 0)
 			j++;
 		if (j < n && c == 0) {
 			struct ipt_owner *o = &nt[j];
@@ -678,6 +160,17 @@ static void apply(struct ipt_state *st, struct ipt_family *f, struct ipt_owner *
 }
 
 /* ------------------------------------------------------------- running the command */
+
+/* ipt_log_fn: the parser's notes go to the plugin's log. */
+static void parse_log(void *arg, enum broker_log_level level, const char *fmt, ...)
+{
+	struct ipt_state *st = arg;
+	va_list ap;
+
+	va_start(ap, fmt);
+	host->vlog(st->h, level, fmt, ap);
+	va_end(ap);
+}
 
 /* Log a failure of family f: the first time as a warning, repeats at debug. */
 static void fam_failed(struct ipt_state *st, struct ipt_family *f, const char *what)
@@ -716,7 +209,9 @@ static void run_done(void *arg, const struct spawn_result *res)
 		struct ipt_owner *owners;
 		size_t n;
 
-		if (parse_save(st, f->v6, res->out, res->outlen, &owners, &n) == 0) {
+		struct ipt_parse_ctx ctx = { st->chains, f->command, parse_log, st };
+
+		if (ipt_parse_save(&ctx, f->v6, res->out, res->outlen, &owners, &n) == 0) {
 			if (f->last_error[0])
 				host->log(st->h, BROKER_LOG_INFO, "%s -t nat works again", f->command);
 			f->last_error[0] = '\0';

@@ -12,3 +12,8 @@ TESTS += %reldir%/test_procnet %reldir%/test_iptables
 # Sourced by tests/integration/watch_{procnet,iptables,kubernetes,docker}.sh:
 # the guest namespace with a linked brokerd.
 EXTRA_DIST += tests/integration/guest_lib.sh
+# The iptables watcher's parsing of iptables-save output (compiled in).
+check_PROGRAMS += %reldir%/test_ipt_parse
+TESTS += %reldir%/test_ipt_parse
+%canon_reldir%_test_ipt_parse_SOURCES = %reldir%/test_ipt_parse.c plugins/iptables/ipt_parse.c
+%canon_reldir%_test_ipt_parse_CFLAGS = $(AM_CFLAGS)
