@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "broker/plugin.h"
+#include "plugins/common/seen_twice.h"
 
 #define IPT_LINE_MAX 8192           /* longer lines are skipped */
 #define IPT_TOKENS_MAX 256
@@ -32,8 +33,7 @@ struct ipt_owner {
 	uint16_t dport;
 	size_t nitems;
 	struct ipt_item items[IPT_ITEMS_MAX];   /* sorted, unique */
-	int seen;                               /* consecutive runs with exactly these items */
-	int reported;
+	struct seen_twice_mark mark;            /* runs with exactly these items; reported */
 	size_t nrep;
 	struct ipt_item rep[IPT_ITEMS_MAX];     /* what was reported */
 };
@@ -83,7 +83,7 @@ int ipt_parse_rule(const char *chains, int v6, char **tok, int n, const struct i
 
 /*
  * Parse one iptables-save output into owners (sorted by id, each with its
- * sorted unique items; seen, reported and rep zero).  0, -EINVAL when the
+ * sorted unique items; mark and rep zero).  0, -EINVAL when the
  * output is not a complete nat table dump (logged), -ENOMEM (logged).
  * *out is malloc'd.
  */

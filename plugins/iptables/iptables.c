@@ -27,12 +27,14 @@
 #include <config.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "broker/plugin.h"
+#include "plugins/common/seen_twice.h"
 #include "plugins/common/spawn_capture.h"
 #include "ipt.h"
 
@@ -56,8 +58,7 @@ struct ipt_state {
 	int started;
 	struct spawn_capture *run;      /* the dump being run, NULL when none */
 	int run_fam;                    /* its family */
-	int rounds;                     /* complete rounds (both families tried) */
-	int synced;                     /* the first full snapshot was reported */
+	struct seen_twice seen;         /* complete rounds (both families tried) */
 };
 
 static void run_next(struct ipt_state *st, int fam);
@@ -90,20 +91,6 @@ static void report_set(struct ipt_state *st, struct ipt_owner *o)
 		host->log(st->h, BROKER_LOG_DEBUG, "%s: reported (%s)", o->id, desc);
 }
 
-static int report_all(struct ipt_state *st)
-{
-	size_t f, i;
-	int r = host->resync_begin(st->h);
-
-	if (r < 0)
-		return r;
-	for (f = 0; f < 2; f++)
-		for (i = 0; i < st->fam[f].nowners; i++)
-			if (st->fam[f].owners[i].reported)
-				report_set(st, &st->fam[f].owners[i]);
-	return host->resync_commit(st->h);
-}
-
 static int items_equal(const struct ipt_item *a, size_t na, const struct ipt_item *b, size_t nb)
 {
 	size_t i;
@@ -116,47 +103,84 @@ static int items_equal(const struct ipt_item *a, size_t na, const struct ipt_ite
 	return 1;
 }
 
+/* seen_twice callbacks: an owner's count restarts when its rules change. */
+static int owner_same(const void *cur, const void *old)
+{
+	const struct ipt_owner *o = cur, *p = old;
+
+	return items_equal(o->items, o->nitems, p->items, p->nitems);
+}
+
+static void owner_carry(void *cur, const void *old)
+{
+	struct ipt_owner *o = cur;
+	const struct ipt_owner *p = old;
+
+	o->nrep = p->nrep;
+	memcpy(o->rep, p->rep, sizeof(o->rep));
+}
+
+static int owner_changed(const void *e)
+{
+	const struct ipt_owner *o = e;
+
+	return !items_equal(o->items, o->nitems, o->rep, o->nrep);
+}
+
+static void owner_confirm(void *ctx, void *e)
+{
+	struct ipt_owner *o = e;
+
+	(void)ctx;
+	o->nrep = o->nitems;
+	memcpy(o->rep, o->items, sizeof(o->rep));
+}
+
+static void owner_report(void *ctx, void *e)
+{
+	report_set(ctx, e);
+}
+
+static void owner_gone(void *ctx, const void *old)
+{
+	struct ipt_state *st = ctx;
+	const struct ipt_owner *o = old;
+
+	host->mapping_remove(st->h, o->id);
+	host->log(st->h, BROKER_LOG_DEBUG, "%s: gone", o->id);
+}
+
+static const struct seen_twice_ops owner_ops = {
+	.size = sizeof(struct ipt_owner),
+	.mark = offsetof(struct ipt_owner, mark),
+	.cmp = ipt_owner_cmp,
+	.same = owner_same,
+	.carry = owner_carry,
+	.changed = owner_changed,
+	.confirm = owner_confirm,
+	.report = owner_report,
+	.gone = owner_gone,
+};
+
+static int report_all(struct ipt_state *st)
+{
+	size_t f;
+	int r = host->resync_begin(st->h);
+
+	if (r < 0)
+		return r;
+	for (f = 0; f < 2; f++)
+		seen_twice_report_all(&owner_ops, st, st->fam[f].owners, st->fam[f].nowners);
+	return host->resync_commit(st->h);
+}
+
 /* A successful run of family f found nt (sorted): merge and report changes. */
 static void apply(struct ipt_state *st, struct ipt_family *f, struct ipt_owner *nt, size_t n)
 {
-	size_t i, j = 0;
-
-	for (i = 0; i < f->nowners; i++) {
-		struct ipt_owner *old = &f->owners[i];
-		int c = 1;
-
-		while (j < n && (c = ipt_owner_cmp(&nt[j], old)) < 0)
-			j++;
-		if (j < n && c == 0) {
-			struct ipt_owner *o = &nt[j];
-
-			o->seen = items_equal(o->items, o->nitems, old->items, old->nitems) ?
-			          (old->seen + 1 > 2 ? 2 : old->seen + 1) : 1;
-			o->reported = old->reported;
-			o->nrep = old->nrep;
-			memcpy(o->rep, old->rep, sizeof(o->rep));
-		} else if (old->reported && st->synced) {
-			host->mapping_remove(st->h, old->id);
-			host->log(st->h, BROKER_LOG_DEBUG, "%s: gone", old->id);
-		}
-	}
+	seen_twice_merge(&owner_ops, st, st->seen.synced, f->owners, f->nowners, nt, n);
 	free(f->owners);
 	f->owners = nt;
 	f->nowners = n;
-	for (j = 0; j < n; j++) {
-		struct ipt_owner *o = &nt[j];
-
-		if (o->seen == 0)
-			o->seen = 1;
-		if (o->seen < 2 || (o->reported && items_equal(o->items, o->nitems, o->rep, o->nrep)))
-			continue;
-		/* confirmed and new or changed */
-		o->reported = 1;
-		o->nrep = o->nitems;
-		memcpy(o->rep, o->items, sizeof(o->rep));
-		if (st->synced)
-			report_set(st, o);
-	}
 }
 
 /* ------------------------------------------------------------- running the command */
@@ -277,19 +301,18 @@ static int run_start(struct ipt_state *st, int fam)
 /* Run the families from fam on; after the last one, the round is complete. */
 static void run_next(struct ipt_state *st, int fam)
 {
+	int first;
+
 	for (; fam < 2; fam++) {
 		if (!st->fam[fam].command)
 			continue;
 		if (run_start(st, fam) == 0)
 			return;  /* run_done continues */
 	}
-	st->rounds++;
-	host->log(st->h, BROKER_LOG_TRACE, "round %d done", st->rounds);
-	if (!st->synced && st->rounds >= 2) {
-		st->synced = 1;
-		if (report_all(st) < 0)
-			host->log(st->h, BROKER_LOG_WARN, "cannot report the first snapshot");
-	}
+	first = seen_twice_scan_done(&st->seen);
+	host->log(st->h, BROKER_LOG_TRACE, "round %d done", st->seen.scans);
+	if (first && report_all(st) < 0)
+		host->log(st->h, BROKER_LOG_WARN, "cannot report the first snapshot");
 }
 
 static void on_timer(void *arg)
@@ -412,8 +435,7 @@ static void ipt_stop(void *state)
 		st->fam[i].nowners = 0;
 		st->fam[i].last_error[0] = '\0';
 	}
-	st->rounds = 0;
-	st->synced = 0;
+	memset(&st->seen, 0, sizeof(st->seen));
 	st->started = 0;
 }
 
@@ -429,7 +451,7 @@ static int ipt_resync(void *state)
 {
 	struct ipt_state *st = state;
 
-	if (!st->synced)
+	if (!st->seen.synced)
 		return 0;  /* the first snapshot comes after two runs */
 	return report_all(st);
 }

@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@
 #include <event2/event.h>
 
 #include "broker/plugin.h"
+#include "plugins/common/seen_twice.h"
 
 static const struct broker_host *host;
 
@@ -60,8 +62,7 @@ struct pn_sock {
 	/* not part of the key */
 	int v6only;                     /* -1 unknown (proc), 0, 1 */
 	unsigned uid;
-	int seen;                       /* consecutive scans it was in, capped at 2 */
-	int reported;
+	struct seen_twice_mark mark;    /* consecutive scans it was in; reported */
 };
 
 struct pn_range {
@@ -100,8 +101,7 @@ struct pn_state {
 	/* what the last complete scans found (sorted by key) */
 	struct pn_sock *tab;
 	size_t ntab;
-	int scans;                      /* complete scans so far */
-	int synced;                     /* the first full snapshot was reported */
+	struct seen_twice seen;         /* complete scans so far; the first snapshot reported */
 	int last_error;                 /* to log a repeating failure once */
 
 	struct pn_dump dumps[4];
@@ -347,18 +347,34 @@ static void report_remove(struct pn_state *st, const struct pn_sock *s)
 	host->log(st->h, BROKER_LOG_DEBUG, "%s: gone", owner);
 }
 
+static void sock_report(void *ctx, void *e)
+{
+	report_set(ctx, e);
+}
+
+static void sock_gone(void *ctx, const void *old)
+{
+	report_remove(ctx, old);
+}
+
+/* A socket is confirmed once it is in two consecutive scans (same key, same socket). */
+static const struct seen_twice_ops sock_ops = {
+	.size = sizeof(struct pn_sock),
+	.mark = offsetof(struct pn_sock, mark),
+	.cmp = sock_cmp,
+	.report = sock_report,
+	.gone = sock_gone,
+};
+
 /* Report every confirmed socket as one snapshot. */
 static int report_all(struct pn_state *st)
 {
-	size_t i;
 	int r;
 
 	r = host->resync_begin(st->h);
 	if (r < 0)
 		return r;
-	for (i = 0; i < st->ntab; i++)
-		if (st->tab[i].reported)
-			report_set(st, &st->tab[i]);
+	seen_twice_report_all(&sock_ops, st, st->tab, st->ntab);
 	return host->resync_commit(st->h);
 }
 
@@ -366,7 +382,8 @@ static int report_all(struct pn_state *st)
 static void scan_apply(struct pn_state *st)
 {
 	struct pn_sock *nt = st->cur;
-	size_t i, j, n = 0;
+	size_t i, n = 0;
+	int first;
 
 	if (st->truncated)
 		host->log(st->h, BROKER_LOG_WARN, "more than %d sockets: the rest are ignored "
@@ -379,46 +396,19 @@ static void scan_apply(struct pn_state *st)
 			continue;
 		nt[n++] = st->cur[i];
 	}
-	/* carry over what the old table knew; report what vanished */
-	for (i = 0, j = 0; i < st->ntab; i++) {
-		struct pn_sock *old = &st->tab[i];
-		int c = 1;
-
-		while (j < n && (c = sock_cmp(&nt[j], old)) < 0)
-			j++;
-		if (j < n && c == 0) {
-			nt[j].seen = old->seen + 1 > 2 ? 2 : old->seen + 1;
-			nt[j].reported = old->reported;
-		} else if (old->reported) {
-			if (st->synced)
-				report_remove(st, old);
-		}
-	}
-	for (j = 0; j < n; j++)
-		if (nt[j].seen == 0)
-			nt[j].seen = 1;
+	/* carry over what the old table knew; report what vanished and what is confirmed */
+	seen_twice_merge(&sock_ops, st, st->seen.synced, st->tab, st->ntab, nt, n);
 	free(st->tab);
 	st->tab = nt;
 	st->ntab = n;
 	st->cur = NULL;
 	st->ncur = st->capcur = 0;
-	st->scans++;
-	host->log(st->h, BROKER_LOG_TRACE, "scan %d done: %zu sockets", st->scans, n);
-
-	for (j = 0; j < n; j++) {
-		if (nt[j].seen >= 2 && !nt[j].reported) {
-			nt[j].reported = 1;
-			if (st->synced)
-				report_set(st, &nt[j]);
-		}
-	}
 	/* The first scan that can confirm anything reports the whole view, so
 	 * owners left over from an earlier run are dropped. */
-	if (!st->synced && st->scans >= 2) {
-		st->synced = 1;
-		if (report_all(st) < 0)
-			host->log(st->h, BROKER_LOG_WARN, "cannot report the first snapshot");
-	}
+	first = seen_twice_scan_done(&st->seen);
+	host->log(st->h, BROKER_LOG_TRACE, "scan %d done: %zu sockets", st->seen.scans, n);
+	if (first && report_all(st) < 0)
+		host->log(st->h, BROKER_LOG_WARN, "cannot report the first snapshot");
 }
 
 /* ------------------------------------------------------------- /proc/net */
@@ -943,8 +933,7 @@ static void pn_stop(void *state)
 	free(st->tab);
 	st->tab = NULL;
 	st->ntab = 0;
-	st->scans = 0;
-	st->synced = 0;
+	memset(&st->seen, 0, sizeof(st->seen));
 	st->last_error = 0;
 	for (i = 0; i < 4; i++)
 		st->dumps[i].use_proc = 0;
@@ -961,7 +950,7 @@ static int pn_resync(void *state)
 {
 	struct pn_state *st = state;
 
-	if (!st->synced)
+	if (!st->seen.synced)
 		return 0;  /* the first snapshot comes after two scans */
 	return report_all(st);
 }

@@ -190,7 +190,7 @@ static void test_save(void)
 		   strcmp(o[0].items[1].host_ip, "127.0.0.1") == 0 && o[0].dport == 8080 &&
 		   o[0].proto == BROKER_PROTO_TCP, "a repeated rule counts once; items sorted (%zu)",
 		   o[0].nitems);
-		ok(o[0].seen == 0 && o[0].reported == 0 && o[0].nrep == 0, "nothing reported yet");
+		ok(o[0].mark.seen == 0 && o[0].mark.reported == 0 && o[0].nrep == 0, "nothing reported yet");
 	}
 	ok(strstr(logbuf, "(DOCKER): --dport is not a port 1-65535") && strstr(logbuf, "cannot split into words") &&
 	   strstr(logbuf, "iptables-save: 2 lines skipped") && warnings == 0,

@@ -6,10 +6,13 @@
  *   sock_listen.c    accept hand-off, describe, backlog, the EMFILE pause
  *   spawn_capture.c  output and stderr captured, exit status, timeout and
  *                    output limits (the whole process group killed), abort
+ *   seen_twice.c     reported after two scans, gone after one, a content
+ *                    change restarts the count, the first snapshot once
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +26,7 @@
 
 #include <event2/event.h>
 
+#include "plugins/common/seen_twice.h"
 #include "plugins/common/sock_listen.h"
 #include "plugins/common/spawn_capture.h"
 #include "tests/unit/fake_host.h"
@@ -270,6 +274,16 @@ static int alive(pid_t pid)
 	return close && close[1] == ' ' && close[2] != 'Z';
 }
 
+/* Give a SIGKILLed process up to 2 s to be gone (delivery is asynchronous). */
+static int gone_soon(pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < 200 && alive(pid); i++)
+		usleep(10000);
+	return !alive(pid);
+}
+
 /* Run sh -c script to its end (10 s at most); its pid in *pid.  The start's result. */
 static int spawn_run(struct fh_plugin *P, struct event_base *base, const char *script, long timeout_ms,
                      size_t max_output, struct spawn_seen *s, pid_t *pid, char *err, size_t errlen)
@@ -330,7 +344,7 @@ static void test_spawn(struct fh_plugin *P, struct event_base *base)
 	spawn_run(P, base, "sleep 30 & echo $! >&2; sleep 30", 300, 4096, &s, &pid, err, sizeof(err));
 	ok(s.killed == SPAWN_KILLED_TIMEOUT &&
 	   strcmp(s.what, "still running after 300 ms; killed") == 0, "timeout: \"%s\"", s.what);
-	ok(atoi(s.err) > 0 && !alive(pid) && !alive((pid_t)atoi(s.err)),
+	ok(atoi(s.err) > 0 && gone_soon(pid) && gone_soon((pid_t)atoi(s.err)),
 	   "the child and its background grandchild (%s) are dead", s.err);
 	spawn_run(P, base, "yes", 5000, 4096, &s, NULL, err, sizeof(err));
 	ok(s.killed == SPAWN_KILLED_OUTPUT && strcmp(s.what, "printed more than 4096 bytes; killed") == 0,
@@ -357,10 +371,128 @@ static void test_spawn(struct fh_plugin *P, struct event_base *base)
 		if (r == 0)
 			spawn_capture_abort(sc);
 		fh_run_for(base, 50);
-		ok(r == 0 && s.calls == 0 && !alive(pid),
+		ok(r == 0 && s.calls == 0 && gone_soon(pid),
 		   "abort kills and reaps the child and reports nothing");
 	}
 	spawn_capture_abort(NULL);
+}
+
+/* ------------------------------------------------------------- seen_twice */
+
+struct st_entry {
+	int key, content;
+	struct seen_twice_mark mark;
+	int rep;                        /* the content reported */
+};
+
+static char st_events[512];
+
+static void st_event(const char *what, int key)
+{
+	size_t n = strlen(st_events);
+
+	snprintf(st_events + n, sizeof(st_events) - n, "%s%s%d", n ? " " : "", what, key);
+}
+
+static int st_cmp(const void *a, const void *b)
+{
+	return ((const struct st_entry *)a)->key - ((const struct st_entry *)b)->key;
+}
+
+static int st_same(const void *cur, const void *old)
+{
+	return ((const struct st_entry *)cur)->content == ((const struct st_entry *)old)->content;
+}
+
+static void st_carry(void *cur, const void *old)
+{
+	((struct st_entry *)cur)->rep = ((const struct st_entry *)old)->rep;
+}
+
+static int st_changed(const void *e)
+{
+	return ((const struct st_entry *)e)->content != ((const struct st_entry *)e)->rep;
+}
+
+static void st_confirm(void *ctx, void *e)
+{
+	(void)ctx;
+	((struct st_entry *)e)->rep = ((struct st_entry *)e)->content;
+}
+
+static void st_report(void *ctx, void *e)
+{
+	(void)ctx;
+	st_event("+", ((struct st_entry *)e)->key);
+}
+
+static void st_gone(void *ctx, const void *old)
+{
+	(void)ctx;
+	st_event("-", ((const struct st_entry *)old)->key);
+}
+
+static const struct seen_twice_ops st_ops = {
+	.size = sizeof(struct st_entry),
+	.mark = offsetof(struct st_entry, mark),
+	.cmp = st_cmp,
+	.same = st_same,
+	.carry = st_carry,
+	.changed = st_changed,
+	.confirm = st_confirm,
+	.report = st_report,
+	.gone = st_gone,
+};
+
+struct st_table {
+	struct st_entry e[8];
+	size_t n;
+};
+
+/* One scan finding "key=content ..." (sorted): merge into *tab; the events it caused. */
+static const char *st_scan(struct seen_twice *t, struct st_table *tab, const char *found, int *first)
+{
+	struct st_table cur = { .n = 0 };
+	const char *p = found;
+	int k, c, used;
+
+	while (cur.n < 8 && sscanf(p, "%d=%d%n", &k, &c, &used) == 2) {
+		cur.e[cur.n++] = (struct st_entry){ .key = k, .content = c };
+		p += used;
+	}
+	st_events[0] = '\0';
+	seen_twice_merge(&st_ops, NULL, t->synced, tab->e, tab->n, cur.e, cur.n);
+	*tab = cur;
+	*first = seen_twice_scan_done(t);
+	if (*first)
+		seen_twice_report_all(&st_ops, NULL, tab->e, tab->n);
+	return st_events;
+}
+
+static void test_seen_twice(void)
+{
+	struct seen_twice t = { 0, 0 };
+	struct st_table tab = { .n = 0 };
+	const char *ev;
+	int first;
+
+	ev = st_scan(&t, &tab, "1=10 2=20", &first);
+	ok(!first && ev[0] == '\0', "scan 1: nothing reported (\"%s\")", ev);
+	ev = st_scan(&t, &tab, "1=10 2=20 3=30", &first);
+	ok(first && strcmp(ev, "+1 +2") == 0,
+	   "scan 2: the first snapshot holds what two scans saw: \"%s\"", ev);
+	ev = st_scan(&t, &tab, "2=20 3=30 4=40", &first);
+	ok(!first && strcmp(ev, "-1 +3") == 0, "scan 3: one gone, one confirmed: \"%s\"", ev);
+	ev = st_scan(&t, &tab, "2=21 3=30", &first);
+	ok(strcmp(ev, "") == 0 && tab.e[0].mark.seen == 1 && tab.e[0].mark.reported,
+	   "scan 4: a changed content restarts the count; a one-scan blip is never reported (\"%s\")", ev);
+	ev = st_scan(&t, &tab, "2=21 3=30", &first);
+	ok(strcmp(ev, "+2") == 0 && tab.e[0].rep == 21, "scan 5: the change is confirmed and reported again: \"%s\"",
+	   ev);
+	ev = st_scan(&t, &tab, "3=30", &first);
+	ok(strcmp(ev, "-2") == 0, "scan 6: gone after one scan without it: \"%s\"", ev);
+	ev = st_scan(&t, &tab, "", &first);
+	ok(!first && strcmp(ev, "-3") == 0 && t.scans == 7, "an empty scan removes the rest; the snapshot came once");
 }
 
 int main(void)
@@ -375,6 +507,7 @@ int main(void)
 	test_emfile(&P, base);
 	test_backlog(&P);
 	test_spawn(&P, base);
+	test_seen_twice();
 	fh_base_free(base);
 	return done_testing();
 }
