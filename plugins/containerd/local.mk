@@ -1,7 +1,7 @@
 # Watcher plugin: containerd containers' nerdctl/ports while their task runs,
 # from containerd's gRPC API (HTTP/2 via libnghttp2, protobuf-c messages
 # generated from this folder's .proto files).  Linux only; needs libnghttp2
-# (configure: PKG_CHECK_MODULES([NGHTTP2], [libnghttp2 >= 1.40]) -> HAVE_NGHTTP2).
+# (configure requires it on Linux).
 # plugins/common/portmap.c (reporting published ports, shared with docker) is compiled in.
 CTRD_PROTO = %reldir%/wkt.proto %reldir%/events_service.proto %reldir%/events.proto \
 	%reldir%/containers.proto %reldir%/task_types.proto %reldir%/tasks.proto %reldir%/namespaces.proto
@@ -13,7 +13,6 @@ EXTRA_DIST += $(CTRD_PROTO) %reldir%/README.md
 	$(AM_V_GEN)$(MKDIR_P) $(builddir)/%reldir% && \
 	$(PROTOC_C) --proto_path=$(srcdir) --c_out=$(builddir) $(srcdir)/%reldir%/$*.proto
 
-if HAVE_NGHTTP2
 if !PLATFORM_WINDOWS
 BUILT_SOURCES += $(CTRD_PROTO_C) $(CTRD_PROTO_H)
 CLEANFILES += $(CTRD_PROTO_C) $(CTRD_PROTO_H)
@@ -25,5 +24,4 @@ nodist_%canon_reldir%_containerd_la_SOURCES = $(CTRD_PROTO_C) $(CTRD_PROTO_H)
 	$(PROTOBUF_C_CFLAGS) $(NGHTTP2_CFLAGS)
 %canon_reldir%_containerd_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 %canon_reldir%_containerd_la_LIBADD = $(NGHTTP2_LIBS) $(PROTOBUF_C_LIBS) $(LIBEVENT_LIBS) $(JANSSON_LIBS)
-endif
 endif

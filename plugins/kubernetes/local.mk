@@ -1,6 +1,6 @@
 # Watcher plugin: NodePort and LoadBalancer services from a Kubernetes API
-# server (list + watch over TLS).  Needs libevent_openssl and openssl.
-if HAVE_LIBEVENT_OPENSSL
+# server (list + watch over TLS).  Needs libevent_openssl and openssl
+# (configure requires them on Linux).
 plugin_LTLIBRARIES += %reldir%/kubernetes.la
 %canon_reldir%_kubernetes_la_SOURCES = %reldir%/kubernetes.c %reldir%/kubeconfig.c %reldir%/kubeconfig.h \
 	%reldir%/service.c %reldir%/service.h plugins/common/httpc.c plugins/common/httpc.h
@@ -11,5 +11,4 @@ plugin_LTLIBRARIES += %reldir%/kubernetes.la
 # methods live in libevent_openssl, which must still be mapped then.
 %canon_reldir%_kubernetes_la_LDFLAGS = $(PLUGIN_LDFLAGS) -Wl,-z,nodelete
 %canon_reldir%_kubernetes_la_LIBADD = $(LIBEVENT_OPENSSL_LIBS) $(LIBEVENT_LIBS) $(JANSSON_LIBS)
-endif
 EXTRA_DIST += %reldir%/README.md
