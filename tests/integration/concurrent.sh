@@ -2,6 +2,7 @@
 # 200 concurrent connections through one route, each an echo round trip
 # with its own checksummed stream.
 . "$(dirname "$0")/lib.sh"
+plan 6
 
 start_broker
 serve echo echo "unix:$T/echo.sock"

@@ -2,6 +2,7 @@
 # Every brokerctl error prints one line "brokerctl: <reason>" and exits
 # non-zero; usage errors exit 2; a failed command changes nothing.
 . "$(dirname "$0")/lib.sh"
+plan 31
 
 # expect_error DESC REGEX CMD...: non-zero, exactly one stderr line starting
 # "brokerctl: " that matches the extended REGEX (case-insensitive).

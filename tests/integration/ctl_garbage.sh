@@ -2,6 +2,7 @@
 # Random bytes, bad NNG frames and oversized frames on ctl.sock leave the
 # daemon up, answering and relaying.
 . "$(dirname "$0")/lib.sh"
+plan 9
 
 start_broker
 serve echo echo "unix:$T/echo.sock"

@@ -3,6 +3,7 @@
 # a second owner of the same port is in conflict until the first goes, bad
 # input is refused with a reason, and manual mappings survive a restart.
 . "$(dirname "$0")/lib.sh"
+plan 32
 
 command -v python3 >/dev/null 2>&1 || skip "python3 needed to read --json output"
 

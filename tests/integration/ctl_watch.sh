@@ -3,6 +3,7 @@
 # as a mapping.add line and --count 1 then exits 0; --timeout bounds the
 # wait; a broker without an event feed is reported in one line.
 . "$(dirname "$0")/lib.sh"
+plan 8
 
 start_broker
 

@@ -3,6 +3,7 @@
 # transfer finish, then exit 0; a stream that never ends is cut off after
 # --drain-timeout and the daemon still exits 0.
 . "$(dirname "$0")/lib.sh"
+plan 6
 
 refuses() { ! "$XFER" wait-connect "$1" 0 >/dev/null 2>&1; }
 

@@ -2,6 +2,7 @@
 # Half-close: the client's EOF reaches the target as shutdown(SHUT_WR), and
 # the target's reply still flows back afterwards, immediately or 2 s later.
 . "$(dirname "$0")/lib.sh"
+plan 7
 
 start_broker
 serve now delayed-reply "unix:$T/now.sock" 0

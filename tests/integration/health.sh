@@ -2,6 +2,7 @@
 # --http-listen serves /health, /ready and Prometheus /metrics whose
 # per-route byte counters match the traffic; flag beats environment.
 . "$(dirname "$0")/lib.sh"
+plan 14
 command -v curl >/dev/null 2>&1 || skip "curl not installed"
 
 hport=$(free_port) || bail "no free port"

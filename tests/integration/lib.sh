@@ -3,9 +3,15 @@
 #
 # Every test runs real processes on a private temp dir ($T): brokerd with
 # its runtime dir in $T/run and its state in $T/state, plus helper servers
-# from tests/tools/xfer.  The EXIT trap kills only the pids this test started
-# (recorded in $T/pids) and removes $T (kept when KEEP_T=1, for debugging).
-# Exit codes: 0 pass, 1 fail, 77 skip.
+# from tests/tools/xfer.  The EXIT trap runs what the test gave at_exit, then
+# kills only the pids this test started (recorded in $T/pids) and removes $T
+# (kept when KEEP_T=1, for debugging).
+#
+# Output is TAP, judged by tests/tap-run (tests/README.md): `plan N` first
+# (the number of pass/fail results the test gives on every path), then one
+# "ok"/"not ok" line per pass/fail.  skip prints "1..0 # SKIP why" (or, after
+# the plan, skips what is left) and only passes when tests/expected-skips
+# lists the test with that reason.  Exit status 0, or 1 when a check failed.
 # POSIX sh (dash) on purpose.
 
 set -u
@@ -29,16 +35,38 @@ unset BROKER_RUNTIME_DIR BROKER_STATE_DIR BROKER_PLUGIN_DIR BROKER_HTTP_LISTEN \
 
 FAILED=0
 NTEST=0
+PLANNED=
 BROKER_PID=
 BROKER_N=0
 
-# --- reporting ----------------------------------------------------------
+# --- reporting (TAP) ------------------------------------------------------
 
-note() { echo "# $*"; }
-pass() { NTEST=$((NTEST + 1)); echo "ok $NTEST - $*"; }
-fail() { NTEST=$((NTEST + 1)); echo "not ok $NTEST - $*"; FAILED=1; }
-skip() { echo "SKIP: $TEST_NAME: $*"; exit 77; }
-# Fatal failure: report and stop the test now.
+# One line per result: a multi-line message (command output) is joined, so
+# no line of it can pass for a TAP result.
+_tap() { printf '%s\n' "$1 $NTEST - $(printf '%s' "$2" | tr '\n' ' ')"; }
+note() { echo "# $*" | sed '2,$s/^/# /'; }
+# plan N: this test gives exactly N results; before the first one.
+plan() { PLANNED=$1; echo "1..$1"; }
+pass() { NTEST=$((NTEST + 1)); _tap ok "$*"; }
+fail() { NTEST=$((NTEST + 1)); _tap "not ok" "$*"; FAILED=1; }
+# skip WHY: stop here; everything not yet run is skipped with WHY.  Passes
+# only when tests/expected-skips lists this test with WHY.
+skip() {
+	if [ -z "$PLANNED" ]; then
+		echo "1..0 # SKIP $*"
+	else
+		while [ "$NTEST" -lt "$PLANNED" ]; do
+			NTEST=$((NTEST + 1))
+			echo "ok $NTEST # SKIP $*"
+		done
+	fi
+	exit "$FAILED"
+}
+# skip_one WHY: one check that cannot run here (it still counts in the
+# plan); passes only when tests/expected-skips lists this test with WHY.
+skip_one() { NTEST=$((NTEST + 1)); echo "ok $NTEST # SKIP $*"; }
+# Fatal failure: report and stop the test now (the rest of the plan is
+# missing, which the driver reports too).
 bail() { fail "$*"; exit 1; }
 # check DESCRIPTION COMMAND...: pass when COMMAND exits 0.
 check() {
@@ -47,22 +75,31 @@ check() {
 	else fail "$_d: $(tail -n 3 "$T/check.out" | tr '\n' ' ')"; fi
 }
 finish() {
+	if [ -z "$PLANNED" ]; then
+		echo "# $TEST_NAME: no plan (call 'plan N' before the first check)"
+		exit 1
+	fi
+	if [ "$NTEST" -ne "$PLANNED" ]; then
+		echo "# $TEST_NAME: planned $PLANNED checks but ran $NTEST"
+		exit 1
+	fi
 	if [ "$FAILED" -eq 0 ]; then echo "# $TEST_NAME: all $NTEST checks passed"; exit 0; fi
 	exit 1
 }
 
 # --- prerequisites and temp dir -------------------------------------------
 
-[ -x "$BROKERD" ] || skip "brokerd not built ($BROKERD)"
-[ -x "$BROKERCTL" ] || skip "brokerctl not built ($BROKERCTL)"
-[ -x "$XFER" ] || skip "test helper not built ($XFER; run make check)"
-[ -e "$top_builddir/plugins/unix/.libs/unix.so" ] || skip "unix plugin not built"
-[ -e "$top_builddir/plugins/tcp/.libs/tcp.so" ] || skip "tcp plugin not built"
+# Something missing here is a broken build, not a reason to skip.
+[ -x "$BROKERD" ] || bail "brokerd not built ($BROKERD)"
+[ -x "$BROKERCTL" ] || bail "brokerctl not built ($BROKERCTL)"
+[ -x "$XFER" ] || bail "test helper not built ($XFER; run make check)"
+[ -e "$top_builddir/plugins/unix/.libs/unix.so" ] || bail "unix plugin not built"
+[ -e "$top_builddir/plugins/tcp/.libs/tcp.so" ] || bail "tcp plugin not built"
 
 # Unix socket paths must stay under 108 bytes: use a short base.
 _base=${TMPDIR:-/tmp}
 [ ${#_base} -le 40 ] || _base=/tmp
-T=$(mktemp -d "$_base/brk-$TEST_NAME.XXXXXX") || skip "cannot create a temp dir"
+T=$(mktemp -d "$_base/brk-$TEST_NAME.XXXXXX") || bail "cannot create a temp dir under $_base"
 : >"$T/pids"
 mkdir -p "$T/run" "$T/state"
 
@@ -76,9 +113,16 @@ alive() {
 # record PID: remember a pid this test started, for cleanup.
 record() { echo "$1" >>"$T/pids"; }
 
+# at_exit COMMAND: run COMMAND (shell text) at exit, before the pids are
+# killed, in the order given; the test's exit status is kept.
+AT_EXIT=
+at_exit() { AT_EXIT="$AT_EXIT
+$1"; }
+
 cleanup() {
 	_rc=$?
 	trap - EXIT INT TERM
+	eval "$AT_EXIT"
 	while read -r _p; do
 		[ -n "$_p" ] && alive "$_p" && kill -TERM "$_p" 2>/dev/null
 	done <"$T/pids"
@@ -86,7 +130,7 @@ cleanup() {
 	while read -r _p; do
 		[ -n "$_p" ] && alive "$_p" && kill -KILL "$_p" 2>/dev/null
 	done <"$T/pids"
-	if [ "$_rc" -ne 0 ] && [ "$_rc" -ne 77 ]; then
+	if [ "$_rc" -ne 0 ]; then
 		for _l in "$T"/*.log; do
 			[ -f "$_l" ] || continue
 			echo "# ---- tail of $(basename "$_l") ----"

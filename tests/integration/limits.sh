@@ -3,6 +3,7 @@
 # up again; a target that refuses gives the client a clean close and is
 # counted as an error in /metrics.
 . "$(dirname "$0")/lib.sh"
+plan 9
 command -v curl >/dev/null 2>&1 || skip "curl not installed"
 
 hport=$(free_port) || bail "no free port"

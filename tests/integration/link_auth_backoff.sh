@@ -13,6 +13,7 @@
 # reason is lost.  Result: ~13 attempts a second and a racy last_error.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
+plan 5
 
 SECRET="$T/good.secret"
 WRONG="$T/wrong.secret"

@@ -8,6 +8,7 @@
 # with the client on the accepting broker (route listen=peer:).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
+plan 12
 [ -x "$LINKPEER" ] || skip "test helper not built ($LINKPEER; run make check)"
 
 BOUND=40          # seconds the 99 may take, all together

@@ -13,6 +13,7 @@
 # After each: A is alive, B's link is up and its route still passes data.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
+plan 32
 [ -x "$LINKPEER" ] || skip "test helper not built ($LINKPEER; run make check)"
 
 SECRET="$T/good.secret"

@@ -12,6 +12,7 @@
 #    and cycle 20 stay within a small tolerance.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
+plan 17
 
 KA="--link-keepalive 1 --link-timeout 3"
 BOUND=6                    # seconds: timeout 3 s plus the keepalive tick and slack

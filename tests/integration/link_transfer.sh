@@ -12,6 +12,7 @@
 # LINK_BIG_UNIX / LINK_BIG_OTHER (tcp and stdio) override, e.g. 256M.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
+plan 29
 [ -x "$LINKPEER" ] || skip "test helper not built ($LINKPEER; run make check)"
 [ -e "$top_builddir/plugins/exec/.libs/exec.so" ] || skip "exec plugin not built"
 

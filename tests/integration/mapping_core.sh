@@ -25,6 +25,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
 . "$(dirname "$0")/mapping_lib.sh"
+plan 46
 
 BOUND=10                  # seconds for a mapping change to reach the host
 

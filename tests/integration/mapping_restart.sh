@@ -21,6 +21,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
 . "$(dirname "$0")/mapping_lib.sh"
+plan 37
 
 BOUND=10
 [ -x "$UDPECHO" ] || bail "udpecho not built ($UDPECHO): include tests/tools/udpecho.mk"

@@ -2,6 +2,7 @@
 # Routes added with brokerctl live in sqlite and come back after a restart;
 # SIGTERM exits 0; startup names each listener and the state location.
 . "$(dirname "$0")/lib.sh"
+plan 13
 
 serve echo echo "unix:$T/echo.sock"
 port=$(free_port) || bail "no free port"

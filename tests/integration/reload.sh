@@ -2,6 +2,7 @@
 # SIGHUP (and brokerctl reload) re-read the config file: a route added to
 # the file appears and relays; a broken file keeps the daemon and routes up.
 . "$(dirname "$0")/lib.sh"
+plan 15
 
 serve echo echo "unix:$T/echo.sock"
 CONF="$T/broker.json"

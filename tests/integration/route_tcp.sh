@@ -2,6 +2,7 @@
 # tcp -> unix and unix -> tcp routes move 64 MiB each way with matching
 # checksums; the same over IPv6 loopback when ::1 is usable.
 . "$(dirname "$0")/lib.sh"
+plan 6
 
 start_broker
 serve echo echo "unix:$T/echo.sock"

@@ -2,6 +2,7 @@
 # A local unix -> unix route moves 64 MiB each way with matching checksums,
 # feeds a sink byte-exactly, and honours ?mode= on the listening socket.
 . "$(dirname "$0")/lib.sh"
+plan 11
 
 start_broker
 serve echo echo "unix:$T/echo.sock"

@@ -3,6 +3,7 @@
 # message and is left untouched; a second brokerd on the same state dir is
 # refused with a clear message.
 . "$(dirname "$0")/lib.sh"
+plan 8
 
 # run_bad NAME STATE_DIR: run brokerd expecting it to refuse to start.
 run_bad() {

@@ -29,6 +29,7 @@
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
+plan 31
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (network namespace, containerd)"
 command -v ip >/dev/null 2>&1 || skip "ip (iproute2) not installed"

@@ -25,6 +25,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
 . "$(dirname "$0")/guest_lib.sh"
+plan 18
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (network namespace, dockerd)"
 command -v ip >/dev/null 2>&1 || skip "ip (iproute2) not installed"

@@ -18,6 +18,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
 . "$(dirname "$0")/guest_lib.sh"
+plan 16
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (network namespace)"
 command -v ip >/dev/null 2>&1 && command -v ss >/dev/null 2>&1 || skip "ip, ss (iproute2) not installed"

@@ -7,10 +7,11 @@
 # past its struct_size, keep serving, and relay through the example's echo:
 # scheme.  A config file that sets plugins.init_fails.x makes init_fails load.
 . "$(dirname "$0")/../integration/lib.sh"
+plan 18
 
 TP=$top_builddir/tests/plugins/.libs
 for p in example bad_abi no_symbol init_fails small_struct; do
-	[ -e "$TP/$p.so" ] || skip "test plugin $p not built ($TP/$p.so; run make check)"
+	[ -e "$TP/$p.so" ] || bail "test plugin $p not built ($TP/$p.so; run make check)"
 done
 
 start_broker --plugin-dir "$TP"
@@ -51,5 +52,6 @@ start_broker --plugin-dir "$TP" --config "$T/conf.json"
 ctl plugin list >"$T/list2.out" 2>&1
 check "init_fails loads once option x is set" grep -q "init_fails" "$T/list2.out"
 stop_broker
+check "clean stop of the broker with init_fails loaded (exit 0)" [ "$STOP_RC" = 0 ]
 
 finish

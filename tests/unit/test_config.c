@@ -387,6 +387,7 @@ static void test_help(void)
 
 int main(void)
 {
+	plan(138);
 	tmpdir = tp_mkdtemp("broker-test-config");
 	if (!tmpdir) {
 		perror("mkdtemp");

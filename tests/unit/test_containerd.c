@@ -714,6 +714,7 @@ int main(int argc, char **argv)
 {
 	char buf[1024];
 
+	plan(84);
 	fh_echo_level = BROKER_LOG_WARN;   /* FH_VERBOSE=1 shows every line */
 	test_ports();
 	test_envelopes();

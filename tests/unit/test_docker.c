@@ -351,6 +351,7 @@ int main(int argc, char **argv)
 	const char *opts[] = { sockopt, NULL };
 	int rc;
 
+	plan(76);
 	signal(SIGPIPE, SIG_IGN);   /* as brokerd does: writes to closed sockets fail with EPIPE */
 	fh_echo_level = -1;         /* FH_VERBOSE=1 shows the plugin's log */
 	snprintf(fixdir, sizeof(fixdir), "%s/tests/unit/docker", srcdir ? srcdir : ".");

@@ -25,6 +25,7 @@
 #include <event2/event.h>
 
 #include "tests/unit/fake_host.h"
+#include "tests/unit/test_platform.h"
 #include "tests/unit/tap.h"
 
 /* Loop iterations in ms: ~ms/5 when idle (the fake host's 5 ms tick), far more if something spins. */
@@ -123,6 +124,28 @@ static void tcp_roundtrip(struct fh_plugin *L, struct event_base *base, const ch
 	L->p->unlisten(L->state, lis);
 }
 
+/* listen on tcp://127.0.0.1:1 through the plugin; run as an ordinary user
+ * (tp_run_as: arg is the parent's, out the child's answer to copy back). */
+struct priv_try {
+	struct fh_plugin *L;
+	int r;
+	char err[256];
+};
+
+static void try_privileged(void *arg, void *out, size_t len)
+{
+	struct priv_try *pt = arg, *res = out;
+	struct broker_accept_sink sink = { 0 };
+	struct broker_url u;
+	void *lis = NULL;
+
+	(void)len;
+	fh_url(&u, "tcp", "127.0.0.1:1", NULL, 0);
+	res->r = pt->L->p->listen(pt->L->state, &u, &sink, &lis, res->err, sizeof(res->err));
+	if (res->r == 0)
+		pt->L->p->unlisten(pt->L->state, lis);
+}
+
 static void test_tcp(struct fh_plugin *L, struct event_base *base)
 {
 	struct broker_url u;
@@ -197,15 +220,20 @@ static void test_tcp(struct fh_plugin *L, struct event_base *base)
 	fh_sink_close(&sink);
 	L->p->unlisten(L->state, lis);
 
-	/* Privileged port. */
-	if (geteuid() != 0) {
-		fh_url(&u, "tcp", "127.0.0.1:1", NULL, 0);
-		r = L->p->listen(L->state, &u, &sink, &lis2, err, sizeof(err));
-		ok(r == -EACCES && strstr(err, "CAP_NET_BIND_SERVICE"), "port 1 as non-root: \"%s\"", err);
-		if (r == 0)
-			L->p->unlisten(L->state, lis2);
-	} else {
-		skip(1, "privileged port refused: running as root");
+	/* Privileged port, as an ordinary user: as root, in a child that became
+	 * 'nobody' (the plugin is already loaded in it). */
+	{
+		struct priv_try pt = { L, 0, "" }, res;
+		long uid = -1, gid = -1;
+
+		if (geteuid() == 0 && tp_nobody(&uid, &gid) < 0) {
+			ok(0, "port 1 as non-root: running as root and there is no user 'nobody' to drop to");
+		} else if (tp_run_as(uid, gid, try_privileged, &pt, &res, sizeof(res)) < 0) {
+			ok(0, "port 1 as non-root: the child as uid %ld did not report", uid);
+		} else {
+			ok(res.r == -EACCES && strstr(res.err, "CAP_NET_BIND_SERVICE"), "port 1 as %s: \"%s\"",
+			   uid == -1 ? "non-root" : "nobody", res.err);
+		}
 	}
 
 	/* Address not on this machine (TEST-NET-1, never assigned locally). */
@@ -474,6 +502,7 @@ int main(int argc, char **argv)
 	const char *tcp = fh_plugin_path(argc, argv, 1, "TCP_PLUGIN", "tcp", b1, sizeof(b1));
 	const char *unx = fh_plugin_path(argc, argv, 2, "UNIX_PLUGIN", "unix", b2, sizeof(b2));
 
+	plan(60);
 	base = fh_base_new();
 
 	if (ok(fh_load(&L, tcp, base, NULL, err, sizeof(err)) == 0, "load %s", tcp)) {

@@ -216,6 +216,7 @@ int main(void)
 {
 	struct broker b;
 
+	plan(41);
 	tap_init_sockets();
 	/* Keep the TAP stream readable: the server logs where it listens. */
 	log_configure(BROKER_LOG_WARN, LOG_FORMAT_TEXT);

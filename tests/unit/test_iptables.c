@@ -301,11 +301,12 @@ int main(int argc, char **argv)
 	const char *path = fh_plugin_path(argc, argv, 1, "IPTABLES_PLUGIN", "iptables", b, sizeof(b));
 	const char *tmp = getenv("TMPDIR");
 
+	plan(52);
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(dir, sizeof(dir), "%s/test_iptables.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(dir)) {
-		printf("1..0 # skip cannot create a temp dir\n");
-		return 77;
+		printf("Bail out! cannot create a temp dir %s: %s\n", dir, strerror(errno));
+		return 1;
 	}
 	fh_echo_level = BROKER_LOG_WARN;   /* FH_VERBOSE=1 shows every line */
 	base = fh_base_new();

@@ -338,6 +338,7 @@ static void test_newer(void)
 
 int main(void)
 {
+	plan(64);
 	/* The store logs its migrations; keep the TAP stream readable. */
 	log_configure(BROKER_LOG_WARN, LOG_FORMAT_TEXT);
 	tmpdir = tp_mkdtemp("broker-test-store");

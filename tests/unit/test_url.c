@@ -154,6 +154,7 @@ static void test_host_port(void)
 
 int main(void)
 {
+	plan(76);
 	test_forms();
 	test_query();
 	test_bad();
