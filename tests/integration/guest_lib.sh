@@ -7,10 +7,13 @@
 #   . "$(dirname "$0")/link_lib.sh"
 #   . "$(dirname "$0")/guest_lib.sh"
 #   guest_init procnet pn       # names, the guest brokerd wrapper, EXIT trap
-#   guest_netns 10.213.51       # namespace + veth: 10.213.51.1 host, .2 guest
+#   guest_netns                 # namespace + veth in a /24 no other run uses:
+#                               #   $GUEST_NET.1 host side, $GUEST_IP (.2) guest
 #   guest_brokers --plugin-dir DIR --watch procnet   # G (guest) <- H (host)
 #   guest_mapping_probe "brokerctl has no 'mapping list' yet: ..."
-# Needs root, ip and nsenter: each test checks for them and skips.
+# Needs root, ip and nsenter (scripts/bootstrap installs them).
+# Parallel runs of the same test (other worktrees, CI) are safe: names carry
+# the pid and each run takes its own subnet (guest_netns).
 # POSIX sh (dash).
 
 GUEST_ON_EXIT=
@@ -28,28 +31,54 @@ guest_init() {
 	GUEST_BROKERD="$T/brokerd-guest"
 	printf '#!/bin/sh\nexec nsenter --net=/run/netns/%s %s "$@"\n' "$NS" "$REAL_BROKERD" >"$GUEST_BROKERD"
 	chmod +x "$GUEST_BROKERD"
-	trap guest_cleanup EXIT
+	at_exit guest_teardown
 }
 
-guest_cleanup() {
-	_guest_rc=$?
+# At exit (lib.sh's cleanup keeps the exit status): what the test started in
+# the namespace, then the veth and the namespace.
+guest_teardown() {
 	[ -z "$GUEST_ON_EXIT" ] || $GUEST_ON_EXIT
 	ip link del "$VH" 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
-	(exit "$_guest_rc")
-	cleanup
+	return 0
 }
 
-# guest_netns NET: create the namespace (skip when that is not possible) with
-# lo up and a veth pair, NET.1/24 on the host side, NET.2/24 (GUEST_IP) inside.
+# guest_subnet_free NET: no address of the root namespace is in NET.0/24
+# and no route covers it.
+guest_subnet_free() {
+	! ip -4 -o addr show 2>/dev/null | grep -q " inet $1\." &&
+		[ -z "$(ip -4 route show "$1.0/24" 2>/dev/null)" ]
+}
+
+# guest_netns: create the namespace with lo up and a veth pair in a /24 of
+# 10.214.0.0/16 that no other run uses: GUEST_NET.1/24 on the host side,
+# GUEST_NET.2/24 (GUEST_IP) inside.  The subnet is chosen and its host
+# address added under a lock, so two runs never take the same one (a fixed
+# subnet made parallel runs share the root namespace's address and route).
 guest_netns() {
-	ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace (ip netns add)"
+	ip netns add "$NS" 2>/dev/null || bail "cannot create a network namespace (ip netns add $NS)"
 	ip -n "$NS" link set lo up || bail "lo up in $NS"
 	ip link add "$VH" type veth peer name "$VG" || bail "veth pair"
 	ip link set "$VG" netns "$NS" || bail "veth into $NS"
-	ip addr add "$1.1/24" dev "$VH" && ip link set "$VH" up || bail "host veth"
-	GUEST_IP="$1.2"
+	GUEST_NET=$(
+		exec 9>"${TMPDIR:-/tmp}/broker-test-subnets.lock"
+		flock -w 30 9 || exit 1
+		_i=0
+		while [ "$_i" -lt 254 ]; do
+			_net="10.214.$(( ($$ + _i) % 254 + 1 ))"
+			if guest_subnet_free "$_net"; then
+				ip addr add "$_net.1/24" dev "$VH" || exit 1
+				echo "$_net"
+				exit 0
+			fi
+			_i=$((_i + 1))
+		done
+		exit 1
+	) || bail "no free /24 in 10.214.0.0/16 for the guest veth (or ip addr add failed)"
+	ip link set "$VH" up || bail "host veth up"
+	GUEST_IP="$GUEST_NET.2"
 	ip -n "$NS" addr add "$GUEST_IP/24" dev "$VG" && ip -n "$NS" link set "$VG" up || bail "guest veth"
+	note "guest namespace $NS: host $GUEST_NET.1, guest $GUEST_IP"
 }
 
 # in_ns CMD...: run CMD in the guest namespace.

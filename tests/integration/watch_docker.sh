@@ -84,7 +84,7 @@ dk_cleanup() {
 GUEST_ON_EXIT=dk_cleanup
 
 # --- the guest namespace ------------------------------------------------------
-guest_netns 10.213.41
+guest_netns
 
 dockerd_start
 pass "private dockerd runs in namespace $NS"

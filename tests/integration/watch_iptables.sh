@@ -2,13 +2,13 @@
 # tests/integration/watch_iptables.sh - the iptables watcher against real
 # nat rules in a guest network namespace.
 #
-# Topology: a network namespace (the "guest", veth 10.213.52.1/24 host side,
-# 10.213.52.2/24 guest side) holds the rules (made with the real iptables)
+# Topology: a network namespace (the "guest", veth GUEST_NET.1/24 host side,
+# GUEST_NET.2/24 guest side, a /24 of its own per run) holds the rules (made with the real iptables)
 # and runs the guest brokerd with --watch iptables,interval_ms=500 and
 # --link-listen on a unix socket; the host brokerd runs in the default
 # namespace with --link-connect.  Checks:
-#   1. -A DOCKER -p tcp --dport P -j DNAT --to-destination 10.213.52.2:Q with
-#      xfer serve-echo on 10.213.52.2:Q in the guest -> the host's
+#   1. -A DOCKER -p tcp --dport P -j DNAT --to-destination GUEST_IP:Q with
+#      xfer serve-echo on GUEST_IP:Q in the guest -> the host's
 #      127.0.0.1:P echoes through the link; both `mapping list`s show it,
 #      owner DOCKER:tcp:P.
 #   2. a udp DNAT rule in CNI-DN-test -> the host lists udp port PU.
@@ -36,7 +36,7 @@ IPT_DIR="$top_builddir/plugins/iptables/.libs"
 	grep -q "unknown option" && skip "brokerd has no --watch option yet"
 
 guest_init ipt ip
-guest_netns 10.213.52
+guest_netns
 
 ipt() { in_ns iptables -w 5 -t nat "$@"; }
 

@@ -2,8 +2,8 @@
 # tests/integration/watch_kubernetes.sh - the kubernetes watcher against a
 # replayed API server, in a real guest network namespace.
 #
-# Topology: a network namespace (the "guest", veth 10.213.53.1/24 host side,
-# 10.213.53.2/24 guest side) runs tests/tools/k8s_replay.py (HTTPS on the
+# Topology: a network namespace (the "guest", veth GUEST_NET.1/24 host side,
+# GUEST_NET.2/24 guest side, a /24 of its own per run) runs tests/tools/k8s_replay.py (HTTPS on the
 # guest's 127.0.0.1, client certificates required) replaying
 # tests/fixtures/kubernetes/scenario.json, and the guest brokerd with
 # --watch kubernetes,kubeconfig=... and --link-listen on a unix socket; the
@@ -41,7 +41,7 @@ REPLAY="$top_srcdir/tests/tools/k8s_replay.py"
 FIX="$top_srcdir/tests/fixtures/kubernetes"
 
 guest_init k8s k8
-guest_netns 10.213.53
+guest_netns
 
 # --- the replayed API server (in the guest) -------------------------------------
 RD="$T/k8s"

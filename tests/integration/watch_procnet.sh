@@ -2,8 +2,8 @@
 # tests/integration/watch_procnet.sh - the procnet watcher in a real guest
 # network namespace.
 #
-# Topology: a network namespace (the "guest", veth 10.213.51.1/24 host side,
-# 10.213.51.2/24 guest side) runs the guest brokerd with
+# Topology: a network namespace (the "guest", veth GUEST_NET.1/24 host side,
+# GUEST_NET.2/24 guest side, a /24 of its own per run) runs the guest brokerd with
 # --watch procnet,interval_ms=200 and --link-listen on a unix socket; the
 # host brokerd runs in the default namespace with --link-connect.  Checks:
 #   1. xfer serve-echo tcp:0.0.0.0:P in the guest -> the host's 127.0.0.1:P
@@ -30,7 +30,7 @@ PN_DIR="$top_builddir/plugins/procnet/.libs"
 	grep -q "unknown option" && skip "brokerd has no --watch option yet"
 
 guest_init procnet pn
-guest_netns 10.213.51
+guest_netns
 
 # --- brokers ------------------------------------------------------------------
 guest_brokers --plugin-dir "$PN_DIR" --watch "procnet,interval_ms=200"
