@@ -12,6 +12,7 @@
 # POSIX sh (dash).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
+plan 18
 
 PN="$top_builddir/plugins/procnet/.libs"
 [ -e "$PN/procnet.so" ] || skip "procnet plugin not built ($PN/procnet.so)"

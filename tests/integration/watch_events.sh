@@ -16,6 +16,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
 . "$(dirname "$0")/mapping_lib.sh"
+plan 20
 
 BOUND=15
 serve echo echo "tcp:127.0.0.1:0"

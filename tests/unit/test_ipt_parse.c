@@ -245,6 +245,7 @@ static void test_save(void)
 
 int main(void)
 {
+	plan(48);
 	test_tokenize();
 	test_chains();
 	test_rules();

@@ -500,7 +500,7 @@ int main(void)
 	struct event_base *base = fh_base_new();
 	struct fh_plugin P;
 
-	plan(30);
+	plan(37);
 	fh_echo_level = BROKER_LOG_WARN;
 	fh_reset();
 	fh_bare(&P, &test_plugin, base);
