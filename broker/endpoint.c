@@ -14,6 +14,8 @@
 #include "broker/plugins_internal.h"
 #include "broker/url.h"
 
+#define TAG "endpoint"
+
 struct broker_accept_sink {
 	struct listener *listener;
 };
@@ -26,6 +28,7 @@ struct listener {
 	void *plugin_listener;
 	listener_accept_fn on_accept;
 	listener_lost_fn on_lost;
+	listener_dropped_fn on_dropped;
 	void *arg;
 	char address[512];
 };
@@ -175,6 +178,25 @@ void endpoint_host_accepted(struct broker_accept_sink *sink, const struct broker
 	struct listener *l = sink->listener;
 
 	l->on_accept(l->arg, desc);
+}
+
+void listener_set_on_dropped(struct listener *l, listener_dropped_fn fn)
+{
+	if (l)
+		l->on_dropped = fn;
+}
+
+void endpoint_host_accept_dropped(struct broker_accept_sink *sink, unsigned count, const char *reason)
+{
+	struct listener *l = sink->listener;
+
+	if (count == 0)
+		return;
+	if (l->on_dropped)
+		l->on_dropped(l->arg, count, reason ? reason : "no reason given");
+	else
+		log_warn(TAG, "%s: %u client%s dropped before becoming a stream: %s", l->address, count,
+		         count == 1 ? "" : "s", reason ? reason : "no reason given");
 }
 
 static void connector_free(struct connector *c)

@@ -14,6 +14,8 @@ struct connector;
 typedef void (*listener_accept_fn)(void *arg, const struct broker_stream_desc *desc);
 /* Called when the plugin that served the listener is unloaded (listener is already closed). */
 typedef void (*listener_lost_fn)(void *arg, const char *why);
+/* count clients reached the listener but never became streams (reason: one line). */
+typedef void (*listener_dropped_fn)(void *arg, unsigned count, const char *reason);
 /* err == 0: desc is a connected stream (callee owns it); else reason says why. */
 typedef void (*connector_done_fn)(void *arg, int err, const char *reason,
                                   const struct broker_stream_desc *desc);
@@ -32,6 +34,8 @@ void listener_close(struct listener *l);
  * is the peer's to check.  For --check-config.
  */
 int endpoint_check(struct plugin_registry *reg, const char *url, bool listen, char *err, size_t errlen);
+/* Who hears of dropped clients (host->accept_dropped); unset: they are logged here. */
+void listener_set_on_dropped(struct listener *l, listener_dropped_fn fn);
 /* Effective address (port 0 resolved), or the URL as given. */
 const char *listener_address(const struct listener *l);
 
@@ -47,5 +51,6 @@ void stream_desc_discard(const struct broker_stream_desc *desc);
 void endpoint_host_accepted(struct broker_accept_sink *sink, const struct broker_stream_desc *desc);
 void endpoint_host_connected(struct broker_connect_req *req, const struct broker_stream_desc *desc);
 void endpoint_host_connect_failed(struct broker_connect_req *req, int error, const char *reason);
+void endpoint_host_accept_dropped(struct broker_accept_sink *sink, unsigned count, const char *reason);
 
 #endif

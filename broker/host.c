@@ -294,4 +294,5 @@ const struct broker_host broker_host_table = {
 	.mapping_remove = host_mapping_remove,
 	.resync_begin = host_resync_begin,
 	.resync_commit = host_resync_commit,
+	.accept_dropped = endpoint_host_accept_dropped,
 };

@@ -65,6 +65,7 @@ struct peer_manager {
 	char broker_id[80];
 	uint64_t generation;
 	bool stopping;
+	struct event *report;          /* PEER_REPORT_INTERVAL_MS: route counters to their owners */
 };
 
 static const struct rpc_method link_methods[];
@@ -185,38 +186,52 @@ static int collect_route(void *arg, const struct route_info *ri)
 	return 0;
 }
 
+/* A route sync in flight: the reply is shown with the id of the peer that gave it. */
+struct sync_call {
+	struct peer_manager *pm;
+	char peer_id[128];
+};
+
 static void on_sync_reply(void *arg, int err, Broker__Rpc__Status status, const char *errtext, const uint8_t *body,
                           size_t len)
 {
-	struct peer_manager *pm = arg;
+	struct sync_call *sc = arg;
+	struct peer_manager *pm = sc->pm;
 	Broker__Link__RoutesSyncReply *rep;
 
 	if (err || status != BROKER__RPC__STATUS__OK) {
 		if (err != -ECONNRESET)
 			log_warn(TAG, "route sync refused by the peer: %s", errtext && *errtext ? errtext : "no reason");
-		return;
+		goto out;
 	}
 	rep = broker__link__routes_sync_reply__unpack(NULL, len, body);
 	if (!rep) {
 		log_warn(TAG, "route sync reply does not decode");
-		return;
+		goto out;
 	}
 	/* An older reply would describe a set we have since replaced. */
 	if (rep->generation == pm->generation) {
 		for (size_t i = 0; i < rep->n_results; i++) {
 			char state[512];
 			Broker__Link__RouteResult *rr = rep->results[i];
-			snprintf(state, sizeof(state), "%s%s", rr->ok ? "" : "down: peer: ", rr->state);
+			if (rr->ok)
+				snprintf(state, sizeof(state), "%s (peer %s)", rr->state, sc->peer_id);
+			else
+				snprintf(state, sizeof(state), "down: peer %s: %s", sc->peer_id, rr->state);
 			routes_set_peer_state(pm->b->routes, rr->name, state);
 		}
 	}
 	broker__link__routes_sync_reply__free_unpacked(rep, NULL);
+out:
+	free(sc);
 }
 
 static void sync_routes_on(struct peer_manager *pm, struct link *l)
 {
 	Broker__Link__RoutesSync msg = BROKER__LINK__ROUTES_SYNC__INIT;
 	struct sync_build sb = { 0 };
+	struct sync_call *sc;
+	struct link_stats st;
 	uint8_t *buf;
 	size_t len;
 	int rc;
@@ -231,9 +246,16 @@ static void sync_routes_on(struct peer_manager *pm, struct link *l)
 	msg.generation = ++pm->generation;
 	msg.n_routes = sb.n;
 	msg.routes = sb.ptrs;
-	if (rpc_pack_message(&msg.base, &buf, &len) < 0)
+	if (!(sc = calloc(1, sizeof(*sc))))
 		goto out;
-	rc = link_call(l, "peer", "routes_sync", buf, len, on_sync_reply, pm);
+	sc->pm = pm;
+	link_get_stats(l, &st);
+	snprintf(sc->peer_id, sizeof(sc->peer_id), "%s", st.peer_id ? st.peer_id : "?");
+	if (rpc_pack_message(&msg.base, &buf, &len) < 0) {
+		free(sc);
+		goto out;
+	}
+	rc = link_call(l, "peer", "routes_sync", buf, len, on_sync_reply, sc);
 	free(buf);
 	if (rc < 0)
 		log_warn(TAG, "cannot send the route sync: %s", strerror(-rc));
@@ -329,6 +351,7 @@ out:
 
 static const struct rpc_method link_methods[] = {
 	{ "peer", "routes_sync", rpc_routes_sync },
+	{ "peer", "route_counters", peer_rpc_route_counters },
 	{ "mapping", "sync", mapping_rpc_sync },
 	{ NULL, NULL, NULL },
 };
@@ -347,6 +370,8 @@ static void on_link_up(void *arg, struct link *l)
 		link_get_stats(l, &st);
 		events_text(pl->pm->b, "link.up", "link %s up: peer %s (%s)", c->url, st.peer_id, st.peer_host);
 		pl->was_up = true;
+		/* The peer hears every route we hold for it anew on this link. */
+		routes_report_reset(pl->pm->b->routes, st.peer_id);
 	}
 	if (c->role != ROLE_LISTEN)
 		snprintf(c->state, sizeof(c->state), "up");
@@ -499,6 +524,23 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 	carrier_dial(c);
 }
 
+/* Every PEER_REPORT_INTERVAL_MS: each up link's peer hears the counters of its routes we listen for. */
+static void on_report_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer_manager *pm = arg;
+
+	(void)fd;
+	(void)what;
+	for (struct peer_link *pl = pm->links; pl; pl = pl->next) {
+		struct link_stats st;
+		if (link_state(pl->link) != LINK_UP)
+			continue;
+		link_get_stats(pl->link, &st);
+		if (peer_link_for(pm, st.peer_id) == pl->link)
+			peer_report_send(pm->b, pl->link, st.peer_id);
+	}
+}
+
 /* Exponential backoff with full jitter, so a fleet of dialers does not retry in lockstep. */
 static void carrier_schedule_retry(struct carrier *c)
 {
@@ -573,6 +615,11 @@ int peer_start(struct peer_manager *pm)
 		return -EIO;
 	}
 	load_broker_id(pm);
+	pm->report = event_new(pm->b->base, -1, EV_PERSIST, on_report_tick, pm);
+	if (pm->report) {
+		struct timeval tv = { PEER_REPORT_INTERVAL_MS / 1000, (PEER_REPORT_INTERVAL_MS % 1000) * 1000 };
+		event_add(pm->report, &tv);
+	}
 	rc = link_secret_load(cfg->link_secret, true, &pm->secret, &pm->secret_len, err, sizeof(err));
 	if (rc < 0) {
 		/* Private carriers still work; carriers that need auth will refuse, saying why. */
@@ -677,6 +724,8 @@ void peer_stop(struct peer_manager *pm)
 	if (!pm)
 		return;
 	pm->stopping = true;
+	if (pm->report)
+		event_del(pm->report);
 	for (struct carrier *c = pm->carriers; c; c = c->next) {
 		listener_close(c->listener);
 		c->listener = NULL;
@@ -709,6 +758,8 @@ void peer_destroy(struct peer_manager *pm)
 		pm->links = pl->next;
 		free(pl);
 	}
+	if (pm->report)
+		event_free(pm->report);
 	if (pm->secret) {
 		memset(pm->secret, 0, pm->secret_len);
 		free(pm->secret);

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "proto/rpc.pb-c.h"
 
 struct broker;
 struct link;
@@ -35,6 +36,18 @@ struct broker *peer_broker(const struct peer_manager *pm);
 
 /* The stable id this broker presents in HELLO. */
 const char *peer_broker_id(const struct peer_manager *pm);
+
+/*
+ * peer.route_counters (peer_report.c).  The listening side sends, at most
+ * once per PEER_REPORT_INTERVAL_MS per link, the counters of the routes it
+ * holds for owner (the link's peer) that changed, at most
+ * PEER_REPORT_MAX_ROUTES per report; the owner's handler applies them.
+ */
+#define PEER_REPORT_INTERVAL_MS 1000
+#define PEER_REPORT_MAX_ROUTES 128
+void peer_report_send(struct broker *b, struct link *l, const char *owner);
+Broker__Rpc__Status peer_rpc_route_counters(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
+                                            size_t *reply_len, char *err, size_t errlen);
 
 struct peer_link_info {
 	const char *carrier;

@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 #define BROKER_ABI_MAJOR 1
-#define BROKER_ABI_MINOR 0
+#define BROKER_ABI_MINOR 1
 
 /* The one symbol a plugin exports. */
 #define BROKER_PLUGIN_ENTRY "broker_plugin_entry"
@@ -290,7 +290,22 @@ struct broker_host {
 	int (*mapping_remove)(struct broker_plugin_handle *h, const char *owner);
 	int (*resync_begin)(struct broker_plugin_handle *h);
 	int (*resync_commit)(struct broker_plugin_handle *h);
+
+	/*
+	 * ABI 1.1.  count clients reached a listener but never became a stream
+	 * (one closed before it was accepted, a bridge or descriptor could not
+	 * be made): the core logs reason against whatever owns the listener (a
+	 * route) and counts them as connections and errors, so no client
+	 * disappears without a trace.  Loop thread only, like accepted.  Check
+	 * BROKER_HOST_HAS(host, accept_dropped) first.
+	 */
+	void (*accept_dropped)(struct broker_accept_sink *sink, unsigned count, const char *reason);
 };
+
+/* Whether the core's host table has a field appended after the plugin's ABI 1.0. */
+#define BROKER_HOST_HAS(host, field)                                                   \
+	((host)->struct_size >= offsetof(struct broker_host, field) + sizeof((host)->field) && \
+	 (host)->field != NULL)
 
 /* The entry point's type. */
 typedef const struct broker_plugin *(*broker_plugin_entry_fn)(const struct broker_host *host);

@@ -13,6 +13,7 @@
 #include "broker/errfmt.h"
 #include "broker/events.h"
 #include "broker/link.h"
+#include "broker/link_auth.h"
 #include "broker/log.h"
 #include "broker/peer.h"
 #include "broker/relay.h"
@@ -47,6 +48,13 @@ struct route {
 	char state[1024];
 	struct route_counters counters;
 	struct route_conn *conns;
+	/* listen_on_peer: the peer's counters for its listener (peer.route_counters) */
+	uint64_t peer_incarnation;
+	struct route_counters peer_last;   /* as last reported for peer_incarnation */
+	struct route_counters peer_base;   /* totals of earlier incarnations */
+	/* owner set (we listen for the peer): what the owner last heard */
+	uint64_t incarnation;
+	struct route_counters reported;
 };
 
 struct route_table {
@@ -189,6 +197,17 @@ static void route_on_accept(void *arg, const struct broker_stream_desc *desc)
 	}
 }
 
+/* Clients the plugin accepted but could not hand over: counted, so none vanishes unseen. */
+static void route_on_dropped(void *arg, unsigned count, const char *reason)
+{
+	struct route *r = arg;
+
+	r->counters.conns_total += count;
+	r->counters.errors += count;
+	log_info(TAG, "%s: %u client%s dropped before becoming a stream: %s", r->name, count, count == 1 ? "" : "s",
+	         reason);
+}
+
 static void route_on_lost(void *arg, const char *why)
 {
 	struct route *r = arg;
@@ -284,6 +303,9 @@ static struct route *route_alloc(struct route_table *rt, const char *name, const
 		return NULL;
 	}
 	r->connect_target = strncmp(r->connect, "peer:", 5) == 0 ? r->connect + 5 : r->connect;
+	/* The owner tells a re-made listener (counters from zero) from the same one reporting again. */
+	if (owner)
+		link_auth_nonce((uint8_t *)&r->incarnation, sizeof(r->incarnation));
 	return r;
 }
 
@@ -323,6 +345,7 @@ static int route_open(struct route_table *rt, const char *name, const char *list
 		route_free(r);
 		return rc;
 	}
+	listener_set_on_dropped(r->listener, route_on_dropped);
 	snprintf(r->state, sizeof(r->state), "listening");
 	route_link(rt, r);
 	log_info(TAG, "%s: listening on %s -> %s", name, listener_address(r->listener), connect);
@@ -445,6 +468,26 @@ int routes_apply_config(struct route_table *rt)
 	return failures ? -EINVAL : 0;
 }
 
+static void counters_add(struct route_counters *to, const struct route_counters *c)
+{
+	to->conns_total += c->conns_total;
+	to->conns_active += c->conns_active;
+	to->conns_refused += c->conns_refused;
+	to->bytes_in += c->bytes_in;
+	to->bytes_out += c->bytes_out;
+	to->errors += c->errors;
+}
+
+/* Ours, plus what the peer counted for a route whose listener it holds. */
+static void route_total_counters(const struct route *r, struct route_counters *out)
+{
+	*out = r->counters;
+	if (!r->listen_on_peer)
+		return;
+	counters_add(out, &r->peer_base);
+	counters_add(out, &r->peer_last);
+}
+
 int routes_foreach(struct route_table *rt, int (*fn)(void *arg, const struct route_info *ri), void *arg)
 {
 	for (struct route *r = rt->head; r; r = r->next) {
@@ -459,8 +502,8 @@ int routes_foreach(struct route_table *rt, int (*fn)(void *arg, const struct rou
 			.state = r->state,
 			.listen_address = r->listener ? listener_address(r->listener) : r->listen,
 			.owner = r->owner,
-			.counters = r->counters,
 		};
+		route_total_counters(r, &ri.counters);
 		int rc = fn(arg, &ri);
 		if (rc)
 			return rc;
@@ -543,8 +586,11 @@ void routes_set_peer_state(struct route_table *rt, const char *name, const char 
 void routes_peer_down(struct route_table *rt)
 {
 	for (struct route *r = rt->head; r; r = r->next)
-		if (r->listen_on_peer)
+		if (r->listen_on_peer) {
 			snprintf(r->state, sizeof(r->state), "waiting for the link to the peer");
+			/* Its streams went with the link; the totals stay (the peer reports them again, or anew). */
+			r->peer_last.conns_active = 0;
+		}
 }
 
 int routes_sync_remote(struct route_table *rt, const char *owner, const struct remote_route *set, size_t n,
@@ -576,7 +622,8 @@ int routes_sync_remote(struct route_table *rt, const char *owner, const struct r
 
 		r = route_find_owned(rt, owner, want->name);
 		if (r && !r->internal) {
-			result(arg, want->name, true, r->state);
+			snprintf(err, sizeof(err), "listening on %s", listener_address(r->listener));
+			result(arg, want->name, true, err);
 			continue;
 		}
 		/* The peer may only ask us to listen on local endpoints, never to chain to a third party. */
@@ -596,6 +643,8 @@ int routes_sync_remote(struct route_table *rt, const char *owner, const struct r
 			                     &r->listener, err, sizeof(err));
 			if (rc < 0)
 				route_free(r);
+			else
+				listener_set_on_dropped(r->listener, route_on_dropped);
 		}
 		if (rc < 0) {
 			log_warn(TAG, "%s (for peer %s): %s", want->name, owner, err);
@@ -606,9 +655,66 @@ int routes_sync_remote(struct route_table *rt, const char *owner, const struct r
 		route_link(rt, r);
 		log_info(TAG, "%s (for peer %s): listening on %s -> peer:%s", want->name, owner,
 		         listener_address(r->listener), want->connect);
-		result(arg, want->name, true, r->state);
+		/* The owner names us itself: the state it gets says where, not for whom. */
+		snprintf(err, sizeof(err), "listening on %s", listener_address(r->listener));
+		result(arg, want->name, true, err);
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------------ counters across the link */
+
+static bool counters_equal(const struct route_counters *a, const struct route_counters *b)
+{
+	return a->conns_total == b->conns_total && a->conns_active == b->conns_active &&
+	       a->conns_refused == b->conns_refused && a->bytes_in == b->bytes_in && a->bytes_out == b->bytes_out &&
+	       a->errors == b->errors;
+}
+
+int routes_report_changed(struct route_table *rt, const char *owner, size_t max, route_report_fn fn, void *arg)
+{
+	size_t n = 0;
+
+	for (struct route *r = rt->head; r && n < max; r = r->next) {
+		if (r->internal || !r->owner || strcmp(r->owner, owner) || counters_equal(&r->counters, &r->reported))
+			continue;
+		int rc = fn(arg, r->name, r->incarnation, &r->counters);
+		if (rc < 0)
+			return rc;
+		r->reported = r->counters;
+		n++;
+	}
+	return (int)n;
+}
+
+void routes_report_reset(struct route_table *rt, const char *owner)
+{
+	for (struct route *r = rt->head; r; r = r->next)
+		if (!r->internal && r->owner && !strcmp(r->owner, owner)) {
+			memset(&r->reported, 0, sizeof(r->reported));
+			/* Differs from every real report, so the next round sends it even at all zeros. */
+			r->reported.conns_total = UINT64_MAX;
+		}
+}
+
+int routes_set_peer_counters(struct route_table *rt, const char *name, uint64_t incarnation,
+                             const struct route_counters *c, struct route_counters *total)
+{
+	struct route *r = route_find(rt, name);
+
+	if (!r || !r->listen_on_peer)
+		return -ENOENT;
+	if (r->peer_incarnation == incarnation && counters_equal(&r->peer_last, c))
+		return 0;
+	if (r->peer_incarnation != incarnation) {
+		/* A new listener on the peer: what the old one counted stays in the totals. */
+		r->peer_last.conns_active = 0;
+		counters_add(&r->peer_base, &r->peer_last);
+		r->peer_incarnation = incarnation;
+	}
+	r->peer_last = *c;
+	route_total_counters(r, total);
+	return 1;
 }
 
 /* ------------------------------------------------------------ internal routes */
@@ -628,6 +734,7 @@ int routes_add_internal(struct route_table *rt, const char *name, const char *ow
 		route_free(r);
 		return rc;
 	}
+	listener_set_on_dropped(r->listener, route_on_dropped);
 	snprintf(r->state, sizeof(r->state), "listening on %s", listener_address(r->listener));
 	route_link(rt, r);
 	*out = r;

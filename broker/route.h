@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "broker/counters.h"
 
 struct broker;
@@ -53,6 +54,23 @@ int routes_foreach_peer_listen(struct route_table *rt, int (*fn)(void *arg, cons
 void routes_set_peer_state(struct route_table *rt, const char *name, const char *state);
 /* The link went down: our peer-listen routes wait for it again. */
 void routes_peer_down(struct route_table *rt);
+
+/*
+ * Counters across the link (peer.route_counters).  On the listening side:
+ * routes_report_changed calls fn for at most max routes held for owner whose
+ * counters changed since they were last reported (and marks them reported,
+ * unless fn fails); routes_report_reset makes every one of them due again (a
+ * new link).  Returns how many were reported, or fn's error.  On the owning
+ * side: routes_set_peer_counters takes the peer's counters for our route
+ * `name` whose listener it holds (incarnation: which listener; a new one
+ * starts from zero and the old totals are kept); *total is what route list
+ * shows now.  1 changed, 0 the same, -ENOENT no such route of ours.
+ */
+typedef int (*route_report_fn)(void *arg, const char *name, uint64_t incarnation, const struct route_counters *c);
+int routes_report_changed(struct route_table *rt, const char *owner, size_t max, route_report_fn fn, void *arg);
+void routes_report_reset(struct route_table *rt, const char *owner);
+int routes_set_peer_counters(struct route_table *rt, const char *name, uint64_t incarnation,
+                             const struct route_counters *c, struct route_counters *total);
 
 /* A route the peer asks us to listen for; connect is an endpoint on the peer. */
 struct remote_route {

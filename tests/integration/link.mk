@@ -8,6 +8,7 @@
 	%reldir%/link_kill.sh \
 	%reldir%/link_hostile.sh \
 	%reldir%/link_auth_backoff.sh \
-	%reldir%/link_vsock.sh
+	%reldir%/link_vsock.sh \
+	%reldir%/link_peer_counters.sh
 TESTS += $(%canon_reldir%_link_scripts)
 EXTRA_DIST += %reldir%/link_lib.sh $(%canon_reldir%_link_scripts)
