@@ -39,7 +39,7 @@ static void usage(FILE *out)
 	        "options:\n"
 	        "  --runtime-dir DIR   where brokerd's ctl.sock is (env BROKER_RUNTIME_DIR)\n"
 	        "  --json              print JSON for scripts\n"
-	        "  --timeout SECONDS   how long to wait for an answer (default %d)\n"
+	        "  --timeout SECONDS   how long to wait to connect, and for an answer (default %d)\n"
 	        "                      (watch: for the next event; default forever)\n"
 	        "  -h, --help          show this help\n"
 	        "  -V, --version       show the version\n",

@@ -10,6 +10,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
 
 #include "rpc/ctl_client.h"
 #include "rpc/runtime_dir.h"
@@ -30,10 +31,75 @@ static void fmt_timeout(char *buf, size_t len, int ms)
 		snprintf(buf, len, "%.1f s", ms / 1000.0);
 }
 
+/*
+ * nng_dial, bounded by timeout_ms.  NNG's blocking dial has no deadline: on
+ * Windows a pipe whose instances are all busy (a wedged or overloaded
+ * broker) is retried every 10 ms for ever.  The dial runs on its own thread;
+ * past the deadline, closing the socket aborts it.  Returns NNG's result,
+ * NNG_ETIMEDOUT when the deadline passed (the socket is closed then).
+ */
+struct dial_job {
+	nng_socket sock;
+	const char *url;
+	int rv;
+	bool done;
+	nng_mtx *mtx;
+	nng_cv *cv;
+};
+
+static void dial_run(void *arg)
+{
+	struct dial_job *j = arg;
+	int rv = nng_dial(j->sock, j->url, NULL, 0);
+
+	nng_mtx_lock(j->mtx);
+	j->rv = rv;
+	j->done = true;
+	nng_cv_wake(j->cv);
+	nng_mtx_unlock(j->mtx);
+}
+
+static int dial_bounded(nng_socket sock, const char *url, int timeout_ms, bool *closed)
+{
+	struct dial_job j = { .sock = sock, .url = url };
+	nng_thread *th = NULL;
+	nng_time deadline;
+	int rv;
+
+	*closed = false;
+	if (timeout_ms == NNG_DURATION_INFINITE)
+		return nng_dial(sock, url, NULL, 0);
+	if ((rv = nng_mtx_alloc(&j.mtx)) != 0)
+		return rv;
+	if ((rv = nng_cv_alloc(&j.cv, j.mtx)) != 0) {
+		nng_mtx_free(j.mtx);
+		return rv;
+	}
+	if ((rv = nng_thread_create(&th, dial_run, &j)) != 0) {
+		nng_cv_free(j.cv);
+		nng_mtx_free(j.mtx);
+		return rv;
+	}
+	deadline = nng_clock() + (nng_time)timeout_ms;
+	nng_mtx_lock(j.mtx);
+	while (!j.done && nng_cv_until(j.cv, deadline) != NNG_ETIMEDOUT)
+		;
+	rv = j.done ? j.rv : NNG_ETIMEDOUT;
+	nng_mtx_unlock(j.mtx);
+	if (rv == NNG_ETIMEDOUT && !j.done) {
+		nng_close(sock);  /* aborts the dial; the thread returns */
+		*closed = true;
+	}
+	nng_thread_destroy(th);
+	nng_cv_free(j.cv);
+	nng_mtx_free(j.mtx);
+	return rv;
+}
+
 int ctl_client_open(const char *url, int timeout_ms, struct ctl_client **out, char *err, size_t errlen)
 {
 	struct ctl_client *c;
-	bool bad_form = false;
+	bool bad_form = false, closed = false;
 	int rv, rc;
 
 	*out = NULL;
@@ -83,13 +149,22 @@ int ctl_client_open(const char *url, int timeout_ms, struct ctl_client **out, ch
 		goto fail;
 	}
 	/* Blocking dial: a missing or refusing broker is reported now, not as a timeout later. */
-	rv = nng_dial(c->sock, url, NULL, 0);
+	rv = dial_bounded(c->sock, url, c->timeout_ms, &closed);
 	if (rv == NNG_ECONNREFUSED && ipc_refused_means_absent())
 		rv = NNG_ENOENT;
 	switch (rv) {
 	case 0:
 		*out = c;
 		return 0;
+	case NNG_ETIMEDOUT: {
+		char tbuf[32];
+
+		fmt_timeout(tbuf, sizeof(tbuf), c->timeout_ms);
+		rc = errfmt(err, errlen, -ETIMEDOUT,
+		            "cannot connect to %s within %s: it stays busy (brokerd is overloaded or stuck; "
+		            "try again, or give --timeout more seconds)", c->path, tbuf);
+		break;
+	}
 	case NNG_ENOENT:
 		rc = errfmt(err, errlen, -ENOENT,
 		            "broker not running: no control socket at %s (start brokerd, or pass --runtime-dir)",
@@ -110,7 +185,8 @@ int ctl_client_open(const char *url, int timeout_ms, struct ctl_client **out, ch
 		break;
 	}
 fail:
-	nng_close(c->sock);
+	if (!closed)
+		nng_close(c->sock);
 	free(c->path);
 	free(c);
 	return rc;
