@@ -11,14 +11,26 @@
  *   pipeclient PIPE sddl              print the pipe's security descriptor (SDDL)
  *   pipeclient PIPE burst N           open N clients at once (holding them),
  *                                     print "opened K busy B other O"
+ *   pipeclient PIPE multi N BYTES [--quit K]
+ *                                     N clients at once, one thread each, each
+ *                                     sends BYTES (seed = its number) and checks
+ *                                     the echo (length and crc64); K more connect
+ *                                     and close at once, spread among them; print
+ *                                     "clients N ok K failed F quitters Q connected C"
+ *                                     and a line per failed client
+ *   pipeclient NAME wedge SECONDS     a wedged server: create \\.\pipe\NAME with one
+ *                                     instance, take it with our own client and
+ *                                     never make another (every dial sees
+ *                                     ERROR_PIPE_BUSY); print "wedged" and hold
  *   pipeclient - canon SDDL           print SDDL in the canonical form Windows
  *                                     reads back (for comparisons)
  *   pipeclient - usersid              print the current user's SID
  *
  * PIPE: \\.\pipe\NAME, //./pipe/NAME or NAME.  BYTES may end in K, M or G.
- * Options: --timeout MS (waiting for a busy pipe, default 10000), --byte
- * (do not switch to message read mode), --no-retry (burst: ERROR_PIPE_BUSY
- * counts as busy instead of waiting with WaitNamedPipe).
+ * Options: --timeout MS (waiting for a busy pipe, default 10000; multi: 60000),
+ * --byte (do not switch to message read mode), --no-retry (burst:
+ * ERROR_PIPE_BUSY counts as busy instead of waiting with WaitNamedPipe),
+ * --quit K (multi).
  * Exit status: 0 success, 1 failure (message on stderr), 2 usage.
  */
 #include <stdint.h>
@@ -90,12 +102,15 @@ static void set_path(const char *s)
 	MultiByteToWideChar(CP_UTF8, 0, tmp, -1, wpath, 300);
 }
 
-static HANDLE open_pipe(DWORD access, int wait_busy)
+/* Open the pipe, waiting for a busy one up to timeout_ms; *msg: switched to message reads.
+ * Thread-safe; on failure GetLastError() says why. */
+static HANDLE open_pipe_ex(DWORD access, int wait_busy, int *msg)
 {
 	ULONGLONG deadline = GetTickCount64() + timeout_ms;
 	HANDLE h;
 	DWORD flags = 0, mode;
 
+	*msg = 0;
 	for (;;) {
 		h = CreateFileW(wpath, access, 0, NULL, OPEN_EXISTING, FILE_FLAG_OVERLAPPED, NULL);
 		if (h != INVALID_HANDLE_VALUE)
@@ -107,11 +122,21 @@ static HANDLE open_pipe(DWORD access, int wait_busy)
 	if ((access & GENERIC_READ) && GetNamedPipeInfo(h, &flags, NULL, NULL, NULL) &&
 	    (flags & PIPE_TYPE_MESSAGE) && !force_byte) {
 		mode = PIPE_READMODE_MESSAGE;
-		if (!SetNamedPipeHandleState(h, &mode, NULL, NULL))
-			die("SetNamedPipeHandleState(message): error %lu", GetLastError());
-		msg_mode = 1;
+		if (!SetNamedPipeHandleState(h, &mode, NULL, NULL)) {
+			DWORD e = GetLastError();
+
+			CloseHandle(h);
+			SetLastError(e);
+			return INVALID_HANDLE_VALUE;
+		}
+		*msg = 1;
 	}
 	return h;
+}
+
+static HANDLE open_pipe(DWORD access, int wait_busy)
+{
+	return open_pipe_ex(access, wait_busy, &msg_mode);
 }
 
 static HANDLE open_or_die(void)
@@ -331,6 +356,179 @@ static int cmd_burst(int n)
 	return busy || other ? 1 : 0;
 }
 
+/* ------------------------------------------------------------- multi, wedge */
+
+struct mclient {
+	int n;                          /* its number, and the seed of its bytes */
+	uint64_t bytes;
+	int quit;                       /* connect and close at once */
+	HANDLE start;                   /* manual-reset: everyone goes together */
+	HANDLE h;
+	int msg;
+	uint64_t crc;                   /* of what the writer sent */
+	int wfailed;
+	DWORD werr;
+	int ok;
+	char why[200];
+};
+
+static DWORD WINAPI mclient_writer(LPVOID arg)
+{
+	struct mclient *c = arg;
+	unsigned char *buf = malloc(65536);
+	uint64_t left = c->bytes, st = (uint64_t)c->n * 0x9E3779B97F4A7C15ULL + 1;
+
+	while (buf && left > 0) {
+		DWORD n = left < 65536 ? (DWORD)left : 65536;
+
+		for (DWORD i = 0; i < n; i += 8) {
+			uint64_t v = xorshift(&st);
+			memcpy(buf + i, &v, n - i < 8 ? n - i : 8);
+		}
+		c->crc = crc64(c->crc, buf, n);
+		if (pwrite_ov(c->h, buf, n) < 0) {
+			c->werr = GetLastError();
+			c->wfailed = 1;
+			break;
+		}
+		left -= n;
+	}
+	if (!buf)
+		c->wfailed = 1;
+	else if (!c->wfailed && c->msg && pwrite_ov(c->h, "", 0) < 0) {
+		c->werr = GetLastError();
+		c->wfailed = 1;
+	}
+	free(buf);
+	return 0;
+}
+
+static DWORD WINAPI mclient_run(LPVOID arg)
+{
+	struct mclient *c = arg;
+	unsigned char *buf;
+	uint64_t rx = 0, rcrc = 0;
+	HANDLE th;
+	long n;
+
+	WaitForSingleObject(c->start, INFINITE);
+	c->h = open_pipe_ex(GENERIC_READ | GENERIC_WRITE, 1, &c->msg);
+	if (c->h == INVALID_HANDLE_VALUE) {
+		snprintf(c->why, sizeof(c->why), "open: error %lu", GetLastError());
+		return 0;
+	}
+	if (c->quit) {
+		CloseHandle(c->h);
+		c->ok = 1;
+		return 0;
+	}
+	buf = malloc(65536);
+	th = buf ? CreateThread(NULL, 0, mclient_writer, c, 0, NULL) : NULL;
+	if (!th) {
+		snprintf(c->why, sizeof(c->why), "no memory or thread");
+		CloseHandle(c->h);
+		free(buf);
+		return 0;
+	}
+	while ((n = pread_ov(c->h, buf, 65536)) > 0) {
+		rcrc = crc64(rcrc, buf, (size_t)n);
+		rx += (uint64_t)n;
+	}
+	if (n < 0)
+		snprintf(c->why, sizeof(c->why), "read after %llu bytes: error %lu", (unsigned long long)rx,
+		         GetLastError());
+	WaitForSingleObject(th, INFINITE);
+	CloseHandle(th);
+	CloseHandle(c->h);
+	free(buf);
+	if (n < 0)
+		return 0;
+	if (c->wfailed)
+		snprintf(c->why, sizeof(c->why), "write: error %lu (received %llu)", c->werr, (unsigned long long)rx);
+	else if (rx != c->bytes || rcrc != c->crc)
+		snprintf(c->why, sizeof(c->why), "echo mismatch: sent %llu crc64=%016llx, received %llu crc64=%016llx",
+		         (unsigned long long)c->bytes, (unsigned long long)c->crc, (unsigned long long)rx,
+		         (unsigned long long)rcrc);
+	else
+		c->ok = 1;
+	return 0;
+}
+
+static int cmd_multi(int n, uint64_t bytes, int quit)
+{
+	int total = n + quit, ok = 0, failed = 0, qok = 0, i, qi = 0;
+	struct mclient *cs = calloc((size_t)total, sizeof(*cs));
+	HANDLE *ths = calloc((size_t)total, sizeof(*ths));
+	HANDLE start = CreateEventW(NULL, TRUE, FALSE, NULL);
+	ULONGLONG t0;
+
+	if (!cs || !ths || !start)
+		die("out of memory");
+	/* Quitters spread among the clients, not all at one end. */
+	for (i = 0; i < total; i++) {
+		struct mclient *c = &cs[i];
+
+		c->start = start;
+		c->bytes = bytes;
+		if (quit > 0 && qi < quit && i % (total / quit) == total / quit / 2) {
+			c->quit = 1;
+			c->n = 1000 + qi++;
+		} else {
+			c->n = i + 1;
+		}
+		ths[i] = CreateThread(NULL, 256 * 1024, mclient_run, c, 0, NULL);
+		if (!ths[i])
+			die("CreateThread: error %lu", GetLastError());
+	}
+	t0 = GetTickCount64();
+	SetEvent(start);
+	for (i = 0; i < total; i++) {
+		WaitForSingleObject(ths[i], INFINITE);
+		CloseHandle(ths[i]);
+	}
+	for (i = 0; i < total; i++) {
+		if (cs[i].quit) {
+			qok += cs[i].ok;
+			if (!cs[i].ok)
+				fprintf(stderr, "pipeclient: quitter %d: %s\n", cs[i].n, cs[i].why);
+		} else if (cs[i].ok) {
+			ok++;
+		} else {
+			failed++;
+			fprintf(stderr, "pipeclient: client %d: %s\n", cs[i].n, cs[i].why);
+		}
+	}
+	printf("clients %d ok %d failed %d quitters %d connected %d bytes %llu each way per client in %.1f s\n",
+	       total - qi, ok, failed, qi, qok, (unsigned long long)bytes, (double)(GetTickCount64() - t0) / 1000.0);
+	fflush(stdout);
+	return failed || ok != total - qi || qok != qi ? 1 : 0;
+}
+
+static int cmd_wedge(int seconds)
+{
+	HANDLE s, c;
+	OVERLAPPED ov;
+	DWORD got;
+
+	s = CreateNamedPipeW(wpath, PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
+	                     PIPE_TYPE_BYTE | PIPE_WAIT, 1, 4096, 4096, 0, NULL);
+	if (s == INVALID_HANDLE_VALUE)
+		die("CreateNamedPipe %ls: error %lu", wpath, GetLastError());
+	memset(&ov, 0, sizeof(ov));
+	ov.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
+	ConnectNamedPipe(s, &ov);
+	c = CreateFileW(wpath, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
+	if (c == INVALID_HANDLE_VALUE)
+		die("cannot take the only instance: error %lu", GetLastError());
+	GetOverlappedResult(s, &ov, &got, TRUE);
+	printf("wedged\n");
+	fflush(stdout);
+	Sleep((DWORD)seconds * 1000);
+	CloseHandle(c);
+	CloseHandle(s);
+	return 0;
+}
+
 static int cmd_canon(const char *sddl)
 {
 	PSECURITY_DESCRIPTOR sd = NULL;
@@ -365,6 +563,7 @@ static int cmd_usersid(void)
 static void usage(void)
 {
 	fputs("usage: pipeclient PIPE get-version | send BYTES [--expect echo] [--seed N] | sddl | burst N\n"
+	      "       pipeclient PIPE multi N BYTES [--quit K] | wedge SECONDS\n"
 	      "       pipeclient - canon SDDL | usersid\n"
 	      "       options: --timeout MS --byte --no-retry\n", stderr);
 	exit(2);
@@ -372,9 +571,9 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	int expect_echo = 0, i;
+	int expect_echo = 0, i, quit = 0, timeout_given = 0;
 	uint64_t seed = 1;
-	const char *pos[3] = { NULL, NULL, NULL };
+	const char *pos[4] = { NULL, NULL, NULL, NULL };
 	int np = 0;
 
 	crc_init();
@@ -385,11 +584,14 @@ int main(int argc, char **argv)
 			seed = strtoull(argv[++i], NULL, 10);
 		} else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
 			timeout_ms = (DWORD)strtoul(argv[++i], NULL, 10);
+			timeout_given = 1;
+		} else if (strcmp(argv[i], "--quit") == 0 && i + 1 < argc) {
+			quit = atoi(argv[++i]);
 		} else if (strcmp(argv[i], "--no-retry") == 0) {
 			no_retry = 1;
 		} else if (strcmp(argv[i], "--byte") == 0) {
 			force_byte = 1;
-		} else if (np < 3) {
+		} else if (np < 4) {
 			pos[np++] = argv[i];
 		} else {
 			usage();
@@ -410,6 +612,13 @@ int main(int argc, char **argv)
 		return cmd_sddl();
 	if (strcmp(pos[1], "burst") == 0 && pos[2])
 		return cmd_burst(atoi(pos[2]));
+	if (strcmp(pos[1], "multi") == 0 && pos[2] && pos[3] && atoi(pos[2]) > 0 && quit >= 0) {
+		if (!timeout_given)
+			timeout_ms = 60000;
+		return cmd_multi(atoi(pos[2]), parse_size(pos[3]), quit);
+	}
+	if (strcmp(pos[1], "wedge") == 0 && pos[2])
+		return cmd_wedge(atoi(pos[2]));
 	usage();
 	return 2;
 }
