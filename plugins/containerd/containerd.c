@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "broker/plugin.h"
+#include "plugins/common/ctab.h"
 #include "plugins/common/portmap.h"
 #include "ctrd.h"
 #include "grpc.h"
@@ -64,18 +65,13 @@ static const struct broker_host *host;
 
 struct ct_state;
 
+/* One container: its entry in the table (owner "NS/ID"; maps: the label's ports, one connect address each). */
 struct ct_container {
-	struct ct_container *next;
+	struct ctab_entry e;
 	char ns[CT_ID_MAX + 1];
 	char id[CT_ID_MAX + 1];
-	char owner[2 * CT_ID_MAX + 2];
-	char name[CT_NAME_MAX];
-	unsigned epoch;
 	unsigned touched_gen;           /* an event about it arrived during resync generation N */
 	int alive;                      /* its task runs (as far as events told) */
-	int reported;
-	size_t nmaps;
-	struct portmap_binding *maps;   /* the label's ports, one connect address each */
 };
 
 enum ct_req_kind { R_SUBSCRIBE, R_NS_LIST, R_CT_LIST, R_TASK_LIST, R_CT_GET, R_TASK_GET };
@@ -126,8 +122,7 @@ struct ct_state {
 	struct ct_seen *seen;
 	size_t nseen, seencap;
 
-	struct ct_container *containers;
-	size_t ncontainers;
+	struct ctab containers;          /* of struct ct_container */
 };
 
 static void teardown(struct ct_state *st);
@@ -151,76 +146,41 @@ static void plog(void *arg, enum broker_log_level level, const char *fmt, ...)
 
 static struct ct_container *find(struct ct_state *st, const char *ns, const char *id)
 {
-	struct ct_container *ct;
+	char owner[CTAB_OWNER_MAX];
 
-	for (ct = st->containers; ct; ct = ct->next)
-		if (strcmp(ct->id, id) == 0 && strcmp(ct->ns, ns) == 0)
-			return ct;
-	return NULL;
+	snprintf(owner, sizeof(owner), "%s/%s", ns, id);
+	return (struct ct_container *)ctab_find(&st->containers, owner);
 }
 
 static struct ct_container *find_or_add(struct ct_state *st, const char *ns, const char *id)
 {
-	struct ct_container *ct = find(st, ns, id);
+	struct ct_container *ct;
+	char owner[CTAB_OWNER_MAX];
 
-	if (ct)
-		return ct;
-	if (st->ncontainers >= CT_CONTAINERS_MAX) {
-		host->log(st->h, BROKER_LOG_ERROR, "more than %d containers; %s/%s is ignored", CT_CONTAINERS_MAX,
-		          ns, id);
-		return NULL;
+	snprintf(owner, sizeof(owner), "%s/%s", ns, id);
+	ct = (struct ct_container *)ctab_add(&st->containers, owner, owner);
+	if (ct && !ct->id[0]) {
+		snprintf(ct->ns, sizeof(ct->ns), "%s", ns);
+		snprintf(ct->id, sizeof(ct->id), "%s", id);
 	}
-	ct = calloc(1, sizeof(*ct));
-	if (!ct)
-		return NULL;
-	snprintf(ct->ns, sizeof(ct->ns), "%s", ns);
-	snprintf(ct->id, sizeof(ct->id), "%s", id);
-	snprintf(ct->owner, sizeof(ct->owner), "%s/%s", ns, id);
-	ct->next = st->containers;
-	st->containers = ct;
-	st->ncontainers++;
 	return ct;
 }
 
-static void container_free(struct ct_state *st, struct ct_container *ct)
+static void describe(const struct ctab_entry *e, char *buf, size_t len)
 {
-	struct ct_container **pp;
+	const struct ct_container *ct = (const struct ct_container *)e;
 
-	for (pp = &st->containers; *pp; pp = &(*pp)->next)
-		if (*pp == ct) {
-			*pp = ct->next;
-			st->ncontainers--;
-			break;
-		}
-	free(ct->maps);
-	free(ct);
-}
-
-static void report(struct ct_state *st, struct ct_container *ct)
-{
-	char desc[CT_NAME_MAX + 2 * CT_ID_MAX + 64];
-
-	if (ct->name[0])
-		snprintf(desc, sizeof(desc), "containerd container %s (%s, namespace %s)", ct->name, ct->id, ct->ns);
+	if (e->name[0])
+		snprintf(buf, len, "containerd container %s (%s, namespace %s)", e->name, ct->id, ct->ns);
 	else
-		snprintf(desc, sizeof(desc), "containerd container %s (namespace %s)", ct->id, ct->ns);
-	if (portmap_report(host, st->h, ct->owner, desc, ct->maps, ct->nmaps) < 0) {
-		host->log(st->h, BROKER_LOG_ERROR, "container %s: out of memory", ct->owner);
-		return;
-	}
-	ct->reported = ct->nmaps > 0;
+		snprintf(buf, len, "containerd container %s (namespace %s)", ct->id, ct->ns);
 }
 
 /* The task is gone: report the removal once and forget the ports. */
 static void gone(struct ct_state *st, struct ct_container *ct)
 {
-	if (ct->reported)
-		host->mapping_remove(st->h, ct->owner);
-	ct->reported = 0;
 	ct->alive = 0;
-	free(ct->maps);
-	ct->maps = NULL;
-	ct->nmaps = 0;
+	ctab_gone(&st->containers, &ct->e);
 }
 
 /* Replace ct's ports with the label's (NULL: no label); errors leave no ports. */
@@ -232,14 +192,14 @@ static void set_ports(struct ct_state *st, struct ct_container *ct, const char *
 	char err[256];
 
 	if (label) {
-		if (ct_parse_ports(label, len, ct->owner, &maps, &n, &skipped, plog, st, err, sizeof(err)) < 0) {
-			host->log(st->h, BROKER_LOG_ERROR, "container %s: %s; no mapping", ct->owner, err);
+		if (ct_parse_ports(label, len, ct->e.owner, &maps, &n, &skipped, plog, st, err, sizeof(err)) < 0) {
+			host->log(st->h, BROKER_LOG_ERROR, "container %s: %s; no mapping", ct->e.owner, err);
 			maps = NULL;
 			n = 0;
 		}
 	}
 	if (n && !(b = calloc(n, sizeof(*b)))) {
-		host->log(st->h, BROKER_LOG_ERROR, "container %s: out of memory; no mapping", ct->owner);
+		host->log(st->h, BROKER_LOG_ERROR, "container %s: out of memory; no mapping", ct->e.owner);
 		n = 0;
 	}
 	for (i = 0; i < n; i++) {
@@ -251,29 +211,17 @@ static void set_ports(struct ct_state *st, struct ct_container *ct, const char *
 		snprintf(b[i].connect[0], sizeof(b[i].connect[0]), "%s", maps[i].connect);
 	}
 	free(maps);
-	free(ct->maps);
-	ct->maps = b;
-	ct->nmaps = n;
+	ctab_set_maps(&ct->e, b, n);
+}
+
+static int alive_with_ports(const struct ctab_entry *e)
+{
+	return ((const struct ct_container *)e)->alive && e->nmaps;
 }
 
 static void report_all(struct ct_state *st)
 {
-	struct ct_container *ct;
-	size_t n = 0, m = 0;
-
-	if (host->resync_begin(st->h) < 0)
-		return;
-	for (ct = st->containers; ct; ct = ct->next) {
-		if (!ct->alive || !ct->nmaps) {
-			ct->reported = 0;       /* the commit removes what it had */
-			continue;
-		}
-		report(st, ct);
-		n++;
-		m += ct->nmaps;
-	}
-	host->resync_commit(st->h);
-	host->log(st->h, BROKER_LOG_DEBUG, "resync: %zu containers with %zu published ports", n, m);
+	ctab_report_all(&st->containers, alive_with_ports);
 }
 
 /* ------------------------------------------------------------- requests */
@@ -400,10 +348,10 @@ static void queue_get(struct ct_state *st, enum ct_req_kind kind, struct ct_cont
 	struct ct_req *q = req_new(st, kind, ct->ns, ct->id);
 
 	if (!q) {
-		host->log(st->h, BROKER_LOG_ERROR, "%s: out of memory", ct->owner);
+		host->log(st->h, BROKER_LOG_ERROR, "%s: out of memory", ct->e.owner);
 		return;
 	}
-	q->epoch = ct->epoch;
+	q->epoch = ct->e.epoch;
 	*st->queue_tail = q;
 	st->queue_tail = &q->qnext;
 	pump(st);
@@ -466,15 +414,13 @@ static void resync_finish(struct ct_state *st)
 			continue;
 		ct->alive = 1;
 		ct->touched_gen = st->gen;      /* confirmed */
-		snprintf(ct->name, sizeof(ct->name), "%s", s->name);
+		snprintf(ct->e.name, sizeof(ct->e.name), "%s", s->name);
 		set_ports(st, ct, s->ports, s->ports_len);
 	}
-	for (ct = st->containers; ct; ct = next) {
-		next = ct->next;
-		if (ct->touched_gen != st->gen || !ct->alive) {
-			ct->reported = 0;
-			container_free(st, ct);
-		}
+	for (ct = (struct ct_container *)st->containers.head; ct; ct = next) {
+		next = (struct ct_container *)ct->e.next;
+		if (ct->touched_gen != st->gen || !ct->alive)
+			ctab_free(&st->containers, &ct->e);
 	}
 	seen_clear(st);
 	report_all(st);
@@ -610,7 +556,7 @@ static void ct_get_done(struct ct_state *st, struct ct_req *q, int status, const
 	char *ports = NULL;
 	size_t plen = 0;
 
-	if (!ct || ct->epoch != q->epoch) {
+	if (!ct || ct->e.epoch != q->epoch) {
 		host->log(st->h, BROKER_LOG_DEBUG, "%s/%s: newer event arrived; answer dropped", q->ns, q->id);
 		return;
 	}
@@ -639,11 +585,11 @@ static void ct_get_done(struct ct_state *st, struct ct_req *q, int status, const
 		return;
 	}
 	if (name[0])
-		snprintf(ct->name, sizeof(ct->name), "%s", name);
+		snprintf(ct->e.name, sizeof(ct->e.name), "%s", name);
 	set_ports(st, ct, ports, plen);
 	free(ports);
-	if (st->resync_left < 0 && (ct->nmaps || ct->reported))
-		report(st, ct);
+	if (st->resync_left < 0 && (ct->e.nmaps || ct->e.reported))
+		ctab_report(&st->containers, &ct->e);
 }
 
 static void task_get_done(struct ct_state *st, struct ct_req *q, int status, const char *message)
@@ -652,7 +598,7 @@ static void task_get_done(struct ct_state *st, struct ct_req *q, int status, con
 	char id[CT_ID_MAX + 1], err[256];
 	int ts = CT_TASK_UNKNOWN;
 
-	if (!ct || ct->epoch != q->epoch)
+	if (!ct || ct->e.epoch != q->epoch)
 		return;
 	if (status == CT_GRPC_NOT_FOUND) {
 		host->log(st->h, BROKER_LOG_DEBUG, "task %s/%s is gone", q->ns, q->id);
@@ -677,8 +623,8 @@ static void task_get_done(struct ct_state *st, struct ct_req *q, int status, con
 	}
 	/* still (or again) running: an exit we do not act on; fetch the labels if we have none */
 	ct->alive = 1;
-	if (!ct->reported && !ct->nmaps) {
-		ct->epoch++;
+	if (!ct->e.reported && !ct->e.nmaps) {
+		ct->e.epoch++;
 		queue_get(st, R_CT_GET, ct);
 	}
 }
@@ -709,7 +655,7 @@ static void handle_event(struct ct_state *st, const uint8_t *buf, size_t len)
 	case CT_EV_TASK_START:
 		if (!ct && !(ct = find_or_add(st, ev.ns, ev.id)))
 			break;
-		ct->epoch++;
+		ct->e.epoch++;
 		ct->alive = 1;
 		ct->touched_gen = st->gen;
 		queue_get(st, R_CT_GET, ct);
@@ -720,13 +666,13 @@ static void handle_event(struct ct_state *st, const uint8_t *buf, size_t len)
 			          ev.ns, ev.id);
 			break;
 		}
-		ct->epoch++;
+		ct->e.epoch++;
 		ct->touched_gen = st->gen;
 		if (ev.name[0])
-			snprintf(ct->name, sizeof(ct->name), "%s", ev.name);
+			snprintf(ct->e.name, sizeof(ct->e.name), "%s", ev.name);
 		set_ports(st, ct, ev.ports, ev.ports_len);
-		if (st->resync_left < 0 && (ct->nmaps || ct->reported))
-			report(st, ct);
+		if (st->resync_left < 0 && (ct->e.nmaps || ct->e.reported))
+			ctab_report(&st->containers, &ct->e);
 		break;
 	case CT_EV_TASK_EXIT:
 		if (!ev.init_process)
@@ -736,7 +682,7 @@ static void handle_event(struct ct_state *st, const uint8_t *buf, size_t len)
 			          ev.ns, ev.id);
 			break;
 		}
-		ct->epoch++;
+		ct->e.epoch++;
 		ct->touched_gen = st->gen;
 		queue_get(st, R_TASK_GET, ct);
 		break;
@@ -744,10 +690,10 @@ static void handle_event(struct ct_state *st, const uint8_t *buf, size_t len)
 	case CT_EV_CONTAINER_DELETE:
 		if ((ev.kind == CT_EV_TASK_DELETE && !ev.init_process) || !ct)
 			break;
-		ct->epoch++;
+		ct->e.epoch++;
 		gone(st, ct);
 		if (st->resync_left < 0)
-			container_free(st, ct);
+			ctab_free(&st->containers, &ct->e);
 		else
 			ct->touched_gen = st->gen;      /* dead: the resync must not bring it back */
 		break;
@@ -929,6 +875,7 @@ static int ct_init(struct broker_plugin_handle *h, void **state, char *err, size
 	st->queue_tail = &st->queue;
 	st->resync_left = -1;
 	st->backoff_ms = CT_BACKOFF_MIN_MS;
+	ctab_init(&st->containers, host, h, sizeof(struct ct_container), CT_CONTAINERS_MAX, describe);
 	*state = st;
 	return 0;
 }
@@ -970,8 +917,7 @@ static void ct_fini(void *state)
 	st->started = 0;
 	st->retry = st->recheck = NULL;
 	drop_all(st);
-	while (st->containers)
-		container_free(st, st->containers);
+	ctab_clear(&st->containers);
 	free(st->socket);
 	free(st->ns);
 	free(st);

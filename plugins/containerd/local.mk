@@ -2,7 +2,7 @@
 # from containerd's gRPC API (HTTP/2 via libnghttp2, protobuf-c messages
 # generated from this folder's .proto files).  Linux only; needs libnghttp2
 # (configure requires it on Linux).
-# plugins/common/portmap.c (reporting published ports, shared with docker) is compiled in.
+# plugins/common/portmap.c and ctab.c (the container table and its reports, shared with docker) are compiled in.
 CTRD_PROTO = %reldir%/wkt.proto %reldir%/events_service.proto %reldir%/events.proto \
 	%reldir%/containers.proto %reldir%/task_types.proto %reldir%/tasks.proto %reldir%/namespaces.proto
 CTRD_PROTO_C = $(CTRD_PROTO:.proto=.pb-c.c)
@@ -18,7 +18,8 @@ BUILT_SOURCES += $(CTRD_PROTO_C) $(CTRD_PROTO_H)
 CLEANFILES += $(CTRD_PROTO_C) $(CTRD_PROTO_H)
 plugin_LTLIBRARIES += %reldir%/containerd.la
 %canon_reldir%_containerd_la_SOURCES = %reldir%/containerd.c %reldir%/ctrd_parse.c %reldir%/ctrd.h \
-	%reldir%/grpc.c %reldir%/grpc.h plugins/common/portmap.c plugins/common/portmap.h
+	%reldir%/grpc.c %reldir%/grpc.h plugins/common/portmap.c plugins/common/portmap.h \
+	plugins/common/ctab.c plugins/common/ctab.h
 nodist_%canon_reldir%_containerd_la_SOURCES = $(CTRD_PROTO_C) $(CTRD_PROTO_H)
 %canon_reldir%_containerd_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS) \
 	$(PROTOBUF_C_CFLAGS) $(NGHTTP2_CFLAGS)

@@ -42,6 +42,7 @@
 #include <event2/event.h>
 
 #include "broker/plugin.h"
+#include "plugins/common/ctab.h"
 #include "plugins/common/httpc.h"
 #include "plugins/common/portmap.h"
 #include "docker.h"
@@ -60,16 +61,10 @@ static const struct broker_host *host;
 
 struct dk_state;
 
-/* What we know about one container. */
+/* What we know about one container: its entry in the table (owner: the id) and more. */
 struct dk_container {
-	struct dk_container *next;
-	char id[DK_ID_MAX + 1];
-	char name[DK_NAME_MAX];
-	unsigned epoch;         /* bumped by each event about it */
+	struct ctab_entry e;
 	unsigned seen_gen;      /* last list generation that confirmed it */
-	int reported;           /* mapping_set with n > 0 is in force */
-	size_t nmaps;
-	struct portmap_binding *maps;
 };
 
 enum dk_req_kind { DK_REQ_EVENTS, DK_REQ_LIST, DK_REQ_INSPECT };
@@ -107,8 +102,7 @@ struct dk_state {
 	unsigned gen;                   /* list generation */
 	int resync_left;                /* inspects the running resync still waits for; -1: none */
 
-	struct dk_container *containers;
-	size_t ncontainers;
+	struct ctab containers;          /* of struct dk_container */
 };
 
 static void teardown(struct dk_state *st);
@@ -132,94 +126,25 @@ static void plog(void *arg, enum broker_log_level level, const char *fmt, ...)
 
 static struct dk_container *find(struct dk_state *st, const char *id)
 {
-	struct dk_container *ct;
-
-	for (ct = st->containers; ct; ct = ct->next)
-		if (strcmp(ct->id, id) == 0)
-			return ct;
-	return NULL;
+	return (struct dk_container *)ctab_find(&st->containers, id);
 }
 
 static struct dk_container *find_or_add(struct dk_state *st, const char *id)
 {
-	struct dk_container *ct = find(st, id);
+	char label[13];
 
-	if (ct)
-		return ct;
-	if (st->ncontainers >= DK_CONTAINERS_MAX) {
-		host->log(st->h, BROKER_LOG_ERROR, "more than %d containers; %.12s is ignored",
-		          DK_CONTAINERS_MAX, id);
-		return NULL;
-	}
-	ct = calloc(1, sizeof(*ct));
-	if (!ct)
-		return NULL;
-	snprintf(ct->id, sizeof(ct->id), "%s", id);
-	ct->next = st->containers;
-	st->containers = ct;
-	st->ncontainers++;
-	return ct;
+	snprintf(label, sizeof(label), "%.12s", id);
+	return (struct dk_container *)ctab_add(&st->containers, id, label);
 }
 
-static void container_free(struct dk_state *st, struct dk_container *ct)
+static void describe(const struct ctab_entry *e, char *buf, size_t len)
 {
-	struct dk_container **pp;
-
-	for (pp = &st->containers; *pp; pp = &(*pp)->next)
-		if (*pp == ct) {
-			*pp = ct->next;
-			st->ncontainers--;
-			break;
-		}
-	free(ct->maps);
-	free(ct);
-}
-
-/* mapping_set for ct's current maps (n == 0 removes). */
-static void report(struct dk_state *st, struct dk_container *ct)
-{
-	char desc[DK_NAME_MAX + 64];
-
-	snprintf(desc, sizeof(desc), "docker container %s (%.12s)", ct->name[0] ? ct->name : "?", ct->id);
-	if (portmap_report(host, st->h, ct->id, desc, ct->maps, ct->nmaps) < 0) {
-		host->log(st->h, BROKER_LOG_ERROR, "container %.12s: out of memory", ct->id);
-		return;
-	}
-	ct->reported = ct->nmaps > 0;
-}
-
-/* The container stopped or is gone: report removal once, forget its maps. */
-static void gone(struct dk_state *st, struct dk_container *ct)
-{
-	if (ct->reported)
-		host->mapping_remove(st->h, ct->id);
-	ct->reported = 0;
-	free(ct->maps);
-	ct->maps = NULL;
-	ct->nmaps = 0;
+	snprintf(buf, len, "docker container %s (%.12s)", e->name[0] ? e->name : "?", e->owner);
 }
 
 static int report_all(struct dk_state *st)
 {
-	struct dk_container *ct;
-	size_t n = 0, m = 0;
-	int r;
-
-	r = host->resync_begin(st->h);
-	if (r < 0)
-		return r;
-	for (ct = st->containers; ct; ct = ct->next) {
-		if (!ct->nmaps) {
-			ct->reported = 0;       /* the commit removes what it had */
-			continue;
-		}
-		report(st, ct);
-		n++;
-		m += ct->nmaps;
-	}
-	r = host->resync_commit(st->h);
-	host->log(st->h, BROKER_LOG_DEBUG, "resync: %zu containers with %zu published ports", n, m);
-	return r;
+	return ctab_report_all(&st->containers, NULL);
 }
 
 /* ------------------------------------------------------------- requests */
@@ -302,11 +227,11 @@ static void queue_inspect(struct dk_state *st, struct dk_container *ct, int resy
 	struct dk_req *q = req_new(st, DK_REQ_INSPECT);
 
 	if (!q) {
-		host->log(st->h, BROKER_LOG_ERROR, "inspect %.12s: out of memory", ct->id);
+		host->log(st->h, BROKER_LOG_ERROR, "inspect %.12s: out of memory", ct->e.owner);
 		return;
 	}
-	snprintf(q->id, sizeof(q->id), "%s", ct->id);
-	q->epoch = ct->epoch;
+	snprintf(q->id, sizeof(q->id), "%.*s", DK_ID_MAX, ct->e.owner);
+	q->epoch = ct->e.epoch;
 	q->resync = resync;
 	if (resync)
 		st->resync_left++;
@@ -320,10 +245,10 @@ static void resync_finish(struct dk_state *st)
 	struct dk_container *ct, *next;
 
 	st->resync_left = -1;
-	for (ct = st->containers; ct; ct = next) {
-		next = ct->next;
+	for (ct = (struct dk_container *)st->containers.head; ct; ct = next) {
+		next = (struct dk_container *)ct->e.next;
 		if (ct->seen_gen != st->gen)
-			container_free(st, ct);     /* the commit below removes its mappings */
+			ctab_free(&st->containers, &ct->e);  /* the commit below removes its mappings */
 	}
 	report_all(st);
 	if (st->failures)
@@ -340,18 +265,18 @@ static void inspect_done(struct dk_state *st, struct dk_req *q)
 	size_t len;
 	int rc;
 
-	if (!ct || ct->epoch != q->epoch) {
+	if (!ct || ct->e.epoch != q->epoch) {
 		host->log(st->h, BROKER_LOG_DEBUG, "inspect %.12s: newer event arrived; answer dropped", q->id);
 		return;
 	}
 	if (q->status == 404) {
 		host->log(st->h, BROKER_LOG_DEBUG, "container %.12s is gone", q->id);
-		gone(st, ct);
+		ctab_gone(&st->containers, &ct->e);
 		return;
 	}
 	if (q->status != 200) {
 		host->log(st->h, BROKER_LOG_ERROR, "inspect %.12s: HTTP status %d; no mapping", q->id, q->status);
-		gone(st, ct);
+		ctab_gone(&st->containers, &ct->e);
 		return;
 	}
 	len = evbuffer_get_length(q->body);
@@ -359,29 +284,27 @@ static void inspect_done(struct dk_state *st, struct dk_req *q)
 	                      err, sizeof(err));
 	if (rc < 0) {
 		host->log(st->h, BROKER_LOG_ERROR, "inspect %.12s: %s; no mapping", q->id, err);
-		gone(st, ct);
+		ctab_gone(&st->containers, &ct->e);
 		return;
 	}
 	if (strcmp(r.id, q->id) != 0) {
 		host->log(st->h, BROKER_LOG_ERROR, "inspect %.12s: answer is about container %.12s; no mapping",
 		          q->id, r.id);
 		free(r.maps);
-		gone(st, ct);
+		ctab_gone(&st->containers, &ct->e);
 		return;
 	}
 	if (r.name[0])
-		snprintf(ct->name, sizeof(ct->name), "%s", r.name);
+		snprintf(ct->e.name, sizeof(ct->e.name), "%s", r.name);
 	if (!r.running) {
 		free(r.maps);
-		gone(st, ct);
+		ctab_gone(&st->containers, &ct->e);
 		return;
 	}
-	free(ct->maps);
-	ct->maps = r.maps;
-	ct->nmaps = r.nmaps;
+	ctab_set_maps(&ct->e, r.maps, r.nmaps);
 	/* during a resync the commit reports everything; outside one, report now */
-	if (st->resync_left < 0 && (ct->nmaps || ct->reported))
-		report(st, ct);
+	if (st->resync_left < 0 && (ct->e.nmaps || ct->e.reported))
+		ctab_report(&st->containers, &ct->e);
 }
 
 static void list_each(void *arg, const char *id)
@@ -442,10 +365,10 @@ static void handle_event(struct dk_state *st, const char *line, size_t len)
 		ct = find_or_add(st, ev.id);
 		if (!ct)
 			return;
-		ct->epoch++;
+		ct->e.epoch++;
 		ct->seen_gen = st->gen;
 		if (ev.name[0])
-			snprintf(ct->name, sizeof(ct->name), "%s", ev.name);
+			snprintf(ct->e.name, sizeof(ct->e.name), "%s", ev.name);
 		queue_inspect(st, ct, 0);
 		pump(st);
 	} else if (strcmp(ev.action, "die") == 0 || strcmp(ev.action, "stop") == 0) {
@@ -455,10 +378,10 @@ static void handle_event(struct dk_state *st, const char *line, size_t len)
 			          ev.action, ev.id);
 			return;
 		}
-		ct->epoch++;
-		gone(st, ct);
+		ct->e.epoch++;
+		ctab_gone(&st->containers, &ct->e);
 		if (st->resync_left < 0)
-			container_free(st, ct);
+			ctab_free(&st->containers, &ct->e);
 		else
 			ct->seen_gen = st->gen - 1; /* not running: the resync drops it */
 	}
@@ -596,8 +519,8 @@ static void on_error(struct httpc *c, int err, const char *reason, void *arg)
 		int resync = q->resync;
 
 		unlink_inflight(st, q);
-		if (ct && ct->epoch == q->epoch)
-			gone(st, ct);
+		if (ct && ct->e.epoch == q->epoch)
+			ctab_gone(&st->containers, &ct->e);
 		req_free(q);
 		if (resync && st->resync_left > 0 && --st->resync_left == 0)
 			resync_finish(st);
@@ -716,6 +639,7 @@ static int dk_init(struct broker_plugin_handle *h, void **state, char *err, size
 	st->queue_tail = &st->queue;
 	st->resync_left = -1;
 	st->backoff_ms = DK_BACKOFF_MIN_MS;
+	ctab_init(&st->containers, host, h, sizeof(struct dk_container), DK_CONTAINERS_MAX, describe);
 	*state = st;
 	return 0;
 }
@@ -757,8 +681,7 @@ static void dk_fini(void *state)
 	if (!st)
 		return;
 	dk_stop(st);
-	while (st->containers)
-		container_free(st, st->containers);
+	ctab_clear(&st->containers);
 	free(st->socket);
 	free(st);
 }

@@ -8,6 +8,8 @@
  *                    output limits (the whole process group killed), abort
  *   seen_twice.c     reported after two scans, gone after one, a content
  *                    change restarts the count, the first snapshot once
+ *   ctab.c           the container table: add/find/cap, reports, gone once,
+ *                    the resync of all
  */
 #include "config.h"
 
@@ -26,6 +28,7 @@
 
 #include <event2/event.h>
 
+#include "plugins/common/ctab.h"
 #include "plugins/common/seen_twice.h"
 #include "plugins/common/sock_listen.h"
 #include "plugins/common/spawn_capture.h"
@@ -495,12 +498,95 @@ static void test_seen_twice(void)
 	ok(!first && strcmp(ev, "-3") == 0 && t.scans == 7, "an empty scan removes the rest; the snapshot came once");
 }
 
+/* ------------------------------------------------------------- ctab */
+
+struct test_ct {
+	struct ctab_entry e;
+	int extra;
+};
+
+static void ct_describe(const struct ctab_entry *e, char *buf, size_t len)
+{
+	snprintf(buf, len, "test container %s", e->name[0] ? e->name : e->label);
+}
+
+static struct portmap_binding *ports(int n, uint16_t first)
+{
+	struct portmap_binding *b = calloc((size_t)n, sizeof(*b));
+
+	for (int i = 0; b && i < n; i++) {
+		b[i].proto = BROKER_PROTO_TCP;
+		snprintf(b[i].host_ip, sizeof(b[i].host_ip), "0.0.0.0");
+		b[i].host_port = (uint16_t)(first + i);
+		b[i].nconnect = 1;
+		snprintf(b[i].connect[0], sizeof(b[i].connect[0]), "127.0.0.1:%d", first + i);
+	}
+	return b;
+}
+
+static int only_extra(const struct ctab_entry *e)
+{
+	return ((const struct test_ct *)e)->extra && e->nmaps;
+}
+
+static void test_ctab(struct fh_plugin *P)
+{
+	struct ctab t;
+	struct test_ct *a, *b;
+	const char *text;
+
+	ctab_init(&t, fh_host(), HANDLE(P), sizeof(struct test_ct), 2, ct_describe);
+	a = (struct test_ct *)ctab_add(&t, "ns/aaaa", "ns/aaaa");
+	b = (struct test_ct *)ctab_add(&t, "bbbbbbbbbbbbbbbb", "bbbbbbbbbbbb");
+	ok(a && b && a->extra == 0 && a->e.epoch == 0 && t.n == 2 &&
+	   (struct test_ct *)ctab_find(&t, "ns/aaaa") == a && ctab_add(&t, "ns/aaaa", "x") == &a->e,
+	   "add, find, and add of a known owner finds it");
+	ok(!ctab_add(&t, "cccc", "short-c") && strstr(fh.log, "more than 2 containers; short-c is ignored") &&
+	   t.n == 2, "past the cap: refused with the label in the log");
+
+	fh_calls_clear();
+	snprintf(a->e.name, sizeof(a->e.name), "web");
+	ctab_set_maps(&a->e, ports(2, 8080), 2);
+	ctab_report(&t, &a->e);
+	text = fh_text("ns/aaaa");
+	ok(a->e.reported && text && strcmp(text, "tcp 0.0.0.0:8080 -> 127.0.0.1:8080; tcp 0.0.0.0:8081 -> 127.0.0.1:8081") == 0 &&
+	   strcmp(fh_owner("ns/aaaa")->desc, "test container web") == 0, "report: one mapping_set: %s",
+	   text ? text : "(none)");
+	ctab_set_maps(&a->e, NULL, 0);
+	ctab_report(&t, &a->e);
+	ok(!a->e.reported && !fh_owner("ns/aaaa"), "report with no ports removes them");
+
+	ctab_set_maps(&b->e, ports(1, 9000), 1);
+	ctab_report(&t, &b->e);
+	fh_calls_clear();
+	ctab_gone(&t, &b->e);
+	ctab_gone(&t, &b->e);
+	ok(strcmp(fh.calls, "remove bbbbbbbbbbbb\n") == 0 && !b->e.reported && b->e.nmaps == 0 && !b->e.maps,
+	   "gone: removed once, ports forgotten");
+
+	ctab_set_maps(&a->e, ports(2, 8080), 2);
+	ctab_set_maps(&b->e, ports(1, 9000), 1);
+	ctab_report(&t, &b->e);
+	fh_calls_clear();
+	ok(ctab_report_all(&t, NULL) == 0 && fh_owner("ns/aaaa") && fh_owner("bbbbbbbbbbbbbbbb") &&
+	   strstr(fh.log, "resync: 2 containers with 3 published ports") &&
+	   strncmp(fh.calls, "begin\n", 6) == 0 && strstr(fh.calls, "commit\n"), "report_all: one resync of all");
+	a->extra = 1;
+	ctab_report_all(&t, only_extra);
+	ok(fh_owner("ns/aaaa") && !fh_owner("bbbbbbbbbbbbbbbb") && !b->e.reported && a->e.reported,
+	   "report_all(wanted): the commit drops the others");
+	ctab_free(&t, &a->e);
+	ok(t.n == 1 && !ctab_find(&t, "ns/aaaa"), "free forgets one");
+	ctab_clear(&t);
+	ok(t.n == 0 && !t.head, "clear forgets all");
+}
+
 int main(void)
 {
 	struct event_base *base = fh_base_new();
 	struct fh_plugin P;
 
-	plan(37);
+	plan(46);
 	fh_echo_level = BROKER_LOG_WARN;
 	fh_reset();
 	fh_bare(&P, &test_plugin, base);
@@ -509,6 +595,7 @@ int main(void)
 	test_backlog(&P);
 	test_spawn(&P, base);
 	test_seen_twice();
+	test_ctab(&P);
 	fh_base_free(base);
 	return done_testing();
 }
