@@ -19,6 +19,7 @@ include %reldir%/tools/local.mk
 include %reldir%/integration/local.mk
 include %reldir%/integration/ctl.mk
 include %reldir%/tools/linkpeer.mk
+include %reldir%/tools/linkload.mk
 include %reldir%/integration/link.mk
 include %reldir%/tools/udpecho.mk
 include %reldir%/integration/mapping.mk

@@ -5,6 +5,10 @@
 %canon_reldir%_link_scripts = \
 	%reldir%/link_transfer.sh \
 	%reldir%/link_fairness.sh \
+	%reldir%/link_concurrency.sh \
+	%reldir%/link_iperf.sh \
+	%reldir%/link_soak.sh \
+	%reldir%/link_latency.sh \
 	%reldir%/link_kill.sh \
 	%reldir%/link_hostile.sh \
 	%reldir%/link_auth_backoff.sh \
