@@ -64,6 +64,8 @@ static void link_free(struct link *l)
 		event_free(l->keepalive);
 	if (l->reaper)
 		event_free(l->reaper);
+	if (l->flush_ev)
+		event_free(l->flush_ev);
 	if (l->in)
 		evbuffer_free(l->in);
 	if (l->out)
@@ -130,6 +132,7 @@ static void link_shutdown(struct link *l, const char *why, bool say_goaway)
 	event_del(l->rev);
 	event_del(l->wev);
 	event_del(l->keepalive);
+	event_del(l->flush_ev);
 	l->busy++;
 	link_streams_reset_all(l);
 	link_fail_calls(l);
@@ -247,6 +250,28 @@ void link_flush(struct link *l)
 			event_del(l->wev);
 	}
 	l->busy--;
+}
+
+static void link_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct link *l = arg;
+
+	l->flush_pending = false;
+	l->busy++;
+	link_flush(l);
+	l->busy--;
+}
+
+void link_flush_soon(struct link *l)
+{
+	if (l->state == LINK_CLOSED || l->flush_pending)
+		return;
+	if (l->flushing) {
+		l->flush_again = true;
+		return;
+	}
+	l->flush_pending = true;
+	event_active(l->flush_ev, EV_TIMEOUT, 0);
 }
 
 static void link_put_header(struct link *l, uint8_t type, uint32_t stream, size_t len)
@@ -621,43 +646,54 @@ static void link_process_input(struct link *l)
 	}
 }
 
+/*
+ * Read up to LINK_READS_PER_EVENT chunks, handling the frames of each before
+ * the next read (so WINDOWs and local writes go out early), and stop at a
+ * short read: the carrier is empty.
+ */
 static void link_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct link *l = arg;
-	struct evbuffer_iovec vec[2];
-	int nvec;
-	ssize_t n;
 
 	l->busy++;
-	nvec = evbuffer_reserve_space(l->in, RELAY_READ_RESERVE, vec, 2);
-	if (nvec < 0) {
-		link_shutdown(l, "out of memory", false);
-		goto out;
+	for (int i = 0; i < LINK_READS_PER_EVENT && l->state != LINK_CLOSED; i++) {
+		struct evbuffer_iovec vec[2];
+		size_t asked = 0, left;
+		int nvec = evbuffer_reserve_space(l->in, RELAY_READ_RESERVE, vec, 2);
+		ssize_t n;
+
+		if (nvec < 0) {
+			link_shutdown(l, "out of memory", false);
+			break;
+		}
+		for (int v = 0; v < nvec; v++)
+			asked += vec[v].iov_len;
+		n = platform_read_iov(l->rfd, vec, nvec);
+		if (n == -EAGAIN)
+			break;
+		if (n <= 0) {
+			char why[160];
+			if (n == 0)
+				snprintf(why, sizeof(why), "carrier closed by the peer");
+			else
+				snprintf(why, sizeof(why), "carrier read failed: %s", strerror((int)-n));
+			log_info(TAG, "%s: %s", l->carrier, why);
+			link_shutdown(l, why, false);
+			break;
+		}
+		left = (size_t)n;
+		for (int v = 0; v < nvec; v++) {
+			if (vec[v].iov_len > left)
+				vec[v].iov_len = left;
+			left -= vec[v].iov_len;
+		}
+		evbuffer_commit_space(l->in, vec, nvec);
+		l->stats.bytes_received += (uint64_t)n;
+		link_process_input(l);
+		link_flush(l);
+		if ((size_t)n < asked)
+			break;
 	}
-	n = platform_read_iov(l->rfd, vec, nvec);
-	if (n == -EAGAIN)
-		goto out;
-	if (n <= 0) {
-		char why[160];
-		if (n == 0)
-			snprintf(why, sizeof(why), "carrier closed by the peer");
-		else
-			snprintf(why, sizeof(why), "carrier read failed: %s", strerror((int)-n));
-		log_info(TAG, "%s: %s", l->carrier, why);
-		link_shutdown(l, why, false);
-		goto out;
-	}
-	size_t left = (size_t)n;
-	for (int i = 0; i < nvec; i++) {
-		if (vec[i].iov_len > left)
-			vec[i].iov_len = left;
-		left -= vec[i].iov_len;
-	}
-	evbuffer_commit_space(l->in, vec, nvec);
-	l->stats.bytes_received += (uint64_t)n;
-	link_process_input(l);
-	link_flush(l);
-out:
 	l->busy--;
 }
 
@@ -725,15 +761,17 @@ int link_new(const struct link_params *p, const struct broker_stream_desc *carri
 	l->wev = event_new(p->base, l->wfd, EV_WRITE | EV_PERSIST, link_write_cb, l);
 	l->keepalive = event_new(p->base, -1, EV_PERSIST, link_keepalive_cb, l);
 	l->reaper = evtimer_new(p->base, link_reap, l);
+	l->flush_ev = event_new(p->base, -1, 0, link_flush_cb, l);
 	if (!l->carrier || !l->broker_id || !l->in || !l->out || !l->rev || !l->wev || !l->keepalive ||
-	    !l->reaper || platform_fd_prepare(l->rfd) < 0 || (l->wfd != l->rfd && platform_fd_prepare(l->wfd) < 0)) {
+	    !l->reaper || !l->flush_ev || platform_fd_prepare(l->rfd) < 0 ||
+	    (l->wfd != l->rfd && platform_fd_prepare(l->wfd) < 0)) {
 		link_close_carrier(l);
 		link_free(l);
 		return -ENOMEM;
 	}
 	if (carrier->flags & BROKER_STREAM_SOCKET) {
-		/* One carrier holds every stream: give it room so a write moves more than one frame. */
-		int sz = 1 << 20;
+		/* Room for a write to move several frames, not so much that frames queue for long (link_internal.h). */
+		int sz = LINK_CARRIER_BUFFER;
 		setsockopt(l->rfd, SOL_SOCKET, SO_SNDBUF, (const void *)&sz, sizeof(sz));
 		setsockopt(l->rfd, SOL_SOCKET, SO_RCVBUF, (const void *)&sz, sizeof(sz));
 	}

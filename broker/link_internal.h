@@ -15,14 +15,28 @@
  * Scheduling of stream DATA onto the carrier (link_flush, link_streams_pump):
  * DATA is framed into the link's output only while less than
  * LINK_DATA_AHEAD bytes wait there, so a control frame (WINDOW, PONG, RST,
- * OPEN, an RPC) queued behind bulk data waits for at most that much; each
- * runnable stream gets up to LINK_QUANTUM bytes per turn, round-robin.
+ * OPEN, an RPC) queued behind bulk data waits for at most that much plus
+ * the carrier's own buffer (LINK_CARRIER_BUFFER on sockets); runnable
+ * streams take turns of LINK_QUANTUM bytes (deficit round robin: whole
+ * frames, the rest carried to the next turn), except that a stream which
+ * had nothing queued and now has at most LINK_SPARSE_MAX bytes (a request,
+ * a keystroke, a ping) takes the next turn instead of the last.
  * LINK_FLUSH_ROUNDS bounds one flush's pump/write rounds before it yields
- * to the loop (the write event picks up the rest).
+ * to the loop (the write event picks up the rest).  The carrier is read up
+ * to LINK_READS_PER_EVENT chunks per wakeup (it carries every stream, so it
+ * gets more per turn of the loop than one local socket does).
  */
 #define LINK_DATA_AHEAD (256 * 1024)
 #define LINK_QUANTUM (64 * 1024)
+#define LINK_SPARSE_MAX (16 * 1024)
 #define LINK_FLUSH_ROUNDS 16
+#define LINK_READS_PER_EVENT 16
+/*
+ * SO_SNDBUF and SO_RCVBUF of a socket carrier (the kernel doubles them):
+ * enough for a write to move several frames, small enough that a frame
+ * written behind bulk data reaches the peer within a millisecond or so.
+ */
+#define LINK_CARRIER_BUFFER (128 * 1024)
 
 struct link_stream;
 struct link_call;
@@ -38,6 +52,8 @@ struct link {
 	struct event *rev, *wev;
 	struct event *keepalive;      /* PING + dead-peer check */
 	struct event *reaper;         /* runs down() from the loop after close */
+	struct event *flush_ev;       /* link_flush_soon: runs once the loop's other ready callbacks ran */
+	bool flush_pending;
 	struct evbuffer *in, *out;
 	enum link_state state;
 	bool reading;
@@ -88,6 +104,12 @@ void link_send_buffer(struct link *l, uint8_t type, uint32_t stream, struct evbu
  * credit or adding stream data.  Safe to call from inside itself.
  */
 void link_flush(struct link *l);
+/*
+ * link_flush once the callbacks ready in this turn of the loop have run:
+ * local sockets that became readable together are framed and written in
+ * one pump and one write instead of one each.
+ */
+void link_flush_soon(struct link *l);
 void link_protocol_error(struct link *l, const char *fmt, ...) BROKER_PRINTF(2, 3);
 
 /* link_stream.c */

@@ -25,6 +25,8 @@ struct link_stream {
 	struct link_stream *hnext;    /* hash chain */
 	struct link_stream *rnext, *rprev;  /* ready list: data queued and credit to send it */
 	bool in_ready;
+	uint32_t deficit;             /* bytes left of its turn (deficit round robin) */
+	bool mid_turn;                /* at the front to finish a turn the cap cut short */
 	uint32_t id;
 	uint32_t send_credit;         /* bytes we may still send */
 	uint32_t recv_allowed;        /* bytes the peer may still send */
@@ -143,6 +145,21 @@ static void ready_push(struct link *l, struct link_stream *s)
 	l->ready_tail = s;
 }
 
+/* s takes the next turn: an idle stream's short message, or a turn the cap cut short. */
+static void ready_push_front(struct link *l, struct link_stream *s)
+{
+	if (s->in_ready)
+		return;
+	s->rprev = NULL;
+	s->rnext = l->ready_head;
+	s->in_ready = true;
+	if (l->ready_head)
+		l->ready_head->rprev = s;
+	else
+		l->ready_tail = s;
+	l->ready_head = s;
+}
+
 static struct link_stream *ready_pop(struct link *l)
 {
 	struct link_stream *s = l->ready_head;
@@ -197,10 +214,16 @@ static bool stream_next_frame(struct link_stream *s, size_t *len)
 }
 
 /*
- * Round-robin: the stream at the head sends up to LINK_QUANTUM bytes, then
- * goes to the back of the queue if it can still send.  Stops while
- * LINK_DATA_AHEAD bytes wait in the link's output (link_flush calls again
- * once they are written).
+ * Deficit round robin: each turn adds LINK_QUANTUM to the stream's
+ * allowance, and it sends whole frames while the next one fits in it, so
+ * every busy stream gets the same bytes per round whatever its frame sizes
+ * (a frame ends at a buffer chain, often a little under 64 KiB); what is
+ * left over carries to its next turn, and a stream that runs out of data
+ * forgets it.  Then it goes to the back of the queue if it can still send,
+ * or stays at the front when the LINK_DATA_AHEAD cap cut its turn short
+ * (stream_kick puts an idle stream with a short message at the front).
+ * Stops while LINK_DATA_AHEAD bytes wait in the link's output (link_flush
+ * calls again once they are written).
  */
 void link_streams_pump(struct link *l)
 {
@@ -209,19 +232,30 @@ void link_streams_pump(struct link *l)
 	if (l->state != LINK_UP)
 		return;
 	while (evbuffer_get_length(l->out) < LINK_DATA_AHEAD && (s = ready_pop(l)) != NULL) {
-		size_t turn = 0, n;
+		size_t sent = 0, n;
+		bool more;
 
-		while (turn < LINK_QUANTUM && evbuffer_get_length(l->out) < LINK_DATA_AHEAD &&
-		       stream_next_frame(s, &n)) {
+		if (!s->mid_turn)
+			s->deficit += LINK_QUANTUM;
+		s->mid_turn = false;
+		while ((more = stream_next_frame(s, &n)) && n + s->datagram <= s->deficit &&
+		       evbuffer_get_length(l->out) < LINK_DATA_AHEAD) {
 			if (s->datagram)
 				evbuffer_drain(s->base.out, RELAY_DGRAM_HEADER);
 			link_send_buffer(l, LINK_DATA, s->id, s->base.out, n);
 			s->send_credit -= (uint32_t)n;
-			turn += n + (s->datagram ? 1 : 0);   /* empty datagrams still use a turn */
+			s->deficit -= (uint32_t)(n + s->datagram);   /* empty datagrams still use a turn */
+			sent += n + s->datagram;
 		}
-		if (stream_next_frame(s, &n))
+		if (!more) {
+			s->deficit = 0;
+		} else if (n + s->datagram <= s->deficit) {
+			s->mid_turn = true;   /* the cap stopped it mid-turn: it goes on first */
+			ready_push_front(l, s);
+		} else {
 			ready_push(l, s);
-		if (turn == 0)
+		}
+		if (sent == 0)
 			continue;
 		/* Tell the relay: it resumes the local reader and sends FIN once all is framed. */
 		struct relay *r = s->relay;
@@ -240,9 +274,20 @@ static void stream_kick(struct relay_end *e)
 
 	if (!l || l->state != LINK_UP)
 		return;
-	if (s->send_credit > 0 && evbuffer_get_length(e->out) > 0)
-		ready_push(l, s);
-	link_flush(l);
+	size_t queued = evbuffer_get_length(e->out);
+	if (s->send_credit > 0 && queued > 0) {
+		/*
+		 * A stream that was not waiting and now has a short message (a
+		 * request, a keystroke, a ping) goes next, ahead of the bulk
+		 * streams' turns; once it has more than that it waits its turn at
+		 * the back like any other.
+		 */
+		if (queued <= LINK_SPARSE_MAX)
+			ready_push_front(l, s);
+		else
+			ready_push(l, s);
+	}
+	link_flush_soon(l);
 }
 
 static void stream_shutdown_write(struct relay_end *e)

@@ -56,3 +56,15 @@ TESTS += %reldir%/test_http
 	broker/log.c broker/display.c
 %canon_reldir%_test_http_CFLAGS = $(UNIT_CFLAGS) $(PROTOBUF_C_CFLAGS) $(NNG_CFLAGS)
 %canon_reldir%_test_http_LDADD = $(LIBEVENT_LIBS) $(JANSSON_LIBS)
+
+# The link's scheduler at the wire level: a real struct link over a
+# socketpair with the test as the peer (round robin, credit, control frames
+# and short messages first, RST, FIN order, reads per wakeup).  The link
+# pulls in endpoints, plugins and the relay, so it links libbroker whole.
+if !PLATFORM_WINDOWS
+check_PROGRAMS += %reldir%/test_link_sched
+TESTS += %reldir%/test_link_sched
+%canon_reldir%_test_link_sched_SOURCES = %reldir%/test_link_sched.c
+%canon_reldir%_test_link_sched_CFLAGS = $(UNIT_CFLAGS) $(PROTOBUF_C_CFLAGS) $(SODIUM_CFLAGS)
+%canon_reldir%_test_link_sched_LDADD = broker/libbroker.la $(PROTOBUF_C_LIBS)
+endif
