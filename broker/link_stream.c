@@ -362,12 +362,17 @@ static void stream_destroy(struct relay_end *e, bool abort)
 {
 	struct link_stream *s = (struct link_stream *)e;
 	struct link *l = s->link;
+	bool rst = l && abort && !s->rst_seen && l->state == LINK_UP;
 
-	if (l && abort && !s->rst_seen && l->state == LINK_UP) {
+	/*
+	 * Off the ready list first: the flush below pumps, and pumping this
+	 * stream now would hand its relay (being destroyed) back to it.
+	 */
+	stream_detach(s);
+	if (rst) {
 		link_send(l, LINK_RST, s->id, NULL, 0);
 		link_flush(l);
 	}
-	stream_detach(s);
 	stream_free(s);
 }
 

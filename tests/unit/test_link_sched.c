@@ -17,7 +17,9 @@
  *    capped at LINK_DATA_AHEAD plus one frame);
  *  - an idle stream with a short message (a ping) goes before the bulk
  *    streams' next turns;
- *  - RST: no DATA is framed for a reset stream afterwards;
+ *  - RST: no DATA is framed for a reset stream afterwards, and a stream
+ *    aborted on our side while it waits for its turn is torn down and
+ *    answered with RST without the pump touching it;
  *  - FIN comes after a stream's last DATA, and once every stream ended
  *    nothing is left scheduled;
  *  - a PING behind several chunks of input is answered within one turn of
@@ -57,6 +59,7 @@ struct client {
 	uint64_t target, written;
 	bool shut;
 	bool hold;                      /* do not half-close at the target (more may come) */
+	struct relay *relay;            /* its relay inside the link's broker side */
 };
 
 struct peer {
@@ -67,7 +70,7 @@ struct peer {
 	uint64_t data_total;            /* DATA payload bytes parsed so far, all streams */
 	uint64_t data[NS];
 	bool no_grant[NS];              /* give this stream no WINDOW */
-	bool fin[NS], data_after_fin[NS];
+	bool fin[NS], data_after_fin[NS], rst[NS];
 	uint64_t open_pos[NS];          /* data_total when its OPEN arrived (+1; 0: not yet) */
 	uint64_t last_pos[NS];          /* data_total after its last DATA frame */
 	int pongs;
@@ -202,6 +205,9 @@ static void peer_parse(void)
 		case LINK_FIN:
 			pr.fin[id] = true;
 			break;
+		case LINK_RST:
+			pr.rst[id] = true;
+			break;
 		case LINK_PONG:
 			pr.pongs++;
 			pr.pong_pos = pr.data_total;
@@ -259,7 +265,7 @@ static int client_open(uint64_t target)
 		setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 	c->target = target;
 	c->id = lk->next_stream_id;   /* the id link_open_stream is about to use */
-	if (link_open_stream(lk, "test:target", "sched", &desc, &counters[nclients], relay_done, NULL, NULL, err,
+	if (link_open_stream(lk, "test:target", "sched", &desc, &counters[nclients], relay_done, NULL, &c->relay, err,
 	                     sizeof(err)) < 0) {
 		printf("Bail out! link_open_stream: %s\n", err);
 		exit(1);
@@ -364,6 +370,13 @@ static bool bulk_done(void)
 	return true;
 }
 
+static uint32_t aborted_id;
+
+static bool aborted_rst(void)
+{
+	return pr.rst[aborted_id];
+}
+
 static bool streams_gone(void)
 {
 	struct link_stats st;
@@ -383,7 +396,7 @@ int main(void)
 	size_t msg_len;
 	int sv[2];
 
-	plan(18);
+	plan(19);
 	signal(SIGPIPE, SIG_IGN);
 	log_configure(BROKER_LOG_ERROR, LOG_FORMAT_TEXT);
 	if (link_auth_init() < 0) {
@@ -526,6 +539,30 @@ int main(void)
 		}
 	ok(until(streams_gone) && lk->ready_head == NULL && !link_streams_runnable(lk),
 	   "once every stream ended none is open and none is scheduled");
+
+	/*
+	 * ---- a stream aborted here while it waits for its turn ----
+	 * (the route is removed, a drain times out, its local socket fails).
+	 * Its DATA waits in its buffer, the carrier has just been drained: the
+	 * RST's flush pumps, and must not pump the dying stream (it did, and
+	 * released its relay a second time: a crash under the soak).
+	 */
+	int ab = client_open(UINT64_MAX);
+	cl[ab].hold = true;
+	aborted_id = cl[ab].id;
+	pr.reading = false;
+	for (int i = 0; i < 20; i++)
+		turn();
+	settle();
+	pr.reading = true;
+	peer_read();   /* room in the carrier again; the link has not run since */
+	relay_abort(cl[ab].relay);
+	cl[ab].target = cl[ab].written;
+	cl[ab].hold = false;
+	ok(until(aborted_rst) && !down && lk->ready_head == NULL,
+	   "a stream aborted while its data waits: RST sent, nothing left scheduled, the link up");
+	close(cl[ab].fd);
+	cl[ab].fd = -1;
 
 	/* ---- a PING behind several chunks of input: answered in one turn of the loop ---- */
 	int big = 4 * 1024 * 1024;
