@@ -12,31 +12,33 @@
 #include "broker/link_frame.h"
 
 /*
- * Scheduling of stream DATA onto the carrier (link_flush, link_streams_pump):
- * DATA is framed into the link's output only while less than
- * LINK_DATA_AHEAD bytes wait there, so a control frame (WINDOW, PONG, RST,
- * OPEN, an RPC) queued behind bulk data waits for at most that much plus
- * the carrier's own buffer (LINK_CARRIER_BUFFER on sockets); runnable
- * streams take turns of LINK_QUANTUM bytes (deficit round robin: whole
- * frames, the rest carried to the next turn), except that a stream which
- * had nothing queued and now has at most LINK_SPARSE_MAX bytes (a request,
- * a keystroke, a ping) takes the next turn instead of the last.
- * LINK_FLUSH_ROUNDS bounds one flush's pump/write rounds before it yields
- * to the loop (the write event picks up the rest).  The carrier is read up
- * to LINK_READS_PER_EVENT chunks per wakeup (it carries every stream, so it
+ * Scheduling of stream DATA onto the carrier (link_flush, link_streams_pump).
+ * A DATA frame is framed into the link's output only while less than
+ * LINK_DATA_AHEAD bytes wait there: the streams' data waits in their own
+ * buffers, not in the output, so a control frame (WINDOW, PONG, RST, OPEN,
+ * an RPC) queued now waits behind at most one DATA frame and the rest of
+ * the one before, plus the carrier's own buffer (LINK_CARRIER_BUFFER on
+ * sockets).  Runnable streams take turns of LINK_QUANTUM bytes (deficit
+ * round robin: whole frames, the rest carried to the next turn), except
+ * that a stream which had nothing queued and now has at most
+ * LINK_SPARSE_MAX bytes (a request, a keystroke, a ping) takes the next
+ * turn instead of the last, and is flushed at once.  LINK_FLUSH_ROUNDS
+ * bounds one flush's pump/write rounds before it yields to the loop (the
+ * write event picks up the rest).  The carrier is read up to
+ * LINK_READS_PER_EVENT chunks per wakeup (it carries every stream, so it
  * gets more per turn of the loop than one local socket does).
  */
-#define LINK_DATA_AHEAD (256 * 1024)
+#define LINK_DATA_AHEAD (16 * 1024)
 #define LINK_QUANTUM (64 * 1024)
 #define LINK_SPARSE_MAX (16 * 1024)
 #define LINK_FLUSH_ROUNDS 16
 #define LINK_READS_PER_EVENT 16
 /*
  * SO_SNDBUF and SO_RCVBUF of a socket carrier (the kernel doubles them):
- * enough for a write to move several frames, small enough that a frame
- * written behind bulk data reaches the peer within a millisecond or so.
+ * room for a write of a frame or two, and a frame written behind bulk data
+ * reaches the peer well within a millisecond at 500 MB/s.
  */
-#define LINK_CARRIER_BUFFER (128 * 1024)
+#define LINK_CARRIER_BUFFER (64 * 1024)
 
 struct link_stream;
 struct link_call;

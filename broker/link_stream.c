@@ -279,14 +279,17 @@ static void stream_kick(struct relay_end *e)
 		/*
 		 * A stream that was not waiting and now has a short message (a
 		 * request, a keystroke, a ping) goes next, ahead of the bulk
-		 * streams' turns; once it has more than that it waits its turn at
-		 * the back like any other.
+		 * streams' turns, and now; once it has more than that it waits its
+		 * turn at the back like any other.
 		 */
-		if (queued <= LINK_SPARSE_MAX)
+		if (queued <= LINK_SPARSE_MAX) {
 			ready_push_front(l, s);
-		else
-			ready_push(l, s);
+			link_flush(l);
+			return;
+		}
+		ready_push(l, s);
 	}
+	/* Bulk: frame and write once the other sockets ready now were read too. */
 	link_flush_soon(l);
 }
 
