@@ -159,6 +159,9 @@ int ll_cmd_ping(const struct ll_opts *o)
 	if (o->bulk) {
 		bulk_lfd = ll_listen(&o->bulk_listen);
 		ll_run_init(&r, o->bulk, bulk_lfd, o->seed);
+		r.verify = o->verify;
+		for (unsigned i = 0; i < o->nwatch; i++)
+			ll_run_watch(&r, o->watch[i]);
 		for (unsigned i = 0; i < o->bulk; i++) {
 			ll_stream_setup(&r, i, up ? LL_ENDLESS : 0, down ? LL_ENDLESS : 0);
 			int e = ll_stream_connect(&r, i, &o->bulk_connect);
