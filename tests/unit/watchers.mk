@@ -17,3 +17,9 @@ check_PROGRAMS += %reldir%/test_ipt_parse
 TESTS += %reldir%/test_ipt_parse
 %canon_reldir%_test_ipt_parse_SOURCES = %reldir%/test_ipt_parse.c plugins/iptables/ipt_parse.c
 %canon_reldir%_test_ipt_parse_CFLAGS = $(AM_CFLAGS)
+# The procnet watcher's decoding of /proc/net tables and sock_diag answers (compiled in).
+check_PROGRAMS += %reldir%/test_pn_parse
+TESTS += %reldir%/test_pn_parse
+%canon_reldir%_test_pn_parse_SOURCES = %reldir%/test_pn_parse.c plugins/procnet/pn_proc.c plugins/procnet/pn_netlink.c
+%canon_reldir%_test_pn_parse_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
+%canon_reldir%_test_pn_parse_LDADD = $(LIBEVENT_LIBS)
