@@ -20,6 +20,8 @@
  * Options (anywhere after the command):
  *   --ready FILE     servers: write the bound address to FILE once listening
  *   --lifetime S     servers: exit after S seconds (default 600)
+ *   --lifetime-ms MS servers: exit after MS milliseconds instead (the timer
+ *                    starts before the socket listens: a short-lived listener)
  *   --timeout S      clients: give up after S seconds in total (default 120)
  *   --io-timeout S   fail when no byte moves for S seconds (default 30)
  *   --expect echo|sink|empty|any   send: what the reply must be (default any)
@@ -66,6 +68,7 @@ struct opts {
 	const char *ready;
 	const char *expect;
 	unsigned lifetime;
+	unsigned lifetime_ms;
 	unsigned timeout;
 	unsigned io_timeout;
 	uint64_t seed;
@@ -531,7 +534,14 @@ serve(int argc, char **argv, const struct opts *o, int mode)
 	if (mode == MODE_DELAYED)
 		srv.delay = (unsigned)parse_u64(argv[1], "SECS");
 	signal(SIGALRM, on_lifetime);
-	alarm(o->lifetime);
+	if (o->lifetime_ms) {
+		struct itimerval it = { .it_value = { .tv_sec = o->lifetime_ms / 1000,
+		                                      .tv_usec = (o->lifetime_ms % 1000) * 1000 } };
+
+		setitimer(ITIMER_REAL, &it, NULL);
+	} else {
+		alarm(o->lifetime);
+	}
 	srv.lfd = listen_on(&a, o->ready);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -564,6 +574,7 @@ struct flow {
 	int done;      /* 1: EOF seen (or failed) */
 	int failed;
 	int wr_closed;
+	uint64_t want;  /* bytes asked for: a flow cut short must not pass */
 	uint64_t to_send;
 	struct prng rng;
 	unsigned char pend[CHUNK];
@@ -595,6 +606,7 @@ flow_init(struct flow *f, int fd, uint64_t bytes, uint64_t seed)
 {
 	memset(f, 0, sizeof *f);
 	f->fd = fd;
+	f->want = bytes;
 	f->to_send = bytes;
 	prng_init(&f->rng, seed);
 	digest_init(&f->tx);
@@ -742,6 +754,16 @@ flow_check(struct flow *f, const char *expect, char tx_hex[65], char rx_hex[65])
 	digest_hex(&f->rx, rx_hex);
 	if (f->failed)
 		return -1;
+	/* echo and sink judge a whole transfer: the peer ending the stream
+	 * before all BYTES went out (both sides agreeing on a shorter one)
+	 * is a failure, not a smaller success. */
+	if ((strcmp(expect, "echo") == 0 || strcmp(expect, "sink") == 0) &&
+	    (f->tx.bytes != f->want || !f->wr_closed)) {
+		snprintf(f->err, sizeof f->err,
+			 "stream cut short: sent %" PRIu64 " of %" PRIu64 " bytes before the peer ended it"
+			 " (received %" PRIu64 ")", f->tx.bytes, f->want, f->rx.bytes);
+		return -1;
+	}
 	if (strcmp(expect, "echo") == 0) {
 		if (f->rx.bytes != f->tx.bytes || strcmp(tx_hex, rx_hex) != 0) {
 			snprintf(f->err, sizeof f->err,
@@ -1050,6 +1072,8 @@ main(int argc, char **argv)
 			o.expect = VAL();
 		else if (strcmp(a, "--lifetime") == 0)
 			o.lifetime = (unsigned)parse_u64(VAL(), a);
+		else if (strcmp(a, "--lifetime-ms") == 0)
+			o.lifetime_ms = (unsigned)parse_u64(VAL(), a);
 		else if (strcmp(a, "--timeout") == 0)
 			o.timeout = (unsigned)parse_u64(VAL(), a);
 		else if (strcmp(a, "--io-timeout") == 0)
