@@ -15,7 +15,7 @@
 plan 18
 
 PN="$top_builddir/plugins/procnet/.libs"
-[ -e "$PN/procnet.so" ] || skip "procnet plugin not built ($PN/procnet.so)"
+[ -e "$PN/procnet.so" ] || bail "procnet plugin not built ($PN/procnet.so)"
 CC="--runtime-dir $T/cc --state-dir $T/cc $PLUGIN_ARGS --plugin-dir $PN"
 
 # cc NAME ARGS...: brokerd --check-config ARGS; stdout+stderr in $T/NAME.out, status in CC_RC.

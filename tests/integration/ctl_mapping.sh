@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 plan 32
 
-command -v python3 >/dev/null 2>&1 || skip "python3 needed to read --json output"
+command -v python3 >/dev/null 2>&1 || bail "python3 needed to read --json output"
 
 # field OWNER KEY: print KEY of the mapping OWNER from `mapping list --json` (empty if absent).
 field() {

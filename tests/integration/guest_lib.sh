@@ -10,7 +10,6 @@
 #   guest_netns                 # namespace + veth in a /24 no other run uses:
 #                               #   $GUEST_NET.1 host side, $GUEST_IP (.2) guest
 #   guest_brokers --plugin-dir DIR --watch procnet   # G (guest) <- H (host)
-#   guest_mapping_probe "brokerctl has no 'mapping list' yet: ..."
 # Needs root, ip and nsenter (scripts/bootstrap installs them).
 # Parallel runs of the same test (other worktrees, CI) are safe: names carry
 # the pid and each run takes its own subnet (guest_netns).
@@ -94,21 +93,19 @@ guest_brokers() {
 	wait_link_up H 15 || bail "link between the brokers did not come up"
 }
 
-# guest_mapping_probe NOTE: HAVE_MAPPING_LIST=1 when H answers `brokerctl
-# mapping list`; otherwise 0 and NOTE is printed.
-guest_mapping_probe() {
-	HAVE_MAPPING_LIST=0
-	bctl H mapping list --json >/dev/null 2>&1 && HAVE_MAPPING_LIST=1
-	[ "$HAVE_MAPPING_LIST" -eq 1 ] || note "$1"
+# mapping_listed NAME PORT: broker NAME's mapping list has host port PORT
+# (jq: scripts/bootstrap installs it).
+mapping_listed() {
+	bctl "$1" mapping list --json 2>/dev/null | jq -e --argjson p "$2" 'any(.[]; .host_port == $p)' >/dev/null
 }
-# mcheck DESCRIPTION CMD...: check, only where 'mapping list' exists.
-mcheck() { [ "$HAVE_MAPPING_LIST" -eq 1 ] && check "$@"; }
-
-# mapping_listed NAME PORT: broker NAME's mapping list has host port PORT.
-mapping_listed() { bctl "$1" mapping list --json 2>/dev/null | grep -Eq "\"host_port\": *$2([^0-9]|\$)"; }
-mapping_gone() { ! mapping_listed "$@"; }
+# mapping_gone NAME PORT: the list answers and does not have PORT.
+mapping_gone() {
+	bctl "$1" mapping list --json 2>/dev/null | jq -e --argjson p "$2" 'all(.[]; .host_port != $p)' >/dev/null
+}
 # owner_listed NAME OWNER: broker NAME's mapping list has OWNER.
-owner_listed() { bctl "$1" mapping list --json 2>/dev/null | grep -qF "\"$2\""; }
+owner_listed() {
+	bctl "$1" mapping list --json 2>/dev/null | jq -e --arg o "$2" 'any(.[]; .owner == $o)' >/dev/null
+}
 # echo_ok PORT: the host's 127.0.0.1:PORT echoes 4 KiB.
 echo_ok() { "$XFER" send "tcp:127.0.0.1:$1" 4096 --expect echo --timeout 3 --io-timeout 3; }
 # port_closed PORT: nothing listens on PORT in the default namespace (the host side).

@@ -3,7 +3,7 @@
 # per-route byte counters match the traffic; flag beats environment.
 . "$(dirname "$0")/lib.sh"
 plan 14
-command -v curl >/dev/null 2>&1 || skip "curl not installed"
+command -v curl >/dev/null 2>&1 || bail "curl not installed"
 
 hport=$(free_port) || bail "no free port"
 H="http://127.0.0.1:$hport"

@@ -4,7 +4,7 @@
 # counted as an error in /metrics.
 . "$(dirname "$0")/lib.sh"
 plan 9
-command -v curl >/dev/null 2>&1 || skip "curl not installed"
+command -v curl >/dev/null 2>&1 || bail "curl not installed"
 
 hport=$(free_port) || bail "no free port"
 start_broker --http-listen "127.0.0.1:$hport"

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
 plan 12
-[ -x "$LINKPEER" ] || skip "test helper not built ($LINKPEER; run make check)"
+[ -x "$LINKPEER" ] || bail "test helper not built ($LINKPEER; run make check)"
 
 BOUND=40          # seconds the 99 may take, all together
 EACH=4M           # bytes each way per stream

@@ -14,7 +14,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
 plan 32
-[ -x "$LINKPEER" ] || skip "test helper not built ($LINKPEER; run make check)"
+[ -x "$LINKPEER" ] || bail "test helper not built ($LINKPEER; run make check)"
 
 SECRET="$T/good.secret"
 WRONG="$T/wrong.secret"

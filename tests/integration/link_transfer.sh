@@ -13,8 +13,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
 plan 29
-[ -x "$LINKPEER" ] || skip "test helper not built ($LINKPEER; run make check)"
-[ -e "$top_builddir/plugins/exec/.libs/exec.so" ] || skip "exec plugin not built"
+[ -x "$LINKPEER" ] || bail "test helper not built ($LINKPEER; run make check)"
+[ -e "$top_builddir/plugins/exec/.libs/exec.so" ] || bail "exec plugin not built"
 
 : "${LINK_BIG_UNIX:=1G}"
 if [ -n "$SANITIZED" ]; then : "${LINK_BIG_OTHER:=256M}"; else : "${LINK_BIG_OTHER:=1G}"; fi

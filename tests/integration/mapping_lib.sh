@@ -12,8 +12,10 @@
 
 UDPECHO="$top_builddir/tests/tools/udpecho"
 SW_SO="$top_builddir/tests/plugins/.libs/static_watch.so"
-[ -e "$SW_SO" ] || skip "static_watch test plugin not built ($SW_SO; run make check)"
-command -v ss >/dev/null 2>&1 || skip "ss (iproute2) not installed"
+[ -e "$SW_SO" ] || bail "static_watch test plugin not built ($SW_SO; run make check)"
+[ -x "$UDPECHO" ] || bail "udpecho test helper not built ($UDPECHO; run make check)"
+command -v ss >/dev/null 2>&1 || bail "ss (iproute2) not installed (scripts/bootstrap installs it)"
+command -v jq >/dev/null 2>&1 || bail "jq not installed (scripts/bootstrap installs it)"
 
 # A private plugin dir with only the watcher (the other test plugins in
 # tests/plugins/.libs are deliberately broken and would only add log noise).
@@ -74,26 +76,38 @@ listening_in_range() {
 echo_ok() { "$XFER" send "$1" "${2:-4096}" --expect echo --timeout 5 --io-timeout 3; }
 # sink_ok ADDR [BYTES]: the bytes reach a sink server (its count+sha256 reply matches).
 sink_ok() { "$XFER" send "$1" "${2:-4096}" --expect sink --timeout 5 --io-timeout 3; }
-# refused_or_closed ADDR: a client gets no data back within a bounded time (a
-# refused connection or an accepted one that is closed).
-refused_or_closed() {
+# closed_without_data ADDR (tcp:HOST:PORT): the listener is there, accepts a
+# client and ends the connection (close or reset) within a bounded time
+# without sending it a byte.  A refused connection (no listener) fails: a
+# mapping that keeps its listener while its target is unreachable must
+# still be listening.
+closed_without_data() {
+	_cw=${1#tcp:}
+	tcp_listening "$_cw" || { echo "nothing listens on $_cw" >"$T/rc.out"; return 1; }
 	"$XFER" send "$1" 1K --expect any --timeout 8 --io-timeout 6 >"$T/rc.out" 2>&1
 	_rc=$?
+	grep -q "connect.*refused" "$T/rc.out" && return 1
 	if [ "$_rc" -eq 0 ]; then grep -q "received 0 " "$T/rc.out"
 	else ! grep -q "time limit\|no progress" "$T/rc.out"; fi
 }
+# stays SECONDS COMMAND...: COMMAND holds on every look (every 0.2 s) for
+# SECONDS of wall time; fails at the first look where it does not.
+stays() {
+	_sd=$(($(now_ms) + $1 * 1000)); shift
+	while [ "$(now_ms)" -lt "$_sd" ]; do
+		"$@" >"$T/stays.out" 2>&1 || return 1
+		sleep 0.2
+	done
+}
 
-# --- mapping list --json (when brokerctl has it and jq is installed) ------------
+# --- mapping list --json, read with jq -------------------------------------------
 
-HAVE_JSON=0
-# json_probe NAME: decide whether the JSON checks can run (after NAME is up).
+# json_probe NAME: broker NAME's `mapping list --json` is a JSON array, or bail
+# (every JSON check below depends on it).
 json_probe() {
-	if command -v jq >/dev/null 2>&1 && bctl "$1" mapping list --json 2>/dev/null | jq -e 'type == "array"' >/dev/null 2>&1; then
-		HAVE_JSON=1
-	else
-		HAVE_JSON=0
-		note "brokerctl mapping list --json (or jq) unavailable: JSON checks skipped, ss and traffic only"
-	fi
+	bctl "$1" mapping list --json >"$T/$1.probe.json" 2>&1 &&
+		jq -e 'type == "array"' "$T/$1.probe.json" >/dev/null 2>&1 ||
+		bail "$1: 'brokerctl mapping list --json' is not a JSON array: $(head -c 300 "$T/$1.probe.json")"
 }
 # mjson NAME: the mapping list of broker NAME into $T/NAME.map.json.
 mjson() { bctl "$1" mapping list --json >"$T/$1.map.json" 2>"$T/$1.map.err"; }
@@ -101,9 +115,8 @@ mjson() { bctl "$1" mapping list --json >"$T/$1.map.json" 2>"$T/$1.map.err"; }
 mq() { _b=$1; _e=$2; shift 2; mjson "$_b" && jq -e "$@" "$_e" "$T/$_b.map.json" >/dev/null 2>&1; }
 # mshow NAME FILTER [jq args]: print matching entries compactly (for messages).
 mshow() { _b=$1; _e=$2; shift 2; mjson "$_b" && jq -c "$@" "[.[] | $_e | {owner, proto, host_ip, host_port, state, listen}]" "$T/$_b.map.json" 2>/dev/null | cut -c1-400; }
-# jcheck DESCRIPTION NAME JQ-EXPR [jq args...]: a JSON check (skipped without JSON).
+# jcheck DESCRIPTION NAME JQ-EXPR [jq args...]: a JSON check.
 jcheck() {
-	[ "$HAVE_JSON" -eq 1 ] || return 0
 	_d=$1; _b=$2; _e=$3; shift 3
 	if mq "$_b" "$_e" "$@"; then pass "$_d"
 	else fail "$_d: $(jq -c '[.[] | {owner, proto, host_ip, host_port, state, origin, listen}]' "$T/$_b.map.json" 2>/dev/null | cut -c1-600)"; fi
@@ -111,15 +124,12 @@ jcheck() {
 # jwait SECONDS DESCRIPTION NAME JQ-EXPR [jq args...]: like jcheck, but polls
 # until the condition holds or SECONDS pass.
 jwait() {
-	[ "$HAVE_JSON" -eq 1 ] || return 0
 	_jw=$1; _d=$2; _b=$3; _e=$4; shift 4
 	if within "$_jw" mq "$_b" "$_e" "$@"; then pass "$_d"
 	else fail "$_d: $(jq -c '[.[] | {owner, proto, host_ip, host_port, state, origin, listen}]' "$T/$_b.map.json" 2>/dev/null | cut -c1-600)"; fi
 }
-# wait_json SECONDS NAME JQ-EXPR [jq args...]: poll until the JSON condition holds
-# (true at once without JSON).
+# wait_json SECONDS NAME JQ-EXPR [jq args...]: poll until the JSON condition holds.
 wait_json() {
-	[ "$HAVE_JSON" -eq 1 ] || return 0
 	_ws=$1; shift
 	within "$_ws" mq "$@"
 }

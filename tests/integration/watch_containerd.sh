@@ -31,20 +31,20 @@
 . "$(dirname "$0")/link_lib.sh"
 plan 31
 
-[ "$(id -u)" -eq 0 ] || skip "needs root (network namespace, containerd)"
-command -v ip >/dev/null 2>&1 || skip "ip (iproute2) not installed"
-command -v nsenter >/dev/null 2>&1 || skip "nsenter (util-linux) not installed"
-command -v curl >/dev/null 2>&1 || skip "curl not installed"
-CONTAINERD=$(command -v containerd) || skip "containerd not installed (apt-get install containerd)"
-CTR=$(command -v ctr) || skip "ctr not installed (apt-get install containerd)"
-command -v runc >/dev/null 2>&1 || skip "runc not installed (apt-get install runc)"
+[ "$(id -u)" -eq 0 ] || bail "needs root (network namespace, containerd)"
+command -v ip >/dev/null 2>&1 || bail "ip (iproute2) not installed"
+command -v nsenter >/dev/null 2>&1 || bail "nsenter (util-linux) not installed"
+command -v curl >/dev/null 2>&1 || bail "curl not installed"
+CONTAINERD=$(command -v containerd) || bail "containerd not installed (apt-get install containerd)"
+CTR=$(command -v ctr) || bail "ctr not installed (apt-get install containerd)"
+command -v runc >/dev/null 2>&1 || bail "runc not installed (apt-get install runc)"
 BUSYBOX=
 for _b in /bin/busybox /usr/bin/busybox; do
 	[ -x "$_b" ] && ! ldd "$_b" >/dev/null 2>&1 && { BUSYBOX=$_b; break; }
 done
-[ -n "$BUSYBOX" ] || skip "no static busybox (apt-get install busybox-static)"
+[ -n "$BUSYBOX" ] || bail "no static busybox (apt-get install busybox-static)"
 CTRD_PLUGIN="$top_builddir/plugins/containerd/.libs/containerd.so"
-[ -e "$CTRD_PLUGIN" ] || skip "containerd plugin not built ($CTRD_PLUGIN; needs libnghttp2-dev)"
+[ -e "$CTRD_PLUGIN" ] || bail "containerd plugin not built ($CTRD_PLUGIN; needs libnghttp2-dev)"
 
 NS="bt-ctrd-$$"
 SOCK="$T/c.sock"
@@ -125,7 +125,7 @@ ctrd_cleanup() {
 trap ctrd_cleanup EXIT
 
 # --- the guest namespace and containerd ----------------------------------------
-ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace (ip netns add)"
+ip netns add "$NS" 2>/dev/null || bail "cannot create a network namespace (ip netns add)"
 ip -n "$NS" link set lo up || bail "lo up in $NS"
 containerd_start
 pass "private containerd runs in namespace $NS"
@@ -147,7 +147,7 @@ ports() { printf '[{"HostPort":%s,"ContainerPort":80,"Protocol":"tcp","HostIP":"
 # Can tasks run here at all (runc, cgroups)?
 if ! c run -d --net-host --rootfs "$R" "probe-$TAG" /bin/sleep 30 >>"$T/ctr.log" 2>&1 ||
 	! wait_until 5 sh -c "$CTR -a $SOCK -n default tasks ls | grep -q 'probe-$TAG.*RUNNING'"; then
-	skip "containerd cannot run a task here: $(tail -n 2 "$T/ctr.log" | tr '\n' ' ')"
+	bail "containerd cannot run a task here: $(tail -n 2 "$T/ctr.log" | tr '\n' ' ')"
 fi
 containers_clear
 

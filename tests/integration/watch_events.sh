@@ -54,7 +54,7 @@ wsync() {
 has() { grep -Eq -- "$2" "$T/$1"; }
 # jhas FILE JQ-EXPR [args]: some JSON line of FILE satisfies JQ-EXPR.
 jhas() { _f=$1; _e=$2; shift 2; jq -e -s "$@" "any(.[]; $_e)" "$T/$_f" >/dev/null 2>&1; }
-command -v jq >/dev/null 2>&1 || skip "jq not installed (apt-get install jq)"
+command -v jq >/dev/null 2>&1 || bail "jq not installed (apt-get install jq)"
 STAMP='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z'
 
 start_guest
