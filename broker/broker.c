@@ -138,14 +138,19 @@ static void drain_check(evutil_socket_t fd, short what, void *arg)
 {
 	struct broker *b = arg;
 	uint64_t active = routes_active_connections(b->routes) + peer_streams_open(b->peer);
-	time_t waited = time(NULL) - b->stopping_since;
+	struct timeval now, waited;
+
+	/* Milliseconds, not whole seconds: --drain-timeout 2 waits 2 s, not
+	 * whatever is left of the current second plus one. */
+	event_gettime_monotonic(b->base, &now);
+	evutil_timersub(&now, &b->stopping_since, &waited);
 
 	if (active == 0) {
 		peer_stop(b->peer);
 		event_base_loopexit(b->base, NULL);
 		return;
 	}
-	if (waited >= b->cfg.drain_timeout_s) {
+	if (waited.tv_sec >= b->cfg.drain_timeout_s) {
 		log_warn(TAG, "drain timeout (%d s): resetting %llu open connection(s)", b->cfg.drain_timeout_s,
 		         (unsigned long long)active);
 		routes_abort_all(b->routes);
@@ -165,7 +170,7 @@ void broker_shutdown(struct broker *b, const char *why)
 		return;
 	b->stopping = true;
 	b->ready = false;
-	b->stopping_since = time(NULL);
+	event_gettime_monotonic(b->base, &b->stopping_since);
 	log_info(TAG, "shutting down (%s): no new connections; draining %llu open one(s) for up to %d s", why,
 	         (unsigned long long)routes_active_connections(b->routes), b->cfg.drain_timeout_s);
 	routes_stop_accepting(b->routes);

@@ -44,7 +44,7 @@ struct broker {
 	time_t started;
 	bool ready;             /* plugins started and routes applied: /ready is 200 */
 	bool stopping;
-	time_t stopping_since;
+	struct timeval stopping_since;   /* monotonic (event_gettime_monotonic) */
 	int exit_code;
 };
 
