@@ -153,3 +153,37 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' /proc/"$1"/status 2>/dev/null; }
 
 # elapsed_since START: whole seconds since START (from `date +%s`).
 elapsed_since() { echo $(($(date +%s) - $1)); }
+
+# log_ms NAME REGEX: the UTC time of day in ms of each line of broker NAME's
+# log that matches REGEX (log lines start with 2026-01-02T03:04:05.678Z).
+log_ms() {
+	grep -E -- "$2" "$(blog "$1")" 2>/dev/null |
+		awk '{ split(substr($1, 12, 12), a, /[:.]/); print ((a[1] * 60 + a[2]) * 60 + a[3]) * 1000 + a[4] }'
+}
+now_ms_utc() { date -u +%H:%M:%S.%3N | awk '{ split($1, a, /[:.]/); print ((a[1] * 60 + a[2]) * 60 + a[3]) * 1000 + a[4] }'; }
+
+# backoff_thins NAME REGEX: a dialer started with --link-backoff-max 2 and
+# rejected on every attempt backs off exponentially.  Its attempts are the
+# lines of broker NAME's log matching REGEX; from the first one (t0) it
+# waits until t0 + 6.5 s, then counts those in [t0 + 2 s, t0 + 6 s): the
+# backoff (doubling from 0.1 s, each wait between half and all of it, capped
+# at 2 s) allows at most 4 there and at least 1 (it keeps retrying); a fixed
+# 250 ms retry would make about 16.  Pass: at most 6 and at least 1.
+# Sets BACKOFF_MSG either way.
+backoff_thins() {
+	_bt0=$(log_ms "$1" "$2" | head -n 1)
+	[ -n "$_bt0" ] || { BACKOFF_MSG="no attempt logged"; return 1; }
+	_bi=0
+	while :; do
+		_bnow=$(now_ms_utc)
+		[ "$_bnow" -lt "$_bt0" ] && _bnow=$((_bnow + 86400000))
+		[ $((_bnow - _bt0)) -ge 6500 ] && break
+		_bi=$((_bi + 1))
+		[ "$_bi" -le 120 ] || break
+		sleep 0.1
+	done
+	_bgaps=$(log_ms "$1" "$2" | awk -v t0="$_bt0" '{ d = $1 - t0; if (d < 0) d += 86400000; printf "%d ", d }')
+	_bn=$(log_ms "$1" "$2" | awk -v t0="$_bt0" '{ d = $1 - t0; if (d < 0) d += 86400000; if (d >= 2000 && d < 6000) n++ } END { print n + 0 }')
+	BACKOFF_MSG="$_bn attempts between 2 s and 6 s after the first (attempts at +ms: $(echo "$_bgaps" | cut -c1-200))"
+	[ "$_bn" -ge 1 ] && [ "$_bn" -le 6 ]
+}
