@@ -9,11 +9,16 @@ serve echo echo "unix:$T/echo.sock"
 CTL_SOCK="$T/run/ctl.sock"
 [ -S "$CTL_SOCK" ] || bail "no control socket at $CTL_SOCK"
 
+# try DESCRIPTION ARGS...: send the garbage (every connection must be
+# accepted, and with --nng answered with the NNG handshake), then the
+# daemon must still answer.  One result.
 try() {
 	_d=$1; shift
-	"$XFER" garbage "$CTL_SOCK" "$@" --timeout 60 >"$T/g.out" 2>&1 ||
-		note "$_d: xfer: $(cat "$T/g.out")"
-	if broker_alive && ctl_ok; then pass "$_d: daemon still answers"
+	if ! "$XFER" garbage "$CTL_SOCK" "$@" --timeout 60 >"$T/g.out" 2>&1; then
+		fail "$_d: the garbage did not get through to the daemon: $(cat "$T/g.out")"
+		broker_alive && ctl_ok || bail "$_d: daemon stopped answering"
+	elif broker_alive && ctl_ok; then
+		pass "$_d: $(cat "$T/g.out"); daemon still answers"
 	else bail "$_d: daemon stopped answering"; fi
 }
 
