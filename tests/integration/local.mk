@@ -15,6 +15,7 @@
 	%reldir%/reload.sh \
 	%reldir%/check_config.sh \
 	%reldir%/drain.sh \
+	%reldir%/help_in_step.sh \
 	%reldir%/watch_docker.sh \
 	%reldir%/watch_procnet.sh \
 	%reldir%/watch_iptables.sh \
