@@ -5,6 +5,8 @@
 # corpus (tests/fuzz/corpus/TARGET).  TAP: one result per target.  Without
 # clang or libFuzzer it skips, which tests/expected-skips does not allow:
 # scripts/bootstrap installs both.  Longer runs: tests/fuzz/run BUILD_DIR.
+# FUZZ_REPLAY=1 (scripts/run-tests sets it for its sanitizer build, which
+# would only repeat the same fuzzing) runs the checked-in corpus once instead.
 here=$(cd "$(dirname "$0")" && pwd)
 builddir=${top_builddir:-$(pwd)}
 targets=$(cd "$here" && ls fuzz_*.c | sed 's/\.c$//')
