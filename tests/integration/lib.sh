@@ -134,7 +134,10 @@ cleanup() {
 		for _l in "$T"/*.log; do
 			[ -f "$_l" ] || continue
 			echo "# ---- tail of $(basename "$_l") ----"
-			tail -n 30 "$_l" | sed 's/^/# /'
+			case $_l in
+			*.hang-bt.log) grep -E '^(Thread|#[0-9])' "$_l" | head -n 120 | sed 's/^/# /' ;;
+			*) tail -n 30 "$_l" | sed 's/^/# /' ;;
+			esac
 		done
 		# Sanitizer reports from child processes.
 		grep -l "Sanitizer" "$T"/*.log 2>/dev/null | sed 's/^/# sanitizer report in /'
@@ -224,12 +227,21 @@ start_broker() {
 	done
 }
 
+# hang_backtrace PID NAME: a process that did not exit when told to: every
+# thread's backtrace into $T/NAME.hang-bt.log (shown with the other logs
+# when the test fails), when gdb is there.
+hang_backtrace() {
+	command -v gdb >/dev/null 2>&1 || return 0
+	timeout 60 gdb -p "$1" -batch -ex "thread apply all bt" >"$T/$2.hang-bt.log" 2>&1
+}
+
 # stop_broker [SECONDS]: SIGTERM our broker and wait; sets STOP_RC.
 # Returns 1 if it had to be killed.
 stop_broker() {
 	[ -n "$BROKER_PID" ] || return 0
 	kill -TERM "$BROKER_PID" 2>/dev/null
 	if ! wait_exit "$BROKER_PID" "${1:-20}"; then
+		hang_backtrace "$BROKER_PID" "brokerd.$BROKER_N"
 		kill -KILL "$BROKER_PID" 2>/dev/null
 		wait "$BROKER_PID" 2>/dev/null
 		STOP_RC=killed

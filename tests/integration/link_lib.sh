@@ -59,6 +59,7 @@ bstop() {
 	[ -n "$_p" ] || { STOP_RC=0; return 0; }
 	kill -TERM "$_p" 2>/dev/null
 	if ! wait_exit "$_p" "${2:-20}"; then
+		hang_backtrace "$_p" "$1"
 		kill -KILL "$_p" 2>/dev/null
 		wait "$_p" 2>/dev/null
 		STOP_RC=killed
