@@ -148,12 +148,18 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-# wait_until SECONDS COMMAND...: retry COMMAND every 0.1 s until it succeeds.
+# wait_until SECONDS COMMAND...: retry COMMAND every 0.1 s until it
+# succeeds: SECONDS * 10 tries (so a loaded machine gets its tries), but
+# never longer than 3 * SECONDS + 10 s of wall time (a COMMAND that itself
+# takes seconds, such as curl -m 2, would otherwise stretch a 10 s wait to
+# 200 s and the test into the harness's timeout).
 wait_until() {
 	_limit=$1; shift
 	_i=0
+	_wu_end=$(($(date +%s) + _limit * 3 + 10))
 	while [ "$_i" -lt $((_limit * 10)) ]; do
 		"$@" >/dev/null 2>&1 && return 0
+		[ "$(date +%s)" -lt "$_wu_end" ] || return 1
 		sleep 0.1
 		_i=$((_i + 1))
 	done

@@ -198,7 +198,7 @@ run "keep-$TAG" "$(ports "$P2")" /bin/sh -c \
 wait_until 10 page_ok "http://127.0.0.1:$P2/" || bail "host 127.0.0.1:$P2 did not serve within 10 s"
 c tasks exec --exec-id "x$TAG" "keep-$TAG" /bin/true >/dev/null 2>&1 || note "ctr task exec returned an error"
 sleep 1
-check "an exec'd process exiting keeps the mapping ($P2 still serves)" page_ok "http://127.0.0.1:$P2/"
+check "an exec'd process exiting keeps the mapping ($P2 still serves)" wait_until 5 page_ok "http://127.0.0.1:$P2/"
 
 # --- 3. /containers/update --------------------------------------------------------
 check "before the update the host does not serve $P3" port_closed "http://127.0.0.1:$P3/"
