@@ -135,7 +135,10 @@ cleanup() {
 			[ -f "$_l" ] || continue
 			echo "# ---- tail of $(basename "$_l") ----"
 			case $_l in
-			*.hang-bt.log) grep -E '^(Thread|#[0-9])' "$_l" | head -n 120 | sed 's/^/# /' ;;
+			*.hang-bt.log)
+				# Every thread, without the frames inside libc's waits.
+				grep -E '^(Thread|#[0-9])' "$_l" | grep -vE 'futex|pthread_cond_wait|lowlevellock|__GI___poll|epoll_wait.c' |
+					head -n 300 | sed 's/^/# /' ;;
 			*) tail -n 30 "$_l" | sed 's/^/# /' ;;
 			esac
 		done
