@@ -110,6 +110,27 @@ alive() {
 	[ -n "$_st" ] && [ "$_st" != Z ] && [ "$_st" != X ]
 }
 
+# exclusive NAME: hold a machine-wide lock for the rest of this test, so
+# that parallel runs (other worktrees, CI) of tests that need the same fixed
+# resource (host ports a fixture names) take turns instead of colliding.
+# Waits up to 5 minutes.  The lock is held by a helper process that exits
+# with this test (or at cleanup), not by a descriptor of the test itself,
+# which every daemon it starts would inherit and keep.
+exclusive() {
+	_ex_lock="/tmp/broker-test-$1.lock"
+	rm -f "$T/exclusive.held"
+	flock -w 300 "$_ex_lock" sh -c 'echo held >"$1"; while kill -0 "$2" 2>/dev/null; do sleep 0.5; done' \
+		sh "$T/exclusive.held" "$$" </dev/null >/dev/null 2>&1 &
+	record $!
+	_ex_i=0
+	while [ ! -s "$T/exclusive.held" ]; do
+		alive "$!" || bail "another run held the '$1' lock ($_ex_lock) for 5 minutes"
+		_ex_i=$((_ex_i + 1))
+		[ "$_ex_i" -lt 3100 ] || bail "no '$1' lock ($_ex_lock) within 5 minutes"
+		sleep 0.1
+	done
+}
+
 # record PID: remember a pid this test started, for cleanup.
 record() { echo "$1" >>"$T/pids"; }
 

@@ -40,6 +40,9 @@ K8_DIR="$top_builddir/plugins/kubernetes/.libs"
 REPLAY="$top_srcdir/tests/tools/k8s_replay.py"
 FIX="$top_srcdir/tests/fixtures/kubernetes"
 
+# The fixtures name fixed node ports (30080, 8088, ...) that the host broker
+# opens on the root namespace's 127.0.0.1: one run at a time on a machine.
+exclusive k8s-node-ports
 guest_init k8s k8
 guest_netns
 
