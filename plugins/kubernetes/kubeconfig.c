@@ -1,11 +1,9 @@
 /*
- * plugins/kubernetes/kubeconfig.c - a strict YAML-subset reader (see
- * kubeconfig.h for what it accepts) and kubeconfig field extraction.
- *
- * The reader works on lines.  Each line records its indentation column and
- * a pointer to its content; a sequence item "- x" is handled by moving the
- * line's start past the dash, so "- key: v" becomes a mapping that starts at
- * the column of "key" and the following "  key2: w" lines continue it.
+ * plugins/kubernetes/kubeconfig.c - the kubeconfig fields the watcher needs
+ * (see kubeconfig.h), from the tree kyaml.c reads with libyaml: the current
+ * context's cluster and user, the server URL (libevent's evhttp_uri_parse),
+ * certificates, keys and tokens inline (base64, decoded by OpenSSL) or from
+ * files (bounded).
  */
 #include <config.h>
 
@@ -19,673 +17,56 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <event2/http.h>
+#include <openssl/evp.h>
+
 #include "plugins/kubernetes/kubeconfig.h"
 
 #define KUBE_FILE_MAX (1u << 20)     /* certificates, keys, token files */
 
-/* ------------------------------------------------------------- reader */
-
-struct kline {
-	int no;            /* 1-based line number */
-	int indent;        /* column of text */
-	char *text;        /* content (NUL-terminated, trailing blanks and \r cut) */
-};
-
-struct kparser {
-	struct kline *lines;
-	size_t n, i;
-	size_t nodes;
-	char *err;
-	size_t errlen;
-};
-
-static int perr(struct kparser *P, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int perr(struct kparser *P, int line, const char *fmt, ...)
-{
-	va_list ap;
-	int off;
-
-	off = snprintf(P->err, P->errlen, "line %d: ", line);
-	if (off < 0 || (size_t)off >= P->errlen)
-		return -EINVAL;
-	va_start(ap, fmt);
-	vsnprintf(P->err + off, P->errlen - (size_t)off, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-static struct kyaml_node *node_new(struct kparser *P, enum kyaml_type type, int line)
-{
-	struct kyaml_node *n;
-
-	if (P->nodes >= KYAML_MAX_NODES) {
-		perr(P, line, "more than %d nodes", KYAML_MAX_NODES);
-		return NULL;
-	}
-	n = calloc(1, sizeof(*n));
-	if (!n) {
-		perr(P, line, "out of memory");
-		return NULL;
-	}
-	P->nodes++;
-	n->type = type;
-	n->line = line;
-	return n;
-}
-
-void kyaml_free(struct kyaml_node *n)
-{
-	size_t i;
-
-	if (!n)
-		return;
-	for (i = 0; i < n->n; i++) {
-		if (n->keys)
-			free(n->keys[i]);
-		kyaml_free(n->items[i]);
-	}
-	free(n->keys);
-	free(n->items);
-	free(n->scalar);
-	free(n);
-}
-
-static int node_add(struct kyaml_node *parent, char *key, struct kyaml_node *child)
-{
-	if (parent->n == parent->cap) {
-		size_t cap = parent->cap ? parent->cap * 2 : 4;
-		struct kyaml_node **items = realloc(parent->items, cap * sizeof(*items));
-
-		if (!items)
-			return -ENOMEM;
-		parent->items = items;
-		if (parent->type == KYAML_MAP) {
-			char **keys = realloc(parent->keys, cap * sizeof(*keys));
-
-			if (!keys)
-				return -ENOMEM;
-			parent->keys = keys;
-		}
-		parent->cap = cap;
-	}
-	if (parent->type == KYAML_MAP)
-		parent->keys[parent->n] = key;
-	parent->items[parent->n++] = child;
-	return 0;
-}
-
-const struct kyaml_node *kyaml_get(const struct kyaml_node *map, const char *key)
-{
-	size_t i;
-
-	if (!map || map->type != KYAML_MAP)
-		return NULL;
-	for (i = 0; i < map->n; i++)
-		if (strcmp(map->keys[i], key) == 0)
-			return map->items[i];
-	return NULL;
-}
-
-static int is_seq_item(const char *s)
-{
-	return s[0] == '-' && (s[1] == ' ' || s[1] == '\0');
-}
-
-/* After a scalar: only blanks or a comment may follow. */
-static int rest_is_empty(const char *s)
-{
-	while (*s == ' ')
-		s++;
-	return *s == '\0' || *s == '#';
-}
-
-static int put_utf8(char **o, unsigned long cp)
-{
-	char *d = *o;
-
-	if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return -1;
-	if (cp < 0x80) {
-		*d++ = (char)cp;
-	} else if (cp < 0x800) {
-		*d++ = (char)(0xC0 | (cp >> 6));
-		*d++ = (char)(0x80 | (cp & 0x3F));
-	} else if (cp < 0x10000) {
-		*d++ = (char)(0xE0 | (cp >> 12));
-		*d++ = (char)(0x80 | ((cp >> 6) & 0x3F));
-		*d++ = (char)(0x80 | (cp & 0x3F));
-	} else {
-		*d++ = (char)(0xF0 | (cp >> 18));
-		*d++ = (char)(0x80 | ((cp >> 12) & 0x3F));
-		*d++ = (char)(0x80 | ((cp >> 6) & 0x3F));
-		*d++ = (char)(0x80 | (cp & 0x3F));
-	}
-	*o = d;
-	return 0;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * A quoted scalar at s (s[0] is ' or ").  On success *out is the unescaped
- * value and *end points after the closing quote.
- */
-static int parse_quoted(struct kparser *P, int line, const char *s, char **out, const char **end)
-{
-	char q = s[0];
-	const char *p = s + 1;
-	char *buf = malloc(strlen(s) + 1), *o;
-
-	if (!buf)
-		return perr(P, line, "out of memory");
-	o = buf;
-	for (;;) {
-		if (*p == '\0') {
-			free(buf);
-			return perr(P, line, "unterminated %s-quoted string (multi-line strings are not supported)",
-			            q == '"' ? "double" : "single");
-		}
-		if (q == '\'' && *p == '\'') {
-			if (p[1] == '\'') {
-				*o++ = '\'';
-				p += 2;
-				continue;
-			}
-			p++;
-			break;
-		}
-		if (q == '"' && *p == '"') {
-			p++;
-			break;
-		}
-		if (q == '"' && *p == '\\') {
-			unsigned long cp = 0;
-			int k, digits = 0;
-
-			p++;
-			switch (*p) {
-			case '"': *o++ = '"'; break;
-			case '\\': *o++ = '\\'; break;
-			case '/': *o++ = '/'; break;
-			case 'n': *o++ = '\n'; break;
-			case 't': *o++ = '\t'; break;
-			case 'r': *o++ = '\r'; break;
-			case ' ': *o++ = ' '; break;
-			case 'x': digits = 2; break;
-			case 'u': digits = 4; break;
-			case 'U': digits = 8; break;
-			default:
-				free(buf);
-				return perr(P, line, "unsupported escape \\%c in double-quoted string",
-				            *p ? *p : '0');
-			}
-			for (k = 0; k < digits; k++) {
-				int v = hexval(p[1 + k]);
-
-				if (v < 0) {
-					free(buf);
-					return perr(P, line, "bad \\%c escape in double-quoted string", *p);
-				}
-				cp = cp * 16 + (unsigned long)v;
-			}
-			if (digits) {
-				if (put_utf8(&o, cp) < 0) {
-					free(buf);
-					return perr(P, line, "escape \\%c names an invalid character", *p);
-				}
-				p += digits;
-			}
-			p++;
-			continue;
-		}
-		*o++ = *p++;
-	}
-	*o = '\0';
-	*out = buf;
-	*end = p;
-	return 0;
-}
-
-static int value_indicator(struct kparser *P, int line, char c)
-{
-	switch (c) {
-	case '&': return perr(P, line, "anchors (&) are not supported");
-	case '*': return perr(P, line, "aliases (*) are not supported");
-	case '!': return perr(P, line, "tags (!) are not supported");
-	case '|':
-	case '>': return perr(P, line, "block scalars (%c) are not supported", c);
-	case '{':
-	case '[': return perr(P, line, "flow collections are not supported (only {} and [])");
-	case '?': return perr(P, line, "complex keys (?) are not supported");
-	case '%':
-	case '@':
-	case '`': return perr(P, line, "a plain value cannot start with '%c' (quote it)", c);
-	default: return 0;
-	}
-}
-
-/* The value text after "key:" or "- " on one line: a scalar, {} or []. */
-static struct kyaml_node *parse_inline(struct kparser *P, int line, const char *s)
-{
-	struct kyaml_node *n;
-	const char *end;
-	char *v;
-	size_t len;
-
-	if ((s[0] == '{' && s[1] == '}') || (s[0] == '[' && s[1] == ']')) {
-		if (!rest_is_empty(s + 2)) {
-			perr(P, line, "unexpected text after %c%c", s[0], s[1]);
-			return NULL;
-		}
-		return node_new(P, s[0] == '{' ? KYAML_MAP : KYAML_SEQ, line);
-	}
-	if (s[0] == '"' || s[0] == '\'') {
-		if (parse_quoted(P, line, s, &v, &end) < 0)
-			return NULL;
-		if (!(*end == '\0' || (*end == ' ' && rest_is_empty(end)))) {
-			free(v);
-			perr(P, line, "unexpected text after a quoted string");
-			return NULL;
-		}
-		n = node_new(P, KYAML_SCALAR, line);
-		if (!n) {
-			free(v);
-			return NULL;
-		}
-		n->scalar = v;
-		n->quoted = 1;
-		return n;
-	}
-	if (value_indicator(P, line, s[0]) < 0)
-		return NULL;
-	if (is_seq_item(s)) {
-		perr(P, line, "a sequence cannot start on the line of its key");
-		return NULL;
-	}
-	/* Plain: up to " #" or the end; no ": " inside, no ':' at the end. */
-	for (end = s; *end; end++) {
-		if (*end == ' ' && end[1] == '#')
-			break;
-		if (*end == ':' && (end[1] == ' ' || end[1] == '\0')) {
-			perr(P, line, "':' in a plain value (quote the value)");
-			return NULL;
-		}
-		if (*end == '\t' || (unsigned char)*end < 0x20) {
-			perr(P, line, "control character in a value");
-			return NULL;
-		}
-	}
-	len = (size_t)(end - s);
-	while (len && s[len - 1] == ' ')
-		len--;
-	if ((len == 1 && s[0] == '~') || (len == 4 && (!strncmp(s, "null", 4) || !strncmp(s, "Null", 4) ||
-	                                               !strncmp(s, "NULL", 4))) || len == 0)
-		return node_new(P, KYAML_NULL, line);
-	n = node_new(P, KYAML_SCALAR, line);
-	if (!n)
-		return NULL;
-	n->scalar = strndup(s, len);
-	if (!n->scalar) {
-		kyaml_free(n);
-		perr(P, line, "out of memory");
-		return NULL;
-	}
-	return n;
-}
-
-/*
- * A mapping key at s.  Returns 1 with *key and *rest (the text after ':'
- * and blanks) set, 0 when s is not a key, <0 on error.
- */
-static int parse_key(struct kparser *P, int line, const char *s, char **key, const char **rest)
-{
-	const char *p, *end;
-	char *k;
-
-	if (s[0] == '"' || s[0] == '\'') {
-		if (parse_quoted(P, line, s, &k, &end) < 0)
-			return -EINVAL;
-		while (*end == ' ')
-			end++;
-		if (*end != ':' || (end[1] != ' ' && end[1] != '\0')) {
-			free(k);
-			return 0;  /* a quoted scalar, not a key */
-		}
-		p = end + 1;
-	} else {
-		for (end = s; *end; end++) {
-			if (*end == ' ' && end[1] == '#')
-				return 0;
-			if (*end == ':' && (end[1] == ' ' || end[1] == '\0'))
-				break;
-		}
-		if (!*end)
-			return 0;
-		if (end == s)
-			return perr(P, line, "empty key");
-		if (value_indicator(P, line, s[0]) < 0)
-			return -EINVAL;
-		p = end + 1;
-		while (end > s && end[-1] == ' ')
-			end--;
-		k = strndup(s, (size_t)(end - s));
-		if (!k)
-			return perr(P, line, "out of memory");
-	}
-	while (*p == ' ')
-		p++;
-	*key = k;
-	*rest = p;
-	return 1;
-}
-
-static struct kyaml_node *parse_block(struct kparser *P, int depth);
-
-static struct kyaml_node *parse_seq(struct kparser *P, int ind, int depth)
-{
-	struct kyaml_node *seq, *item;
-	struct kline *L = &P->lines[P->i];
-
-	if (depth > KYAML_MAX_DEPTH) {
-		perr(P, L->no, "nested deeper than %d levels", KYAML_MAX_DEPTH);
-		return NULL;
-	}
-	seq = node_new(P, KYAML_SEQ, L->no);
-	if (!seq)
-		return NULL;
-	while (P->i < P->n) {
-		char *t;
-		int col;
-
-		L = &P->lines[P->i];
-		if (L->indent < ind)
-			break;
-		if (L->indent > ind) {
-			perr(P, L->no, "unexpected indentation");
-			goto fail;
-		}
-		if (!is_seq_item(L->text))
-			break;
-		t = L->text + 1;
-		col = L->indent + 1;
-		while (*t == ' ') {
-			t++;
-			col++;
-		}
-		if (rest_is_empty(t)) {
-			P->i++;
-			if (P->i < P->n && P->lines[P->i].indent > ind)
-				item = parse_block(P, depth + 1);
-			else
-				item = node_new(P, KYAML_NULL, L->no);
-		} else {
-			L->text = t;
-			L->indent = col;
-			item = parse_block(P, depth + 1);
-		}
-		if (!item)
-			goto fail;
-		if (node_add(seq, NULL, item) < 0) {
-			kyaml_free(item);
-			perr(P, L->no, "out of memory");
-			goto fail;
-		}
-	}
-	return seq;
-fail:
-	kyaml_free(seq);
-	return NULL;
-}
-
-static struct kyaml_node *parse_map(struct kparser *P, int ind, int depth)
-{
-	struct kyaml_node *map, *val;
-	struct kline *L = &P->lines[P->i];
-
-	if (depth > KYAML_MAX_DEPTH) {
-		perr(P, L->no, "nested deeper than %d levels", KYAML_MAX_DEPTH);
-		return NULL;
-	}
-	map = node_new(P, KYAML_MAP, L->no);
-	if (!map)
-		return NULL;
-	while (P->i < P->n) {
-		const char *rest;
-		char *key;
-		int r, no;
-
-		L = &P->lines[P->i];
-		if (L->indent < ind)
-			break;
-		if (L->indent > ind) {
-			perr(P, L->no, "unexpected indentation (multi-line values are not supported)");
-			goto fail;
-		}
-		no = L->no;
-		r = parse_key(P, no, L->text, &key, &rest);
-		if (r < 0)
-			goto fail;
-		if (r == 0) {
-			perr(P, no, "expected 'key: value'");
-			goto fail;
-		}
-		if (kyaml_get(map, key)) {
-			perr(P, no, "duplicate key '%s'", key);
-			free(key);
-			goto fail;
-		}
-		if (!rest_is_empty(rest)) {
-			val = parse_inline(P, no, rest);
-			P->i++;
-		} else {
-			P->i++;
-			if (P->i < P->n && P->lines[P->i].indent > ind)
-				val = parse_block(P, depth + 1);
-			else if (P->i < P->n && P->lines[P->i].indent == ind && is_seq_item(P->lines[P->i].text))
-				val = parse_seq(P, ind, depth + 1);
-			else
-				val = node_new(P, KYAML_NULL, no);
-		}
-		if (!val) {
-			free(key);
-			goto fail;
-		}
-		if (node_add(map, key, val) < 0) {
-			free(key);
-			kyaml_free(val);
-			perr(P, no, "out of memory");
-			goto fail;
-		}
-	}
-	return map;
-fail:
-	kyaml_free(map);
-	return NULL;
-}
-
-/* The node that starts at the current line, at that line's indentation. */
-static struct kyaml_node *parse_block(struct kparser *P, int depth)
-{
-	struct kline *L = &P->lines[P->i];
-	struct kyaml_node *n;
-	const char *rest;
-	char *key;
-	int r;
-
-	if (depth > KYAML_MAX_DEPTH) {
-		perr(P, L->no, "nested deeper than %d levels", KYAML_MAX_DEPTH);
-		return NULL;
-	}
-	if (is_seq_item(L->text))
-		return parse_seq(P, L->indent, depth);
-	r = parse_key(P, L->no, L->text, &key, &rest);
-	if (r < 0)
-		return NULL;
-	if (r > 0) {
-		free(key);
-		return parse_map(P, L->indent, depth);
-	}
-	n = parse_inline(P, L->no, L->text);
-	if (n)
-		P->i++;
-	return n;
-}
-
-int kyaml_parse(const char *text, size_t len, struct kyaml_node **root, char *err, size_t errlen)
-{
-	struct kparser P = { .err = err, .errlen = errlen };
-	char *buf, *p, *end;
-	size_t cap = 0;
-	int no = 0, doc_started = 0, r = 0;
-
-	*root = NULL;
-	if (errlen)
-		err[0] = '\0';
-	if (len > KYAML_MAX_INPUT)
-		return perr(&P, 0, "document larger than %u bytes", KYAML_MAX_INPUT);
-	if (memchr(text, '\0', len))
-		return perr(&P, 0, "NUL byte in the document");
-	buf = malloc(len + 1);
-	if (!buf)
-		return -ENOMEM;
-	memcpy(buf, text, len);
-	buf[len] = '\0';
-	p = buf;
-	if (len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
-		p += 3;
-	for (; *p; p = end) {
-		char *nl = strchr(p, '\n'), *t;
-		int indent = 0;
-		size_t l;
-
-		end = nl ? nl + 1 : p + strlen(p);
-		if (nl)
-			*nl = '\0';
-		no++;
-		l = strlen(p);
-		while (l && (p[l - 1] == ' ' || p[l - 1] == '\r' || p[l - 1] == '\t'))
-			p[--l] = '\0';
-		for (t = p; *t == ' '; t++)
-			indent++;
-		if (*t == '\t') {
-			r = perr(&P, no, "tab in indentation");
-			goto out;
-		}
-		if (*t == '\0' || *t == '#')
-			continue;
-		if (indent == 0 && (!strcmp(t, "---") || !strncmp(t, "--- ", 4))) {
-			if (doc_started || P.n) {
-				r = perr(&P, no, "more than one document");
-				goto out;
-			}
-			doc_started = 1;
-			if (!rest_is_empty(t + 3)) {
-				r = perr(&P, no, "content after '---' is not supported");
-				goto out;
-			}
-			continue;
-		}
-		if (indent == 0 && (!strcmp(t, "...") || !strncmp(t, "... ", 4)))
-			break;
-		if (t[0] == '%' && indent == 0) {
-			r = perr(&P, no, "directives (%%) are not supported");
-			goto out;
-		}
-		if (P.n == cap) {
-			size_t ncap = cap ? cap * 2 : 64;
-			struct kline *nl2 = realloc(P.lines, ncap * sizeof(*nl2));
-
-			if (!nl2) {
-				r = -ENOMEM;
-				goto out;
-			}
-			P.lines = nl2;
-			cap = ncap;
-		}
-		P.lines[P.n].no = no;
-		P.lines[P.n].indent = indent;
-		P.lines[P.n].text = t;
-		P.n++;
-	}
-	if (P.n == 0)
-		goto out;
-	*root = parse_block(&P, 0);
-	if (!*root) {
-		r = -EINVAL;
-		goto out;
-	}
-	if (P.i < P.n) {
-		r = perr(&P, P.lines[P.i].no, "unexpected %s", P.lines[P.i].indent ? "indentation" : "content");
-		kyaml_free(*root);
-		*root = NULL;
-	}
-out:
-	free(P.lines);
-	free(buf);
-	return r;
-}
-
 /* ------------------------------------------------------------- helpers */
 
-int kube_base64_decode(const char *in, size_t inlen, char **out, size_t *outlen)
+/*
+ * Strict base64 (standard alphabet, '=' padding only at the end, blanks and
+ * line breaks ignored), decoded by OpenSSL.  0, -EINVAL or -ENOMEM.
+ */
+static int base64_decode(const char *in, size_t inlen, char **out, size_t *outlen)
 {
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *clean = malloc(inlen + 1);
 	unsigned char *buf = malloc(inlen / 4 * 3 + 4);
-	unsigned acc = 0;
-	int bits = 0, pad = 0;
-	size_t i, o = 0, n = 0;
+	size_t i, n = 0, pad = 0;
+	int o;
 
-	if (!buf)
+	if (!clean || !buf) {
+		free(clean);
+		free(buf);
 		return -ENOMEM;
+	}
 	for (i = 0; i < inlen; i++) {
 		char c = in[i];
-		int v;
 
 		if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
 			continue;
-		if (c == '=') {
+		if (c == '=')
 			pad++;
-			n++;
-			continue;
-		}
-		if (pad)
+		else if (pad || !c || !strchr(alphabet, c))
 			goto bad;
-		if (c >= 'A' && c <= 'Z')
-			v = c - 'A';
-		else if (c >= 'a' && c <= 'z')
-			v = c - 'a' + 26;
-		else if (c >= '0' && c <= '9')
-			v = c - '0' + 52;
-		else if (c == '+')
-			v = 62;
-		else if (c == '/')
-			v = 63;
-		else
-			goto bad;
-		n++;
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			buf[o++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
+		clean[n++] = c;
 	}
-	if (n % 4 != 0 || pad > 2 || o == 0)
+	if (n == 0 || n % 4 != 0 || pad > 2)
 		goto bad;
+	o = EVP_DecodeBlock(buf, (const unsigned char *)clean, (int)n);
+	if (o < 0 || (size_t)o <= pad)
+		goto bad;
+	o -= (int)pad;
 	buf[o] = '\0';
+	free(clean);
 	*out = (char *)buf;
-	*outlen = o;
+	*outlen = (size_t)o;
 	return 0;
 bad:
+	free(clean);
 	free(buf);
 	return -EINVAL;
 }
@@ -835,68 +216,81 @@ static int kdata(struct kctx *K, const struct kyaml_node *map, const char *key, 
 
 	if (r <= 0)
 		return r;
-	if (kube_base64_decode(s, strlen(s), out, outlen) < 0)
+	if (base64_decode(s, strlen(s), out, outlen) < 0)
 		return kerr(K, kyaml_get(map, key), "%s.%s: not valid base64", where, key);
 	return 1;
 }
 
+/* The authority of url ("HOST:PORT" after "//") ends in ':' with no port. */
+static int empty_port(const char *url)
+{
+	const char *a = strstr(url, "//"), *e;
+
+	if (!a)
+		return 0;
+	a += 2;
+	e = a + strcspn(a, "/?#");
+	return e > a && e[-1] == ':';
+}
+
+/* server: https://HOST[:PORT][/PREFIX], parsed by libevent's evhttp_uri_parse. */
 static int parse_server(struct kctx *K, const struct kyaml_node *at, const char *url, struct kubeconfig *kc)
 {
-	const char *p, *h, *he, *ps;
-	unsigned long port;
-	size_t i, plen;
+	struct evhttp_uri *u;
+	const char *scheme, *host, *path;
+	size_t i, hlen, plen;
+	int port, r = -EINVAL;
 
 	for (i = 0; url[i]; i++)
 		if ((unsigned char)url[i] <= 0x20 || url[i] == 0x7f)
 			return kerr(K, at, "server URL contains a blank or control character");
-	if (!strncmp(url, "https://", 8)) {
-		kc->https = 1;
-		p = url + 8;
-		kc->port = 443;
-	} else if (!strncmp(url, "http://", 7)) {
-		kc->https = 0;
-		p = url + 7;
-		kc->port = 80;
-	} else {
-		return kerr(K, at, "server '%s': expected https://HOST[:PORT]", url);
+	u = evhttp_uri_parse(url);
+	if (!u)
+		return kerr(K, at, "server '%s': not a URL (bad port, host or characters)", url);
+	scheme = evhttp_uri_get_scheme(u);
+	host = evhttp_uri_get_host(u);
+	port = evhttp_uri_get_port(u);
+	path = evhttp_uri_get_path(u);
+	if (!scheme || (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)) {
+		kerr(K, at, "server '%s': expected https://HOST[:PORT]", url);
+		goto out;
 	}
-	ps = p + strcspn(p, "/?#");
-	if (memchr(p, '@', (size_t)(ps - p)))
-		return kerr(K, at, "server '%s': credentials in the URL are not supported", url);
-	if (*p == '[') {
-		h = p + 1;
-		he = memchr(h, ']', (size_t)(ps - h));
-		if (!he)
-			return kerr(K, at, "server '%s': unterminated [IPv6] address", url);
-		p = he + 1;
-	} else {
-		h = p;
-		he = h + strcspn(h, ":/?#");
-		p = he;
+	kc->https = strcmp(scheme, "https") == 0;
+	if (evhttp_uri_get_userinfo(u)) {
+		kerr(K, at, "server '%s': credentials in the URL are not supported", url);
+		goto out;
 	}
-	if (he == h || he - h > 253)
-		return kerr(K, at, "server '%s': bad host", url);
-	if (*p == ':') {
-		char *e;
-
-		errno = 0;
-		port = strtoul(p + 1, &e, 10);
-		if (e == p + 1 || e != ps || port < 1 || port > 65535 || errno)
-			return kerr(K, at, "server '%s': bad port", url);
-		kc->port = (unsigned)port;
-	} else if (p != ps) {
-		return kerr(K, at, "server '%s': bad host", url);
+	if (evhttp_uri_get_query(u) || evhttp_uri_get_fragment(u)) {
+		kerr(K, at, "server '%s': query or fragment not supported", url);
+		goto out;
 	}
-	if (*ps == '?' || *ps == '#')
-		return kerr(K, at, "server '%s': query or fragment not supported", url);
-	plen = strlen(ps);
-	while (plen && ps[plen - 1] == '/')
+	hlen = host ? strlen(host) : 0;
+	if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') {
+		host++;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen > 253) {
+		kerr(K, at, "server '%s': bad host", url);
+		goto out;
+	}
+	if (port == 0 || port > 65535 || (port < 0 && empty_port(url))) {
+		kerr(K, at, "server '%s': bad port", url);
+		goto out;
+	}
+	kc->port = port > 0 ? (unsigned)port : kc->https ? 443 : 80;
+	plen = path ? strlen(path) : 0;
+	while (plen && path[plen - 1] == '/')
 		plen--;
-	kc->host = strndup(h, (size_t)(he - h));
-	kc->path_prefix = strndup(ps, plen);
-	if (!kc->host || !kc->path_prefix)
-		return kerr(K, NULL, "out of memory");
-	return kdup(K, &kc->server, url);
+	kc->host = strndup(host, hlen);
+	kc->path_prefix = strndup(path ? path : "", plen);
+	if (!kc->host || !kc->path_prefix) {
+		kerr(K, NULL, "out of memory");
+		goto out;
+	}
+	r = kdup(K, &kc->server, url);
+out:
+	evhttp_uri_free(u);
+	return r;
 }
 
 static int kubeconfig_extract(struct kctx *K, const struct kyaml_node *root, struct kubeconfig *kc)

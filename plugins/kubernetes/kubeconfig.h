@@ -1,17 +1,17 @@
 /*
- * plugins/kubernetes/kubeconfig.h - a small, strict YAML-subset reader and
- * the kubeconfig fields the kubernetes watcher needs.
+ * plugins/kubernetes/kubeconfig.h - the subset of YAML a kubeconfig needs,
+ * read with libyaml (kyaml.c), and the kubeconfig fields the kubernetes
+ * watcher needs (kubeconfig.c).
  *
- * The reader takes block mappings and block sequences (including the
- * "- key: value" compact form and sequences at their parent key's
- * indentation), plain, 'single' and "double" quoted one-line scalars,
- * comments, "---", and the empty flow collections {} and [].  Everything
- * else (anchors, aliases, tags, block scalars | >, non-empty flow
- * collections, multi-line scalars, tabs in indentation, duplicate keys) is
- * refused with an error that names the line.  Input, depth and node count
- * are bounded.
+ * The subset: block mappings and block sequences, plain, 'single' and
+ * "double" quoted one-line scalars, comments, "---" and "...", and the
+ * empty flow collections {} and [].  Everything else YAML allows (anchors,
+ * aliases, tags, block scalars | >, non-empty flow collections, multi-line
+ * scalars, complex keys, directives, more than one document) and tabs in
+ * indentation and duplicate keys are refused with an error that names the
+ * line.  Input, depth and node count are bounded.
  *
- * No dependency on the plugin host: the unit test compiles this file in.
+ * No dependency on the plugin host: the unit test compiles both files in.
  */
 #ifndef BROKER_KUBERNETES_KUBECONFIG_H
 #define BROKER_KUBERNETES_KUBECONFIG_H
@@ -71,8 +71,6 @@ int kubeconfig_parse(const char *text, size_t len, const char *basedir, struct k
 int kubeconfig_load(const char *path, struct kubeconfig *kc, char *err, size_t errlen);
 void kubeconfig_clear(struct kubeconfig *kc);
 
-/* Strict base64 (standard alphabet, '=' padding; whitespace ignored). */
-int kube_base64_decode(const char *in, size_t inlen, char **out, size_t *outlen);
 /* Read a whole file of at most max bytes into a NUL-terminated buffer. */
 int kube_read_file(const char *path, size_t max, char **out, size_t *outlen);
 

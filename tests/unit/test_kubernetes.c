@@ -1,8 +1,9 @@
 /*
- * tests/unit/test_kubernetes.c - the kubernetes watcher: its YAML-subset
- * reader and kubeconfig extraction, the Service -> mapping conversion (both
- * compiled in), and the plugin itself (dlopen, fake_host.h) against
- * tests/tools/k8s_replay.py serving tests/fixtures/kubernetes/; TAP.
+ * tests/unit/test_kubernetes.c - the kubernetes watcher: its kubeconfig
+ * reader (the YAML subset on libyaml) and kubeconfig extraction, the
+ * Service -> mapping conversion (all compiled in), and the plugin itself
+ * (dlopen, fake_host.h) against tests/tools/k8s_replay.py serving
+ * tests/fixtures/kubernetes/; TAP.
  *
  * The replay part is skipped (with a reason) when python3 or openssl is
  * missing or the plugin was not built.
@@ -217,6 +218,22 @@ static void test_yaml(void)
 	ok(yaml_err("a: 1\n- b\n", "line 2: expected 'key: value'"), "sequence item inside a mapping");
 	ok(yaml_err("a: \"x\" y\n", "line 1: unexpected text after a quoted"), "text after a quoted string");
 	ok(yaml_err("%YAML 1.2\na: 1\n", "line 1: directives"), "directive");
+	ok(yaml_err("? a\n: b\n", "line 1: complex keys"), "complex key");
+	ok(yaml_err("a: @x\n", "line 1: a plain value cannot start with '@'"), "reserved indicator");
+	ok(yaml_err("a: \xff\n", "line 1: not valid UTF-8"), "not UTF-8");
+	ok(yaml_err("a: 'x\n  y'\n", "line 1: unterminated single-quoted"), "multi-line quoted string");
+	{
+		struct kyaml_node *rt = NULL;
+		const struct kyaml_node *b;
+		const char *t = "a: 1\n  \t\nb: ~\nc: \"\"\nd: {}\n";
+
+		r = kyaml_parse(t, strlen(t), &rt, err, sizeof(err));
+		b = kyaml_get(rt, "b");
+		ok(r == 0 && b && b->type == KYAML_NULL && kyaml_get(rt, "c")->type == KYAML_SCALAR &&
+		   kyaml_get(rt, "c")->quoted && kyaml_get(rt, "d")->type == KYAML_MAP && kyaml_get(rt, "d")->n == 0,
+		   "a blank line with a tab, ~ as null, \"\" as a string, {} (%s)", r ? err : "ok");
+		kyaml_free(rt);
+	}
 	{
 		const char t[] = "a: 1\nb: \0\n";
 		struct kyaml_node *rt = NULL;
@@ -262,6 +279,13 @@ static void test_yaml(void)
 	          "  cluster:\n    server: https://h:70000\n", "bad port"), "server port 70000");
 	ok(kc_err("current-context: x\ncontexts:\n- name: x\n  context:\n    cluster: c\nclusters:\n- name: c\n"
 	          "  cluster:\n    server: https://u:p@h\n", "credentials in the URL"), "userinfo in URL");
+	ok(kc_err("current-context: x\ncontexts:\n- name: x\n  context:\n    cluster: c\nclusters:\n- name: c\n"
+	          "  cluster:\n    server: 'https://h:'\n", "bad port"), "server with an empty port");
+	ok(kc_err("current-context: x\ncontexts:\n- name: x\n  context:\n    cluster: c\nclusters:\n- name: c\n"
+	          "  cluster:\n    server: https://h/?a=1\n", "query or fragment"), "server with a query");
+	ok(kc_err("current-context: x\ncontexts:\n- name: x\n  context:\n    cluster: c\nclusters:\n- name: c\n"
+	          "  cluster:\n    server: https://h\n    certificate-authority-data: Q0=E\n", "not valid base64"),
+	   "base64 padding in the middle");
 	ok(kc_err("current-context: x\ncontexts:\n- name: x\n  context:\n    cluster: c\nclusters:\n- name: c\n"
 	          "  cluster:\n    server:\n      nested: 1\n", "line 10: cluster.server: expected a string"),
 	   "server is a mapping");
@@ -719,7 +743,7 @@ int main(int argc, char **argv)
 	snprintf(so, sizeof(so), "%s/plugins/kubernetes/.libs/kubernetes.so", bld);
 	snprintf(script, sizeof(script), "%s/tests/tools/k8s_replay.py", src);
 	signal(SIGPIPE, SIG_IGN);
-	plan(95);
+	plan(103);
 	test_yaml();
 	test_convert(fixtures);
 	test_replay(so, script, fixtures);
