@@ -28,7 +28,9 @@
  * first address is 127.0.0.1:HOSTPORT or [::1]:HOSTPORT inside the guest,
  * then the container's IP:containerPort.  Documents are limited to 16 MiB.
  *
- * Linux/POSIX only (unix sockets).
+ * HTTP is libcurl on the plugin's event_base (plugins/common/curlev.c): one
+ * connection per request over the unix socket, the event stream read as it
+ * arrives.  Linux/POSIX only (unix sockets).
  */
 #include <config.h>
 
@@ -43,7 +45,7 @@
 
 #include "broker/plugin.h"
 #include "plugins/common/ctab.h"
-#include "plugins/common/httpc.h"
+#include "plugins/common/curlev.h"
 #include "plugins/common/portmap.h"
 #include "docker.h"
 
@@ -74,7 +76,7 @@ struct dk_req {
 	struct dk_state *st;
 	struct dk_req *next;            /* in st->queue or st->inflight */
 	enum dk_req_kind kind;
-	struct httpc *c;
+	struct curlev_req *c;
 	int status;
 	struct evbuffer *body;          /* list / inspect document */
 	char id[DK_ID_MAX + 1];         /* inspect */
@@ -87,6 +89,7 @@ struct dk_state {
 	char *socket;
 	enum dk_prefer prefer;
 	int started;
+	struct curlev *curl;            /* libcurl on our event_base (plugins/common/curlev.c) */
 
 	struct broker_timer *retry;
 	long backoff_ms;
@@ -153,13 +156,13 @@ static void req_free(struct dk_req *q)
 {
 	if (!q)
 		return;
-	httpc_free(q->c);
+	curlev_req_free(q->c);
 	if (q->body)
 		evbuffer_free(q->body);
 	free(q);
 }
 
-static const struct httpc_callbacks dk_callbacks;
+static const struct curlev_callbacks dk_callbacks;
 
 static struct dk_req *req_new(struct dk_state *st, enum dk_req_kind kind)
 {
@@ -176,27 +179,22 @@ static struct dk_req *req_new(struct dk_state *st, enum dk_req_kind kind)
 	return q;
 }
 
-/* Connect q and send GET path; 0 or -errno (q is not freed). */
+/* Connect q and send GET path (Host: docker); 0 or -errno (q is not freed). */
 static int req_start(struct dk_req *q, const char *path)
 {
-	struct httpc_opts o = { 0 };
-	int r;
+	struct curlev_opts o;
+	char url[sizeof(DK_EVENTS_PATH) + DK_ID_MAX + 64];
 
-	if (q->kind == DK_REQ_EVENTS) {
-		o.max_body_bytes = 0;           /* a stream: limited per line instead */
-		o.response_timeout_ms = 30000;
-	} else {
+	memset(&o, 0, sizeof(o));
+	snprintf(url, sizeof(url), "http://docker%s", path);
+	o.url = url;
+	o.unix_socket = q->st->socket;
+	o.response_timeout_ms = 30000;
+	if (q->kind != DK_REQ_EVENTS) {        /* the event stream is limited per line instead */
 		o.max_body_bytes = DK_DOC_MAX;
-		o.response_timeout_ms = 30000;
 		o.idle_timeout_ms = 30000;
 	}
-	q->c = httpc_new(host->event_base(q->st->h), &dk_callbacks, q, &o);
-	if (!q->c)
-		return -ENOMEM;
-	r = httpc_connect_unix(q->c, q->st->socket);
-	if (r == 0)
-		r = httpc_request(q->c, "GET", path, "docker", NULL, NULL, 0);
-	return r;
+	return curlev_start(q->st->curl, &o, &dk_callbacks, q, &q->c);
 }
 
 static void pump(struct dk_state *st)
@@ -421,9 +419,9 @@ static void events_data(struct dk_state *st, const char *data, size_t len)
 	}
 }
 
-/* ------------------------------------------------------------- httpc callbacks */
+/* ------------------------------------------------------------- HTTP callbacks */
 
-static int on_response(struct httpc *c, const struct httpc_response *r, void *arg)
+static int on_response(struct curlev_req *c, const struct curlev_response *r, void *arg)
 {
 	struct dk_req *q = arg;
 	struct dk_state *st = q->st;
@@ -448,7 +446,7 @@ static int on_response(struct httpc *c, const struct httpc_response *r, void *ar
 	return 0;
 }
 
-static int on_body(struct httpc *c, const char *data, size_t len, void *arg)
+static int on_body(struct curlev_req *c, const char *data, size_t len, void *arg)
 {
 	struct dk_req *q = arg;
 
@@ -472,7 +470,7 @@ static void unlink_inflight(struct dk_state *st, struct dk_req *q)
 		}
 }
 
-static void on_end(struct httpc *c, void *arg)
+static void on_end(struct curlev_req *c, void *arg)
 {
 	struct dk_req *q = arg;
 	struct dk_state *st = q->st;
@@ -503,7 +501,7 @@ static void on_end(struct httpc *c, void *arg)
 	}
 }
 
-static void on_error(struct httpc *c, int err, const char *reason, void *arg)
+static void on_error(struct curlev_req *c, int err, const char *reason, void *arg)
 {
 	struct dk_req *q = arg;
 	struct dk_state *st = q->st;
@@ -530,7 +528,7 @@ static void on_error(struct httpc *c, int err, const char *reason, void *arg)
 	teardown(st);
 }
 
-static const struct httpc_callbacks dk_callbacks = {
+static const struct curlev_callbacks dk_callbacks = {
 	.on_response = on_response,
 	.on_body = on_body,
 	.on_end = on_end,
@@ -654,6 +652,9 @@ static int dk_start(void *state, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	st->curl = curlev_new(host->event_base(st->h), err, errlen);
+	if (!st->curl)
+		return -ENOMEM;
 	st->started = 1;
 	host->log(st->h, BROKER_LOG_INFO, "watching dockerd at %s", st->socket);
 	connect_all(st);
@@ -666,6 +667,8 @@ static void dk_stop(void *state)
 
 	st->started = 0;
 	drop_requests(st);
+	curlev_free(st->curl);
+	st->curl = NULL;
 	/* the core has already released our timer (it frees plugin timers before stop) */
 	st->retry = NULL;
 	if (st->evline) {

@@ -7,3 +7,10 @@ TESTS += %reldir%/test_plugin_common
 	plugins/common/ctab.c plugins/common/portmap.c
 %canon_reldir%_test_plugin_common_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
 %canon_reldir%_test_plugin_common_LDADD = $(LIBEVENT_LIBS)
+# plugins/common/curlev.c (libcurl on the loop) against an HTTP server in the
+# test program on a unix socket.
+check_PROGRAMS += %reldir%/test_curlev
+TESTS += %reldir%/test_curlev
+%canon_reldir%_test_curlev_SOURCES = %reldir%/test_curlev.c %reldir%/fake_host.c plugins/common/curlev.c
+%canon_reldir%_test_curlev_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBCURL_CFLAGS)
+%canon_reldir%_test_curlev_LDADD = $(LIBEVENT_LIBS) $(LIBCURL_LIBS)
