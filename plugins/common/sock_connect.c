@@ -183,3 +183,9 @@ void sock_connect_cancel(struct sock_connect *sc)
 	if (sc)
 		sc_free(sc);
 }
+
+void sock_connect_cancel_cb(void *state, void *pending)
+{
+	(void)state;
+	sock_connect_cancel(pending);
+}

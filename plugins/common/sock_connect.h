@@ -57,4 +57,7 @@ int sock_connect_start(const struct broker_host *host, struct event_base *base,
 
 void sock_connect_cancel(struct sock_connect *sc);
 
+/* struct broker_plugin's .connect_cancel when the pending handle is a struct sock_connect. */
+void sock_connect_cancel_cb(void *state, void *pending);
+
 #endif

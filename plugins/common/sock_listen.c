@@ -154,6 +154,18 @@ const char *sock_listen_where(const struct sock_listener *sl)
 	return sl->where;
 }
 
+void sock_listen_unlisten(void *state, void *listener)
+{
+	(void)state;
+	sock_listen_stop(listener);
+}
+
+int sock_listen_describe_cb(void *state, void *listener, char *buf, size_t buflen)
+{
+	(void)state;
+	return sock_listen_describe(listener, buf, buflen);
+}
+
 int sock_listen_backlog(const struct broker_host *host, struct broker_plugin_handle *h,
                         const struct broker_url *url, int dflt, int *backlog, char *err,
                         size_t errlen)

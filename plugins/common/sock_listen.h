@@ -12,6 +12,9 @@
  *     -> < 0: fd is closed; err says why.
  *   sock_listen_stop(sl)       stop accepting, close fd, free (sl may be NULL)
  *   sock_listen_describe(sl, buf, len)   "SCHEME://WHERE", or -ENOSPC
+ *   sock_listen_unlisten, sock_listen_describe_cb: the same with the plugin
+ *                              table's signatures, for a plugin whose listener
+ *                              is the struct sock_listener itself
  *   sock_listen_where(sl)      WHERE, for the plugin's own messages
  *   sock_listen_backlog(host, h, url, dflt, &backlog, err, errlen)
  *                              ?backlog=N, else the plugin's "backlog"
@@ -66,6 +69,10 @@ void sock_listen_stop(struct sock_listener *sl);
 int sock_listen_describe(const struct sock_listener *sl, char *buf, size_t len);
 
 const char *sock_listen_where(const struct sock_listener *sl);
+
+/* struct broker_plugin's .unlisten and .describe when the listener is a struct sock_listener. */
+void sock_listen_unlisten(void *state, void *listener);
+int sock_listen_describe_cb(void *state, void *listener, char *buf, size_t buflen);
 
 int sock_listen_backlog(const struct broker_host *host, struct broker_plugin_handle *h,
                         const struct broker_url *url, int dflt, int *backlog, char *err,

@@ -81,10 +81,6 @@ static const struct hv_guid vsock_template = {
 #define HV_NOT_AVAILABLE "Hyper-V sockets are not available here (AF_HYPERV)"
 #define HV_NOSOCK ((evutil_socket_t)-1)
 
-struct hv_state {
-	struct broker_plugin_handle *h;
-};
-
 /* ------------------------------------------------------------- addresses */
 
 static int parse_guid(const char *s, size_t len, struct hv_guid *g)
@@ -252,7 +248,7 @@ static void accept_error_text(int e, char *buf, size_t len)
 static int hv_listen(void *state, const struct broker_url *url, struct broker_accept_sink *sink,
                      void **listener, char *err, size_t errlen)
 {
-	struct hv_state *st = state;
+	struct broker_plugin_handle *h = state;
 	struct sockaddr_hv_ sa;
 	struct sock_listen_opts o;
 	struct sock_listener *sl;
@@ -280,24 +276,12 @@ static int hv_listen(void *state, const struct broker_url *url, struct broker_ac
 	o.where = where;
 	o.peer = accepted_peer;
 	o.error_text = accept_error_text;
-	r = sock_listen_start(host, st->h, sink, fd, &o, &sl, err, errlen);
+	r = sock_listen_start(host, h, sink, fd, &o, &sl, err, errlen);
 	if (r < 0)
 		return r;
-	host->log(st->h, BROKER_LOG_DEBUG, "listening on hvsock://%s", where);
+	host->log(h, BROKER_LOG_DEBUG, "listening on hvsock://%s", where);
 	*listener = sl;
 	return 0;
-}
-
-static void hv_unlisten(void *state, void *listener)
-{
-	(void)state;
-	sock_listen_stop(listener);
-}
-
-static int hv_describe(void *state, void *listener, char *buf, size_t buflen)
-{
-	(void)state;
-	return sock_listen_describe(listener, buf, buflen);
 }
 
 /* ------------------------------------------------------------- connect */
@@ -315,7 +299,7 @@ static int connect_why(const char *where, int e, long long timeout_ms, char *rea
 static int hv_connect(void *state, const struct broker_url *url, struct broker_connect_req *req,
                       void **pending, char *err, size_t errlen)
 {
-	struct hv_state *st = state;
+	struct broker_plugin_handle *h = state;
 	struct sockaddr_hv_ sa;
 	struct sock_connect_opts o;
 	struct sock_connect *sc;
@@ -338,9 +322,9 @@ static int hv_connect(void *state, const struct broker_url *url, struct broker_c
 	o.where = where;
 	o.peer = peer;
 	o.flags = BROKER_STREAM_SOCKET;
-	o.timeout_ms = host->option_int(st->h, "connect_timeout_ms");
+	o.timeout_ms = host->option_int(h, "connect_timeout_ms");
 	o.why = connect_why;
-	r = sock_connect_start(host, host->event_base(st->h), req, fd, (struct sockaddr *)&sa, (int)sizeof(sa),
+	r = sock_connect_start(host, host->event_base(h), req, fd, (struct sockaddr *)&sa, (int)sizeof(sa),
 	                       &o, &sc, err, errlen);
 	if (r < 0)
 		return r;
@@ -348,30 +332,15 @@ static int hv_connect(void *state, const struct broker_url *url, struct broker_c
 	return 0;
 }
 
-static void hv_connect_cancel(void *state, void *pending)
-{
-	(void)state;
-	sock_connect_cancel(pending);
-}
-
 /* ------------------------------------------------------------- lifecycle */
 
+/* The plugin keeps nothing but its handle: that is its state. */
 static int hv_init(struct broker_plugin_handle *h, void **state, char *err, size_t errlen)
 {
-	struct hv_state *st = calloc(1, sizeof(*st));
-
-	if (!st) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	st->h = h;
-	*state = st;
+	(void)err;
+	(void)errlen;
+	*state = h;
 	return 0;
-}
-
-static void hv_fini(void *state)
-{
-	free(state);
 }
 
 static const struct broker_option hv_options[] = {
@@ -390,13 +359,12 @@ static const struct broker_plugin hv_plugin = {
 	.kinds = BROKER_KIND_ENDPOINT,
 	.options = hv_options,
 	.init = hv_init,
-	.fini = hv_fini,
 	.schemes = hv_schemes,
 	.listen = hv_listen,
-	.unlisten = hv_unlisten,
-	.describe = hv_describe,
+	.unlisten = sock_listen_unlisten,
+	.describe = sock_listen_describe_cb,
 	.connect = hv_connect,
-	.connect_cancel = hv_connect_cancel,
+	.connect_cancel = sock_connect_cancel_cb,
 };
 
 BROKER_PLUGIN_DEFINE(hv_plugin, host)

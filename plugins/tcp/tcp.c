@@ -377,18 +377,6 @@ static int tcp_listen(void *state, const struct broker_url *url, struct broker_a
 	return 0;
 }
 
-static void tcp_unlisten(void *state, void *listener)
-{
-	(void)state;
-	sock_listen_stop(listener);
-}
-
-static int tcp_describe(void *state, void *listener, char *buf, size_t buflen)
-{
-	(void)state;
-	return sock_listen_describe(listener, buf, buflen);
-}
-
 /* ------------------------------------------------------------- connect */
 
 static void pending_free(struct tcp_pending *p)
@@ -725,8 +713,8 @@ static const struct broker_plugin tcp_plugin = {
 	.fini = tcp_fini,
 	.schemes = tcp_schemes,
 	.listen = tcp_listen,
-	.unlisten = tcp_unlisten,
-	.describe = tcp_describe,
+	.unlisten = sock_listen_unlisten,
+	.describe = sock_listen_describe_cb,
 	.connect = tcp_connect,
 	.connect_cancel = tcp_connect_cancel,
 };

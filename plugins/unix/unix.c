@@ -44,10 +44,6 @@ static const struct broker_host *host;
 #define UNIX_RETRY_MIN_MS 5
 #define UNIX_RETRY_MAX_MS 100
 
-struct unix_state {
-	struct broker_plugin_handle *h;
-};
-
 /* A parsed address: a filesystem path or (Linux) an abstract name. */
 struct unix_addr {
 	struct sockaddr_un sun;
@@ -64,7 +60,7 @@ struct unix_listener {
 };
 
 struct unix_pending {
-	struct unix_state *st;
+	struct broker_plugin_handle *h;
 	struct broker_connect_req *req;
 	struct unix_addr addr;
 	int fd;
@@ -138,22 +134,13 @@ static int new_socket(void)
 
 /* ------------------------------------------------------------- lifecycle */
 
+/* The plugin keeps nothing but its handle: that is its state. */
 static int unix_init(struct broker_plugin_handle *h, void **state, char *err, size_t errlen)
 {
-	struct unix_state *st = calloc(1, sizeof(*st));
-
-	if (!st) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	st->h = h;
-	*state = st;
+	(void)err;
+	(void)errlen;
+	*state = h;
 	return 0;
-}
-
-static void unix_fini(void *state)
-{
-	free(state);
 }
 
 /* ------------------------------------------------------------- listen */
@@ -205,7 +192,7 @@ static int probe_live(const struct unix_addr *a)
 }
 
 /* Make sure nothing but a stale socket stands at the path; remove that. */
-static int clear_path(struct unix_state *st, const struct unix_addr *a, char *err, size_t errlen)
+static int clear_path(struct broker_plugin_handle *h, const struct unix_addr *a, char *err, size_t errlen)
 {
 	struct stat sb;
 	int live;
@@ -235,7 +222,7 @@ static int clear_path(struct unix_state *st, const struct unix_addr *a, char *er
 		snprintf(err, errlen, "cannot remove stale socket %s: %s", a->text, strerror(errno));
 		return -errno;
 	}
-	host->log(st->h, BROKER_LOG_INFO, "removed stale socket %s", a->text);
+	host->log(h, BROKER_LOG_INFO, "removed stale socket %s", a->text);
 	return 0;
 }
 
@@ -308,7 +295,7 @@ static int bind_error(const struct unix_addr *a, int e, char *err, size_t errlen
 static int unix_listen(void *state, const struct broker_url *url, struct broker_accept_sink *sink,
                        void **listener, char *err, size_t errlen)
 {
-	struct unix_state *st = state;
+	struct broker_plugin_handle *h = state;
 	struct unix_listener *l;
 	struct sock_listen_opts o;
 	const char *mode_s = host->url_param(url, "mode");
@@ -340,7 +327,7 @@ static int unix_listen(void *state, const struct broker_url *url, struct broker_
 		goto fail_free;
 	}
 	if (!l->addr.abstract) {
-		r = clear_path(st, &l->addr, err, errlen);
+		r = clear_path(h, &l->addr, err, errlen);
 		if (r < 0)
 			goto fail_free;
 	}
@@ -381,8 +368,7 @@ static int unix_listen(void *state, const struct broker_url *url, struct broker_
 			goto fail_unlink;
 		}
 	}
-	if (listen(fd, (int)(host->option_int(st->h, "backlog") > 0 ?
-	                     host->option_int(st->h, "backlog") : 511)) < 0) {
+	if (listen(fd, (int)(host->option_int(h, "backlog") > 0 ? host->option_int(h, "backlog") : 511)) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "cannot listen on %s: %s", l->addr.text, strerror(errno));
 		goto fail_unlink;
@@ -391,11 +377,11 @@ static int unix_listen(void *state, const struct broker_url *url, struct broker_
 	o.scheme = "unix";          /* "unix:///path" or "unix://@name" */
 	o.where = l->addr.text;
 	o.peer = peer_text;
-	r = sock_listen_start(host, st->h, sink, fd, &o, &l->sl, err, errlen);
+	r = sock_listen_start(host, h, sink, fd, &o, &l->sl, err, errlen);
 	fd = -1;                    /* sock_listen owns it now, and closed it on failure */
 	if (r < 0)
 		goto fail_unlink;
-	host->log(st->h, BROKER_LOG_DEBUG, "listening on %s (mode %04o)", l->addr.text, (unsigned)mode);
+	host->log(h, BROKER_LOG_DEBUG, "listening on %s (mode %04o)", l->addr.text, (unsigned)mode);
 	*listener = l;
 	return 0;
 
@@ -572,7 +558,7 @@ static void attempt(struct unix_pending *p)
 	}
 	e = errno;
 	if (e == EINPROGRESS || e == EINTR) {
-		p->wev = event_new(host->event_base(p->st->h), p->fd, EV_WRITE, on_writable, p);
+		p->wev = event_new(host->event_base(p->h), p->fd, EV_WRITE, on_writable, p);
 		if (p->wev && event_add(p->wev, NULL) == 0)
 			return;
 		e = ENOMEM;
@@ -595,8 +581,8 @@ static void attempt(struct unix_pending *p)
 static int unix_connect(void *state, const struct broker_url *url, struct broker_connect_req *req,
                         void **pending, char *err, size_t errlen)
 {
-	struct unix_state *st = state;
-	struct event_base *base = host->event_base(st->h);
+	struct broker_plugin_handle *h = state;
+	struct event_base *base = host->event_base(h);
 	struct unix_pending *p;
 	long long ms;
 	int r;
@@ -606,7 +592,7 @@ static int unix_connect(void *state, const struct broker_url *url, struct broker
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	p->st = st;
+	p->h = h;
 	p->req = req;
 	p->fd = -1;
 	p->retry_ms = UNIX_RETRY_MIN_MS;
@@ -623,7 +609,7 @@ static int unix_connect(void *state, const struct broker_url *url, struct broker
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	ms = host->option_int(st->h, "connect_timeout_ms");
+	ms = host->option_int(h, "connect_timeout_ms");
 	if (ms > 0) {
 		struct timeval tv = { (long)(ms / 1000), (long)(ms % 1000) * 1000 };
 
@@ -661,7 +647,6 @@ static const struct broker_plugin unix_plugin = {
 	.kinds = BROKER_KIND_ENDPOINT,
 	.options = unix_options,
 	.init = unix_init,
-	.fini = unix_fini,
 	.schemes = unix_schemes,
 	.listen = unix_listen,
 	.unlisten = unix_unlisten,

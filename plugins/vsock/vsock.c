@@ -42,10 +42,6 @@ static const struct broker_host *host;
 #define VSOCK_UNAVAILABLE \
 	"vsock is not available on this machine (no AF_VSOCK: load the vsock module or run inside a VM)"
 
-struct vsock_state {
-	struct broker_plugin_handle *h;
-};
-
 /* ------------------------------------------------------------- helpers */
 
 /* "any", or the number. */
@@ -156,22 +152,13 @@ static int no_vsock(int e)
 
 /* ------------------------------------------------------------- lifecycle */
 
+/* The plugin keeps nothing but its handle: that is its state. */
 static int vsock_init(struct broker_plugin_handle *h, void **state, char *err, size_t errlen)
 {
-	struct vsock_state *st = calloc(1, sizeof(*st));
-
-	if (!st) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	st->h = h;
-	*state = st;
+	(void)err;
+	(void)errlen;
+	*state = h;
 	return 0;
-}
-
-static void vsock_fini(void *state)
-{
-	free(state);
 }
 
 /* ------------------------------------------------------------- listen */
@@ -215,7 +202,7 @@ static void bind_error(int e, const char *where, char *err, size_t errlen)
 static int vsock_listen(void *state, const struct broker_url *url, struct broker_accept_sink *sink,
                         void **listener, char *err, size_t errlen)
 {
-	struct vsock_state *st = state;
+	struct broker_plugin_handle *h = state;
 	struct sock_listen_opts o;
 	struct sock_listener *sl;
 	struct sockaddr_vm a, bound;
@@ -227,7 +214,7 @@ static int vsock_listen(void *state, const struct broker_url *url, struct broker
 	r = parse_addr(url->address, 1, &a, err, errlen);
 	if (r < 0)
 		return r;
-	r = sock_listen_backlog(host, st->h, url, 128, &backlog, err, errlen);
+	r = sock_listen_backlog(host, h, url, 128, &backlog, err, errlen);
 	if (r < 0)
 		return r;
 	addr_text(&a, where, sizeof(where));
@@ -248,24 +235,12 @@ static int vsock_listen(void *state, const struct broker_url *url, struct broker
 	o.scheme = "vsock";
 	o.where = where;
 	o.peer = accepted_peer;
-	r = sock_listen_start(host, st->h, sink, fd, &o, &sl, err, errlen);
+	r = sock_listen_start(host, h, sink, fd, &o, &sl, err, errlen);
 	if (r < 0)
 		return r;
-	host->log(st->h, BROKER_LOG_DEBUG, "listening on vsock %s (backlog %d)", where, backlog);
+	host->log(h, BROKER_LOG_DEBUG, "listening on vsock %s (backlog %d)", where, backlog);
 	*listener = sl;
 	return 0;
-}
-
-static void vsock_unlisten(void *state, void *listener)
-{
-	(void)state;
-	sock_listen_stop(listener);
-}
-
-static int vsock_describe(void *state, void *listener, char *buf, size_t buflen)
-{
-	(void)state;
-	return sock_listen_describe(listener, buf, buflen);
 }
 
 /* ------------------------------------------------------------- connect */
@@ -297,7 +272,7 @@ static int connect_why(const char *where, int e, long long timeout_ms, char *rea
 static int vsock_connect(void *state, const struct broker_url *url, struct broker_connect_req *req,
                          void **pending, char *err, size_t errlen)
 {
-	struct vsock_state *st = state;
+	struct broker_plugin_handle *h = state;
 	struct sock_connect_opts o;
 	struct sock_connect *sc;
 	struct sockaddr_vm a;
@@ -323,20 +298,14 @@ static int vsock_connect(void *state, const struct broker_url *url, struct broke
 	o.where = where;
 	o.peer = peer;
 	o.flags = BROKER_STREAM_SOCKET;
-	o.timeout_ms = host->option_int(st->h, "connect_timeout_ms");
+	o.timeout_ms = host->option_int(h, "connect_timeout_ms");
 	o.why = connect_why;
-	r = sock_connect_start(host, host->event_base(st->h), req, fd, (struct sockaddr *)&a, sizeof(a),
+	r = sock_connect_start(host, host->event_base(h), req, fd, (struct sockaddr *)&a, sizeof(a),
 	                       &o, &sc, err, errlen);
 	if (r < 0)
 		return r;
 	*pending = sc;
 	return 0;
-}
-
-static void vsock_connect_cancel(void *state, void *pending)
-{
-	(void)state;
-	sock_connect_cancel(pending);
 }
 
 /* ------------------------------------------------------------- plugin */
@@ -359,13 +328,12 @@ static const struct broker_plugin vsock_plugin = {
 	.kinds = BROKER_KIND_ENDPOINT,
 	.options = vsock_options,
 	.init = vsock_init,
-	.fini = vsock_fini,
 	.schemes = vsock_schemes,
 	.listen = vsock_listen,
-	.unlisten = vsock_unlisten,
-	.describe = vsock_describe,
+	.unlisten = sock_listen_unlisten,
+	.describe = sock_listen_describe_cb,
 	.connect = vsock_connect,
-	.connect_cancel = vsock_connect_cancel,
+	.connect_cancel = sock_connect_cancel_cb,
 };
 
 BROKER_PLUGIN_DEFINE(vsock_plugin, host)
