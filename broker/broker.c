@@ -23,6 +23,7 @@
 #include "broker/platform_pidwatch.h"
 #include "broker/plugins.h"
 #include "broker/route.h"
+#include "broker/service.h"
 #include "broker/store.h"
 #include "rpc/ctl_server.h"
 #include "rpc/runtime_dir.h"
@@ -173,6 +174,13 @@ void broker_shutdown(struct broker *b, const char *why)
 	event_gettime_monotonic(b->base, &b->stopping_since);
 	log_info(TAG, "shutting down (%s): no new connections; draining %llu open one(s) for up to %d s", why,
 	         (unsigned long long)routes_active_connections(b->routes), b->cfg.drain_timeout_s);
+	{
+		char status[192];
+
+		snprintf(status, sizeof(status), "stopping (%s): draining %llu connection(s)", why,
+		         (unsigned long long)(routes_active_connections(b->routes) + peer_streams_open(b->peer)));
+		service_stopping(b->service, status);
+	}
 	routes_stop_accepting(b->routes);
 	/* Checked from the loop, so an RPC asking for shutdown still gets its reply. */
 	evtimer_add(b->drain_timer, &now);
@@ -180,16 +188,20 @@ void broker_shutdown(struct broker *b, const char *why)
 
 int broker_reload(struct broker *b, char *err, size_t errlen)
 {
-	int rc = config_reload(&b->cfg, b->argc, b->argv, err, errlen);
+	int rc;
 
+	service_reloading(b->service);
+	rc = config_reload(&b->cfg, b->argc, b->argv, err, errlen);
 	if (rc < 0) {
 		log_error(TAG, "reload: keeping the running configuration: %s", err);
+		service_ready(b->service);
 		return rc;
 	}
 	log_configure(b->cfg.log_level, b->cfg.log_format);
 	int failures = plugins_reload_all(b->plugins) < 0;
 	failures += routes_apply_config(b->routes) < 0;
 	log_info(TAG, "reloaded configuration%s", failures ? " (with errors, see above)" : "");
+	service_ready(b->service);
 	if (failures)
 		return errfmt(err, errlen, -EINVAL, "reloaded with errors (see the broker's log)");
 	return 0;
@@ -216,6 +228,39 @@ static void on_parent_gone(void *arg)
 	broker_shutdown(b, "parent exited");
 }
 
+struct link_count {
+	size_t carriers, up;
+};
+
+static int count_link(void *arg, const struct peer_link_info *li)
+{
+	struct link_count *lc = arg;
+
+	lc->carriers++;
+	lc->up += li->link && !strcmp(li->state, "up");
+	return 0;
+}
+
+/* The service manager's status line: "2 routes, link up, 3 mappings". */
+static void status_line(void *arg, char *buf, size_t len)
+{
+	struct broker *b = arg;
+	struct link_count lc = { 0, 0 };
+	size_t routes = routes_count(b->routes);
+	size_t mappings = mappings_count(b->mappings, MAPPING_LOCAL) + mappings_count(b->mappings, MAPPING_PEER);
+	char link[48];
+
+	peer_foreach(b->peer, count_link, &lc);
+	if (lc.carriers == 0)
+		snprintf(link, sizeof(link), "no link");
+	else if (lc.up > 1)
+		snprintf(link, sizeof(link), "%zu links up", lc.up);
+	else
+		snprintf(link, sizeof(link), "link %s", lc.up ? "up" : "down");
+	snprintf(buf, len, "%zu route%s, %s, %zu mapping%s", routes, routes == 1 ? "" : "s", link, mappings,
+	         mappings == 1 ? "" : "s");
+}
+
 static int print_route(void *arg, const struct route_info *ri)
 {
 	log_info(TAG, "route %s: %s -> %s [%s]", ri->name, ri->listen_address, ri->connect, ri->state);
@@ -228,7 +273,8 @@ int broker_run(struct broker *b)
 	int rc;
 
 	b->drain_timer = evtimer_new(b->base, drain_check, b);
-	if (!b->drain_timer || platform_signals_start(b->base, on_signal, b, &b->signals) < 0)
+	if (!b->drain_timer || platform_signals_start(b->base, on_signal, b, &b->signals) < 0 ||
+	    service_create(b->base, status_line, b, &b->service) < 0)
 		return -ENOMEM;
 
 	if (b->cfg.parent_pid > 0) {
@@ -268,6 +314,8 @@ int broker_run(struct broker *b)
 	log_info(TAG, "plugins: %zu loaded; routes: %zu", plugins_count(b->plugins), routes_count(b->routes));
 	routes_foreach(b->routes, print_route, NULL);
 	b->ready = true;
+	/* Plugins started, stored and configured routes listening, mappings restored. */
+	service_ready(b->service);
 
 	if (event_base_dispatch(b->base) < 0) {
 		log_error(TAG, "event loop failed");
@@ -307,6 +355,8 @@ void broker_fini(struct broker *b)
 	}
 	store_close(b->store);
 	platform_signals_stop(b->signals);
+	service_destroy(b->service);
+	b->service = NULL;
 	if (b->drain_timer)
 		event_free(b->drain_timer);
 	if (b->base)

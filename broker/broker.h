@@ -19,6 +19,7 @@ struct mapping_table;
 struct event_pub;
 struct pid_watch;
 struct platform_signals;
+struct service;
 
 struct broker {
 	struct event_base *base;
@@ -37,6 +38,7 @@ struct broker {
 	struct pid_watch *parent_watch;   /* --parent-pid */
 
 	struct platform_signals *signals; /* SIGTERM/SIGINT/SIGHUP or their Windows kin */
+	struct service *service;          /* what the service manager hears (service.h) */
 	struct event *drain_timer;
 
 	char *db_path;          /* STATE/broker.db */

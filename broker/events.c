@@ -12,6 +12,7 @@
 #include "broker/display.h"
 #include "broker/events.h"
 #include "broker/log.h"
+#include "broker/service.h"
 #include "rpc/event_pub.h"
 
 #define TAG "events"
@@ -75,6 +76,8 @@ static void on_mapping_event(void *arg, const char *kind, const struct mapping_i
 	struct mapping_info mi = *info;
 	char text[768];
 
+	/* The service manager's status line counts mappings. */
+	service_changed(b->service);
 	/* What a removed mapping was doing until now is no news. */
 	if (!strcmp(kind, "mapping.remove"))
 		mi.state = "removed";
@@ -93,6 +96,8 @@ void events_text(struct broker *b, const char *kind, const char *fmt, ...)
 	char text[512];
 	va_list ap;
 
+	/* Links and routes come and go here: the status line may say so. */
+	service_changed(b->service);
 	if (!b->events)
 		return;
 	va_start(ap, fmt);

@@ -11,6 +11,12 @@ else
 BROKER_PLATFORM_SOURCES = %reldir%/platform_posix.c
 BROKER_PIDWATCH_SOURCES = %reldir%/platform_pidwatch.c
 endif
+# The service manager (platform_notify.h): systemd's sd_notify, or nothing.
+if HAVE_LIBSYSTEMD
+BROKER_NOTIFY_SOURCES = %reldir%/platform_notify_systemd.c
+else
+BROKER_NOTIFY_SOURCES = %reldir%/platform_notify_none.c
+endif
 %canon_reldir%_libbroker_la_SOURCES = \
 	%reldir%/broker.c %reldir%/broker.h \
 	%reldir%/config.c %reldir%/config.h %reldir%/config_internal.h \
@@ -35,13 +41,14 @@ endif
 	%reldir%/plugins.c %reldir%/plugins.h %reldir%/plugins_internal.h %reldir%/plugins_options.c \
 	%reldir%/relay.c %reldir%/relay.h %reldir%/relay_fd.c \
 	%reldir%/route.c %reldir%/route.h \
+	%reldir%/service.c %reldir%/service.h %reldir%/platform_notify.h $(BROKER_NOTIFY_SOURCES) \
 	%reldir%/store.c %reldir%/store.h \
 	%reldir%/udp_forward.c %reldir%/udp_forward.h \
 	%reldir%/url.c %reldir%/url.h
 %canon_reldir%_libbroker_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(PROTOBUF_C_CFLAGS) \
-	$(SQLITE3_CFLAGS) $(JANSSON_CFLAGS) $(NNG_CFLAGS) $(SODIUM_CFLAGS) \
+	$(SQLITE3_CFLAGS) $(JANSSON_CFLAGS) $(NNG_CFLAGS) $(SODIUM_CFLAGS) $(LIBSYSTEMD_CFLAGS) \
 	-DBROKER_PLUGINDIR='"$(plugindir)"' -DBROKER_SYSCONFDIR='"$(sysconfdir)"'
-%canon_reldir%_libbroker_la_LIBADD = rpc/librpc.la $(LIBEVENT_LIBS) $(LIBEVENT_THREADS_LIBS) $(SQLITE3_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS)
+%canon_reldir%_libbroker_la_LIBADD = rpc/librpc.la $(LIBEVENT_LIBS) $(LIBEVENT_THREADS_LIBS) $(SQLITE3_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) $(LIBSYSTEMD_LIBS)
 
 sbin_PROGRAMS += %reldir%/brokerd
 %canon_reldir%_brokerd_SOURCES = %reldir%/main.c

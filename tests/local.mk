@@ -28,3 +28,5 @@ include %reldir%/bench/docker.mk
 include %reldir%/bench/mapping_bench.mk
 include %reldir%/fuzz/local.mk
 endif
+# Checks of the installed tree (make installcheck).
+include %reldir%/install/local.mk

@@ -19,6 +19,7 @@
 	%reldir%/watch_docker.sh \
 	%reldir%/watch_procnet.sh \
 	%reldir%/watch_iptables.sh \
-	%reldir%/watch_containerd.sh
+	%reldir%/watch_containerd.sh \
+	%reldir%/notify.sh
 TESTS += $(%canon_reldir%_scripts)
 EXTRA_DIST += %reldir%/lib.sh $(%canon_reldir%_scripts)

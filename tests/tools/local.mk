@@ -6,3 +6,4 @@ check_PROGRAMS += %reldir%/xfer
 %canon_reldir%_xfer_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) -pthread
 %canon_reldir%_xfer_LDADD = $(LIBCRYPTO_LIBS) -lpthread
 EXTRA_DIST += %reldir%/xfer.c
+EXTRA_DIST += %reldir%/notify_sink.py
