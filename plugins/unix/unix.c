@@ -292,6 +292,37 @@ static int bind_error(const struct unix_addr *a, int e, char *err, size_t errlen
 	return -e;
 }
 
+/*
+ * The socket file just bound: remember its identity, give it to gid (-1:
+ * keep) and set its mode.  0, or -errno with err.
+ */
+static int own_file(struct unix_listener *l, gid_t gid, const char *group_s, mode_t mode, char *err,
+                    size_t errlen)
+{
+	struct stat sb;
+	int e;
+
+	if (lstat(l->addr.text, &sb) < 0) {
+		e = errno;
+		snprintf(err, errlen, "cannot stat %s after bind: %s", l->addr.text, strerror(e));
+		return -e;
+	}
+	l->dev = sb.st_dev;
+	l->ino = sb.st_ino;
+	if (gid != (gid_t)-1 && chown(l->addr.text, (uid_t)-1, gid) < 0) {
+		e = errno;
+		snprintf(err, errlen, "cannot give %s to group \"%s\": %s%s", l->addr.text, group_s, strerror(e),
+		         e == EPERM ? " (you must be root or a member of that group)" : "");
+		return -e;
+	}
+	if (chmod(l->addr.text, mode) < 0) {
+		e = errno;
+		snprintf(err, errlen, "cannot set mode %04o on %s: %s", (unsigned)mode, l->addr.text, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
 static int unix_listen(void *state, const struct broker_url *url, struct broker_accept_sink *sink,
                        void **listener, char *err, size_t errlen)
 {
@@ -302,7 +333,6 @@ static int unix_listen(void *state, const struct broker_url *url, struct broker_
 	const char *group_s = host->url_param(url, "group");
 	mode_t mode, old_umask;
 	gid_t gid = (gid_t)-1;
-	struct stat sb;
 	int fd, r;
 
 	l = calloc(1, sizeof(*l));
@@ -346,28 +376,8 @@ static int unix_listen(void *state, const struct broker_url *url, struct broker_
 		r = bind_error(&l->addr, errno, err, errlen);
 		goto fail_close;
 	}
-	if (!l->addr.abstract) {
-		if (lstat(l->addr.text, &sb) < 0) {
-			r = -errno;
-			snprintf(err, errlen, "cannot stat %s after bind: %s", l->addr.text, strerror(errno));
-			goto fail_unlink;
-		}
-		l->dev = sb.st_dev;
-		l->ino = sb.st_ino;
-		if (gid != (gid_t)-1 && chown(l->addr.text, (uid_t)-1, gid) < 0) {
-			r = -errno;
-			snprintf(err, errlen, "cannot give %s to group \"%s\": %s%s", l->addr.text, group_s,
-			         strerror(errno),
-			         errno == EPERM ? " (you must be root or a member of that group)" : "");
-			goto fail_unlink;
-		}
-		if (chmod(l->addr.text, mode) < 0) {
-			r = -errno;
-			snprintf(err, errlen, "cannot set mode %04o on %s: %s", (unsigned)mode, l->addr.text,
-			         strerror(errno));
-			goto fail_unlink;
-		}
-	}
+	if (!l->addr.abstract && (r = own_file(l, gid, group_s, mode, err, errlen)) < 0)
+		goto fail_unlink;
 	if (listen(fd, (int)(host->option_int(h, "backlog") > 0 ? host->option_int(h, "backlog") : 511)) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "cannot listen on %s: %s", l->addr.text, strerror(errno));
