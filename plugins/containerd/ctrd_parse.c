@@ -104,25 +104,25 @@ static int port_entry(json_t *e, size_t idx, const char *who, struct ct_map *m, 
 
 	if (!json_is_object(e)) {
 		log(log_arg, BROKER_LOG_ERROR, "%s: %s[%zu] is not an object; skipped", who, CT_PORTS_LABEL, idx);
-		return -1;
+		return -EINVAL;
 	}
 	hp = json_port(jhp, 1);
 	if (hp < 0) {
 		log(log_arg, BROKER_LOG_ERROR, "%s: %s[%zu].HostPort is not an integer 1-65535; skipped", who,
 		    CT_PORTS_LABEL, idx);
-		return -1;
+		return -EINVAL;
 	}
 	cp = jcp ? json_port(jcp, 0) : 0;
 	if (cp < 0) {
 		log(log_arg, BROKER_LOG_ERROR, "%s: %s[%zu].ContainerPort is not an integer 0-65535; skipped", who,
 		    CT_PORTS_LABEL, idx);
-		return -1;
+		return -EINVAL;
 	}
 	if (jproto && !json_is_null(jproto)) {
 		if (!json_is_string(jproto)) {
 			log(log_arg, BROKER_LOG_ERROR, "%s: %s[%zu].Protocol is not a string; skipped", who,
 			    CT_PORTS_LABEL, idx);
-			return -1;
+			return -EINVAL;
 		}
 		if (json_string_value(jproto)[0])
 			proto = json_string_value(jproto);
@@ -136,13 +136,13 @@ static int port_entry(json_t *e, size_t idx, const char *who, struct ct_map *m, 
 	} else {
 		log(log_arg, BROKER_LOG_ERROR, "%s: %s[%zu].Protocol is not tcp or udp; skipped", who,
 		    CT_PORTS_LABEL, idx);
-		return -1;
+		return -EINVAL;
 	}
 	if (jip && !json_is_null(jip)) {
 		if (!json_is_string(jip)) {
 			log(log_arg, BROKER_LOG_ERROR, "%s: %s[%zu].HostIP is not a string; skipped", who,
 			    CT_PORTS_LABEL, idx);
-			return -1;
+			return -EINVAL;
 		}
 		if (json_string_value(jip)[0])
 			ipstr = json_string_value(jip);
@@ -151,7 +151,7 @@ static int port_entry(json_t *e, size_t idx, const char *who, struct ct_map *m, 
 	if (!fam) {
 		log(log_arg, BROKER_LOG_ERROR, "%s: %s[%zu].HostIP \"%.60s\" is not an address; skipped", who,
 		    CT_PORTS_LABEL, idx, ipstr);
-		return -1;
+		return -EINVAL;
 	}
 	snprintf(m->host_ip, sizeof(m->host_ip), "%s", ip);
 	m->host_port = (uint16_t)hp;

@@ -116,18 +116,17 @@ static int parse_addr(const char *address, struct unix_addr *a, char *err, size_
 	return 0;
 }
 
+/* A non-blocking, close-on-exec AF_UNIX stream socket, or -errno. */
 static int new_socket(void)
 {
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0), e;
 
 	if (fd < 0)
-		return -1;
+		return -errno;
 	if (evutil_make_socket_nonblocking(fd) < 0 || evutil_make_socket_closeonexec(fd) < 0) {
-		int e = errno;
-
+		e = errno;
 		close(fd);
-		errno = e;
-		return -1;
+		return -e;
 	}
 	return fd;
 }
@@ -180,7 +179,7 @@ static int probe_live(const struct unix_addr *a)
 	int fd = new_socket(), r, e;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	r = connect(fd, (const struct sockaddr *)&a->sun, a->len);
 	e = errno;
 	close(fd);
@@ -364,8 +363,8 @@ static int unix_listen(void *state, const struct broker_url *url, struct broker_
 
 	fd = new_socket();
 	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot create a socket: %s", strerror(errno));
+		r = fd;
+		snprintf(err, errlen, "cannot create a socket: %s", strerror(-r));
 		goto fail_free;
 	}
 	/* Owner-only while we adjust group and mode; nobody can connect before listen(). */
@@ -558,7 +557,8 @@ static void attempt(struct unix_pending *p)
 
 	p->fd = new_socket();
 	if (p->fd < 0) {
-		connect_reason(p, errno);
+		connect_reason(p, -p->fd);
+		p->fd = -1;
 		report_later(p);
 		return;
 	}
