@@ -13,6 +13,7 @@
 #include "broker/ctl_service.h"
 #include "broker/broker.h"
 #include "broker/errfmt.h"
+#include "broker/platform.h"
 #include "broker/plugins.h"
 #include "broker/peer.h"
 #include "broker/link.h"
@@ -298,6 +299,9 @@ static void plugin_msg_free(Broker__Control__Plugin *m)
 	for (size_t i = 0; i < m->n_options; i++)
 		free(m->options[i]);
 	free(m->options);
+	for (size_t i = 0; i < m->n_url_params; i++)
+		free(m->url_params[i]);
+	free(m->url_params);
 	free(m->kinds);
 	free(m->schemes);
 	free(m);
@@ -360,6 +364,29 @@ static Broker__Control__Plugin *plugin_msg_new(struct plugin *p, bool with_optio
 			po->help = s(o->help);
 			po->value = s(plugin_option_text(p, o->name));
 			m->options[m->n_options++] = po;
+		}
+	}
+	for (n = 0; d->url_params && d->url_params[n].key; n++)
+		;
+	if (n) {
+		m->url_params = calloc(n, sizeof(*m->url_params));
+		if (!m->url_params)
+			goto nomem;
+		for (size_t i = 0; i < n; i++) {
+			const struct broker_url_param_decl *u = &d->url_params[i];
+			Broker__Control__PluginUrlParam *pu = malloc(sizeof(*pu));
+
+			if (!pu)
+				goto nomem;
+			broker__control__plugin_url_param__init(pu);
+			pu->key = s(u->key);
+			pu->where = (char *)((u->where & BROKER_PARAM_LISTEN) && (u->where & BROKER_PARAM_CONNECT)
+			                             ? "listen, connect"
+			                     : (u->where & BROKER_PARAM_LISTEN) ? "listen"
+			                                                         : "connect");
+			pu->scheme = s(u->scheme);
+			pu->help = s(u->help);
+			m->url_params[m->n_url_params++] = pu;
 		}
 	}
 	return m;
@@ -479,6 +506,13 @@ static Broker__Rpc__Status plugin_load(void *ctx, const uint8_t *body, size_t le
 		broker__control__plugin_load_request__free_unpacked(req, NULL);
 		snprintf(err, errlen, "plugin load: the broker is not ready for plugins yet");
 		return BROKER__RPC__STATUS__UNAVAILABLE;
+	}
+	if (!platform_path_absolute(req->path)) {
+		/* dlopen would search its library path, or the broker's working directory: not what was meant. */
+		snprintf(err, errlen, "%s: a relative path; give the plugin file's absolute path (the broker opens it, "
+		         "not brokerctl, and its working directory is not yours)", req->path);
+		broker__control__plugin_load_request__free_unpacked(req, NULL);
+		return BROKER__RPC__STATUS__BAD_REQUEST;
 	}
 	rc = plugins_load_path(b->plugins, req->path, &p, err, errlen);
 	if (rc < 0)

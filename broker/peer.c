@@ -34,7 +34,8 @@ struct carrier {
 	struct carrier *next;
 	struct peer_manager *pm;
 	enum carrier_role role;
-	char *url;
+	char *url;                     /* as configured, for logs and link status */
+	char *endpoint;                /* url without ?auth= (ours, not the plugin's) */
 	bool require_auth;
 	struct listener *listener;     /* ROLE_LISTEN */
 	struct connector *connector;   /* ROLE_CONNECT while dialing */
@@ -509,7 +510,7 @@ static void carrier_dial(struct carrier *c)
 	char err[512];
 
 	snprintf(c->state, sizeof(c->state), "connecting");
-	if (endpoint_connect(c->pm->b->plugins, c->url, on_dialed, c, &c->connector, err, sizeof(err)) < 0) {
+	if (endpoint_connect(c->pm->b->plugins, c->endpoint, on_dialed, c, &c->connector, err, sizeof(err)) < 0) {
 		carrier_error(c, err);
 		log_warn(TAG, "%s", err);
 		carrier_schedule_retry(c);
@@ -589,7 +590,9 @@ static struct carrier *carrier_add(struct peer_manager *pm, enum carrier_role ro
 {
 	struct carrier *c = calloc(1, sizeof(*c));
 
-	if (!c || !(c->url = strdup(url))) {
+	if (!c || !(c->url = strdup(url)) || !(c->endpoint = url_without_param(url, "auth"))) {
+		if (c)
+			free(c->url);
 		free(c);
 		return NULL;
 	}
@@ -630,7 +633,7 @@ int peer_start(struct peer_manager *pm)
 		struct carrier *c = carrier_add(pm, ROLE_LISTEN, cfg->link_listen[i]);
 		if (!c)
 			return -ENOMEM;
-		rc = endpoint_listen(pm->b->plugins, c->url, on_link_accept, on_listener_lost, c, &c->listener, err,
+		rc = endpoint_listen(pm->b->plugins, c->endpoint, on_link_accept, on_listener_lost, c, &c->listener, err,
 		                     sizeof(err));
 		if (rc < 0) {
 			log_error(TAG, "link listener %s", err);
@@ -750,6 +753,7 @@ void peer_destroy(struct peer_manager *pm)
 		if (c->retry)
 			event_free(c->retry);
 		free(c->url);
+		free(c->endpoint);
 		free(c);
 	}
 	/* Links closed by peer_stop are freed by their reaper before the loop ends. */

@@ -324,6 +324,9 @@ static int route_open(struct route_table *rt, const char *name, const char *list
 		return errfmt(err, errlen, -EINVAL, "max connections must be 0 (unlimited) or more");
 	if ((rc = check_urls(listen, connect, &listen_peer, &connect_peer, err, errlen)) < 0)
 		return rc;
+	/* The connect side opens per client: check now what can be (scheme, parameters). */
+	if (!connect_peer && (rc = endpoint_check(rt->broker->plugins, connect, false, err, errlen)) < 0)
+		return rc;
 	r = route_alloc(rt, name, listen, connect, NULL, max_connections);
 	if (!r)
 		return errfmt(err, errlen, -ENOMEM, "out of memory");

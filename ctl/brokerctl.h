@@ -42,6 +42,8 @@ struct opts {
 
 /* Call handler(sig) on SIGINT and SIGTERM (Windows: Ctrl-C, Ctrl-Break), without restarting calls. */
 void ctl_catch_stop_signals(void (*handler)(int sig));
+/* path made absolute from our working directory when it is relative and exists here (malloc'd); else NULL. */
+char *ctl_absolute_path(const char *path);
 
 /* ---- output.c ---- */
 

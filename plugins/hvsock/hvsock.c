@@ -382,6 +382,11 @@ static const struct broker_option hv_options[] = {
 
 static const char *const hv_schemes[] = { "hvsock", NULL };
 
+/* No URL parameters. */
+static const struct broker_url_param_decl hv_params[] = {
+	{ NULL, 0, NULL, NULL },
+};
+
 static const struct broker_plugin hv_plugin = {
 	BROKER_PLUGIN_HEADER,
 	.name = "hvsock",
@@ -392,6 +397,7 @@ static const struct broker_plugin hv_plugin = {
 	.init = hv_init,
 	.fini = hv_fini,
 	.schemes = hv_schemes,
+	.url_params = hv_params,
 	.listen = hv_listen,
 	.unlisten = hv_unlisten,
 	.describe = hv_describe,

@@ -531,6 +531,14 @@ static const struct broker_option npipe_options[] = {
 
 static const char *const npipe_schemes[] = { "npipe", NULL };
 
+static const struct broker_url_param_decl npipe_params[] = {
+	{ "mode", BROKER_PARAM_LISTEN | BROKER_PARAM_CONNECT, NULL,
+	  "message or byte (connecting: also auto); listening default message" },
+	{ "sddl", BROKER_PARAM_LISTEN, NULL, "who may connect: current-user, service-system-admin, everyone or SDDL" },
+	{ "instances", BROKER_PARAM_LISTEN, NULL, "pipe instances kept waiting for clients (default 4)" },
+	{ NULL, 0, NULL, NULL },
+};
+
 static const struct broker_plugin npipe_plugin = {
 	BROKER_PLUGIN_HEADER,
 	.name = "npipe",
@@ -542,6 +550,7 @@ static const struct broker_plugin npipe_plugin = {
 	.stop = npipe_stop,
 	.fini = npipe_fini,
 	.schemes = npipe_schemes,
+	.url_params = npipe_params,
 	.listen = npipe_listen,
 	.unlisten = npipe_unlisten,
 	.describe = npipe_describe,
