@@ -21,6 +21,7 @@
 #include "broker/events.h"
 #include "broker/route.h"
 #include "proto/control.pb-c.h"
+#include "rpc/rpc.h"
 #include "rpc/ctl_server.h"
 
 #define OK BROKER__RPC__STATUS__OK
@@ -212,16 +213,70 @@ static Broker__Rpc__Status route_list(void *ctx, const uint8_t *body, size_t len
 	return st;
 }
 
-static Broker__Rpc__Status route_add(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
-                                     size_t *reply_len, char *err, size_t errlen)
+/* The reply of route add: the route as it is now, and why it waits, if it does. */
+static Broker__Rpc__Status route_add_reply(struct broker *b, const char *name, const char *waiting, uint8_t **reply,
+                                           size_t *reply_len, char *err, size_t errlen)
 {
-	struct broker *b = ctx;
-	Broker__Control__RouteAddRequest *req = broker__control__route_add_request__unpack(NULL, len, body);
 	Broker__Control__RouteAddReply rep = BROKER__CONTROL__ROUTE_ADD_REPLY__INIT;
 	struct route_collect rc = { 0 };
 	Broker__Rpc__Status st;
+
+	rc.only = name;
+	routes_foreach(b->routes, route_collect_cb, &rc);
+	rep.route = rc.n ? rc.v[0] : NULL;
+	rep.waiting = s(waiting);
+	st = pack_reply(&rep.base, reply, reply_len, err, errlen);
+	route_collect_free(&rc);
+	return st;
+}
+
+/* A route add waiting for the peer's answer. */
+struct route_add_wait {
+	struct broker *b;
+	struct rpc_deferred *d;
+	char name[80];
+};
+
+static void route_add_settled(void *arg, enum route_peer_outcome outcome, const char *text)
+{
+	struct route_add_wait *w = arg;
+	uint8_t *reply = NULL;
+	size_t reply_len = 0;
+	char err[1200] = "";
+	Broker__Rpc__Status st;
+
+	switch (outcome) {
+	case ROUTE_PEER_REFUSED:
+		snprintf(err, sizeof(err), "route add %s: %s (nothing was stored)", w->name, text);
+		rpc_deferred_reply(w->d, BROKER__RPC__STATUS__DENIED, err, NULL, 0);
+		break;
+	case ROUTE_PEER_GONE:
+		snprintf(err, sizeof(err), "route add %s: %s", w->name, text);
+		rpc_deferred_reply(w->d, BROKER__RPC__STATUS__UNAVAILABLE, err, NULL, 0);
+		break;
+	default:
+		st = route_add_reply(w->b, w->name, outcome == ROUTE_PEER_LISTENING ? "" : text, &reply, &reply_len, err,
+		                     sizeof(err));
+		rpc_deferred_reply(w->d, st, err, reply, reply_len);
+		free(reply);
+		break;
+	}
+	free(w);
+}
+
+#define ROUTE_ADD_WAIT_DEFAULT_MS 5000
+#define ROUTE_ADD_WAIT_MAX_MS 60000
+
+static Broker__Rpc__Status route_add(void *ctx, struct rpc_deferred *d, const uint8_t *body, size_t len,
+                                     uint8_t **reply, size_t *reply_len, char *err, size_t errlen)
+{
+	struct broker *b = ctx;
+	Broker__Control__RouteAddRequest *req = broker__control__route_add_request__unpack(NULL, len, body);
 	Broker__Control__Route *r;
-	int ret;
+	enum route_peer_outcome outcome;
+	struct route_add_wait *w = NULL;
+	char waiting[1024] = "";   /* the reason, on failure; why it waits, when it does */
+	int wait_ms, ret;
 
 	if (!req)
 		return bad_body(err, errlen, "RouteAddRequest");
@@ -241,19 +296,36 @@ static Broker__Rpc__Status route_add(void *ctx, const uint8_t *body, size_t len,
 		snprintf(err, errlen, "route add %s: max_connections %u is too large", r->name, r->max_connections);
 		return BROKER__RPC__STATUS__BAD_REQUEST;
 	}
-	ret = routes_add(b->routes, r->name, s(r->listen), s(r->connect), (int)r->max_connections, true, err,
-	                 errlen);
+	/* The client says how long it waits; answer before that. */
+	wait_ms = req->wait_ms ? (int)(req->wait_ms < ROUTE_ADD_WAIT_MAX_MS ? req->wait_ms : ROUTE_ADD_WAIT_MAX_MS)
+	                       : ROUTE_ADD_WAIT_DEFAULT_MS;
+	if (d && !(w = calloc(1, sizeof(*w)))) {
+		broker__control__route_add_request__free_unpacked(req, NULL);
+		snprintf(err, errlen, "route add: out of memory");
+		return BROKER__RPC__STATUS__ERROR;
+	}
+	if (w) {
+		w->b = b;
+		w->d = d;
+		snprintf(w->name, sizeof(w->name), "%s", r->name);
+	}
+	/* Without a way to answer later (d NULL), do not wait: the state says where it stands. */
+	ret = routes_add_waiting(b->routes, r->name, s(r->listen), s(r->connect), (int)r->max_connections, wait_ms,
+	                         w ? route_add_settled : NULL, w, &outcome, waiting, sizeof(waiting));
+	if (ret == 1) {
+		broker__control__route_add_request__free_unpacked(req, NULL);
+		rpc_defer(d);
+		return OK;
+	}
+	free(w);
 	if (ret < 0) {
 		broker__control__route_add_request__free_unpacked(req, NULL);
+		snprintf(err, errlen, "%s", waiting);
 		return fail(ret, err, errlen, "route add");
 	}
-	rc.only = r->name;
-	routes_foreach(b->routes, route_collect_cb, &rc);
+	ret = route_add_reply(b, r->name, outcome == ROUTE_PEER_LISTENING ? "" : waiting, reply, reply_len, err, errlen);
 	broker__control__route_add_request__free_unpacked(req, NULL);
-	rep.route = rc.n ? rc.v[0] : NULL;
-	st = pack_reply(&rep.base, reply, reply_len, err, errlen);
-	route_collect_free(&rc);
-	return st;
+	return ret;
 }
 
 static Broker__Rpc__Status route_remove(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
@@ -733,11 +805,15 @@ const struct rpc_method ctl_methods[] = {
 	{ "broker", "reload", broker_reload_m },
 	{ "broker", "shutdown", broker_shutdown_m },
 	{ "route", "list", route_list },
-	{ "route", "add", route_add },
 	{ "route", "remove", route_remove },
 	{ "plugin", "list", plugin_list },
 	{ "plugin", "help", plugin_help },
 	{ "plugin", "load", plugin_load },
 	{ "plugin", "unload", plugin_unload },
+	{ NULL, NULL, NULL },
+};
+
+const struct rpc_deferrable_method ctl_deferrable_methods[] = {
+	{ "route", "add", route_add },
 	{ NULL, NULL, NULL },
 };

@@ -201,25 +201,42 @@ static void on_sync_reply(void *arg, int err, Broker__Rpc__Status status, const 
 	Broker__Link__RoutesSyncReply *rep;
 
 	if (err || status != BROKER__RPC__STATUS__OK) {
-		if (err != -ECONNRESET)
-			log_warn(TAG, "route sync refused by the peer: %s", errtext && *errtext ? errtext : "no reason");
+		char why[600];
+		/* A route add waiting for this answer hears why there is none. */
+		if (err == -ECONNRESET) {
+			routes_peer_unanswered(pm->b->routes, ROUTE_PEER_LINK_DOWN,
+			                       "the link to the peer went down before it answered; the peer is asked when it "
+			                       "is back");
+			goto out;
+		}
+		if (err) {
+			/* No answer came (a timeout, no memory): what the peer thinks is unknown. */
+			snprintf(why, sizeof(why), "no answer from the peer: %s", errtext && *errtext ? errtext : strerror(-err));
+			log_warn(TAG, "route sync: %s", why);
+			routes_peer_unanswered(pm->b->routes, ROUTE_PEER_NO_ANSWER, why);
+			goto out;
+		}
+		snprintf(why, sizeof(why), "the peer refused the route sync: %s", errtext && *errtext ? errtext : "no reason");
+		log_warn(TAG, "%s", why);
+		routes_peer_unanswered(pm->b->routes, ROUTE_PEER_REFUSED, why);
 		goto out;
 	}
 	rep = broker__link__routes_sync_reply__unpack(NULL, len, body);
 	if (!rep) {
 		log_warn(TAG, "route sync reply does not decode");
+		routes_peer_unanswered(pm->b->routes, ROUTE_PEER_REFUSED, "the peer's answer does not decode");
 		goto out;
 	}
 	/* An older reply would describe a set we have since replaced. */
 	if (rep->generation == pm->generation) {
 		for (size_t i = 0; i < rep->n_results; i++) {
-			char state[512];
 			Broker__Link__RouteResult *rr = rep->results[i];
+			char state[512];
 			if (rr->ok)
 				snprintf(state, sizeof(state), "%s (peer %s)", rr->state, sc->peer_id);
 			else
 				snprintf(state, sizeof(state), "down: peer %s: %s", sc->peer_id, rr->state);
-			routes_set_peer_state(pm->b->routes, rr->name, state);
+			routes_peer_answer(pm->b->routes, rr->name, rr->ok, state, rr->state);
 		}
 	}
 	broker__link__routes_sync_reply__free_unpacked(rep, NULL);

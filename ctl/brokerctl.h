@@ -14,6 +14,8 @@
 #include "proto/control.pb-c.h"
 
 #define EXIT_USAGE 2
+/* route add: stored, but its listener on the peer is not open yet (link down, no answer in time). */
+#define EXIT_PENDING 3
 #define DEFAULT_TIMEOUT_MS 10000
 /* Positional words: command, subcommand, operand; `watch` takes topics. */
 #define MAX_ARGS 64
