@@ -15,6 +15,7 @@
 # POSIX sh (dash).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
+plan 18
 
 LINK="unix://$T/link.sock"
 serve echo echo "unix:$T/echo.sock"
@@ -28,7 +29,7 @@ radd() {
 }
 listed() { bctl "$1" route list 2>/dev/null | awk -v n="$2" '$1 == n { f = 1 } END { exit !f }'; }
 state_of() { bctl "$1" --json route list 2>/dev/null | jq -r --arg n "$2" '.[] | select(.name == $n) | .state'; }
-command -v jq >/dev/null 2>&1 || skip "jq not installed (apt-get install jq)"
+command -v jq >/dev/null 2>&1 || bail "jq not installed (scripts/bootstrap installs it)"
 
 bstart A --link-listen "$LINK"
 bstart B --link-connect "$LINK" --link-backoff-max 1

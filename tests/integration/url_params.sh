@@ -14,11 +14,14 @@
 #   the file it sees, and a path that is not there is refused with a hint.
 # POSIX sh (dash).
 . "$(dirname "$0")/lib.sh"
+plan 20
 
 EX="$top_builddir/plugins/exec/.libs"
 TP="$top_builddir/tests/plugins/.libs"
-[ -e "$EX/exec.so" ] || skip "exec plugin not built"
-[ -e "$TP/example.so" ] || skip "example plugin not built (make check)"
+[ -e "$EX/exec.so" ] || bail "exec plugin not built"
+[ -e "$TP/example.so" ] || bail "example plugin not built (make check)"
+command -v jq >/dev/null 2>&1 || bail "jq not installed (scripts/bootstrap installs it)"
+[ "$(id -u)" -eq 0 ] && command -v ip >/dev/null 2>&1 || bail "needs root and ip (iproute2) for a network namespace"
 serve echo echo "unix:$T/echo.sock"
 
 start_broker --plugin-dir "$EX"
@@ -65,21 +68,17 @@ else fail "LISTEN for m: $(cat "$T/list.out")"; fi
 if awk '$1 == "k" && $2 ~ /^tcp:\/\/127\.0\.0\.1:[1-9][0-9]*\?backlog=7$/ { f = 1 } END { exit !f }' "$T/list.out"; then
 	pass "LISTEN shows the resolved port and ?backlog=7: $(awk '$1 == "k" { print $2 }' "$T/list.out")"
 else fail "LISTEN for k: $(cat "$T/list.out")"; fi
-NS=
-if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null 2>&1 && ip netns add "brk-url-$$" 2>/dev/null; then
-	NS="brk-url-$$"
-	ip -n "$NS" link set lo up
-	add_route n "tcp://127.0.0.1:0?netns=$NS" "unix://$T/echo.sock"
-	ctl route list >"$T/list.out" 2>&1
-	if awk -v ns="$NS" '$1 == "n" && $2 ~ ("^tcp://127\\.0\\.0\\.1:[1-9][0-9]*\\?netns=" ns "$") { f = 1 } END { exit !f }' "$T/list.out"; then
-		pass "LISTEN shows ?netns=$NS: $(awk '$1 == "n" { print $2 }' "$T/list.out")"
-	else fail "LISTEN for n: $(cat "$T/list.out")"; fi
-	np=$(awk '$1 == "n" { print $2 }' "$T/list.out" | sed 's/.*:\([0-9]*\)?.*/\1/')
-	check "n listens inside $NS (a client there is echoed)" ip netns exec "$NS" "$XFER" send "tcp:127.0.0.1:$np" 4K --expect echo
-	ip netns del "$NS" 2>/dev/null
-else
-	note "not root or no 'ip netns': ?netns= in the LISTEN column not checked"
-fi
+NS="brk-url-$$"
+ip netns add "$NS" || bail "ip netns add $NS failed"
+at_exit "ip netns del $NS 2>/dev/null"
+ip -n "$NS" link set lo up
+add_route n "tcp://127.0.0.1:0?netns=$NS" "unix://$T/echo.sock"
+ctl route list >"$T/list.out" 2>&1
+if awk -v ns="$NS" '$1 == "n" && $2 ~ ("^tcp://127\\.0\\.0\\.1:[1-9][0-9]*\\?netns=" ns "$") { f = 1 } END { exit !f }' "$T/list.out"; then
+	pass "LISTEN shows ?netns=$NS: $(awk '$1 == "n" { print $2 }' "$T/list.out")"
+else fail "LISTEN for n: $(cat "$T/list.out")"; fi
+np=$(awk '$1 == "n" { print $2 }' "$T/list.out" | sed 's/.*:\([0-9]*\)?.*/\1/')
+check "n listens inside $NS (a client there is echoed)" ip netns exec "$NS" "$XFER" send "tcp:127.0.0.1:$np" 4K --expect echo
 
 # plugin help lists the URL parameters.
 ctl plugin help unix >"$T/help.out" 2>&1
@@ -87,12 +86,10 @@ if grep -qx "URL parameters:" "$T/help.out" && grep -qx "  ?mode= (listen)" "$T/
 	pass "plugin help unix lists ?mode= and ?group="
 else fail "plugin help unix: $(cat "$T/help.out")"; fi
 ctl --json plugin help tcp >"$T/help.json" 2>&1
-if command -v jq >/dev/null 2>&1; then
-	if jq -e '.url_params == [{"key": "backlog", "where": "listen", "scheme": "tcp", "help": .url_params[0].help},
-	                          {"key": "netns", "where": "listen, connect", "scheme": null, "help": .url_params[1].help}]' "$T/help.json" >/dev/null; then
-		pass "plugin help --json tcp: url_params"
-	else fail "plugin help --json tcp: $(cat "$T/help.json")"; fi
-fi
+if jq -e '.url_params == [{"key": "backlog", "where": "listen", "scheme": "tcp", "help": .url_params[0].help},
+                          {"key": "netns", "where": "listen, connect", "scheme": null, "help": .url_params[1].help}]' "$T/help.json" >/dev/null; then
+	pass "plugin help --json tcp: url_params"
+else fail "plugin help --json tcp: $(cat "$T/help.json")"; fi
 
 # plugin load: relative paths.
 (cd "$TP" && "$BROKERCTL" --runtime-dir "$T/run" plugin load example.so) >"$T/load.out" 2>&1

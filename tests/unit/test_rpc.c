@@ -31,7 +31,7 @@ const char *__lsan_default_suppressions(void)
 
 /* Plain TAP so this test does not depend on a shared harness; N_PLANNED
  * results on every OS (what one cannot check is skipped with the reason). */
-#define N_PLANNED 38
+#define N_PLANNED 45
 
 struct tap {
 	int n;

@@ -174,7 +174,7 @@ static void test_without_param(void)
 
 int main(void)
 {
-	plan(76);
+	plan(82);
 	test_forms();
 	test_query();
 	test_bad();
