@@ -87,6 +87,8 @@ void session_close(struct session *s);
 /* One call; on failure prints the reason and returns the exit code, else 0. */
 int call(struct session *s, const char *service, const char *method, const ProtobufCMessage *req,
          uint8_t **reply, size_t *reply_len);
+/* A call for extra detail (a request with no body): on failure nothing is printed and -1 returned. */
+int call_quiet(struct session *s, const char *service, const char *method, uint8_t **reply, size_t *reply_len);
 /* A call whose reply carries nothing: prints done (or {"ok": true}). */
 int cmd_simple(struct session *s, const char *service, const char *method, const ProtobufCMessage *req,
                const char *done);
