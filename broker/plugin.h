@@ -231,7 +231,18 @@ struct broker_plugin {
 	 * nothing and the plugin must refuse unknown parameters itself.
 	 */
 	const struct broker_url_param_decl *url_params;
+
+	/* BROKER_WATCHER_* bits for the watcher kind (ABI 1.1); 0 for most. */
+	uint32_t watcher_flags;
 };
+
+/*
+ * The watcher reports whatever listens (procnet), including the listeners
+ * other watchers' containers and services own (docker-proxy, a container on
+ * the host network): its mapping of a port another watcher reports yields,
+ * and is not exported or listed while that one is there.
+ */
+#define BROKER_WATCHER_YIELDS (1u << 0)
 
 /* ------------------------------------------------------------- mappings */
 
