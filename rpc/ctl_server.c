@@ -392,11 +392,13 @@ void ctl_server_stop(struct ctl_server *srv)
 	atomic_store(&srv->stopping, true);
 	if (srv->watchdog)
 		event_free(srv->watchdog);
-	ctl_probe_close(srv);
 	/* Closing the socket aborts every context's aio with NNG_ECLOSED; nng_fini is
-	 * left to the process (other NNG users, like a test's client, may still run). */
+	 * left to the process (other NNG users, like a test's client, may still run).
+	 * The socket before the watchdog's probe: NNG 1.5.2 can block closing a probe
+	 * whose pipe is still negotiating with this socket (see event_pub_stop). */
 	if (srv->sock_open)
 		nng_close(srv->sock);
+	ctl_probe_close(srv);
 	for (int i = 0; i < srv->nwork; i++) {
 		nng_aio_stop(srv->work[i].aio);
 		nng_aio_free(srv->work[i].aio);
