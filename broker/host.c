@@ -250,7 +250,7 @@ static int host_state_delete(struct broker_plugin_handle *h, const char *key)
 /*
  * The mapping table goes before the plugins stop at shutdown (and does not
  * exist for --check-config): a watcher reporting from its stop() or fini()
- * gets -ESHUTDOWN instead of a freed table.
+ * gets -ECANCELED instead of a freed table.
  */
 static int host_mapping_set(struct broker_plugin_handle *h, const char *owner, const char *description,
                             const struct broker_mapping *m, size_t n)
@@ -260,7 +260,7 @@ static int host_mapping_set(struct broker_plugin_handle *h, const char *owner, c
 	char err[512];
 
 	if (!mt)
-		return -ESHUTDOWN;
+		return -ECANCELED;
 	return mappings_set(mt, plugin_name(p), owner, description, m, n, err, sizeof(err));
 }
 
@@ -269,7 +269,7 @@ static int host_mapping_remove(struct broker_plugin_handle *h, const char *owner
 	struct plugin *p = plugin_from_handle(h);
 	struct mapping_table *mt = plugin_broker(p)->mappings;
 
-	return mt ? mappings_remove_owner(mt, plugin_name(p), owner) : -ESHUTDOWN;
+	return mt ? mappings_remove_owner(mt, plugin_name(p), owner) : -ECANCELED;
 }
 
 static int host_resync_begin(struct broker_plugin_handle *h)
@@ -277,7 +277,7 @@ static int host_resync_begin(struct broker_plugin_handle *h)
 	struct plugin *p = plugin_from_handle(h);
 	struct mapping_table *mt = plugin_broker(p)->mappings;
 
-	return mt ? mappings_resync_begin(mt, plugin_name(p)) : -ESHUTDOWN;
+	return mt ? mappings_resync_begin(mt, plugin_name(p)) : -ECANCELED;
 }
 
 static int host_resync_commit(struct broker_plugin_handle *h)
@@ -285,7 +285,7 @@ static int host_resync_commit(struct broker_plugin_handle *h)
 	struct plugin *p = plugin_from_handle(h);
 	struct mapping_table *mt = plugin_broker(p)->mappings;
 
-	return mt ? mappings_resync_commit(mt, plugin_name(p)) : -ESHUTDOWN;
+	return mt ? mappings_resync_commit(mt, plugin_name(p)) : -ECANCELED;
 }
 
 const struct broker_host broker_host_table = {
