@@ -245,6 +245,7 @@ int broker_run(struct broker *b)
 		log_error(TAG, "control socket: %s", err);
 		return rc;
 	}
+	ctl_server_set_deferrables(b->ctl, ctl_deferrable_methods);
 	events_start(b);
 	plugins_start_all(b->plugins);
 	routes_restore(b->routes);

@@ -16,7 +16,7 @@ endif
 	%reldir%/config.c %reldir%/config.h %reldir%/config_internal.h \
 	%reldir%/config_file.c %reldir%/config_help.c \
 	%reldir%/counters.h \
-	%reldir%/ctl_service.c %reldir%/ctl_service.h \
+	%reldir%/ctl_service.c %reldir%/ctl_service.h %reldir%/ctl_internal.h %reldir%/ctl_mapping.c \
 	%reldir%/endpoint.c %reldir%/endpoint.h \
 	%reldir%/errfmt.h \
 	%reldir%/events.c %reldir%/events.h \

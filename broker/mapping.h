@@ -48,6 +48,12 @@ int mappings_resync_begin(struct mapping_table *mt, const char *source);
 int mappings_resync_commit(struct mapping_table *mt, const char *source);
 /* A watcher plugin went away: its mappings go with it. */
 void mappings_drop_source(struct mapping_table *mt, const char *source);
+/*
+ * source's mappings yield to other sources' on the same port (procnet:
+ * BROKER_WATCHER_YIELDS): not exported, listed or announced while one is
+ * there, and taken over again a few seconds after it goes, if still reported.
+ */
+void mappings_source_yields(struct mapping_table *mt, const char *source);
 
 /* ---- the link ---- */
 

@@ -27,6 +27,7 @@ struct mapping {
 	uint64_t seq;                 /* arrival order: the first comer wins a conflict */
 	/* local side */
 	bool conflict;
+	bool shadowed;                /* a yielding source's, under another watcher's mapping: hidden */
 	bool exported_once;
 	uint64_t gen;                 /* export generation of its last change */
 	/* peer side (mapping_serve.c) */
@@ -40,6 +41,7 @@ struct mapping_group {
 	struct mapping_group *hnext;  /* hash chain */
 	struct mapping_group *next, *prev;
 	enum mapping_origin origin;
+	bool yields;                  /* its source yields ports to other watchers (BROKER_WATCHER_YIELDS) */
 	char *source, *owner, *description, *peer;
 	struct mapping *maps;
 	uint64_t touched;             /* resync mark */
@@ -65,6 +67,8 @@ struct mapping_table {
 	uint64_t resync_mark;
 	mapping_event_fn on_event;
 	void *on_event_arg;
+	char yielding[8][65];         /* sources that yield (mappings_source_yields) */
+	struct event *yield_timer;    /* a port a yielding mapping could take over again */
 
 	/* export (mapping_sync.c) */
 	char epoch[48];

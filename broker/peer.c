@@ -34,7 +34,8 @@ struct carrier {
 	struct carrier *next;
 	struct peer_manager *pm;
 	enum carrier_role role;
-	char *url;
+	char *url;                     /* as configured, for logs and link status */
+	char *endpoint;                /* url without ?auth= (ours, not the plugin's) */
 	bool require_auth;
 	struct listener *listener;     /* ROLE_LISTEN */
 	struct connector *connector;   /* ROLE_CONNECT while dialing */
@@ -200,25 +201,42 @@ static void on_sync_reply(void *arg, int err, Broker__Rpc__Status status, const 
 	Broker__Link__RoutesSyncReply *rep;
 
 	if (err || status != BROKER__RPC__STATUS__OK) {
-		if (err != -ECONNRESET)
-			log_warn(TAG, "route sync refused by the peer: %s", errtext && *errtext ? errtext : "no reason");
+		char why[600];
+		/* A route add waiting for this answer hears why there is none. */
+		if (err == -ECONNRESET) {
+			routes_peer_unanswered(pm->b->routes, ROUTE_PEER_LINK_DOWN,
+			                       "the link to the peer went down before it answered; the peer is asked when it "
+			                       "is back");
+			goto out;
+		}
+		if (err) {
+			/* No answer came (a timeout, no memory): what the peer thinks is unknown. */
+			snprintf(why, sizeof(why), "no answer from the peer: %s", errtext && *errtext ? errtext : strerror(-err));
+			log_warn(TAG, "route sync: %s", why);
+			routes_peer_unanswered(pm->b->routes, ROUTE_PEER_NO_ANSWER, why);
+			goto out;
+		}
+		snprintf(why, sizeof(why), "the peer refused the route sync: %s", errtext && *errtext ? errtext : "no reason");
+		log_warn(TAG, "%s", why);
+		routes_peer_unanswered(pm->b->routes, ROUTE_PEER_REFUSED, why);
 		goto out;
 	}
 	rep = broker__link__routes_sync_reply__unpack(NULL, len, body);
 	if (!rep) {
 		log_warn(TAG, "route sync reply does not decode");
+		routes_peer_unanswered(pm->b->routes, ROUTE_PEER_REFUSED, "the peer's answer does not decode");
 		goto out;
 	}
 	/* An older reply would describe a set we have since replaced. */
 	if (rep->generation == pm->generation) {
 		for (size_t i = 0; i < rep->n_results; i++) {
-			char state[512];
 			Broker__Link__RouteResult *rr = rep->results[i];
+			char state[512];
 			if (rr->ok)
 				snprintf(state, sizeof(state), "%s (peer %s)", rr->state, sc->peer_id);
 			else
 				snprintf(state, sizeof(state), "down: peer %s: %s", sc->peer_id, rr->state);
-			routes_set_peer_state(pm->b->routes, rr->name, state);
+			routes_peer_answer(pm->b->routes, rr->name, rr->ok, state, rr->state);
 		}
 	}
 	broker__link__routes_sync_reply__free_unpacked(rep, NULL);
@@ -509,7 +527,7 @@ static void carrier_dial(struct carrier *c)
 	char err[512];
 
 	snprintf(c->state, sizeof(c->state), "connecting");
-	if (endpoint_connect(c->pm->b->plugins, c->url, on_dialed, c, &c->connector, err, sizeof(err)) < 0) {
+	if (endpoint_connect(c->pm->b->plugins, c->endpoint, on_dialed, c, &c->connector, err, sizeof(err)) < 0) {
 		carrier_error(c, err);
 		log_warn(TAG, "%s", err);
 		carrier_schedule_retry(c);
@@ -589,7 +607,9 @@ static struct carrier *carrier_add(struct peer_manager *pm, enum carrier_role ro
 {
 	struct carrier *c = calloc(1, sizeof(*c));
 
-	if (!c || !(c->url = strdup(url))) {
+	if (!c || !(c->url = strdup(url)) || !(c->endpoint = url_without_param(url, "auth"))) {
+		if (c)
+			free(c->url);
 		free(c);
 		return NULL;
 	}
@@ -630,7 +650,7 @@ int peer_start(struct peer_manager *pm)
 		struct carrier *c = carrier_add(pm, ROLE_LISTEN, cfg->link_listen[i]);
 		if (!c)
 			return -ENOMEM;
-		rc = endpoint_listen(pm->b->plugins, c->url, on_link_accept, on_listener_lost, c, &c->listener, err,
+		rc = endpoint_listen(pm->b->plugins, c->endpoint, on_link_accept, on_listener_lost, c, &c->listener, err,
 		                     sizeof(err));
 		if (rc < 0) {
 			log_error(TAG, "link listener %s", err);
@@ -750,6 +770,7 @@ void peer_destroy(struct peer_manager *pm)
 		if (c->retry)
 			event_free(c->retry);
 		free(c->url);
+		free(c->endpoint);
 		free(c);
 	}
 	/* Links closed by peer_stop are freed by their reaper before the loop ends. */

@@ -68,6 +68,8 @@ int platform_stdio_stream(struct broker_stream_desc *out, char *err, size_t errl
 
 /* Paths: true for a directory separator ('/'; on Windows also '\\'). */
 bool platform_is_sep(char c);
+/* An absolute path ("/x"; Windows "C:\\x", "\\\\server\\x"): one that means the same in any working directory. */
+bool platform_path_absolute(const char *path);
 /* The separator this OS writes between a directory and a name ("/"; Windows "\\"),
  * and the one between entries of a list of directories in an environment
  * variable (BROKER_PLUGIN_DIR; ":" like PATH; Windows ";", since "C:\\x" has a colon).

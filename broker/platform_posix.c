@@ -289,6 +289,11 @@ bool platform_is_sep(char c)
 	return c == '/';
 }
 
+bool platform_path_absolute(const char *path)
+{
+	return path[0] == '/';
+}
+
 char *platform_path_join(const char *dir, const char *name)
 {
 	size_t dl = strlen(dir), nl = strlen(name);

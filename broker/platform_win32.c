@@ -279,6 +279,14 @@ bool platform_is_sep(char c)
 	return c == '/' || c == '\\';
 }
 
+bool platform_path_absolute(const char *path)
+{
+	/* "C:\x" or "C:/x"; "\\server\share" and "\\?\..."; not "C:x" (relative to C:'s own cwd). */
+	if (((path[0] >= 'A' && path[0] <= 'Z') || (path[0] >= 'a' && path[0] <= 'z')) && path[1] == ':')
+		return platform_is_sep(path[2]);
+	return platform_is_sep(path[0]) && platform_is_sep(path[1]);
+}
+
 char *platform_path_join(const char *dir, const char *name)
 {
 	size_t dl = strlen(dir), nl = strlen(name);

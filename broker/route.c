@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <event2/event.h>
 
 #include "broker/broker.h"
 #include "broker/endpoint.h"
@@ -55,6 +56,11 @@ struct route {
 	/* owner set (we listen for the peer): what the owner last heard */
 	uint64_t incarnation;
 	struct route_counters reported;
+	/* route add waits for the peer's answer (routes_add_waiting) */
+	route_peer_wait_fn waiter;
+	void *waiter_arg;
+	struct event *wait_timer;
+	int waiter_wait_ms;
 };
 
 struct route_table {
@@ -235,8 +241,24 @@ static void route_abort_conns(struct route *r)
 	}
 }
 
+/* Settle a waiting route add once; the waiter is cleared first, so it never runs twice. */
+static void route_settle(struct route *r, enum route_peer_outcome outcome, const char *text)
+{
+	route_peer_wait_fn fn = r->waiter;
+
+	if (!fn)
+		return;
+	r->waiter = NULL;
+	if (r->wait_timer) {
+		event_free(r->wait_timer);
+		r->wait_timer = NULL;
+	}
+	fn(r->waiter_arg, outcome, text);
+}
+
 static void route_free(struct route *r)
 {
+	route_settle(r, ROUTE_PEER_GONE, "the route was removed before the peer answered");
 	listener_close(r->listener);
 	route_abort_conns(r);
 	free(r->name);
@@ -277,6 +299,11 @@ static int check_urls(const char *listen, const char *connect, bool *listen_peer
 	if (*listen_peer && *connect_peer)
 		return errfmt(err, errlen, -EINVAL, "listen and connect are both on the peer; define the route there");
 	return 0;
+}
+
+static bool link_configured(const struct broker_config *cfg)
+{
+	return cfg->n_link_listen || cfg->n_link_connect || cfg->link_stdio;
 }
 
 static void route_link(struct route_table *rt, struct route *r)
@@ -324,6 +351,14 @@ static int route_open(struct route_table *rt, const char *name, const char *list
 		return errfmt(err, errlen, -EINVAL, "max connections must be 0 (unlimited) or more");
 	if ((rc = check_urls(listen, connect, &listen_peer, &connect_peer, err, errlen)) < 0)
 		return rc;
+	if ((listen_peer || connect_peer) && !link_configured(&rt->broker->cfg))
+		return errfmt(err, errlen, -ENOTCONN,
+		              "%s is on the peer, but no link to a peer broker is configured (start brokerd with "
+		              "--link-connect URL, --link-listen URL or --link-stdio)",
+		              listen_peer ? listen : connect);
+	/* The connect side opens per client: check now what can be (scheme, parameters). */
+	if (!connect_peer && (rc = endpoint_check(rt->broker->plugins, connect, false, err, errlen)) < 0)
+		return rc;
 	r = route_alloc(rt, name, listen, connect, NULL, max_connections);
 	if (!r)
 		return errfmt(err, errlen, -ENOMEM, "out of memory");
@@ -333,7 +368,9 @@ static int route_open(struct route_table *rt, const char *name, const char *list
 	r->connect_on_peer = connect_peer;
 	if (listen_peer) {
 		/* The peer listens for us once the link is up (peer.c keeps it in sync). */
-		snprintf(r->state, sizeof(r->state), "waiting for the link to the peer");
+		snprintf(r->state, sizeof(r->state), "%s", peer_default_link(rt->broker->peer)
+		                                                 ? "asking the peer"
+		                                                 : "waiting for the link to the peer");
 		route_link(rt, r);
 		log_info(TAG, "%s: %s (on the peer) -> %s", name, listen, connect);
 		peer_routes_changed(rt->broker->peer);
@@ -386,6 +423,93 @@ int routes_add(struct route_table *rt, const char *name, const char *listen, con
 	}
 	events_text(rt->broker, "route.add", "route %s: %s -> %s", name, listen, connect);
 	return 0;
+}
+
+/* The peer refused a route being added: unstore and close it, then tell the waiter why. */
+static void route_settle_refused(struct route_table *rt, struct route *r, const char *reason)
+{
+	route_peer_wait_fn fn = r->waiter;
+	void *arg = r->waiter_arg;
+	char name[80];
+
+	r->waiter = NULL;
+	if (r->wait_timer) {
+		event_free(r->wait_timer);
+		r->wait_timer = NULL;
+	}
+	snprintf(name, sizeof(name), "%s", r->name);
+	log_warn(TAG, "%s: %s; not added", name, reason);
+	if (r->persistent) {
+		char err[512];
+		if (store_route_delete(rt->broker->store, name, err, sizeof(err)) < 0)
+			log_error(TAG, "%s: cannot unstore it: %s", name, err);
+	}
+	route_close(rt, r);
+	events_text(rt->broker, "route.remove", "route %s removed: %s", name, reason);
+	fn(arg, ROUTE_PEER_REFUSED, reason);
+}
+
+const char *route_peer_outcome_name(enum route_peer_outcome o)
+{
+	switch (o) {
+	case ROUTE_PEER_LISTENING: return "listening";
+	case ROUTE_PEER_REFUSED: return "refused";
+	case ROUTE_PEER_LINK_DOWN: return "link down";
+	case ROUTE_PEER_NO_ANSWER: return "no answer";
+	case ROUTE_PEER_GONE: return "removed";
+	}
+	return "?";
+}
+
+static void on_wait_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct route *r = arg;
+	char text[128];
+
+	snprintf(text, sizeof(text), "the peer did not answer within %.1f s; its answer will show in the route's state",
+	         (double)r->waiter_wait_ms / 1000);
+	route_settle(r, ROUTE_PEER_NO_ANSWER, text);
+}
+
+int routes_add_waiting(struct route_table *rt, const char *name, const char *listen, const char *connect,
+                       int max_connections, int wait_ms, route_peer_wait_fn fn, void *arg,
+                       enum route_peer_outcome *outcome, char *err, size_t errlen)
+{
+	struct route *r;
+	int rc = routes_add(rt, name, listen, connect, max_connections, true, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	*outcome = ROUTE_PEER_LISTENING;
+	err[0] = '\0';
+	r = route_find(rt, name);
+	if (!r || !r->listen_on_peer)
+		return 0;
+	if (!peer_default_link(rt->broker->peer)) {
+		/* Say it plainly: stored, but nothing listens until a link comes up. */
+		*outcome = ROUTE_PEER_LINK_DOWN;
+		snprintf(err, errlen, "the link to the peer is down; the peer is asked when it comes up");
+		return 0;
+	}
+	if (!fn) {
+		/* Nobody can wait (a transport without deferred replies): the state will tell. */
+		*outcome = ROUTE_PEER_NO_ANSWER;
+		snprintf(err, errlen, "the peer was asked; brokerctl route list shows its answer");
+		return 0;
+	}
+	/* routes_add sent the peer our set: its reply settles this route. */
+	struct timeval tv = { wait_ms / 1000, (wait_ms % 1000) * 1000 };
+	r->wait_timer = evtimer_new(rt->broker->base, on_wait_timeout, r);
+	if (!r->wait_timer) {
+		*outcome = ROUTE_PEER_NO_ANSWER;
+		snprintf(err, errlen, "out of memory to wait for the peer's answer");
+		return 0;
+	}
+	r->waiter = fn;
+	r->waiter_arg = arg;
+	r->waiter_wait_ms = wait_ms;
+	evtimer_add(r->wait_timer, &tv);
+	return 1;
 }
 
 int routes_remove(struct route_table *rt, const char *name, char *err, size_t errlen)
@@ -575,12 +699,34 @@ int routes_foreach_peer_listen(struct route_table *rt, int (*fn)(void *arg, cons
 	return 0;
 }
 
-void routes_set_peer_state(struct route_table *rt, const char *name, const char *state)
+void routes_peer_answer(struct route_table *rt, const char *name, bool ok, const char *state, const char *why)
 {
 	struct route *r = route_find(rt, name);
+	char reason[1100];
 
-	if (r && r->listen_on_peer)
+	if (!r || !r->listen_on_peer)
+		return;
+	if (ok || !r->waiter) {
 		snprintf(r->state, sizeof(r->state), "%s", state);
+		route_settle(r, ROUTE_PEER_LISTENING, state);
+		return;
+	}
+	/* A route add waiting for this answer: refused means not added, so nothing stays stored. */
+	snprintf(reason, sizeof(reason), "the peer refused: %s", why);
+	route_settle_refused(rt, r, reason);
+}
+
+void routes_peer_unanswered(struct route_table *rt, enum route_peer_outcome outcome, const char *why)
+{
+	for (struct route *r = rt->head, *next; r; r = next) {
+		next = r->next;
+		if (!r->listen_on_peer || !r->waiter)
+			continue;
+		if (outcome == ROUTE_PEER_REFUSED)
+			route_settle_refused(rt, r, why);
+		else
+			route_settle(r, outcome, why);
+	}
 }
 
 void routes_peer_down(struct route_table *rt)
@@ -590,6 +736,8 @@ void routes_peer_down(struct route_table *rt)
 			snprintf(r->state, sizeof(r->state), "waiting for the link to the peer");
 			/* Its streams went with the link; the totals stay (the peer reports them again, or anew). */
 			r->peer_last.conns_active = 0;
+			route_settle(r, ROUTE_PEER_LINK_DOWN,
+			             "the link to the peer went down before it answered; the peer is asked when it is back");
 		}
 }
 

@@ -33,6 +33,29 @@ void routes_destroy(struct route_table *rt);
  */
 int routes_add(struct route_table *rt, const char *name, const char *listen, const char *connect,
                int max_connections, bool persist, char *err, size_t errlen);
+/* What became of a route that listens on the peer, once it was added. */
+enum route_peer_outcome {
+	ROUTE_PEER_LISTENING,   /* the peer listens for it (or the route listens here) */
+	ROUTE_PEER_REFUSED,     /* the peer refused: the route was removed and unstored */
+	ROUTE_PEER_LINK_DOWN,   /* no link is up: stored; the peer is asked when one comes up */
+	ROUTE_PEER_NO_ANSWER,   /* the peer did not answer in time: stored; its answer updates the state */
+	ROUTE_PEER_GONE,        /* removed (or the broker stopped) before the answer */
+};
+/* text: the peer's state or reason, "the link to the peer is down: ...", ... */
+typedef void (*route_peer_wait_fn)(void *arg, enum route_peer_outcome outcome, const char *text);
+
+/*
+ * routes_add, waiting for the peer when the route listens there and a link
+ * is up.  Returns <0 (refused here: err), 0 (settled now: *outcome is
+ * LISTENING or LINK_DOWN, text in err), or 1 (the peer was asked: fn is
+ * called exactly once, within wait_ms).  No link configured at all refuses
+ * a peer: route with -ENOTCONN.
+ */
+int routes_add_waiting(struct route_table *rt, const char *name, const char *listen, const char *connect,
+                       int max_connections, int wait_ms, route_peer_wait_fn fn, void *arg,
+                       enum route_peer_outcome *outcome, char *err, size_t errlen);
+const char *route_peer_outcome_name(enum route_peer_outcome o);
+
 /* Stop listening, reset live connections, forget (and unstore) the route.  -ENOENT if absent. */
 int routes_remove(struct route_table *rt, const char *name, char *err, size_t errlen);
 /* Re-open routes stored in sqlite (at start). */
@@ -51,7 +74,14 @@ void routes_abort_all(struct route_table *rt);
 
 /* Our routes whose listen is peer:URL (ri->listen is the URL without "peer:"). */
 int routes_foreach_peer_listen(struct route_table *rt, int (*fn)(void *arg, const struct route_info *ri), void *arg);
-void routes_set_peer_state(struct route_table *rt, const char *name, const char *state);
+/*
+ * The peer's answer for route name (from a route sync reply): its state as
+ * shown ("listening on ... (peer ID)", "down: peer ID: why"), and the peer's
+ * reason when it refused.  A route add waiting for it is settled.
+ */
+void routes_peer_answer(struct route_table *rt, const char *name, bool ok, const char *state, const char *why);
+/* A route sync got no usable answer (why): routes waiting for one are settled so (REFUSED removes them). */
+void routes_peer_unanswered(struct route_table *rt, enum route_peer_outcome outcome, const char *why);
 /* The link went down: our peer-listen routes wait for it again. */
 void routes_peer_down(struct route_table *rt);
 

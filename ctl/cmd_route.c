@@ -70,18 +70,23 @@ int cmd_route_add(struct session *s, const char *name)
 	Broker__Control__RouteAddReply *ar;
 	uint8_t *rep = NULL;
 	size_t len = 0;
-	int rc;
+	int rc, code = 0;
 
 	r.name = (char *)name;
 	r.listen = (char *)s->o->listen;
 	r.connect = (char *)s->o->connect;
 	r.max_connections = s->o->max_connections > 0 ? (uint32_t)s->o->max_connections : 0;
 	req.route = &r;
+	/* A listener on the peer: the broker waits for the peer's answer, and must reply before we give up. */
+	req.wait_ms = (uint32_t)(s->o->timeout_ms > 2000 ? s->o->timeout_ms - 1000 : s->o->timeout_ms / 2);
 	if ((rc = call(s, "route", "add", &req.base, &rep, &len)))
 		return rc;
 	UNPACK_OR_FAIL(ar, broker__control__route_add_reply__unpack, rep, len);
 	if (s->o->json) {
-		print_json(ar->route ? route_json(ar->route) : json_pack("{s:s}", "name", name));
+		json_t *j = ar->route ? route_json(ar->route) : json_pack("{s:s}", "name", name);
+		if (j && ar->waiting[0])
+			json_object_set_new(j, "waiting", json_string(ar->waiting));
+		print_json(j);
 	} else if (ar->route) {
 		const Broker__Control__Route *a = ar->route;
 
@@ -90,8 +95,15 @@ int cmd_route_add(struct session *s, const char *name)
 	} else {
 		printf("route %s added\n", name);
 	}
+	if (ar->waiting[0]) {
+		/* Stored, but nothing listens yet: say so, and exit apart from success and failure. */
+		fflush(stdout);
+		code = die(EXIT_PENDING, "route add %s: stored, but not listening yet: %s (brokerctl route list shows its "
+		                         "state)",
+		           name, ar->waiting);
+	}
 	broker__control__route_add_reply__free_unpacked(ar, NULL);
-	return 0;
+	return code;
 }
 
 int cmd_route_rm(struct session *s, const char *name)

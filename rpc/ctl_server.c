@@ -23,25 +23,28 @@
 #include "broker/log.h"
 
 #define TAG "ctl"
-/* Enough contexts that one client slow to read its reply does not hold up the others. */
-#define CTL_NCTX 4
+/* Enough contexts that clients slow to read their reply, or calls waiting for
+ * the peer (a deferred reply holds its context), do not hold up the others. */
+#define CTL_NCTX 8
 /* Room for the envelope fields around a body of RPC_MAX_MESSAGE. */
 #define CTL_RECV_MAX (RPC_MAX_MESSAGE + 4096u)
 
-enum work_state { WORK_RECV, WORK_QUEUED, WORK_SEND };
+enum work_state { WORK_RECV, WORK_QUEUED, WORK_DEFERRED, WORK_SEND };
 
 struct ctl_work {
 	struct ctl_server *srv;
 	nng_ctx ctx;
 	nng_aio *aio;
 	enum work_state state;
-	nng_msg *msg;             /* the request while queued for the loop */
+	nng_msg *msg;             /* the request while queued for the loop (and while deferred) */
+	struct rpc_deferred *deferred;  /* the call answers later (loop thread only) */
 	struct ctl_work *next;    /* queue link, under srv->lock */
 };
 
 struct ctl_server {
 	struct event_base *base;
 	const struct rpc_method *table;
+	const struct rpc_deferrable_method *deferrables;  /* may answer later; NULL: none */
 	void *ctx;
 	nng_socket sock;
 	bool sock_open;
@@ -125,34 +128,20 @@ static void ctl_work_cb(void *arg)
 		nng_ctx_recv(w->ctx, w->aio);
 		return;
 	case WORK_QUEUED:
-		/* No operation is outstanding while queued; nothing to do. */
+	case WORK_DEFERRED:
+		/* No operation is outstanding while queued or deferred; nothing to do. */
 		return;
 	}
 }
 
 /* ---------------------------------------------------------------- loop thread */
 
-static void ctl_reply(struct ctl_work *w)
+/* Send out (taken) as the reply on w's context; the request message carries it. */
+static void ctl_send(struct ctl_work *w, uint8_t *out, size_t out_len)
 {
-	struct ctl_server *srv = w->srv;
 	nng_msg *msg = w->msg;
-	uint8_t *out = NULL;
-	size_t out_len = 0;
-	int rc;
 
 	w->msg = NULL;
-	rc = rpc_dispatch(srv->table, srv->ctx, &srv->counters, nng_msg_body(msg), nng_msg_len(msg),
-	                  &out, &out_len);
-	if (rc < 0 || !out) {
-		/* A reply envelope (or no memory): nothing to answer; wait for the next request,
-		 * which also discards this one on the REP context. */
-		if (rc != -EINVAL)
-			log_warn(TAG, "could not build a reply: %s", strerror(-rc));
-		nng_msg_free(msg);
-		w->state = WORK_RECV;
-		nng_ctx_recv(w->ctx, w->aio);
-		return;
-	}
 	nng_msg_clear(msg);
 	if (nng_msg_append(msg, out, out_len) != 0) {
 		free(out);
@@ -166,6 +155,50 @@ static void ctl_reply(struct ctl_work *w)
 	nng_aio_set_msg(w->aio, msg);
 	w->state = WORK_SEND;
 	nng_ctx_send(w->ctx, w->aio);
+}
+
+/* A deferred call's reply (rpc_deferred_reply, on the loop thread). */
+static void ctl_send_deferred(void *arg, struct rpc_deferred *d, uint8_t *buf, size_t len)
+{
+	struct ctl_work *w = arg;
+
+	if (w->deferred != d || w->state != WORK_DEFERRED) {
+		free(buf);
+		return;
+	}
+	w->deferred = NULL;
+	ctl_send(w, buf, len);
+}
+
+static void ctl_reply(struct ctl_work *w)
+{
+	struct ctl_server *srv = w->srv;
+	nng_msg *msg = w->msg;
+	uint8_t *out = NULL;
+	size_t out_len = 0;
+	struct rpc_deferred *pending = NULL;
+	int rc;
+
+	rc = rpc_dispatch_deferrable(srv->table, srv->deferrables, srv->ctx, &srv->counters, nng_msg_body(msg),
+	                             nng_msg_len(msg), &out, &out_len, ctl_send_deferred, w, &pending);
+	if (rc == 0 && pending) {
+		/* The method answers later (it waits for the peer); the context waits with it. */
+		w->deferred = pending;
+		w->state = WORK_DEFERRED;
+		return;
+	}
+	if (rc < 0 || !out) {
+		/* A reply envelope (or no memory): nothing to answer; wait for the next request,
+		 * which also discards this one on the REP context. */
+		if (rc != -EINVAL)
+			log_warn(TAG, "could not build a reply: %s", strerror(-rc));
+		w->msg = NULL;
+		nng_msg_free(msg);
+		w->state = WORK_RECV;
+		nng_ctx_recv(w->ctx, w->aio);
+		return;
+	}
+	ctl_send(w, out, out_len);
 }
 
 static void ctl_wake_cb(evutil_socket_t fd, short what, void *arg)
@@ -359,15 +392,24 @@ void ctl_server_stop(struct ctl_server *srv)
 	atomic_store(&srv->stopping, true);
 	if (srv->watchdog)
 		event_free(srv->watchdog);
-	ctl_probe_close(srv);
 	/* Closing the socket aborts every context's aio with NNG_ECLOSED; nng_fini is
-	 * left to the process (other NNG users, like a test's client, may still run). */
+	 * left to the process (other NNG users, like a test's client, may still run).
+	 * The socket before the watchdog's probe: NNG 1.5.2 can block closing a probe
+	 * whose pipe is still negotiating with this socket (see event_pub_stop). */
 	if (srv->sock_open)
 		nng_close(srv->sock);
+	ctl_probe_close(srv);
 	for (int i = 0; i < srv->nwork; i++) {
 		nng_aio_stop(srv->work[i].aio);
 		nng_aio_free(srv->work[i].aio);
 		srv->work[i].aio = NULL;
+		/* A call still waiting answers into nothing; its holder frees it. */
+		if (srv->work[i].deferred) {
+			rpc_deferred_detach(srv->work[i].deferred);
+			srv->work[i].deferred = NULL;
+			nng_msg_free(srv->work[i].msg);
+			srv->work[i].msg = NULL;
+		}
 	}
 	pthread_mutex_lock(&srv->lock);
 	list = srv->head;
@@ -402,4 +444,9 @@ uint64_t ctl_server_listener_restarts(const struct ctl_server *srv)
 uint64_t ctl_server_rejected_peers(const struct ctl_server *srv)
 {
 	return atomic_load(&((struct ctl_server *)srv)->rejected_peers);
+}
+
+void ctl_server_set_deferrables(struct ctl_server *srv, const struct rpc_deferrable_method *table)
+{
+	srv->deferrables = table;
 }

@@ -100,6 +100,10 @@ static void *watchdog_main(void *arg)
 
 			nng_close(probe);
 			probe_open = false;
+			pthread_mutex_lock(&p->lock);
+			if (p->stopping)
+				wedged = false;   /* the feed is closing: nothing to restart */
+			pthread_mutex_unlock(&p->lock);
 			if (wedged) {
 				nng_listener_close(p->listener);
 				atomic_fetch_add(&p->restarts_a, 1);
@@ -195,9 +199,17 @@ void event_pub_stop(struct event_pub *p)
 		p->stopping = true;
 		pthread_cond_signal(&p->cond);
 		pthread_mutex_unlock(&p->lock);
+		/*
+		 * Close the feed before joining: NNG 1.5.2 can block closing the
+		 * watchdog's probe for good while its pipe is still negotiating
+		 * with this socket (seen as brokerd hanging at exit after
+		 * "stopped"); closing this end first ends that negotiation.
+		 */
+		nng_close(p->sock);
 		pthread_join(p->thread, NULL);
+	} else {
+		nng_close(p->sock);
 	}
-	nng_close(p->sock);
 	/* NNG usually removes it on close; make sure, so watchers say "not running". */
 	ipc_listen_cleanup(p->path, TAG);
 	pthread_cond_destroy(&p->cond);

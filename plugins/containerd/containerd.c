@@ -88,10 +88,8 @@ static void describe(const struct ctab_entry *e, char *buf, size_t len)
 {
 	const struct ct_container *ct = (const struct ct_container *)e;
 
-	if (e->name[0])
-		snprintf(buf, len, "containerd container %s (%s, namespace %s)", e->name, ct->id, ct->ns);
-	else
-		snprintf(buf, len, "containerd container %s (namespace %s)", ct->id, ct->ns);
+	/* The owner is NAMESPACE/ID and the source says containerd: a name is what is left to say. */
+	snprintf(buf, len, "%s", e->name[0] && strcmp(e->name, ct->id) ? e->name : "");
 }
 
 /* The task is gone: report the removal once and forget the ports. */

@@ -686,6 +686,11 @@ static const struct broker_option exec_options[] = {
 
 static const char *const exec_schemes[] = { "exec", NULL };
 
+/* No URL parameters: a '?' in a command is written %3F. */
+static const struct broker_url_param_decl exec_params[] = {
+	{ NULL, 0, NULL, NULL },
+};
+
 static const struct broker_plugin exec_plugin = {
 	BROKER_PLUGIN_HEADER,
 	.name = "exec",
@@ -697,6 +702,7 @@ static const struct broker_plugin exec_plugin = {
 	.stop = exec_stop,
 	.fini = exec_fini,
 	.schemes = exec_schemes,
+	.url_params = exec_params,
 	.listen = exec_listen,
 	.connect = exec_connect,
 	.connect_cancel = exec_connect_cancel,

@@ -351,6 +351,11 @@ static const struct broker_option hv_options[] = {
 
 static const char *const hv_schemes[] = { "hvsock", NULL };
 
+/* No URL parameters. */
+static const struct broker_url_param_decl hv_params[] = {
+	{ NULL, 0, NULL, NULL },
+};
+
 static const struct broker_plugin hv_plugin = {
 	BROKER_PLUGIN_HEADER,
 	.name = "hvsock",
@@ -360,6 +365,7 @@ static const struct broker_plugin hv_plugin = {
 	.options = hv_options,
 	.init = hv_init,
 	.schemes = hv_schemes,
+	.url_params = hv_params,
 	.listen = hv_listen,
 	.unlisten = sock_listen_unlisten,
 	.describe = sock_listen_describe_cb,

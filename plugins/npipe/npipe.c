@@ -531,6 +531,18 @@ static const struct broker_option npipe_options[] = {
 
 static const char *const npipe_schemes[] = { "npipe", NULL };
 
+static const struct broker_url_param_decl npipe_params[] = {
+	{ "mode", BROKER_PARAM_LISTEN | BROKER_PARAM_CONNECT, NULL,
+	  "message or byte (connecting: also auto); listening default message" },
+	{ "sddl", BROKER_PARAM_LISTEN, NULL, "who may connect: current-user, service-system-admin, everyone or SDDL" },
+	{ "instances", BROKER_PARAM_LISTEN, NULL, "pipe instances kept waiting for clients (default: option instances)" },
+	{ "max_instances", BROKER_PARAM_LISTEN, NULL,
+	  "the most a burst of clients grows the instance pool to (default: option max_instances)" },
+	{ "connect_timeout_ms", BROKER_PARAM_CONNECT, NULL,
+	  "wait at most this long for a busy pipe (default: option connect_timeout_ms)" },
+	{ NULL, 0, NULL, NULL },
+};
+
 static const struct broker_plugin npipe_plugin = {
 	BROKER_PLUGIN_HEADER,
 	.name = "npipe",
@@ -542,6 +554,7 @@ static const struct broker_plugin npipe_plugin = {
 	.stop = npipe_stop,
 	.fini = npipe_fini,
 	.schemes = npipe_schemes,
+	.url_params = npipe_params,
 	.listen = npipe_listen,
 	.unlisten = npipe_unlisten,
 	.describe = npipe_describe,

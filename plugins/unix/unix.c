@@ -649,6 +649,12 @@ static const struct broker_option unix_options[] = {
 
 static const char *const unix_schemes[] = { "unix", NULL };
 
+static const struct broker_url_param_decl unix_params[] = {
+	{ "mode", BROKER_PARAM_LISTEN, NULL, "permission bits of the socket file, octal (default 0600)" },
+	{ "group", BROKER_PARAM_LISTEN, NULL, "group of the socket file (a name or a number)" },
+	{ NULL, 0, NULL, NULL },
+};
+
 static const struct broker_plugin unix_plugin = {
 	BROKER_PLUGIN_HEADER,
 	.name = "unix",
@@ -658,6 +664,7 @@ static const struct broker_plugin unix_plugin = {
 	.options = unix_options,
 	.init = unix_init,
 	.schemes = unix_schemes,
+	.url_params = unix_params,
 	.listen = unix_listen,
 	.unlisten = unix_unlisten,
 	.describe = unix_describe,

@@ -319,6 +319,11 @@ static const struct broker_option vsock_options[] = {
 
 static const char *const vsock_schemes[] = { "vsock", NULL };
 
+static const struct broker_url_param_decl vsock_params[] = {
+	{ "backlog", BROKER_PARAM_LISTEN, NULL, "pending connections the kernel queues" },
+	{ NULL, 0, NULL, NULL },
+};
+
 static const struct broker_plugin vsock_plugin = {
 	BROKER_PLUGIN_HEADER,
 	.name = "vsock",
@@ -328,6 +333,7 @@ static const struct broker_plugin vsock_plugin = {
 	.options = vsock_options,
 	.init = vsock_init,
 	.schemes = vsock_schemes,
+	.url_params = vsock_params,
 	.listen = vsock_listen,
 	.unlisten = sock_listen_unlisten,
 	.describe = sock_listen_describe_cb,

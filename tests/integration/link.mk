@@ -13,6 +13,7 @@
 	%reldir%/link_hostile.sh \
 	%reldir%/link_auth_backoff.sh \
 	%reldir%/link_vsock.sh \
-	%reldir%/link_peer_counters.sh
+	%reldir%/link_peer_counters.sh \
+	%reldir%/route_peer.sh
 TESTS += $(%canon_reldir%_link_scripts)
 EXTRA_DIST += %reldir%/link_lib.sh $(%canon_reldir%_link_scripts)

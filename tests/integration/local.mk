@@ -14,6 +14,7 @@
 	%reldir%/health.sh \
 	%reldir%/reload.sh \
 	%reldir%/check_config.sh \
+	%reldir%/url_params.sh \
 	%reldir%/drain.sh \
 	%reldir%/help_in_step.sh \
 	%reldir%/watch_docker.sh \
