@@ -629,6 +629,7 @@ void mappings_destroy(struct mapping_table *mt)
 {
 	if (!mt)
 		return;
+	mt->destroying = true;
 	mapping_sync_fini(mt);
 	while (mt->head) {
 		struct mapping_group *g = mt->head;
@@ -637,6 +638,7 @@ void mappings_destroy(struct mapping_table *mt)
 				mapping_serve_stop(mt, m);
 		group_unlink_free(mt, g);
 	}
+	mapping_index_fini(mt);
 	free(mt->groups);
 	free(mt);
 }
