@@ -105,11 +105,13 @@ static int report_added(struct session *s, const char *owner)
 	if (s->o->json) {
 		print_json(m ? mapping_json(m) : json_pack("{s:s, s:s}", "source", "manual", "owner", owner));
 	} else if (m) {
-		char hostport[128], connect[1024];
+		char hostport[128], connect[1024], line[4096];
 
 		mapping_host_port(hostport, sizeof(hostport), m);
 		join(connect, sizeof(connect), m->connect, m->n_connect);
-		printf("mapping manual/%s: %s %s -> %s (%s)\n", m->owner, m->proto, hostport, connect, m->state);
+		snprintf(line, sizeof(line), "mapping manual/%s: %s %s -> %s (%s)", m->owner, m->proto, hostport, connect,
+		         m->state);
+		print_line(line);
 	} else {
 		printf("mapping manual/%s added\n", owner);
 	}
