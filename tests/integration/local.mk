@@ -11,7 +11,9 @@
 	%reldir%/ctl_garbage.sh \
 	%reldir%/limits.sh \
 	%reldir%/store_errors.sh \
+	%reldir%/state_files.sh \
 	%reldir%/health.sh \
+	%reldir%/http_bounds.sh \
 	%reldir%/reload.sh \
 	%reldir%/check_config.sh \
 	%reldir%/drain.sh \
