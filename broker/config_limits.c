@@ -24,7 +24,7 @@ const struct limit_desc config_limit_descs[] = {
 	{ "link-max-streams", "BROKER_LINK_MAX_STREAMS", "link_max_streams", LIMIT_COUNT, 1024, 1, 1000000,
 	  AT(link_streams), "open streams per link; the peer's OPEN beyond it gets OPEN_ERR" },
 	{ "link-max-pending-connects", "BROKER_LINK_MAX_PENDING_CONNECTS", "link_max_pending_connects", LIMIT_COUNT,
-	  64, 1, 100000, AT(link_pending_connects), "the peer's OPENs still connecting here, per link" },
+	  256, 1, 100000, AT(link_pending_connects), "the peer's OPENs still connecting here, per link" },
 	{ "link-max-output", "BROKER_LINK_MAX_OUTPUT", "link_max_output", LIMIT_BYTES, 32 * MIB, 1 * MIB, 4 * GIB,
 	  AT(link_output), "bytes queued for a peer that does not read before the link is dropped" },
 	{ "link-rpc-timeout", "BROKER_LINK_RPC_TIMEOUT", "link_rpc_timeout", LIMIT_SECONDS, 30, 1, 86400,

@@ -31,7 +31,7 @@ struct link_call {
 
 /* Defaults for link_params bounds left at 0 (brokerd passes its settings). */
 #define DEFAULT_MAX_STREAMS 1024
-#define DEFAULT_MAX_PENDING_CONNECTS 64
+#define DEFAULT_MAX_PENDING_CONNECTS 256
 #define DEFAULT_MAX_OUTPUT (32u * 1024 * 1024)
 #define DEFAULT_RPC_TIMEOUT_MS 30000
 /* HELLO strings: ours are far shorter; longer ones are refused, not stored. */

@@ -14,8 +14,8 @@
 #      VmRSS grows < 96 MiB (PONGs grew to 800 MB before), the RST flood
 #      logs < 100 lines (one per frame before);
 #  (d) 1500 OPENs with 256 KiB each to a target that never accepts: all but
-#      --link-max-pending-connects get OPEN_ERR naming the limit, VmRSS grows
-#      < 64 MiB (422 MB before);
+#      --link-max-pending-connects 64 get OPEN_ERR naming the limit, VmRSS
+#      grows < 64 MiB (422 MB before);
 #  (e) 600 OPENs to an echo server with --link-max-streams 200: 400 OPEN_ERR
 #      naming the limit, A holds < 200 + 60 descriptors (one per OPEN before);
 #  (f) a peer that never answers RPC calls: A's route and mapping syncs fail
@@ -40,7 +40,7 @@ LT="tcp:127.0.0.1:$port"
 
 serve echo echo "unix:$T/echo.sock"
 bstart A --link-listen "unix://$T/A/link.sock" --link-listen "tcp://127.0.0.1:$port" --link-secret "$SECRET" \
-	--link-max-handshakes 8 --link-max-streams 200 --link-rpc-timeout 2
+	--link-max-handshakes 8 --link-max-streams 200 --link-max-pending-connects 64 --link-rpc-timeout 2
 bstart B --link-connect "tcp://127.0.0.1:$port" --link-secret "$SECRET"
 wait_link_up B 15 || bail "good link not up within 15 s"
 broute B good "unix://$T/in.sock" "peer:unix://$T/echo.sock"

@@ -360,7 +360,7 @@ static void test_limits(void)
 	is_int(LOAD(&cfg, err, "--config", cfgfile), 0, "limits: empty file loads");
 	is_int(cfg.limits.link_handshakes, 16, "link_max_handshakes defaults to 16");
 	is_int(cfg.limits.link_streams, 1024, "link_max_streams defaults to 1024");
-	is_int(cfg.limits.link_pending_connects, 64, "link_max_pending_connects defaults to 64");
+	is_int(cfg.limits.link_pending_connects, 256, "link_max_pending_connects defaults to 256");
 	ok(cfg.limits.link_output == 32u * 1024 * 1024, "link_max_output defaults to 32 MiB");
 	is_int(cfg.limits.link_rpc_timeout_s, 30, "link_rpc_timeout defaults to 30 s");
 	is_int(cfg.limits.mapping_per_peer, 1024, "mapping_max_per_peer defaults to 1024");
