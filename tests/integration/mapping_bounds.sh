@@ -6,10 +6,11 @@
 #      defaults: refused at once, naming --mapping-max-sync-entries (the
 #      loop stalled 13-18 s on it before, then `brokerctl status` hung for
 #      good in nng_close);
-#  (b) the same 30,000 against a broker that allows them: applied with
-#      indexed lookups (one listener, the rest in line for the address), the
-#      reply comes (it took 15 s or more before), and `brokerctl status`
-#      answers within 2 s right after;
+#  (b) 60,000 such against a broker that allows them: applied with indexed
+#      lookups (one listener, the rest in line for the address) and answered
+#      within 20 s (30,000 took 13-18 s before, and the scans grow with the
+#      square of the count), and `brokerctl status` answers within 2 s right
+#      after;
 #  (c) 5,000 mappings on distinct ports against --mapping-max-per-peer 1000:
 #      1000 listeners, a log line for the 4000 ignored (3,889 listeners from
 #      one message before);
@@ -26,7 +27,7 @@ export ASAN_OPTIONS
 pa=$(free_port) && pb=$(free_port) && pc=$(free_port) || bail "no free port"
 bstart A --link-listen "unix://$T/A/link.sock" --http-listen "127.0.0.1:$pa"
 bstart B --link-listen "unix://$T/B/link.sock" --http-listen "127.0.0.1:$pb" \
-	--mapping-max-per-peer 30000 --mapping-max-sync-entries 30000
+	--mapping-max-per-peer 60000 --mapping-max-sync-entries 60000
 bstart C --link-listen "unix://$T/C/link.sock" --http-listen "127.0.0.1:$pc" --mapping-max-per-peer 1000
 
 status_ms() {
@@ -78,24 +79,24 @@ log_has A "a mapping sync of 30000 entries refused \(limit 16384, --mapping-max-
 	fail "(a) A holds $(peer_mappings "$pa") mappings after a refused sync"
 status_fast A "(a) after"
 
-# ---- (b) 30,000 on one port, allowed ----
-nice -n 19 "$LINKPEER" sync "unix:$T/B/link.sock" 30000 --port "$sport" --distinct-ip --hold 2 >"$T/b.out" 2>&1 &
+# ---- (b) 60,000 on one port, allowed ----
+nice -n 19 "$LINKPEER" sync "unix:$T/B/link.sock" 60000 --port "$sport" --distinct-ip --hold 2 >"$T/b.out" 2>&1 &
 p=$!
 record $p
 wait_until 120 grep -q "sync reply\|no sync reply" "$T/b.out"
-status_fast B "(b) right after the 30,000 mappings are applied"
+status_fast B "(b) right after the 60,000 mappings are applied"
 wait $p
-secs=$(sed -n 's/^sync reply after \([0-9.]*\) s: status 0$/\1/p' "$T/b.out")
-if [ -n "$secs" ]; then pass "(b) the 30,000-mapping sync was applied in $secs s"
-else fail "(b) no OK reply to the 30,000-mapping sync: $(tr '\n' ' ' <"$T/b.out" | cut -c1-300)"; fi
+secs=$(sed -n 's/^sync reply after \([0-9]*\)\.[0-9]* s: status 0$/\1/p' "$T/b.out")
+if [ -n "$secs" ] && [ "$secs" -lt 20 ]; then pass "(b) the 60,000-mapping sync was answered within 20 s ($(grep -o 'after [0-9.]* s' "$T/b.out"))"
+else fail "(b) no OK reply within 20 s to the 60,000-mapping sync: $(tr '\n' ' ' <"$T/b.out" | cut -c1-300)"; fi
 n=$(peer_mappings "$pb")
-[ "$n" = 30000 ] && pass "(b) B holds all 30000 mappings" || fail "(b) B holds '$n' mappings, not 30000"
+[ "$n" = 60000 ] && pass "(b) B holds all 60000 mappings" || fail "(b) B holds '$n' mappings, not 60000"
 [ "$(listeners B "$pb")" -eq 1 ] && pass "(b) and listens once, on 127.0.0.1:$sport (the rest wait for the address)" ||
 	fail "(b) B listens on $(listeners B "$pb") TCP sockets for mappings"
 status_fast B "(b) after"
-# Linear, not quadratic: a third of the mappings takes about a third of the time (a note, not a check).
+# Linear, not quadratic: a sixth of the mappings takes about a sixth of the time (a note, not a check).
 "$LINKPEER" sync "unix:$T/B/link.sock" 10000 --port "$sport" --distinct-ip >"$T/b10.out" 2>&1
-note "(b) time for 10,000: $(sed -n 's/^sync reply after \([0-9.]*\) s.*/\1/p' "$T/b10.out") s; for 30,000: $secs s"
+note "(b) time for 10,000: $(sed -n 's/^sync reply after \([0-9.]*\) s.*/\1/p' "$T/b10.out") s; for 60,000: $(sed -n 's/^sync reply after \([0-9.]*\) s.*/\1/p' "$T/b.out") s"
 
 # ---- (c) 5,000 ports, 1000 allowed ----
 nice -n 19 "$LINKPEER" sync "unix:$T/C/link.sock" 5000 --hold 3 >"$T/c.out" 2>&1 &
