@@ -125,6 +125,14 @@ static int open_feed(const struct opts *o, const char *const *topics, int ntopic
 		free(path);
 		return rc;
 	}
+	{
+		char why[512];
+		if (ipc_local_owner_check(path, why, sizeof(why)) < 0) {
+			free(url);
+			free(path);
+			return die(1, "%s", why);
+		}
+	}
 	if ((rv = nng_sub0_open(sock)) != 0) {
 		free(url);
 		free(path);
