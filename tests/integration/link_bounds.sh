@@ -26,7 +26,8 @@
 # start, and the 2 s are about the broker's loop, not the scheduler.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
-[ -x "$LINKPEER" ] || skip "test helper not built ($LINKPEER; run make check)"
+plan 44
+[ -x "$LINKPEER" ] || bail "test helper not built ($LINKPEER; run make check)"
 # ASan keeps freed memory in a quarantine (256 MiB by default) that would
 # count as growth: keep it small, so the bounds below hold for both builds.
 ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=8:malloc_context_size=5"
@@ -206,7 +207,9 @@ still_serving "(f)"
 
 bstop B && [ "$STOP_RC" = 0 ] && pass "B exits 0 on SIGTERM" || fail "B stop: $STOP_RC"
 bstop A && [ "$STOP_RC" = 0 ] && pass "A exits 0 on SIGTERM" || fail "A stop: $STOP_RC"
+dirty=
 for l in "$T"/A*.log "$T"/B*.log; do
-	sanitizer_clean "$l" || fail "sanitizer report in $(basename "$l")"
+	sanitizer_clean "$l" || dirty="$dirty $(basename "$l")"
 done
+[ -z "$dirty" ] && pass "no sanitizer report from A or B" || fail "sanitizer report in:$dirty"
 finish

@@ -12,6 +12,7 @@
 	%reldir%/limits.sh \
 	%reldir%/store_errors.sh \
 	%reldir%/state_files.sh \
+	%reldir%/runtime_dir.sh \
 	%reldir%/health.sh \
 	%reldir%/http_bounds.sh \
 	%reldir%/reload.sh \

@@ -19,8 +19,9 @@
 # `brokerctl status` must answer within 2 s during and after each sync.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
-[ -x "$LINKPEER" ] || skip "test helper not built ($LINKPEER; run make check)"
-command -v ss >/dev/null 2>&1 || skip "ss (iproute2) not installed"
+plan 25
+[ -x "$LINKPEER" ] || bail "test helper not built ($LINKPEER; run make check)"
+command -v ss >/dev/null 2>&1 || bail "ss (iproute2) not installed"
 ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=8:malloc_context_size=5"
 export ASAN_OPTIONS
 
@@ -133,7 +134,9 @@ status_fast A "(d) after"
 for b in A B C; do
 	bstop $b && [ "$STOP_RC" = 0 ] && pass "$b exits 0 on SIGTERM" || fail "$b stop: $STOP_RC"
 done
+dirty=
 for l in "$T"/[ABC].*.log; do
-	sanitizer_clean "$l" || fail "sanitizer report in $(basename "$l")"
+	sanitizer_clean "$l" || dirty="$dirty $(basename "$l")"
 done
+[ -z "$dirty" ] && pass "no sanitizer report from A, B or C" || fail "sanitizer report in:$dirty"
 finish

@@ -34,7 +34,9 @@ as_v() { setpriv --reuid="$V" --regid="$V" --clear-groups env -i HOME="$VHOME" P
 
 # v_brokerd NAME: start V's brokerd on its default runtime dir, wait for it to answer or exit (10 s).
 v_brokerd() {
-	as_v "$BROKERD" $PLUGIN_ARGS --log-level debug >"$T/$1.log" 2>&1 &
+	# setpriv and env exec: $! is brokerd itself (a shell function would add a subshell).
+	setpriv --reuid="$V" --regid="$V" --clear-groups env -i HOME="$VHOME" PATH=/usr/bin:/bin \
+		"$BROKERD" $PLUGIN_ARGS --log-level debug >"$T/$1.log" 2>&1 &
 	VPID=$!
 	record $VPID
 	_i=0
@@ -98,8 +100,8 @@ fi
 as_v chmod 700 "$DEF"
 v_brokerd vd2
 alive $VPID && pass "(d) after chmod 700 V's brokerd runs" || bail "(d) V's brokerd: $(tail -n 3 "$T/vd2.log" | tr '\n' ' ')"
-[ "$(stat -c %U:%a "$DEF/ctl.sock")" = "$V:600" ] && pass "(d) ctl.sock is V's, mode 600" ||
-	fail "(d) ctl.sock: $(stat -c %U:%a "$DEF/ctl.sock")"
+[ "$(stat -c %u:%a "$DEF/ctl.sock")" = "$V:600" ] && pass "(d) ctl.sock is V's, mode 600" ||
+	fail "(d) ctl.sock: $(stat -c %u:%a "$DEF/ctl.sock")"
 as_v "$BROKERCTL" route add ok --listen "unix://$VHOME/ok.sock" --connect "unix://$VHOME/x.sock" >"$T/vd.out" 2>&1 &&
 	pass "(d) V's brokerctl route add works: $(head -n 1 "$T/vd.out" | cut -c1-120)" ||
 	fail "(d) V's route add: $(cat "$T/vd.out")"

@@ -461,7 +461,7 @@ static void test_help(void)
 
 int main(void)
 {
-	plan(138);
+	plan(173);
 	tmpdir = tp_mkdtemp("broker-test-config");
 	if (!tmpdir) {
 		perror("mkdtemp");

@@ -518,7 +518,7 @@ int main(int argc, char **argv)
 	const char *execp = fh_plugin_path(argc, argv, 1, "EXEC_PLUGIN", "exec", b1, sizeof(b1));
 	const char *vsockp = fh_plugin_path(argc, argv, 2, "VSOCK_PLUGIN", "vsock", b2, sizeof(b2));
 
-	plan(65);
+	plan(75);
 	signal(SIGPIPE, SIG_IGN);
 	base = fh_base_new();
 
