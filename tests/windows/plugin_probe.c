@@ -7,7 +7,8 @@
  *   plugin_probe DLL listen URL     "listen ok: DESCRIBE" or "listen error: REASON"
  *   plugin_probe DLL connect URL    "connect ok: PEER" or "connect error: REASON"
  *
- * Only a tiny URL splitter (scheme:[//]address, no query).  Exit 0 ok, 1 error, 2 usage.
+ * Only a tiny URL splitter (scheme:[//]address[?key=value], one parameter).
+ * Exit 0 ok, 1 error, 2 usage.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,7 +43,12 @@ static struct event_base *hbase(struct broker_plugin_handle *h) { (void)h; retur
 static long long oint(struct broker_plugin_handle *h, const char *n) { (void)h; (void)n; return 3000; }
 static const char *ostr(struct broker_plugin_handle *h, const char *n) { (void)h; (void)n; return NULL; }
 static int obool(struct broker_plugin_handle *h, const char *n) { (void)h; (void)n; return 0; }
-static const char *uparam(const struct broker_url *u, const char *k) { (void)u; (void)k; return NULL; }
+static char qkey[64], qval[256];
+static const char *uparam(const struct broker_url *u, const char *k)
+{
+	(void)u;
+	return qkey[0] && strcmp(k, qkey) == 0 ? qval : NULL;
+}
 
 struct post { broker_post_fn fn; void *arg; };
 static void post_run(evutil_socket_t fd, short w, void *a)
@@ -97,7 +103,8 @@ int main(int argc, char **argv)
 	const struct broker_plugin *pl;
 	struct broker_url u;
 	char scheme[32], err[512];
-	const char *colon, *addr;
+	const char *colon, *addr, *q;
+	char address[512];
 	void *st = NULL, *obj = NULL;
 	int r;
 
@@ -124,6 +131,19 @@ int main(int argc, char **argv)
 	addr = colon + 1;
 	if (addr[0] == '/' && addr[1] == '/')
 		addr += 2;
+	q = strchr(addr, '?');
+	if (q) {
+		const char *eq = strchr(q, '=');
+		if (!eq || (size_t)(eq - q - 1) >= sizeof(qkey) || (size_t)(q - addr) >= sizeof(address)) {
+			fputs("bad query (one ?key=value)\n", stderr);
+			return 2;
+		}
+		memcpy(qkey, q + 1, (size_t)(eq - q - 1));
+		snprintf(qval, sizeof(qval), "%s", eq + 1);
+		memcpy(address, addr, (size_t)(q - addr));
+		address[q - addr] = '\0';
+		addr = address;
+	}
 	memset(&u, 0, sizeof(u));
 	u.text = argv[3];
 	u.scheme = scheme;
