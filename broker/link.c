@@ -80,6 +80,8 @@ static void link_free(struct link *l)
 		event_free(l->rpc_timer);
 	if (l->overflow_ev)
 		event_free(l->overflow_ev);
+	if (l->resume)
+		event_free(l->resume);
 	if (l->in)
 		evbuffer_free(l->in);
 	if (l->out)
@@ -149,6 +151,7 @@ static void link_shutdown(struct link *l, const char *why, bool say_goaway)
 	event_del(l->flush_ev);
 	event_del(l->rpc_timer);
 	event_del(l->overflow_ev);
+	event_del(l->resume);
 	l->busy++;
 	link_streams_reset_all(l);
 	link_fail_calls(l);
@@ -204,7 +207,7 @@ void link_log_limited(struct link *l, enum broker_log_level level, const char *f
 
 /* ------------------------------------------------------------ output */
 
-static void link_process_input(struct link *l);
+static bool link_process_input(struct link *l);
 
 /* After a failed write: take whatever the peer sent last (a GOAWAY) so its reason is kept. */
 static void link_drain_goaway(struct link *l)
@@ -730,32 +733,41 @@ static void link_on_control(struct link *l, const struct link_frame_header *h, c
 	}
 }
 
-/* Parse and handle every complete frame in l->in. */
-static void link_process_input(struct link *l)
+/*
+ * Parse and handle the complete frames in l->in, at most LINK_INPUT_FRAMES
+ * of them: a flood of small frames (PINGs, RPCs) must not hold the loop, so
+ * the control socket and the other links get their turn.  Returns true when
+ * the budget ran out with input left (link_read_cb schedules the rest).
+ */
+static bool link_process_input(struct link *l)
 {
+	int budget = LINK_INPUT_FRAMES;
+
 	while (l->state != LINK_CLOSED) {
 		uint8_t hdr[LINK_HEADER_SIZE];
 		struct link_frame_header h;
 		char why[160];
 
 		if (evbuffer_copyout(l->in, hdr, sizeof(hdr)) < (ev_ssize_t)sizeof(hdr))
-			return;
+			return false;
+		if (budget-- == 0)
+			return true;
 		link_frame_decode(hdr, &h);
 		if (link_frame_check(&h, why, sizeof(why)) < 0 ||
 		    (l->state != LINK_UP && link_frame_check_handshake(&h, why, sizeof(why)) < 0)) {
 			/* Judged on the header alone: nothing of the payload is held. */
 			link_protocol_error(l, "%s", why);
-			return;
+			return false;
 		}
 		if (evbuffer_get_length(l->in) < sizeof(hdr) + h.length)
-			return;
+			return false;
 		evbuffer_drain(l->in, sizeof(hdr));
 		l->stats.frames_received++;
 		l->last_rx_us = link_now_us();
 		if (h.stream != 0) {
 			if (l->state != LINK_UP) {
 				link_protocol_error(l, "%s before the handshake finished", link_frame_type_name(h.type));
-				return;
+				return false;
 			}
 			/* The stream code consumes exactly h.length bytes from l->in. */
 			link_stream_frame(l, &h);
@@ -766,13 +778,32 @@ static void link_process_input(struct link *l)
 			payload = malloc(h.length);
 			if (!payload) {
 				link_shutdown(l, "out of memory", false);
-				return;
+				return false;
 			}
 			evbuffer_remove(l->in, payload, h.length);
 		}
 		link_on_control(l, &h, payload);
 		free(payload);
 	}
+	return false;
+}
+
+/* Handle what input waits (a budget's worth), schedule the rest, move output. */
+static void link_input_turn(struct link *l)
+{
+	l->input_backlog = link_process_input(l) && l->state != LINK_CLOSED;
+	if (l->input_backlog)
+		event_active(l->resume, EV_TIMEOUT, 0);
+	link_flush(l);
+}
+
+static void link_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct link *l = arg;
+
+	l->busy++;
+	link_input_turn(l);
+	l->busy--;
 }
 
 /*
@@ -785,6 +816,11 @@ static void link_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct link *l = arg;
 
 	l->busy++;
+	/* Whole frames not handled yet: read no more, so the sender waits on the carrier, not in our memory. */
+	if (l->input_backlog) {
+		link_input_turn(l);
+		goto out;
+	}
 	for (int i = 0; i < LINK_READS_PER_EVENT && l->state != LINK_CLOSED; i++) {
 		struct evbuffer_iovec vec[2];
 		size_t asked = 0, left;
@@ -818,11 +854,11 @@ static void link_read_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		evbuffer_commit_space(l->in, vec, nvec);
 		l->stats.bytes_received += (uint64_t)n;
-		link_process_input(l);
-		link_flush(l);
-		if ((size_t)n < asked)
+		link_input_turn(l);
+		if (l->input_backlog || (size_t)n < asked)
 			break;
 	}
+out:
 	l->busy--;
 }
 
@@ -901,9 +937,10 @@ int link_new(const struct link_params *p, const struct broker_stream_desc *carri
 	l->flush_ev = event_new(p->base, -1, 0, link_flush_cb, l);
 	l->rpc_timer = evtimer_new(p->base, link_rpc_timer_cb, l);
 	l->overflow_ev = event_new(p->base, -1, 0, link_overflow_cb, l);
+	l->resume = event_new(p->base, -1, 0, link_resume_cb, l);
 	if (!l->carrier || !l->broker_id || !l->in || !l->out || !l->rev || !l->wev || !l->keepalive ||
-	    !l->reaper || !l->flush_ev || !l->rpc_timer || !l->overflow_ev || platform_fd_prepare(l->rfd) < 0 ||
-	    (l->wfd != l->rfd && platform_fd_prepare(l->wfd) < 0)) {
+	    !l->reaper || !l->flush_ev || !l->rpc_timer || !l->overflow_ev || !l->resume ||
+	    platform_fd_prepare(l->rfd) < 0 || (l->wfd != l->rfd && platform_fd_prepare(l->wfd) < 0)) {
 		link_close_carrier(l);
 		link_free(l);
 		return -ENOMEM;

@@ -40,6 +40,13 @@
  * reaches the peer well within a millisecond at 500 MB/s.
  */
 #define LINK_CARRIER_BUFFER (64 * 1024)
+/*
+ * Input: at most LINK_INPUT_FRAMES frames are handled per loop turn, and
+ * nothing more is read from the carrier while whole frames wait to be
+ * handled, so a peer flooding small frames gets the loop in slices and
+ * waits on its carrier rather than in our memory.
+ */
+#define LINK_INPUT_FRAMES 128
 
 struct link_stream;
 struct link_call;
@@ -90,6 +97,8 @@ struct link {
 	/* bounds (link_params max_*) */
 	bool overflowed;              /* output passed max_output: frames are dropped, the link goes */
 	struct event *overflow_ev;    /* shuts the link from the loop, never inside a caller */
+	struct event *resume;         /* handles input left over when a turn's budget ran out */
+	bool input_backlog;           /* whole frames wait in `in`: read no more until they are handled */
 	size_t npending_connects;     /* the peer's OPENs still connecting */
 	uint64_t refusal_logged_us;   /* link_warn_limited: at most one line a second ... */
 	uint64_t refusals_unlogged;   /* ... with the count of those not logged */
