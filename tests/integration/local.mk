@@ -23,4 +23,4 @@
 	%reldir%/watch_iptables.sh \
 	%reldir%/watch_containerd.sh
 TESTS += $(%canon_reldir%_scripts)
-EXTRA_DIST += %reldir%/lib.sh $(%canon_reldir%_scripts)
+EXTRA_DIST += %reldir%/lib.sh %reldir%/bounds_lib.sh $(%canon_reldir%_scripts)
