@@ -14,8 +14,8 @@ DLL="$WIN_BUILD/plugins/npipe/.libs/npipe.dll"
 PROBE="$WIN_BUILD/tests/windows/plugin_probe.exe"
 echo "1..6"
 n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() { n=$((n + 1)); echo "not ok $n - $*"; FAILED=1; }
+ok() { n=$((n + 1)); printf "ok %s - %s\n" "$n" "$*"; }
+notok() { n=$((n + 1)); printf "not ok %s - %s\n" "$n" "$*"; FAILED=1; }
 bail() { echo "not ok $((n + 1)) - $*"; exit 1; }
 FAILED=0
 command -v wine >/dev/null 2>&1 || bail "wine not installed"

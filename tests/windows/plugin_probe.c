@@ -40,8 +40,24 @@ static void hlog(struct broker_plugin_handle *h, enum broker_log_level lv, const
 }
 
 static struct event_base *hbase(struct broker_plugin_handle *h) { (void)h; return base; }
-static long long oint(struct broker_plugin_handle *h, const char *n) { (void)h; (void)n; return 3000; }
-static const char *ostr(struct broker_plugin_handle *h, const char *n) { (void)h; (void)n; return NULL; }
+static const struct broker_plugin *pl;
+
+/* An option's declared default (the core's answer when nothing is configured). */
+static const char *option_default(const char *n)
+{
+	for (const struct broker_option *o = pl && pl->options ? pl->options : NULL; o && o->name; o++)
+		if (strcmp(o->name, n) == 0)
+			return o->default_value;
+	return NULL;
+}
+static long long oint(struct broker_plugin_handle *h, const char *n)
+{
+	const char *d = option_default(n);
+
+	(void)h;
+	return d ? atoll(d) : 3000;
+}
+static const char *ostr(struct broker_plugin_handle *h, const char *n) { (void)h; return option_default(n); }
 static int obool(struct broker_plugin_handle *h, const char *n) { (void)h; (void)n; return 0; }
 static char qkey[64], qval[256];
 static const char *uparam(const struct broker_url *u, const char *k)
@@ -100,7 +116,6 @@ int main(int argc, char **argv)
 	WSADATA wsa;
 	HMODULE dll;
 	broker_plugin_entry_fn entry;
-	const struct broker_plugin *pl;
 	struct broker_url u;
 	char scheme[32], err[512];
 	const char *colon, *addr, *q;
