@@ -133,8 +133,28 @@ static int split_list(char *copy, struct layer *l, int which, char *err, size_t 
 
 /* ------------------------------------------------------------ flags */
 
+/* The fixed options followed by one per limit (config_limits.c). */
+static const struct option *all_options(void)
+{
+	static struct option opts[sizeof(long_options) / sizeof(long_options[0]) + CONFIG_MAX_LIMITS];
+	size_t n = 0;
+
+	if (opts[0].name)
+		return opts;
+	for (; long_options[n].name; n++)
+		opts[n] = long_options[n];
+	for (size_t i = 0; i < config_limit_count && i < CONFIG_MAX_LIMITS - 1; i++, n++) {
+		opts[n].name = config_limit_descs[i].flag;
+		opts[n].has_arg = required_argument;
+		opts[n].flag = NULL;
+		opts[n].val = OPT_LIMIT_BASE + (int)i;
+	}
+	return opts;
+}
+
 static int parse_flags(struct flags *f, int argc, char **argv, char *err, size_t errlen)
 {
+	const struct option *options = all_options();
 	int c, idx;
 
 	memset(f, 0, sizeof(*f));
@@ -148,7 +168,7 @@ static int parse_flags(struct flags *f, int argc, char **argv, char *err, size_t
 	 */
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:c:hV", long_options, &idx)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:c:hV", options, &idx)) != -1) {
 		switch (c) {
 		case OPT_CONFIG: f->config = optarg; break;
 		case OPT_RUNTIME_DIR: f->l.val[S_RUNTIME_DIR] = optarg; break;
@@ -184,6 +204,10 @@ static int parse_flags(struct flags *f, int argc, char **argv, char *err, size_t
 		case ':':
 			return errfmt(err, errlen, -EINVAL, "%s: missing value (see --help)", argv[optind - 1]);
 		default:
+			if (c >= OPT_LIMIT_BASE && (size_t)(c - OPT_LIMIT_BASE) < config_limit_count) {
+				f->l.limit[c - OPT_LIMIT_BASE] = optarg;
+				break;
+			}
 			if (optopt)
 				return errfmt(err, errlen, -EINVAL, "unknown option '-%c' (see --help)", optopt);
 			return errfmt(err, errlen, -EINVAL, "unknown option '%s' (see --help)",
@@ -203,6 +227,8 @@ static int read_env(struct layer *l, char *copies[L_COUNT], char *err, size_t er
 	memset(l, 0, sizeof(*l));
 	for (int i = 0; i < S_COUNT; i++)
 		l->val[i] = env(config_settings[i].env);
+	for (size_t i = 0; i < config_limit_count && i < CONFIG_MAX_LIMITS; i++)
+		l->limit[i] = env(config_limit_descs[i].env);
 	for (int i = 0; i < L_COUNT; i++) {
 		v = env(config_lists[i].env);
 		if (!v)
@@ -356,6 +382,33 @@ static int resolve_number(int s, const struct flags *f, const struct layer *el, 
 	return 0;
 }
 
+/* Every limit: the highest layer that sets it, else its default. */
+static int resolve_limits(struct broker_config *cfg, const struct flags *f, const struct layer *el,
+                          const struct layer *ff, const char *path, char *err, size_t errlen)
+{
+	config_limits_defaults(&cfg->limits);
+	for (size_t i = 0; i < config_limit_count && i < CONFIG_MAX_LIMITS; i++) {
+		const struct limit_desc *d = &config_limit_descs[i];
+		char label[PATH_MAX + 64];
+		const char *v = NULL;
+		int rc;
+
+		if (f->l.limit[i]) {
+			snprintf(label, sizeof(label), "--%s", d->flag);
+			v = f->l.limit[i];
+		} else if (el->limit[i]) {
+			snprintf(label, sizeof(label), "%s", d->env);
+			v = el->limit[i];
+		} else if (ff && ff->limit[i]) {
+			snprintf(label, sizeof(label), "%s: %s", path, d->key);
+			v = ff->limit[i];
+		}
+		if (v && (rc = config_limit_set(&cfg->limits, i, v, label, err, errlen)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int resolve(struct broker_config *cfg, const struct flags *f, const struct layer *el,
                    const struct file_layer *file, const char *path, char *err, size_t errlen)
 {
@@ -442,6 +495,8 @@ static int resolve(struct broker_config *cfg, const struct flags *f, const struc
 			return errfmt(err, errlen, -ENOMEM, "out of memory");
 	}
 
+	if ((rc = resolve_limits(cfg, f, el, ff, path, err, errlen)) < 0)
+		return rc;
 	return resolve_number(S_DRAIN_TIMEOUT, f, el, ff, path, 0, MAX_DRAIN_TIMEOUT, DEFAULT_DRAIN_TIMEOUT,
 	                      &cfg->drain_timeout_s, err, errlen);
 }
@@ -460,6 +515,7 @@ static int build(struct broker_config *cfg, int argc, char **argv, char *err, si
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->log_level = BROKER_LOG_INFO;
 	cfg->drain_timeout_s = DEFAULT_DRAIN_TIMEOUT;
+	config_limits_defaults(&cfg->limits);
 	memset(&file, 0, sizeof(file));
 
 	rc = parse_flags(&f, argc, argv, err, errlen);
@@ -576,4 +632,5 @@ void config_free(struct broker_config *cfg)
 	cfg->link_keepalive_s = DEFAULT_LINK_KEEPALIVE;
 	cfg->link_timeout_s = DEFAULT_LINK_TIMEOUT;
 	cfg->link_backoff_max_s = DEFAULT_LINK_BACKOFF_MAX;
+	config_limits_defaults(&cfg->limits);
 }

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <jansson.h>
+#include "broker/config_limits.h"
 #include "broker/log.h"
 
 /*
@@ -25,6 +26,7 @@
  *   --link-stdio       BROKER_LINK_STDIO     "link_stdio" (boolean)
  *   --link-secret FILE BROKER_LINK_SECRET    "link_secret"
  *   --link-keepalive S, --link-timeout S, --link-backoff-max S, --parent-pid PID (same pattern)
+ *   the caps in config_limits.c (--link-max-streams N, ...; same pattern)
  *
  * The file may also hold "routes": [{"name","listen","connect","max_connections"}]
  * (applied at start and on reload, not stored) and "plugins": {"NAME": {options}}.
@@ -70,6 +72,9 @@ struct broker_config {
 	size_t n_watch;
 	json_t *watch_options;  /* name -> {KEY: VALUE} given in watch entries (to name them in errors) */
 	char *watch_from;       /* where the watch entries came from: "--watch", "BROKER_WATCH", "FILE: watch" */
+
+	/* Caps against hostile peers and clients (config_limits.c). */
+	struct broker_limits limits;
 
 	bool check_config;
 	bool show_version;

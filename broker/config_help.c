@@ -84,6 +84,8 @@ void config_print_help(FILE *out, const char *argv0)
 	          config_settings[S_MAPPING_BIND].env, config_settings[S_MAPPING_BIND].key, "loopback");
 	help_line(out, config_settings[S_MAPPING_PRIVILEGED].flag, NULL, config_settings[S_MAPPING_PRIVILEGED].help,
 	          config_settings[S_MAPPING_PRIVILEGED].env, config_settings[S_MAPPING_PRIVILEGED].key, "false");
+	fprintf(out, "\nLimits against hostile peers and clients (see brokerd(8) LIMITS):\n");
+	config_limits_help(out, help_line);
 	fputc('\n', out);
 	help_line(out, "check-config", NULL,
 	          "check flags, environment, config file, plugin options and names; report every problem, then exit",

@@ -99,9 +99,15 @@ extern const struct list_desc config_lists[L_COUNT];
 #define DEFAULT_LINK_BACKOFF_MAX 30
 
 
+/* Room for the limits of config_limits.c in a layer (checked at start). */
+#define CONFIG_MAX_LIMITS 24
+/* getopt values of the limits: OPT_LIMIT_BASE + index in config_limit_descs. */
+#define OPT_LIMIT_BASE 1000
+
 /* One layer's values.  Strings point into argv / environ or are owned (file layer). */
 struct layer {
 	const char *val[S_COUNT];
+	const char *limit[CONFIG_MAX_LIMITS];
 	const char *list[L_COUNT][CONFIG_MAX_LIST];
 	size_t n[L_COUNT];
 };
@@ -119,6 +125,7 @@ struct file_layer {
 	size_t n_routes;
 	json_t *plugins;     /* borrowed from root */
 	char num_text[S_COUNT][32]; /* integer and boolean keys as text, for the common resolver */
+	char limit_text[CONFIG_MAX_LIMITS][32];
 };
 
 /* config.c */

@@ -24,9 +24,19 @@
 struct link_call {
 	struct link_call *next;
 	uint64_t id;
+	uint64_t deadline_us;         /* link_now_us() after which it fails with -ETIMEDOUT */
 	link_reply_fn reply;
 	void *arg;
 };
+
+/* Defaults for link_params bounds left at 0 (brokerd passes its settings). */
+#define DEFAULT_MAX_STREAMS 1024
+#define DEFAULT_MAX_PENDING_CONNECTS 256
+#define DEFAULT_MAX_OUTPUT (32u * 1024 * 1024)
+#define DEFAULT_RPC_TIMEOUT_MS 30000
+/* HELLO strings: ours are far shorter; longer ones are refused, not stored. */
+#define HELLO_ID_MAX 128
+#define HELLO_TEXT_MAX 256
 
 uint64_t link_now_us(void)
 {
@@ -66,6 +76,12 @@ static void link_free(struct link *l)
 		event_free(l->reaper);
 	if (l->flush_ev)
 		event_free(l->flush_ev);
+	if (l->rpc_timer)
+		event_free(l->rpc_timer);
+	if (l->overflow_ev)
+		event_free(l->overflow_ev);
+	if (l->resume)
+		event_free(l->resume);
 	if (l->in)
 		evbuffer_free(l->in);
 	if (l->out)
@@ -133,6 +149,9 @@ static void link_shutdown(struct link *l, const char *why, bool say_goaway)
 	event_del(l->wev);
 	event_del(l->keepalive);
 	event_del(l->flush_ev);
+	event_del(l->rpc_timer);
+	event_del(l->overflow_ev);
+	event_del(l->resume);
 	l->busy++;
 	link_streams_reset_all(l);
 	link_fail_calls(l);
@@ -163,9 +182,32 @@ void link_protocol_error(struct link *l, const char *fmt, ...)
 	link_shutdown(l, why, true);
 }
 
+void link_log_limited(struct link *l, enum broker_log_level level, const char *fmt, ...)
+{
+	uint64_t now = link_now_us();
+	char why[300];
+	va_list ap;
+
+	/* A flood of bad frames must not become a flood of log lines. */
+	if (l->refusal_logged_us && now - l->refusal_logged_us < 1000000) {
+		l->refusals_unlogged++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (l->refusals_unlogged)
+		log_write(level, TAG, "%s: %s (and %llu more lines like it in the last second, not logged)",
+		          l->carrier, why, (unsigned long long)l->refusals_unlogged);
+	else
+		log_write(level, TAG, "%s: %s", l->carrier, why);
+	l->refusal_logged_us = now;
+	l->refusals_unlogged = 0;
+}
+
 /* ------------------------------------------------------------ output */
 
-static void link_process_input(struct link *l);
+static bool link_process_input(struct link *l);
 
 /* After a failed write: take whatever the peer sent last (a GOAWAY) so its reason is kept. */
 static void link_drain_goaway(struct link *l)
@@ -274,6 +316,38 @@ void link_flush_soon(struct link *l)
 	event_active(l->flush_ev, EV_TIMEOUT, 0);
 }
 
+/*
+ * The hard limit on queued output: DATA is held back by the pump (the
+ * scheduler never queues much of it), so what grows here is what the peer
+ * provokes (PONG, RST, OPEN_ERR, RPC replies) while it never reads.  Past
+ * max_output the frame is dropped and the link is shut from the loop, so
+ * no caller loses the link (or its streams) under its feet.
+ */
+static bool link_output_full(struct link *l, size_t len)
+{
+	if (l->overflowed)
+		return true;
+	if (evbuffer_get_length(l->out) + LINK_HEADER_SIZE + len <= l->p.max_output)
+		return false;
+	l->overflowed = true;
+	event_active(l->overflow_ev, EV_TIMEOUT, 0);
+	return true;
+}
+
+static void link_overflow_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct link *l = arg;
+	char why[200];
+
+	if (l->state == LINK_CLOSED)
+		return;
+	snprintf(why, sizeof(why), "the peer does not read: %zu bytes queued for it (limit %zu, --link-max-output)",
+	         evbuffer_get_length(l->out), l->p.max_output);
+	l->stats.protocol_errors++;
+	log_warn(TAG, "%s: %s; dropping the link", l->carrier, why);
+	link_shutdown(l, why, false);
+}
+
 static void link_put_header(struct link *l, uint8_t type, uint32_t stream, size_t len)
 {
 	struct link_frame_header h = { .length = (uint32_t)len, .stream = stream, .type = type };
@@ -286,7 +360,7 @@ static void link_put_header(struct link *l, uint8_t type, uint32_t stream, size_
 
 void link_send(struct link *l, uint8_t type, uint32_t stream, const void *payload, size_t len)
 {
-	if (l->state == LINK_CLOSED)
+	if (l->state == LINK_CLOSED || link_output_full(l, len))
 		return;
 	link_put_header(l, type, stream, len);
 	if (len)
@@ -297,6 +371,10 @@ void link_send_buffer(struct link *l, uint8_t type, uint32_t stream, struct evbu
 {
 	if (l->state == LINK_CLOSED)
 		return;
+	if (link_output_full(l, len)) {
+		evbuffer_drain(from, len);   /* the link is going: the bytes would never be sent */
+		return;
+	}
 	link_put_header(l, type, stream, len);
 	evbuffer_remove_buffer(from, l->out, len);
 }
@@ -398,6 +476,20 @@ static void link_on_hello(struct link *l, const uint8_t *payload, size_t len)
 		link_protocol_error(l, "both ends claim to be the %s", l->p.dialer ? "dialer" : "acceptor");
 		return;
 	}
+	if (strlen(hello->broker_id) > HELLO_ID_MAX || strlen(hello->hostname) > HELLO_TEXT_MAX ||
+	    strlen(hello->software) > HELLO_TEXT_MAX) {
+		broker__link__hello__free_unpacked(hello, NULL);
+		link_protocol_error(l, "HELLO with a broker id over %d or a hostname or software over %d bytes",
+		                    HELLO_ID_MAX, HELLO_TEXT_MAX);
+		return;
+	}
+	for (const char *c = hello->broker_id; *c; c++) {
+		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+			broker__link__hello__free_unpacked(hello, NULL);
+			link_protocol_error(l, "HELLO with control characters in the broker id");
+			return;
+		}
+	}
 	l->version = common;
 	memcpy(l->peer_nonce, hello->nonce.data, sizeof(l->peer_nonce));
 	l->peer_id = dup_or_empty(hello->broker_id);
@@ -492,8 +584,8 @@ static void link_on_rpc(struct link *l, const uint8_t *payload, size_t len)
 			c->reply(c->arg, 0, env->status, env->error, env->body.data, env->body.len);
 			free(c);
 		} else {
-			log_warn(TAG, "%s: RPC reply for unknown call %llu ignored", l->carrier,
-			         (unsigned long long)env->call_id);
+			link_log_limited(l, BROKER_LOG_WARN, "RPC reply for unknown call %llu ignored",
+			                 (unsigned long long)env->call_id);
 		}
 		broker__rpc__envelope__free_unpacked(env, NULL);
 		return;
@@ -506,6 +598,39 @@ static void link_on_rpc(struct link *l, const uint8_t *payload, size_t len)
 		link_flush(l);
 	}
 	free(reply);
+}
+
+/* Fail every call past its deadline; re-arm for the earliest one left. */
+static void link_rpc_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct link *l = arg;
+	uint64_t now = link_now_us(), next = 0;
+	struct link_call **pp = &l->calls;
+	char why[128];
+
+	snprintf(why, sizeof(why), "the peer did not answer within %d s (--link-rpc-timeout)",
+	         l->p.rpc_timeout_ms / 1000);
+	l->busy++;
+	while (*pp && l->state != LINK_CLOSED) {
+		struct link_call *c = *pp;
+		if (c->deadline_us > now) {
+			if (!next || c->deadline_us < next)
+				next = c->deadline_us;
+			pp = &c->next;
+			continue;
+		}
+		*pp = c->next;
+		log_warn(TAG, "%s: RPC call %llu: %s", l->carrier, (unsigned long long)c->id, why);
+		c->reply(c->arg, -ETIMEDOUT, BROKER__RPC__STATUS__UNAVAILABLE, why, NULL, 0);
+		free(c);
+		pp = &l->calls;   /* the reply may have made or failed calls */
+	}
+	l->busy--;
+	if (next && l->state != LINK_CLOSED) {
+		uint64_t wait = next - now;
+		struct timeval tv = { (long)(wait / 1000000), (long)(wait % 1000000) };
+		event_add(l->rpc_timer, &tv);
+	}
 }
 
 int link_call(struct link *l, const char *service, const char *method, const uint8_t *body, size_t len,
@@ -529,8 +654,13 @@ int link_call(struct link *l, const char *service, const char *method, const uin
 	}
 	c->reply = reply;
 	c->arg = arg;
+	c->deadline_us = link_now_us() + (uint64_t)l->p.rpc_timeout_ms * 1000;
 	c->next = l->calls;
 	l->calls = c;
+	if (!evtimer_pending(l->rpc_timer, NULL)) {
+		struct timeval tv = { l->p.rpc_timeout_ms / 1000, (l->p.rpc_timeout_ms % 1000) * 1000 };
+		event_add(l->rpc_timer, &tv);
+	}
 	link_send(l, LINK_RPC, 0, req, req_len);
 	free(req);
 	link_flush(l);
@@ -603,30 +733,41 @@ static void link_on_control(struct link *l, const struct link_frame_header *h, c
 	}
 }
 
-/* Parse and handle every complete frame in l->in. */
-static void link_process_input(struct link *l)
+/*
+ * Parse and handle the complete frames in l->in, at most LINK_INPUT_FRAMES
+ * of them: a flood of small frames (PINGs, RPCs) must not hold the loop, so
+ * the control socket and the other links get their turn.  Returns true when
+ * the budget ran out with input left (link_read_cb schedules the rest).
+ */
+static bool link_process_input(struct link *l)
 {
+	int budget = LINK_INPUT_FRAMES;
+
 	while (l->state != LINK_CLOSED) {
 		uint8_t hdr[LINK_HEADER_SIZE];
 		struct link_frame_header h;
 		char why[160];
 
 		if (evbuffer_copyout(l->in, hdr, sizeof(hdr)) < (ev_ssize_t)sizeof(hdr))
-			return;
+			return false;
+		if (budget-- == 0)
+			return true;
 		link_frame_decode(hdr, &h);
-		if (link_frame_check(&h, why, sizeof(why)) < 0) {
+		if (link_frame_check(&h, why, sizeof(why)) < 0 ||
+		    (l->state != LINK_UP && link_frame_check_handshake(&h, why, sizeof(why)) < 0)) {
+			/* Judged on the header alone: nothing of the payload is held. */
 			link_protocol_error(l, "%s", why);
-			return;
+			return false;
 		}
 		if (evbuffer_get_length(l->in) < sizeof(hdr) + h.length)
-			return;
+			return false;
 		evbuffer_drain(l->in, sizeof(hdr));
 		l->stats.frames_received++;
 		l->last_rx_us = link_now_us();
 		if (h.stream != 0) {
 			if (l->state != LINK_UP) {
 				link_protocol_error(l, "%s before the handshake finished", link_frame_type_name(h.type));
-				return;
+				return false;
 			}
 			/* The stream code consumes exactly h.length bytes from l->in. */
 			link_stream_frame(l, &h);
@@ -637,13 +778,32 @@ static void link_process_input(struct link *l)
 			payload = malloc(h.length);
 			if (!payload) {
 				link_shutdown(l, "out of memory", false);
-				return;
+				return false;
 			}
 			evbuffer_remove(l->in, payload, h.length);
 		}
 		link_on_control(l, &h, payload);
 		free(payload);
 	}
+	return false;
+}
+
+/* Handle what input waits (a budget's worth), schedule the rest, move output. */
+static void link_input_turn(struct link *l)
+{
+	l->input_backlog = link_process_input(l) && l->state != LINK_CLOSED;
+	if (l->input_backlog)
+		event_active(l->resume, EV_TIMEOUT, 0);
+	link_flush(l);
+}
+
+static void link_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct link *l = arg;
+
+	l->busy++;
+	link_input_turn(l);
+	l->busy--;
 }
 
 /*
@@ -656,6 +816,11 @@ static void link_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct link *l = arg;
 
 	l->busy++;
+	/* Whole frames not handled yet: read no more, so the sender waits on the carrier, not in our memory. */
+	if (l->input_backlog) {
+		link_input_turn(l);
+		goto out;
+	}
 	for (int i = 0; i < LINK_READS_PER_EVENT && l->state != LINK_CLOSED; i++) {
 		struct evbuffer_iovec vec[2];
 		size_t asked = 0, left;
@@ -689,11 +854,11 @@ static void link_read_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		evbuffer_commit_space(l->in, vec, nvec);
 		l->stats.bytes_received += (uint64_t)n;
-		link_process_input(l);
-		link_flush(l);
-		if ((size_t)n < asked)
+		link_input_turn(l);
+		if (l->input_backlog || (size_t)n < asked)
 			break;
 	}
+out:
 	l->busy--;
 }
 
@@ -752,6 +917,14 @@ int link_new(const struct link_params *p, const struct broker_stream_desc *carri
 		l->p.timeout_ms = 3 * l->p.keepalive_ms;
 	if (l->p.handshake_timeout_ms <= 0)
 		l->p.handshake_timeout_ms = 10000;
+	if (l->p.max_streams <= 0)
+		l->p.max_streams = DEFAULT_MAX_STREAMS;
+	if (l->p.max_pending_connects <= 0)
+		l->p.max_pending_connects = DEFAULT_MAX_PENDING_CONNECTS;
+	if (l->p.max_output == 0)
+		l->p.max_output = DEFAULT_MAX_OUTPUT;
+	if (l->p.rpc_timeout_ms <= 0)
+		l->p.rpc_timeout_ms = DEFAULT_RPC_TIMEOUT_MS;
 	l->rtt_us = -1;
 	l->next_stream_id = p->dialer ? 1 : 2;
 	l->last_rx_us = link_now_us();
@@ -762,9 +935,12 @@ int link_new(const struct link_params *p, const struct broker_stream_desc *carri
 	l->keepalive = event_new(p->base, -1, EV_PERSIST, link_keepalive_cb, l);
 	l->reaper = evtimer_new(p->base, link_reap, l);
 	l->flush_ev = event_new(p->base, -1, 0, link_flush_cb, l);
+	l->rpc_timer = evtimer_new(p->base, link_rpc_timer_cb, l);
+	l->overflow_ev = event_new(p->base, -1, 0, link_overflow_cb, l);
+	l->resume = event_new(p->base, -1, 0, link_resume_cb, l);
 	if (!l->carrier || !l->broker_id || !l->in || !l->out || !l->rev || !l->wev || !l->keepalive ||
-	    !l->reaper || !l->flush_ev || platform_fd_prepare(l->rfd) < 0 ||
-	    (l->wfd != l->rfd && platform_fd_prepare(l->wfd) < 0)) {
+	    !l->reaper || !l->flush_ev || !l->rpc_timer || !l->overflow_ev || !l->resume ||
+	    platform_fd_prepare(l->rfd) < 0 || (l->wfd != l->rfd && platform_fd_prepare(l->wfd) < 0)) {
 		link_close_carrier(l);
 		link_free(l);
 		return -ENOMEM;

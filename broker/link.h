@@ -42,6 +42,11 @@ struct link_params {
 	int keepalive_ms;                  /* PING interval */
 	int timeout_ms;                    /* no frame for this long: the peer is dead */
 	int handshake_timeout_ms;
+	/* Bounds against a hostile peer (brokerd(8) LIMITS); 0 takes the built-in default. */
+	int max_streams;                   /* streams open at once, either direction */
+	int max_pending_connects;          /* the peer's OPENs still connecting their target */
+	size_t max_output;                 /* queued output past this: the peer is not reading; drop the link */
+	int rpc_timeout_ms;                /* link_call not answered by then: reply -ETIMEDOUT */
 	const struct rpc_method *rpc_methods;  /* what the peer may call on us; ctx is the link */
 	void *rpc_ctx;                     /* returned by link_rpc_context() */
 	struct link_callbacks cb;
@@ -65,6 +70,7 @@ struct link_stats {
 	uint64_t datagram_streams_open;   /* of streams_open: UDP flows */
 	uint64_t streams_total;
 	uint64_t protocol_errors;
+	uint64_t refused_by_limit;        /* OPENs refused by max_streams / max_pending_connects */
 };
 
 /*
@@ -95,7 +101,8 @@ int link_open_stream_end(struct link *l, const char *target, const char *route, 
 
 /*
  * Call a method on the peer.  reply runs exactly once: with err 0 and the
- * peer's status, or with -ECONNRESET if the link dies first.
+ * peer's status, -ETIMEDOUT when no answer came within rpc_timeout_ms, or
+ * -ECONNRESET if the link dies first.
  */
 typedef void (*link_reply_fn)(void *arg, int err, Broker__Rpc__Status status, const char *errtext,
                               const uint8_t *body, size_t len);

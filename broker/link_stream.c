@@ -36,6 +36,7 @@ struct link_stream {
 	bool fin_sent, fin_recv, rst_seen;
 	bool incoming;                /* the peer opened it */
 	bool datagram;                /* one datagram per DATA frame (relay.h framing inside) */
+	bool connecting;              /* incoming OPEN: counted in link->npending_connects */
 	struct evbuffer *pending;     /* incoming OPEN: data received while connecting the target */
 	struct connector *connector;  /* incoming OPEN: connecting the target */
 	struct relay *relay;
@@ -339,6 +340,14 @@ static void stream_sink_drained(struct relay_end *e)
 	link_flush(l);
 }
 
+/* The incoming OPEN's target connected, failed or was cancelled. */
+static void stream_connect_done(struct link_stream *s)
+{
+	if (s->connecting && s->link)
+		s->link->npending_connects--;
+	s->connecting = false;
+}
+
 static void stream_free(struct link_stream *s)
 {
 	if (s->pending)
@@ -356,6 +365,7 @@ static void stream_detach(struct link_stream *s)
 
 	if (!l)
 		return;
+	stream_connect_done(s);
 	ready_remove(l, s);
 	table_remove(l, s);
 	s->link = NULL;
@@ -453,6 +463,12 @@ int link_open_stream_end(struct link *l, const char *target, const char *route, 
 		local->ops->destroy(local, true);
 		return errfmt(err, errlen, -ENOTCONN, "the link to the peer is down");
 	}
+	if (l->nstreams >= (size_t)l->p.max_streams) {
+		local->ops->destroy(local, true);
+		l->stats.refused_by_limit++;
+		return errfmt(err, errlen, -EMFILE, "the link carries %zu streams already (limit %d, --link-max-streams)",
+		              l->nstreams, l->p.max_streams);
+	}
 	s = stream_new(l, next_id(l));
 	if (!s) {
 		local->ops->destroy(local, true);
@@ -512,8 +528,9 @@ static void incoming_connected(void *arg, int err, const char *reason, const str
 	struct relay *r;
 
 	s->connector = NULL;
+	stream_connect_done(s);
 	if (err) {
-		log_info(TAG, "%s: stream %u: %s", l->carrier, s->id, reason ? reason : strerror(-err));
+		link_log_limited(l, BROKER_LOG_INFO, "stream %u: %s", s->id, reason ? reason : strerror(-err));
 		send_open_err(l, s->id, err, reason ? reason : strerror(-err));
 		stream_detach(s);
 		stream_free(s);
@@ -556,6 +573,22 @@ static void on_open(struct link *l, uint32_t id, const uint8_t *payload, size_t 
 		return;
 	}
 	l->peer_max_id = id;
+	/* The caps come first: a refused OPEN costs no allocation and no connect. */
+	if (l->nstreams >= (size_t)l->p.max_streams || l->npending_connects >= (size_t)l->p.max_pending_connects) {
+		char why[160];
+		bool streams = l->nstreams >= (size_t)l->p.max_streams;
+		if (streams)
+			snprintf(why, sizeof(why), "too many streams on this link (%zu; limit %d, --link-max-streams)",
+			         l->nstreams, l->p.max_streams);
+		else
+			snprintf(why, sizeof(why),
+			         "too many connects in progress on this link (%zu; limit %d, --link-max-pending-connects)",
+			         l->npending_connects, l->p.max_pending_connects);
+		l->stats.refused_by_limit++;
+		link_log_limited(l, BROKER_LOG_WARN, "stream %u refused: %s", id, why);
+		send_open_err(l, id, streams ? -EMFILE : -EAGAIN, why);
+		return;
+	}
 	open = broker__link__open__unpack(NULL, len, payload);
 	if (!open) {
 		link_protocol_error(l, "OPEN for stream %u does not decode", id);
@@ -579,8 +612,10 @@ static void on_open(struct link *l, uint32_t id, const uint8_t *payload, size_t 
 	}
 	log_debug(TAG, "%s: stream %u: open %s for route %s (client %s)", l->carrier, id, open->target, open->route,
 	          open->client);
+	s->connecting = true;
+	l->npending_connects++;
 	if (endpoint_connect(l->p.plugins, open->target, incoming_connected, s, &s->connector, err, sizeof(err)) < 0) {
-		log_info(TAG, "%s: stream %u: %s", l->carrier, id, err);
+		link_log_limited(l, BROKER_LOG_INFO, "stream %u: %s", id, err);
 		send_open_err(l, id, -EINVAL, err);
 		stream_detach(s);
 		stream_free(s);
@@ -688,6 +723,7 @@ static void on_rst(struct link *l, struct link_stream *s)
 	/* Still connecting the target for an incoming OPEN. */
 	connector_cancel(s->connector);
 	s->connector = NULL;
+	stream_connect_done(s);
 	stream_detach(s);
 	stream_free(s);
 }
@@ -758,8 +794,8 @@ unknown:
 		return;
 	}
 	l->stats.protocol_errors++;
-	log_warn(TAG, "%s: %s for unknown stream %u from peer %s; resetting it", l->carrier,
-	         link_frame_type_name(h->type), h->stream, l->peer_id);
+	link_log_limited(l, BROKER_LOG_WARN, "%s for unknown stream %u from peer %s; resetting it",
+	                 link_frame_type_name(h->type), h->stream, l->peer_id);
 	if (h->type != LINK_RST) {
 		link_send(l, LINK_RST, h->stream, "unknown stream", 14);
 		link_flush(l);

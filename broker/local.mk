@@ -14,7 +14,7 @@ endif
 %canon_reldir%_libbroker_la_SOURCES = \
 	%reldir%/broker.c %reldir%/broker.h \
 	%reldir%/config.c %reldir%/config.h %reldir%/config_internal.h \
-	%reldir%/config_file.c %reldir%/config_help.c \
+	%reldir%/config_file.c %reldir%/config_help.c %reldir%/config_limits.c %reldir%/config_limits.h \
 	%reldir%/counters.h \
 	%reldir%/ctl_service.c %reldir%/ctl_service.h %reldir%/ctl_internal.h %reldir%/ctl_mapping.c \
 	%reldir%/endpoint.c %reldir%/endpoint.h \
@@ -28,7 +28,7 @@ endif
 	%reldir%/link_stream.c \
 	%reldir%/log.c %reldir%/log.h \
 	%reldir%/mapping.c %reldir%/mapping.h %reldir%/mapping_internal.h \
-	%reldir%/mapping_serve.c %reldir%/mapping_sync.c \
+	%reldir%/mapping_import.c %reldir%/mapping_index.c %reldir%/mapping_serve.c %reldir%/mapping_sync.c \
 	%reldir%/peer.c %reldir%/peer.h %reldir%/peer_report.c \
 	%reldir%/platform.h %reldir%/platform_net.h $(BROKER_PLATFORM_SOURCES) \
 	$(BROKER_PIDWATCH_SOURCES) %reldir%/platform_pidwatch.h %reldir%/printf_attr.h \

@@ -730,6 +730,7 @@ void mappings_destroy(struct mapping_table *mt)
 {
 	if (!mt)
 		return;
+	mt->destroying = true;
 	mapping_sync_fini(mt);
 	if (mt->yield_timer)
 		event_free(mt->yield_timer);
@@ -740,6 +741,7 @@ void mappings_destroy(struct mapping_table *mt)
 				mapping_serve_stop(mt, m);
 		group_unlink_free(mt, g);
 	}
+	mapping_index_fini(mt);
 	free(mt->groups);
 	free(mt);
 }

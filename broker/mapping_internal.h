@@ -14,9 +14,11 @@ struct route;
 struct udp_forward;
 struct event;
 
+struct mapping_slot;
+
 struct mapping {
 	struct mapping *next;         /* in its group */
-	struct mapping *pnext;        /* in the port index (local or peer) */
+	struct mapping *pnext;        /* local side: in the port index */
 	struct mapping_group *group;
 	enum broker_proto proto;
 	char host_ip[64];
@@ -30,10 +32,24 @@ struct mapping {
 	bool shadowed;                /* a yielding source's, under another watcher's mapping: hidden */
 	bool exported_once;
 	uint64_t gen;                 /* export generation of its last change */
-	/* peer side (mapping_serve.c) */
+	/* peer side (mapping_serve.c, mapping_index.c) */
 	char listen[160];
 	struct route *route;
 	struct udp_forward *udp;
+	struct mapping **prevp;       /* what points at us in the group's list: O(1) unlink */
+	struct mapping *knext;        /* key index chain */
+	struct mapping_slot *slot;    /* the address it serves, or waits for (a conflict) */
+	struct mapping *wnext, **wprevp;  /* in the slot's waiting list */
+};
+
+/* One address served here for the peer's mappings: who holds it, who waits (first come, first served). */
+struct mapping_slot {
+	struct mapping_slot *hnext;
+	enum broker_proto proto;
+	struct mapping *served;
+	struct mapping *waiting, **wtail;
+	int busy;                     /* a hand-over loop is using it: not freed yet */
+	char url[];                   /* "tcp://127.0.0.1:8080" */
 };
 
 /* All mappings of one owner from one source (and, for peer mappings, one peer). */
@@ -62,7 +78,12 @@ struct mapping_table {
 	struct mapping_group **groups;
 	struct mapping_group *head, *tail;
 	struct mapping *ports[PORT_BUCKETS];   /* local mappings by protocol and port */
-	struct mapping *peer_ports[PORT_BUCKETS];  /* peer mappings by protocol and port */
+	/* peer side (mapping_index.c): mappings by key, addresses by URL; both grow */
+	struct mapping **keys;
+	size_t nkey_buckets, nkeys;
+	struct mapping_slot **slots;
+	size_t nslot_buckets, nslots;
+	bool destroying;              /* no conflict hand-overs while tearing down */
 	uint64_t seq;
 	uint64_t resync_mark;
 	mapping_event_fn on_event;
@@ -109,8 +130,27 @@ int mapping_serve_restore(struct mapping_table *mt);
 /* Open (or re-open) the listener for a peer mapping and set its state. */
 void mapping_serve_start(struct mapping_table *mt, struct mapping_group *g, struct mapping *m);
 void mapping_serve_stop(struct mapping_table *mt, struct mapping *m);
-/* Add a new peer mapping to the port index (before mapping_serve_start). */
-void mapping_serve_index(struct mapping_table *mt, struct mapping *m);
 void mapping_serve_counters(const struct mapping *m, struct route_counters *out);
+
+/* mapping_index.c: peer mappings by key, O(1) unlinking, listen slots. */
+struct mapping *mapping_peer_find(struct mapping_table *mt, struct mapping_group *g, enum broker_proto proto,
+                                  const char *ip, uint16_t port);
+/* Put a new peer mapping into g and the key index (before mapping_serve_start). */
+int mapping_peer_add(struct mapping_table *mt, struct mapping_group *g, struct mapping *m);
+/* Take m out of its group and the key index (after mapping_serve_stop; m is not freed). */
+void mapping_peer_del(struct mapping_table *mt, struct mapping *m);
+void mapping_peer_link(struct mapping_group *g, struct mapping *m);
+/* The slot for an address (created when missing); NULL when out of memory. */
+struct mapping_slot *mapping_slot_get(struct mapping_table *mt, enum broker_proto proto, const char *url);
+/* m serves s / m waits for s (at the back of the line). */
+void mapping_slot_hold(struct mapping_slot *s, struct mapping *m);
+void mapping_slot_wait(struct mapping_slot *s, struct mapping *m);
+/* m no longer serves or waits; returns the slot it had (NULL: none). */
+struct mapping_slot *mapping_slot_leave(struct mapping *m);
+/* The first waiting mapping, taken out of the line; NULL when nobody waits. */
+struct mapping *mapping_slot_next(struct mapping_slot *s);
+/* Free s when nobody serves it, waits for it or walks it (busy). */
+void mapping_slot_release(struct mapping_table *mt, struct mapping_slot *s);
+void mapping_index_fini(struct mapping_table *mt);
 
 #endif

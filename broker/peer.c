@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <event2/event.h>
 
@@ -67,6 +68,8 @@ struct peer_manager {
 	uint64_t generation;
 	bool stopping;
 	struct event *report;          /* PEER_REPORT_INTERVAL_MS: route counters to their owners */
+	uint64_t handshakes_refused;   /* accepted carriers closed by --link-max-handshakes */
+	time_t handshake_refusal_logged;
 };
 
 static const struct rpc_method link_methods[];
@@ -200,6 +203,11 @@ static void on_sync_reply(void *arg, int err, Broker__Rpc__Status status, const 
 	struct peer_manager *pm = sc->pm;
 	Broker__Link__RoutesSyncReply *rep;
 
+	if (err == -ETIMEDOUT) {
+		/* The peer is alive (or it would be dropped) but slow or hostile: the next change syncs again. */
+		log_warn(TAG, "route sync: %s", errtext);
+		goto out;
+	}
 	if (err || status != BROKER__RPC__STATUS__OK) {
 		char why[600];
 		/* A route add waiting for this answer hears why there is none. */
@@ -459,6 +467,10 @@ static int start_link(struct peer_manager *pm, struct carrier *c, const struct b
 		.carrier = c->url,
 		.keepalive_ms = cfg->link_keepalive_s * 1000,
 		.timeout_ms = cfg->link_timeout_s * 1000,
+		.max_streams = cfg->limits.link_streams,
+		.max_pending_connects = cfg->limits.link_pending_connects,
+		.max_output = cfg->limits.link_output,
+		.rpc_timeout_ms = cfg->limits.link_rpc_timeout_s * 1000,
 		.rpc_methods = link_methods,
 		.rpc_ctx = pm,
 		.cb = { on_link_up, on_link_down },
@@ -485,10 +497,36 @@ static int start_link(struct peer_manager *pm, struct carrier *c, const struct b
 
 /* ---- carriers ---- */
 
+/* Accepted links still in HELLO/AUTH: whoever can reach a listener can make these. */
+static size_t handshakes_pending(const struct peer_manager *pm)
+{
+	size_t n = 0;
+
+	for (const struct peer_link *pl = pm->links; pl; pl = pl->next)
+		if (pl->carrier->role == ROLE_LISTEN && link_state(pl->link) == LINK_HANDSHAKE)
+			n++;
+	return n;
+}
+
 static void on_link_accept(void *arg, const struct broker_stream_desc *desc)
 {
 	struct carrier *c = arg;
+	struct peer_manager *pm = c->pm;
+	int max = pm->b->cfg.limits.link_handshakes;
 
+	if (handshakes_pending(pm) >= (size_t)max) {
+		/* Refuse before any buffer exists; say so at most once a second. */
+		time_t now = time(NULL);
+		pm->handshakes_refused++;
+		if (now != pm->handshake_refusal_logged) {
+			log_warn(TAG, "%s: link from %s refused: %d links are still in the handshake (limit, "
+			              "--link-max-handshakes); %llu refused so far",
+			         c->url, desc->peer ? desc->peer : "a peer", max, (unsigned long long)pm->handshakes_refused);
+			pm->handshake_refusal_logged = now;
+		}
+		stream_desc_discard(desc);
+		return;
+	}
 	log_info(TAG, "%s: link from %s", c->url, desc->peer ? desc->peer : "a peer");
 	if (start_link(c->pm, c, desc, false) < 0)
 		log_error(TAG, "%s: cannot start a link: out of memory", c->url);

@@ -102,6 +102,14 @@ void platform_unlock_file(struct platform_lock *l);                /* NULL is fi
  * Windows: a DACL for the current user), write data and flush it to disk;
  * on failure nothing is left behind.  0 or -errno with err. */
 int platform_private_file_create(const char *path, const void *data, size_t len, char *err, size_t errlen);
+/* A state file only we may read (the database and its -wal and -shm): when
+ * create is set and path is missing, create it empty with mode 0600; when it
+ * exists, is ours and others may read or write it, take their bits away
+ * (the owner's stay: a read-only file stays read-only).  Never follows a
+ * symlink.  Best effort: 0, or -errno for the caller to ignore or report
+ * (the file is then opened and judged as before).  Windows: 0 (the state
+ * dir is in the user's profile). */
+int platform_state_file_private(const char *path, bool create);
 /* Read up to cap bytes of a private file: -ENOENT when missing, -EINVAL when
  * not a regular file, -EACCES when others may read it (POSIX mode bits; not
  * checked on Windows), -errno; each with err. */

@@ -375,6 +375,31 @@ int platform_private_file_create(const char *path, const void *data, size_t len,
 	return 0;
 }
 
+int platform_state_file_private(const char *path, bool create)
+{
+	struct stat st;
+	int fd = -1;
+
+	if (create)
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return errno == ENOENT && !create ? 0 : -errno;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	if (S_ISREG(st.st_mode) && st.st_uid == geteuid() && (st.st_mode & 077) && fchmod(fd, st.st_mode & 0700) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	close(fd);
+	return 0;
+}
+
 int platform_private_file_read(const char *path, void *buf, size_t cap, size_t *n, char *err, size_t errlen)
 {
 	struct stat st;

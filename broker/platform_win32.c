@@ -549,6 +549,14 @@ int platform_private_file_create(const char *path, const void *data, size_t len,
 	return 0;
 }
 
+int platform_state_file_private(const char *path, bool create)
+{
+	/* The state dir is %LOCALAPPDATA%\broker: the user's own profile already keeps others out. */
+	(void)path;
+	(void)create;
+	return 0;
+}
+
 int platform_private_file_read(const char *path, void *buf, size_t cap, size_t *n, char *err, size_t errlen)
 {
 	wchar_t *w = widen_path(path);

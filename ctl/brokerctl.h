@@ -55,6 +55,8 @@ void human_bytes(char *buf, size_t len, uint64_t n);
 void uptime_text(char *buf, size_t len, int64_t s);
 /* "a,b,c", or "-" when n is 0. */
 void join(char *buf, size_t len, char **v, size_t n);
+/* One line on stdout with control characters escaped (text that may come from the peer). */
+void print_line(const char *text);
 /* Print indented and free j. */
 void print_json(json_t *j);
 

@@ -147,12 +147,14 @@ static int report_added(struct session *s, const char *owner)
 			json_object_set_new(j, "exported_to", peer[0] ? json_string(peer) : json_null());
 		print_json(j);
 	} else if (m) {
-		char connect[1024];
+		char connect[1024], line[4096];
 
 		join(connect, sizeof(connect), m->connect, m->n_connect);
-		printf("mapping manual/%s: %s port %u on the peer%s%s%s -> %s here (%s%s)\n", m->owner, m->proto,
-		       m->host_port, peer[0] ? " (" : "", peer, peer[0] ? ")" : "", connect, m->state,
-		       peer[0] ? "" : "; no link to the peer is up: it listens once one is");
+		/* print_line escapes what came from a peer (owner, connect, state). */
+		snprintf(line, sizeof(line), "mapping manual/%s: %s port %u on the peer%s%s%s -> %s here (%s%s)", m->owner,
+		         m->proto, m->host_port, peer[0] ? " (" : "", peer, peer[0] ? ")" : "", connect, m->state,
+		         peer[0] ? "" : "; no link to the peer is up: it listens once one is");
+		print_line(line);
 	} else {
 		printf("mapping manual/%s added\n", owner);
 	}

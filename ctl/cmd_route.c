@@ -90,8 +90,11 @@ int cmd_route_add(struct session *s, const char *name)
 	} else if (ar->route) {
 		const Broker__Control__Route *a = ar->route;
 
-		printf("route %s: %s -> %s (%s)\n", a->name,
-		       a->listen_address[0] ? a->listen_address : a->listen, a->connect, a->state);
+		char line[4096];
+
+		snprintf(line, sizeof(line), "route %s: %s -> %s (%s)", a->name,
+		         a->listen_address[0] ? a->listen_address : a->listen, a->connect, a->state);
+		print_line(line);
 	} else {
 		printf("route %s added\n", name);
 	}

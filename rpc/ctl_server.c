@@ -18,6 +18,7 @@
 
 #include "rpc/ctl_server.h"
 #include "rpc/ipc_peer.h"
+#include "rpc/ipc_watchdog.h"
 #include "rpc/runtime_dir.h"
 #include "broker/errfmt.h"
 #include "broker/log.h"
@@ -62,14 +63,9 @@ struct ctl_server {
 	struct rpc_counters counters;   /* loop thread only */
 	atomic_uint_fast64_t rejected_peers;
 
-	/* Listener watchdog (see ctl_watchdog_cb). */
+	/* The listener, watched and replaced when NNG wedges it (ipc_watchdog.h). */
 	char *url;
-	struct event *watchdog;
-	atomic_uint_fast64_t pipes_added;   /* every ADD_PRE, ours included */
-	uint64_t probe_mark;                /* pipes_added when the probe was dialed */
-	nng_socket probe;
-	bool probe_open;
-	uint64_t listener_restarts;
+	struct ipc_watchdog *wd;
 };
 
 /* ---------------------------------------------------------------- NNG threads */
@@ -80,7 +76,7 @@ static void ctl_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 
 	if (ev != NNG_PIPE_EV_ADD_PRE)
 		return;
-	atomic_fetch_add(&srv->pipes_added, 1);
+	ipc_watchdog_pipe_added(srv->wd);
 	ipc_peer_admit(p, &srv->rejected_peers, TAG, "a control");
 }
 
@@ -236,62 +232,6 @@ static const struct ipc_listen_words listen_words = {
 	.kind = "control", .doing = "listening", .tag = TAG, .make_parent = true, .probe_open = probe_open,
 };
 
-static int ctl_listener_open(struct ctl_server *srv, char *err, size_t errlen)
-{
-	return ipc_listener_open(srv->sock, srv->url, srv->path, &listen_words, &srv->listener, err, errlen);
-}
-
-/*
- * Watchdog for an NNG 1.5.2 bug: when a peer closes its connection before
- * the SP handshake completes (any `connect(); close();`, or random bytes
- * written and closed at once), the negotiation fails with NNG_ECLOSED and
- * the listener's accept loop takes that for "listener closed" and never
- * accepts again.  Every CTL_WATCHDOG_MS we dial ourselves in the background;
- * if no pipe reached the socket by the next tick, the listener is wedged and
- * we replace it.  A client caught in the wedge loses its pipe when the old
- * listener closes; ctl_client retries once on that reset (the request never
- * reached the REP socket, so it cannot run twice).
- */
-#define CTL_WATCHDOG_MS 1000
-
-static void ctl_probe_close(struct ctl_server *srv)
-{
-	if (srv->probe_open) {
-		nng_close(srv->probe);
-		srv->probe_open = false;
-	}
-}
-
-static void ctl_watchdog_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct ctl_server *srv = arg;
-	char err[256];
-	int rv;
-
-	if (srv->probe_open) {
-		bool wedged = atomic_load(&srv->pipes_added) == srv->probe_mark;
-
-		ctl_probe_close(srv);
-		if (wedged) {
-			nng_listener_close(srv->listener);
-			srv->listener_restarts++;
-			if (ctl_listener_open(srv, err, sizeof(err)) < 0) {
-				log_error(TAG, "control listener stopped accepting and could not be restarted: %s", err);
-				return;
-			}
-			log_warn(TAG, "control listener stopped accepting (a client closed mid-handshake; NNG 1.5 bug); "
-			              "restarted it");
-		}
-	}
-	if ((rv = nng_req0_open(&srv->probe)) != 0)
-		return;
-	srv->probe_open = true;
-	srv->probe_mark = atomic_load(&srv->pipes_added);
-	/* Non-blocking: the loop never waits on NNG; the result is judged next tick. */
-	if (nng_dial(srv->probe, srv->url, NULL, NNG_FLAG_NONBLOCK) != 0)
-		ctl_probe_close(srv);
-}
-
 int ctl_server_start(struct event_base *base, const char *url, const struct rpc_method *table,
                      void *ctx, struct ctl_server **out, char *err, size_t errlen)
 {
@@ -309,7 +249,6 @@ int ctl_server_start(struct event_base *base, const char *url, const struct rpc_
 	pthread_mutex_init(&srv->lock, NULL);
 	atomic_init(&srv->stopping, false);
 	atomic_init(&srv->rejected_peers, 0);
-	atomic_init(&srv->pipes_added, 0);
 	srv->path = ipc_url_local_name(url, &bad_form);
 	if (!srv->path) {
 		if (bad_form)
@@ -333,6 +272,8 @@ int ctl_server_start(struct event_base *base, const char *url, const struct rpc_
 		goto fail;
 	}
 	srv->sock_open = true;
+	if ((rc = ipc_watchdog_new(srv->sock, url, srv->path, &listen_words, &srv->wd, err, errlen)) < 0)
+		goto fail;
 	/* NNG drops larger messages (closing that pipe) before they are buffered whole. */
 	if ((rv = nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, CTL_RECV_MAX)) != 0 ||
 	    (rv = nng_pipe_notify(srv->sock, NNG_PIPE_EV_ADD_PRE, ctl_pipe_cb, srv)) != 0) {
@@ -359,14 +300,15 @@ int ctl_server_start(struct event_base *base, const char *url, const struct rpc_
 		rc = errfmt(err, errlen, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	rc = ctl_listener_open(srv, err, errlen);
-	if (rc < 0)
-		goto fail;
-	srv->watchdog = event_new(base, -1, EV_PERSIST, ctl_watchdog_cb, srv);
-	if (srv->watchdog) {
-		struct timeval tv = { CTL_WATCHDOG_MS / 1000, (CTL_WATCHDOG_MS % 1000) * 1000 };
+	{
+		nng_listener listener;
 
-		event_add(srv->watchdog, &tv);
+		rc = ipc_listener_open(srv->sock, srv->url, srv->path, &listen_words, &listener, err, errlen);
+		if (rc < 0)
+			goto fail;
+		/* No watchdog is no reason to refuse control: say so and serve. */
+		if (ipc_watchdog_run(srv->wd, listener, err, errlen) < 0)
+			log_warn(TAG, "%s", err);
 	}
 	for (int i = 0; i < srv->nwork; i++) {
 		srv->work[i].state = WORK_RECV;
@@ -390,15 +332,19 @@ void ctl_server_stop(struct ctl_server *srv)
 	if (!srv)
 		return;
 	atomic_store(&srv->stopping, true);
-	if (srv->watchdog)
-		event_free(srv->watchdog);
-	/* Closing the socket aborts every context's aio with NNG_ECLOSED; nng_fini is
-	 * left to the process (other NNG users, like a test's client, may still run).
-	 * The socket before the watchdog's probe: NNG 1.5.2 can block closing a probe
-	 * whose pipe is still negotiating with this socket (see event_pub_stop). */
-	if (srv->sock_open)
-		nng_close(srv->sock);
-	ctl_probe_close(srv);
+	ipc_watchdog_stop(srv->wd);
+	/*
+	 * Closing the socket aborts every context's aio with NNG_ECLOSED; nng_fini
+	 * is left to the process (other NNG users, like a test's client, may still
+	 * run).  NNG 1.5 can hang in nng_close: then the aios are still NNG's and
+	 * are left alone (the broker is exiting).
+	 */
+	if (srv->sock_open && !ipc_close_bounded(srv->sock, IPC_WATCHDOG_STOP_MS, TAG, "control")) {
+		if (srv->path)
+			ipc_listen_cleanup(srv->path, TAG);
+		return;
+	}
+	ipc_watchdog_free(srv->wd);
 	for (int i = 0; i < srv->nwork; i++) {
 		nng_aio_stop(srv->work[i].aio);
 		nng_aio_free(srv->work[i].aio);
@@ -438,7 +384,7 @@ const struct rpc_counters *ctl_server_counters(const struct ctl_server *srv)
 
 uint64_t ctl_server_listener_restarts(const struct ctl_server *srv)
 {
-	return srv->listener_restarts;
+	return ipc_watchdog_restarts(srv->wd);
 }
 
 uint64_t ctl_server_rejected_peers(const struct ctl_server *srv)

@@ -11,7 +11,10 @@
 	%reldir%/ctl_garbage.sh \
 	%reldir%/limits.sh \
 	%reldir%/store_errors.sh \
+	%reldir%/state_files.sh \
+	%reldir%/runtime_dir.sh \
 	%reldir%/health.sh \
+	%reldir%/http_bounds.sh \
 	%reldir%/reload.sh \
 	%reldir%/check_config.sh \
 	%reldir%/url_params.sh \
@@ -22,4 +25,4 @@
 	%reldir%/watch_iptables.sh \
 	%reldir%/watch_containerd.sh
 TESTS += $(%canon_reldir%_scripts)
-EXTRA_DIST += %reldir%/lib.sh $(%canon_reldir%_scripts)
+EXTRA_DIST += %reldir%/lib.sh %reldir%/bounds_lib.sh $(%canon_reldir%_scripts)

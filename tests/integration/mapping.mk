@@ -8,6 +8,7 @@
 	%reldir%/mapping_restart.sh \
 	%reldir%/watch_events.sh \
 	%reldir%/mapping_manual.sh \
-	%reldir%/mapping_yield.sh
+	%reldir%/mapping_yield.sh \
+	%reldir%/mapping_bounds.sh
 TESTS += $(%canon_reldir%_mapping_scripts)
 EXTRA_DIST += %reldir%/mapping_lib.sh $(%canon_reldir%_mapping_scripts)

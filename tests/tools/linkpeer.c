@@ -13,6 +13,8 @@
  * "recv GOAWAY: reason", "recv RST stream 1: reason") and how the connection
  * ended ("closed by peer", "reset by peer" or "still open after N ms").
  *
+ * Floods and oversized input for the bounds tests: see linkpeer_bounds.c.
+ *
  * Stream clients:
  *   linkpeer seq ADDR N BYTES       N echo round trips in a row, one connection
  *                                   each (connect, send, half-close, read back)
@@ -53,12 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Frame layout and types: broker/link_frame.h (kept in step by hand). */
-#define HDR 12
-enum {
-	F_HELLO = 1, F_AUTH = 2, F_RPC = 3, F_OPEN = 4, F_OPEN_OK = 5, F_OPEN_ERR = 6,
-	F_DATA = 7, F_WINDOW = 8, F_FIN = 9, F_RST = 10, F_PING = 11, F_PONG = 12, F_GOAWAY = 13,
-};
+#include "tests/tools/linkpeer.h"
 
 struct opts {
 	unsigned vmin, vmax;
@@ -70,8 +67,7 @@ struct opts {
 	unsigned timeout;
 };
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
+void die(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -89,6 +85,7 @@ static void usage(void)
 	fputs("usage: linkpeer garbage ADDR BYTES | huge ADDR | hello ADDR | unknown-stream ADDR |\n"
 	      "       seq ADDR N BYTES | hog ADDR SECS  (options: see tests/tools/linkpeer.c)\n",
 	      stderr);
+	bounds_usage();
 	exit(2);
 }
 
@@ -101,7 +98,7 @@ static void on_alarm(int sig)
 	_exit(1);
 }
 
-static uint64_t num(const char *s, const char *what)
+uint64_t num(const char *s, const char *what)
 {
 	char *end;
 	unsigned long long v;
@@ -115,12 +112,14 @@ static uint64_t num(const char *s, const char *what)
 		mult = 1024, end++;
 	else if (*end == 'M' || *end == 'm')
 		mult = 1024 * 1024, end++;
+	else if (*end == 'G' || *end == 'g')
+		mult = 1024 * 1024 * 1024, end++;
 	if (*end)
 		die("%s: not a number: '%s'", what, s);
 	return (uint64_t)v * mult;
 }
 
-static double now_s(void)
+double now_s(void)
 {
 	struct timespec ts;
 
@@ -130,7 +129,31 @@ static double now_s(void)
 
 /* ---- connecting ---- */
 
-static int dial(const char *addr)
+int dial(const char *addr)
+{
+	return dial_timeout(addr, 0);
+}
+
+/* Bound a blocking connect (SO_SNDTIMEO): -1 when it did not complete within ms. */
+static int connect_within(int fd, const struct sockaddr *sa, socklen_t len, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 }, none = { 0, 0 };
+
+	if (ms > 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	if (connect(fd, sa, len) < 0) {
+		if (ms > 0 && (errno == EINPROGRESS || errno == EAGAIN || errno == EWOULDBLOCK)) {
+			close(fd);
+			return -1;
+		}
+		return -2;
+	}
+	if (ms > 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
+	return fd;
+}
+
+int dial_timeout(const char *addr, int ms)
 {
 	const char *rest;
 	int fd;
@@ -144,7 +167,7 @@ static int dial(const char *addr)
 			die("%s: bad Unix socket path", addr);
 		memcpy(sun.sun_path, rest, strlen(rest));
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0)
+		if (fd < 0 || (fd = connect_within(fd, (struct sockaddr *)&sun, sizeof sun, ms)) == -2)
 			die("connect %s: %s", addr, strerror(errno));
 		return fd;
 	}
@@ -172,16 +195,17 @@ static int dial(const char *addr)
 		if (rc)
 			die("%s: %s", addr, gai_strerror(rc));
 		fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0 || connect(fd, res->ai_addr, res->ai_addrlen) < 0)
+		if (fd < 0 || (fd = connect_within(fd, res->ai_addr, res->ai_addrlen, ms)) == -2)
 			die("connect %s: %s", addr, strerror(errno));
 		freeaddrinfo(res);
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		if (fd >= 0)
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		return fd;
 	}
 	die("%s: address must start with unix: or tcp:", addr);
 }
 
-static int write_all(int fd, const void *buf, size_t n)
+int write_all(int fd, const void *buf, size_t n)
 {
 	const unsigned char *p = buf;
 
@@ -199,7 +223,7 @@ static int write_all(int fd, const void *buf, size_t n)
 
 /* ---- frames ---- */
 
-static void put32(unsigned char *p, uint32_t v)
+void put32(unsigned char *p, uint32_t v)
 {
 	p[0] = (unsigned char)v;
 	p[1] = (unsigned char)(v >> 8);
@@ -207,12 +231,12 @@ static void put32(unsigned char *p, uint32_t v)
 	p[3] = (unsigned char)(v >> 24);
 }
 
-static uint32_t get32(const unsigned char *p)
+uint32_t get32(const unsigned char *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static void header(unsigned char h[HDR], uint32_t len, uint32_t stream, uint8_t type)
+void header(unsigned char h[HDR], uint32_t len, uint32_t stream, uint8_t type)
 {
 	put32(h, len);
 	put32(h + 4, stream);
@@ -221,7 +245,7 @@ static void header(unsigned char h[HDR], uint32_t len, uint32_t stream, uint8_t 
 	h[10] = h[11] = 0;
 }
 
-static int send_frame(int fd, uint8_t type, uint32_t stream, const void *payload, size_t len)
+int send_frame(int fd, uint8_t type, uint32_t stream, const void *payload, size_t len)
 {
 	unsigned char h[HDR];
 
@@ -231,7 +255,7 @@ static int send_frame(int fd, uint8_t type, uint32_t stream, const void *payload
 	return len ? write_all(fd, payload, len) : 0;
 }
 
-static const char *type_name(unsigned t)
+const char *type_name(unsigned t)
 {
 	static const char *const n[] = { "?", "HELLO", "AUTH", "RPC", "OPEN", "OPEN_OK", "OPEN_ERR", "DATA",
 		                         "WINDOW", "FIN", "RST", "PING", "PONG", "GOAWAY" };
@@ -240,7 +264,7 @@ static const char *type_name(unsigned t)
 
 /* ---- protobuf by hand: the Hello message ---- */
 
-static size_t put_varint(unsigned char *p, uint64_t v)
+size_t put_varint(unsigned char *p, uint64_t v)
 {
 	size_t n = 0;
 
@@ -252,7 +276,7 @@ static size_t put_varint(unsigned char *p, uint64_t v)
 	return n;
 }
 
-static size_t put_bytes(unsigned char *p, unsigned field, const void *data, size_t len)
+size_t put_bytes(unsigned char *p, unsigned field, const void *data, size_t len)
 {
 	size_t n = put_varint(p, (uint64_t)field << 3 | 2);
 	n += put_varint(p + n, len);
@@ -282,7 +306,7 @@ static int send_hello(int fd, unsigned vmin, unsigned vmax)
 }
 
 /* Pull field 8 (auth_required) out of a Hello; -1 if it does not parse. */
-static int hello_auth_required(const unsigned char *p, size_t len)
+int hello_auth_required(const unsigned char *p, size_t len)
 {
 	size_t i = 0;
 	int auth = 0;
@@ -324,15 +348,9 @@ static int hello_auth_required(const unsigned char *p, size_t len)
 
 /* ---- reading frames ---- */
 
-struct reader {
-	int fd;
-	unsigned char *buf;
-	size_t len, cap;
-	int eof;          /* 1 closed, 2 reset */
-};
 
 /* Read what is there, waiting at most ms; returns 0 data/eof, -1 timeout. */
-static int reader_fill(struct reader *r, int ms)
+int reader_fill(struct reader *r, int ms)
 {
 	struct pollfd p = { .fd = r->fd, .events = POLLIN };
 	ssize_t n;
@@ -357,14 +375,9 @@ static int reader_fill(struct reader *r, int ms)
 	return 0;
 }
 
-struct frame {
-	uint32_t len, stream;
-	uint8_t type;
-	unsigned char *payload;
-};
 
 /* Take one complete frame out of the reader (payload malloc'd), or 0 if none yet. */
-static int reader_frame(struct reader *r, struct frame *f)
+int reader_frame(struct reader *r, struct frame *f)
 {
 	if (r->len < HDR)
 		return 0;
@@ -385,7 +398,7 @@ static int reader_frame(struct reader *r, struct frame *f)
 	return 1;
 }
 
-static void print_frame(const struct frame *f)
+void print_frame(const struct frame *f)
 {
 	if (f->type == F_GOAWAY || f->type == F_RST || f->type == F_OPEN_ERR) {
 		for (uint32_t i = 0; i < f->len; i++)
@@ -404,7 +417,7 @@ static void print_frame(const struct frame *f)
  * Print frames until the peer closes, `want` (a frame type; 0: none) arrives
  * on `want_stream`, or ms pass.  Returns 0 closed, 1 want seen, 3 timeout.
  */
-static int drain(struct reader *r, unsigned ms, uint8_t want, uint32_t want_stream, struct frame *hello_out)
+int drain(struct reader *r, unsigned ms, uint8_t want, uint32_t want_stream, struct frame *hello_out)
 {
 	double end = now_s() + ms / 1000.0;
 	struct frame f;
@@ -649,6 +662,8 @@ int main(int argc, char **argv)
 			o.ready = VAL();
 		else if (!strcmp(a, "--timeout"))
 			o.timeout = (unsigned)num(VAL(), a);
+		else if (bounds_option(a, v, &i))
+			;
 		else if (!strncmp(a, "--", 2))
 			usage();
 		else if (npos < (int)(sizeof pos / sizeof pos[0]))
@@ -665,5 +680,8 @@ int main(int argc, char **argv)
 		return cmd_seq(npos, pos);
 	if (!strcmp(argv[1], "hog"))
 		return cmd_hog(npos, pos, &o);
+	int rc = bounds_cmd(argv[1], npos, pos);
+	if (rc >= 0)
+		return rc;
 	return link_cmd(argv[1], npos, pos, &o);
 }
