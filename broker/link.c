@@ -46,6 +46,14 @@ void *link_rpc_context(const struct link *l)
 	return l->p.rpc_ctx;
 }
 
+void link_count_refusal(struct link *l, enum link_refusal what)
+{
+	if (what == LINK_REFUSED_LISTEN)
+		l->stats.listens_refused++;
+	else
+		l->stats.refused_by_peer++;
+}
+
 /* ------------------------------------------------------------ teardown */
 
 static void link_free(struct link *l)

@@ -12,9 +12,14 @@
  */
 #define LINK_HEADER_SIZE 12
 
-/* Protocol versions this build speaks (HELLO negotiates the highest common one). */
-#define LINK_VERSION_MIN 1
-#define LINK_VERSION_MAX 1
+/*
+ * Protocol versions this build speaks (HELLO negotiates the highest common
+ * one).  Version 2: a stream to the receiver's own route is opened by its
+ * id (Open.route_id, PeerRoute.id), and the receiver decides what an OPEN
+ * may reach; version 1 peers, which open routes by URL, are not spoken to.
+ */
+#define LINK_VERSION_MIN 2
+#define LINK_VERSION_MAX 2
 
 /* Payload limits: DATA carries at most 64 KiB; RPC bodies (mapping syncs) may be large. */
 #define LINK_MAX_DATA (64u * 1024)

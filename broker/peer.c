@@ -19,6 +19,7 @@
 #include "broker/log.h"
 #include "broker/mapping_internal.h"
 #include "broker/peer.h"
+#include "broker/peer_policy.h"
 #include "broker/platform.h"
 #include "broker/route.h"
 #include "broker/store.h"
@@ -183,6 +184,7 @@ static int collect_route(void *arg, const struct route_info *ri)
 	pr->listen = (char *)ri->listen;
 	pr->connect = (char *)ri->connect;
 	pr->max_connections = (uint32_t)ri->max_connections;
+	pr->id = ri->id;
 	return 0;
 }
 
@@ -219,6 +221,14 @@ static void on_sync_reply(void *arg, int err, Broker__Rpc__Status status, const 
 			else
 				snprintf(state, sizeof(state), "down: peer %s: %s", sc->peer_id, rr->state);
 			routes_set_peer_state(pm->b->routes, rr->name, state);
+			if (rr->refused) {
+				struct link *l = peer_default_link(pm);
+				if (l)
+					link_count_refusal(l, LINK_REFUSED_BY_PEER);
+				log_warn(TAG, "route %s: the peer refused to listen for it: %s", rr->name, rr->state);
+			} else if (!rr->ok) {
+				log_warn(TAG, "route %s: the peer cannot listen for it: %s", rr->name, rr->state);
+			}
 		}
 	}
 	broker__link__routes_sync_reply__free_unpacked(rep, NULL);
@@ -277,24 +287,52 @@ void peer_routes_changed(struct peer_manager *pm)
 
 /* peer.routes_sync handler: the peer tells us which listeners it wants from us. */
 struct sync_results {
+	struct peer_manager *pm;
+	struct link *link;
 	Broker__Link__RouteResult *results;
 	Broker__Link__RouteResult **ptrs;
 	char **states;
 	size_t n;
 };
 
-static void sync_result(void *arg, const char *name, bool ok, const char *state)
+static void sync_result(void *arg, const char *name, int rc, const char *state)
 {
 	struct sync_results *sr = arg;
 	Broker__Link__RouteResult *rr = &sr->results[sr->n];
 
 	broker__link__route_result__init(rr);
 	rr->name = (char *)name;
-	rr->ok = ok;
+	rr->ok = rc == 0;
+	rr->refused = rc == -EPERM;
+	if (rr->refused)
+		link_count_refusal(sr->link, LINK_REFUSED_LISTEN);
 	sr->states[sr->n] = strdup(state);
 	rr->state = sr->states[sr->n] ? sr->states[sr->n] : "";
 	sr->ptrs[sr->n] = rr;
 	sr->n++;
+}
+
+static struct peer_link *peer_link_of(struct peer_manager *pm, const struct link *l)
+{
+	for (struct peer_link *pl = pm->links; pl; pl = pl->next)
+		if (pl->link == l)
+			return pl;
+	return NULL;
+}
+
+/* Our parent spawned us with --link-stdio and chose our command line: it is trusted (DESIGN.md). */
+static bool link_trusted(struct peer_manager *pm, const struct link *l)
+{
+	struct peer_link *pl = peer_link_of(pm, l);
+
+	return pl && pl->carrier->role == ROLE_STDIO;
+}
+
+static int check_listen(void *arg, const struct remote_route *want, char *why, size_t whylen)
+{
+	struct sync_results *sr = arg;
+
+	return peer_policy_listen(sr->pm->b->policy, want->listen, link_trusted(sr->pm, sr->link), why, whylen);
 }
 
 static Broker__Rpc__Status rpc_routes_sync(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
@@ -305,7 +343,7 @@ static Broker__Rpc__Status rpc_routes_sync(void *ctx, const uint8_t *body, size_
 	Broker__Link__RoutesSync *req = broker__link__routes_sync__unpack(NULL, len, body);
 	Broker__Link__RoutesSyncReply rep = BROKER__LINK__ROUTES_SYNC_REPLY__INIT;
 	struct remote_route *set = NULL;
-	struct sync_results sr = { 0 };
+	struct sync_results sr = { .pm = pm, .link = l };
 	struct link_stats st;
 	Broker__Rpc__Status status = BROKER__RPC__STATUS__OK;
 
@@ -329,8 +367,13 @@ static Broker__Rpc__Status rpc_routes_sync(void *ctx, const uint8_t *body, size_
 		set[i].listen = req->routes[i]->listen;
 		set[i].connect = req->routes[i]->connect;
 		set[i].max_connections = (int)req->routes[i]->max_connections;
+		set[i].id = req->routes[i]->id;
 	}
-	routes_sync_remote(pm->b->routes, st.peer_id, set, n, sync_result, &sr);
+	struct remote_sync rs = {
+		.owner = st.peer_id, .set = set, .n = n, .max_routes = (size_t)pm->b->cfg.peer_max_routes,
+		.check = check_listen, .result = sync_result, .arg = &sr,
+	};
+	routes_sync_remote(pm->b->routes, &rs);
 	rep.generation = req->generation;
 	rep.n_results = sr.n;
 	rep.results = sr.ptrs;
@@ -357,6 +400,29 @@ static const struct rpc_method link_methods[] = {
 };
 
 /* ---- link lifecycle ---- */
+
+/*
+ * The peer opens a stream here.  It reaches our own route by the id we
+ * gave it, the guest side of a mapping we reported, or a target our
+ * policy allows (DESIGN.md "Trust between brokers"); nothing else.
+ */
+static int on_link_open(void *arg, struct link *l, const struct link_open_request *req, char *target, size_t len,
+                        char *why, size_t whylen)
+{
+	struct peer_link *pl = arg;
+	struct broker *b = pl->pm->b;
+
+	if (req->route_id)
+		return routes_peer_open(b->routes, req->route_id, target, len, why, whylen);
+	if (!req->target || !*req->target)
+		return errfmt(why, whylen, -EINVAL, "the OPEN names neither a route id nor a target");
+	if (mappings_reported_target(b->mappings, req->target)) {
+		if ((size_t)snprintf(target, len, "%s", req->target) >= len)
+			return errfmt(why, whylen, -ENAMETOOLONG, "target too long");
+		return 0;
+	}
+	return peer_policy_connect(b->policy, req->target, pl->carrier->role == ROLE_STDIO, target, len, why, whylen);
+}
 
 static void on_link_up(void *arg, struct link *l)
 {
@@ -401,6 +467,10 @@ static void on_link_down(void *arg, struct link *l, const char *why)
 		*pp = pl->next;
 	free(pl);
 	carrier_error(c, why);
+	/* What the peer set up here goes with its link (unless another link to it is still up). */
+	link_get_stats(l, &st);
+	if (st.peer_id[0] && !peer_link_for(pm, st.peer_id))
+		routes_drop_owner(pm->b->routes, st.peer_id);
 	if (!peer_default_link(pm)) {
 		routes_peer_down(pm->b->routes);
 		mappings_link_down(pm->b->mappings);
@@ -443,7 +513,7 @@ static int start_link(struct peer_manager *pm, struct carrier *c, const struct b
 		.timeout_ms = cfg->link_timeout_s * 1000,
 		.rpc_methods = link_methods,
 		.rpc_ctx = pm,
-		.cb = { on_link_up, on_link_down },
+		.cb = { on_link_up, on_link_down, on_link_open },
 	};
 	int rc;
 
@@ -615,6 +685,7 @@ int peer_start(struct peer_manager *pm)
 		return -EIO;
 	}
 	load_broker_id(pm);
+	peer_policy_set_name(pm->b->policy, pm->broker_id);
 	pm->report = event_new(pm->b->base, -1, EV_PERSIST, on_report_tick, pm);
 	if (pm->report) {
 		struct timeval tv = { PEER_REPORT_INTERVAL_MS / 1000, (PEER_REPORT_INTERVAL_MS % 1000) * 1000 };

@@ -105,4 +105,11 @@ int platform_private_file_create(const char *path, const void *data, size_t len,
  * checked on Windows), -errno; each with err. */
 int platform_private_file_read(const char *path, void *buf, size_t cap, size_t *n, char *err, size_t errlen);
 
+/* The absolute path with every symlink, "." and ".." resolved.  The last
+ * component need not exist (a socket about to be created): its directory
+ * is resolved and the name appended; a last component of "." or ".." must
+ * exist.  0, -ENAMETOOLONG or -errno from the lookup.  Windows: the full
+ * path name (no symlinks are followed). */
+int platform_path_resolve(const char *path, char *out, size_t outlen);
+
 #endif

@@ -394,3 +394,44 @@ int platform_private_file_read(const char *path, void *buf, size_t cap, size_t *
 	*n = (size_t)got;
 	return 0;
 }
+
+int platform_path_resolve(const char *path, char *out, size_t outlen)
+{
+	char buf[PATH_MAX], dir[PATH_MAX];
+	const char *slash, *base;
+	size_t n;
+
+	if (!path || !*path)
+		return -EINVAL;
+	if (realpath(path, buf)) {
+		if (strlen(buf) >= outlen)
+			return -ENAMETOOLONG;
+		memcpy(out, buf, strlen(buf) + 1);
+		return 0;
+	}
+	if (errno != ENOENT)
+		return -errno;
+	/* Not there (yet): resolve the directory, keep the name. */
+	slash = strrchr(path, '/');
+	base = slash ? slash + 1 : path;
+	if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
+		return -ENOENT;
+	n = slash ? (size_t)(slash - path) : 0;
+	if (n >= sizeof(dir))
+		return -ENAMETOOLONG;
+	if (slash && n == 0)
+		strcpy(dir, "/");
+	else if (!slash)
+		strcpy(dir, ".");
+	else {
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+	}
+	if (!realpath(dir, buf))
+		return -errno;
+	n = strlen(buf);
+	if (n + 1 + strlen(base) + 1 > outlen)
+		return -ENAMETOOLONG;
+	snprintf(out, outlen, "%s%s%s", buf, n > 0 && buf[n - 1] == '/' ? "" : "/", base);
+	return 0;
+}

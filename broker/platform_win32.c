@@ -753,3 +753,17 @@ int platform_stdio_stream(struct broker_stream_desc *out, char *err, size_t errl
 	out->peer = "stdio";
 	return 0;
 }
+
+int platform_path_resolve(const char *path, char *out, size_t outlen)
+{
+	DWORD n;
+
+	if (!path || !*path)
+		return -EINVAL;
+	n = GetFullPathNameA(path, (DWORD)outlen, out, NULL);
+	if (n == 0)
+		return -EINVAL;
+	if (n >= outlen)
+		return -ENAMETOOLONG;
+	return 0;
+}

@@ -45,7 +45,8 @@ int cmd_status(struct session *s)
 
 static json_t *link_json(const Broker__Control__LinkInfo *l)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	                 "s:I, s:s}",
 	                 "carrier", l->carrier, "role", l->role, "state", l->state, "peer_id", l->peer_id,
 	                 "peer_host", l->peer_host, "peer_software", l->peer_software, "authenticated",
 	                 (int)l->authenticated, "default", (int)l->is_default, "uptime_s", (json_int_t)l->uptime_s,
@@ -53,6 +54,8 @@ static json_t *link_json(const Broker__Control__LinkInfo *l)
 	                 "bytes_received", (json_int_t)l->bytes_received, "streams_open",
 	                 (json_int_t)l->streams_open, "streams_total", (json_int_t)l->streams_total, "reconnects",
 	                 (json_int_t)l->reconnects, "protocol_errors", (json_int_t)l->protocol_errors,
+	                 "opens_refused", (json_int_t)l->opens_refused, "listens_refused",
+	                 (json_int_t)l->listens_refused, "refused_by_peer", (json_int_t)l->refused_by_peer,
 	                 "last_error", l->last_error);
 }
 

@@ -153,6 +153,28 @@ static void on_relay_done(void *arg, struct relay *rl, bool aborted)
 	r->relays_done++;
 }
 
+/*
+ * The policy the peer's OPENs meet: route id 7 leads to fz:echo, targets of
+ * the stub's scheme are allowed, anything else is refused (EPERM), so both
+ * the allowed and the refused path run.
+ */
+static int on_open_check(void *arg, struct link *l, const struct link_open_request *req, char *target, size_t len,
+                         char *why, size_t whylen)
+{
+	(void)arg;
+	(void)l;
+	if (req->route_id == 7) {
+		snprintf(target, len, "fz:echo");
+		return 0;
+	}
+	if (!req->route_id && !strncmp(req->target, "fz:", 3)) {
+		snprintf(target, len, "%s", req->target);
+		return 0;
+	}
+	snprintf(why, whylen, "refused by the fuzz policy");
+	return -EPERM;
+}
+
 /* What our link serves to the peer: shaped like the peer service. */
 static Broker__Rpc__Status m_routes_sync(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
                                          size_t *reply_len, char *err, size_t errlen)
@@ -230,8 +252,8 @@ static void peer_greeting(struct link *l, uint8_t mode, uint8_t **buf, size_t *l
 	bool peer_dials = !(mode & M_DIALER);
 
 	memset(nonce, 0x5a, sizeof(nonce));
-	hello.version_min = 1;
-	hello.version_max = 1;
+	hello.version_min = LINK_VERSION_MIN;
+	hello.version_max = LINK_VERSION_MAX;
 	hello.side = peer_dials ? "dialer" : "acceptor";
 	hello.broker_id = "fuzz-peer";
 	hello.hostname = "fuzzhost";
@@ -294,8 +316,8 @@ static void open_streams(struct run *r)
 		(void)!send(sv[1], "client says hello\n", 18, MSG_NOSIGNAL);
 		if (i == 1)
 			shutdown(sv[1], SHUT_WR);
-		if (link_open_stream(r->link, targets[i], "fuzz-route", &desc, &r->counters, on_relay_done, r, NULL, err,
-		                     sizeof(err)) == 0)
+		if (link_open_stream(r->link, targets[i], "fuzz-route", (uint64_t)i, &desc, &r->counters, on_relay_done, r,
+		                     NULL, err, sizeof(err)) == 0)
 			r->relays++;
 		r->clients[r->nclients++] = sv[1];
 	}
@@ -381,6 +403,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lp.rpc_ctx = &r;
 	lp.cb.up = on_up;
 	lp.cb.down = on_down;
+	lp.cb.open_check = on_open_check;
 	lp.cb_arg = &r;
 	r.open_on_up = (mode & M_OPEN) != 0;
 	if (link_new(&lp, &carrier, &r.link) < 0)

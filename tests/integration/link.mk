@@ -11,6 +11,7 @@
 	%reldir%/link_latency.sh \
 	%reldir%/link_kill.sh \
 	%reldir%/link_hostile.sh \
+	%reldir%/link_policy.sh \
 	%reldir%/link_auth_backoff.sh \
 	%reldir%/link_vsock.sh \
 	%reldir%/link_peer_counters.sh

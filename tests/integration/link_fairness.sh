@@ -15,7 +15,7 @@ BOUND=40          # seconds the 99 may take, all together
 EACH=4M           # bytes each way per stream
 
 serve echo echo "unix:$T/echo.sock"
-bstart A --link-listen "unix://$T/link.sock"
+bstart A --link-listen "unix://$T/link.sock" --peer-allow-connect "unix://$T/*" --peer-allow-listen "unix://$T/*"
 bstart B --link-connect "unix://$T/link.sock"
 wait_link_up B 15 || bail "link not up within 15 s: $(tr '\n' ' ' <"$T/B.link.json")"
 pass "link up"

@@ -51,7 +51,7 @@ case $? in
 *) bail "vsock loopback probe: $why" ;;
 esac
 
-bstart A --link-listen "vsock://any:$PORT"
+bstart A --link-listen "vsock://any:$PORT" --peer-allow-connect "unix://$T/*"
 st=$(link_field A listen state)
 if [ "$st" = listening ]; then pass "A listens for links on vsock://any:$PORT"
 else bail "vsock listener not listening: state '$st', $(link_field A listen last_error)"; fi

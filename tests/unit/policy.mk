@@ -1,0 +1,9 @@
+# test_peer_policy: what a peer may reach and open here (broker/peer_policy.c).
+# POSIX only: it resolves real symlinks and ".." in a temp dir.  Included
+# from tests/local.mk:  include %reldir%/unit/policy.mk
+check_PROGRAMS += %reldir%/test_peer_policy
+TESTS += %reldir%/test_peer_policy
+%canon_reldir%_test_peer_policy_SOURCES = %reldir%/test_peer_policy.c broker/peer_policy.c broker/url.c broker/display.c \
+	broker/errfmt.c broker/log.c $(BROKER_PLATFORM_SOURCES) $(TEST_PLATFORM_SOURCES)
+%canon_reldir%_test_peer_policy_CFLAGS = $(UNIT_CFLAGS)
+%canon_reldir%_test_peer_policy_LDADD = $(LIBEVENT_LIBS) $(LIBEVENT_THREADS_LIBS)
