@@ -53,6 +53,8 @@ h_listens() { ss -Hltnp 2>/dev/null | awk -v p=":$1" '$4 ~ p"$"' | grep -q "pid=
 listening_on() { ss -Hltn 2>/dev/null | awk '{print $4}' | grep -qx -- "$1"; }
 # g_state ROUTE: G's route list line for ROUTE.
 g_state() { route_line G "$1" | tr -s ' '; }
+# echo_1m ADDR OUT: 1 MiB echoed whole through ADDR (xfer's output in OUT names the byte count).
+echo_1m() { "$XFER" send "$1" 1M --expect echo --io-timeout 10 >"$2" 2>&1 && grep -q "sent 1048576 " "$2"; }
 # poke PORT: one client connection to 127.0.0.1:PORT that sends a little.
 poke() { "$XFER" send "tcp:127.0.0.1:$1" 16 --io-timeout 5 --timeout 10 >/dev/null 2>&1; }
 
@@ -156,19 +158,11 @@ checks_listen "patterns that match them"
 # A loopback listener the pattern allows works; its streams come back by route id.
 P3=$(free_port)
 broute G l-ok "peer:tcp://127.0.0.1:$P3" "unix://$T/echo.sock"
-if wait_until 10 h_listens "$P3" && "$XFER" send "tcp:127.0.0.1:$P3" 1M --expect echo --io-timeout 10 >"$T/ok.out" 2>&1
+if wait_until 10 h_listens "$P3" && echo_1m "tcp:127.0.0.1:$P3" "$T/ok.out"
 then pass "(3) an allowed loopback listener on H relays to G's echo server ($(cut -c1-60 "$T/ok.out"))"
 else fail "(3) allowed listener: $(g_state l-ok); $(cat "$T/ok.out" 2>/dev/null)"; fi
 route_line H "$HGID/l-ok" | grep -q "listening" && pass "(3) H lists it as $HGID/l-ok" ||
 	fail "(3) H's route list: $(bctl H route list | tr '\n' '|')"
-# The cap: l-ok plus three more, and only three fit.
-for k in 1 2 3; do broute G "l-cap$k" "peer:tcp://127.0.0.1:$(free_port)" "unix://$T/echo.sock"; done
-wait_until 10 sh -c "'$BROKERCTL' --runtime-dir '$T/G' route list | grep -q peer-max-routes"
-ncap=$(bctl G route list | grep -c "peer-max-routes")
-nheld=$(bctl H route list | grep -c "^$HGID/")
-[ "$ncap" -ge 1 ] && [ "$nheld" -eq 3 ] &&
-	pass "(3) --peer-max-routes 3: H holds $nheld of G's routes, $ncap refused citing --peer-max-routes" ||
-	fail "(3) cap: H holds $nheld routes for G, $ncap refused: $(bctl H route list | tr '\n' '|')"
 # route rm on H closes it; G's next sync does not bring it back.
 if bctl H route rm "$HGID/l-ok" >"$T/rm.out" 2>&1 && ! wait_until 2 h_listens "$P3"; then
 	pass "(3) H: route rm $HGID/l-ok: $(cat "$T/rm.out"); port $P3 closed"
@@ -177,6 +171,14 @@ broute G l-later "peer:tcp://127.0.0.1:$(free_port)" "unix://$T/echo.sock"
 sleep 1
 h_listens "$P3" && fail "(3) G's next sync reopened the removed route" ||
 	pass "(3) G's next sync leaves it closed: G shows '$(g_state l-ok | sed 's/.*down: peer: //' | cut -c1-100)'"
+# The cap: l-later plus three more, and only three fit.
+for k in 1 2 3; do broute G "l-cap$k" "peer:tcp://127.0.0.1:$(free_port)" "unix://$T/echo.sock"; done
+wait_until 10 sh -c "'$BROKERCTL' --runtime-dir '$T/G' route list | grep -q peer-max-routes"
+ncap=$(bctl G route list | grep -c "peer-max-routes")
+nheld=$(bctl H route list | grep -c "^$HGID/")
+[ "$ncap" -ge 1 ] && [ "$nheld" -eq 3 ] &&
+	pass "(3) --peer-max-routes 3: H holds $nheld of G's routes, $ncap refused citing --peer-max-routes" ||
+	fail "(3) cap: H holds $nheld routes for G, $ncap refused: $(bctl H route list | tr '\n' '|')"
 # The guest's listeners close when its link goes.
 bctl G route rm l-later >/dev/null 2>&1
 P4=$(free_port)
@@ -221,12 +223,12 @@ grep -q "open: refused" "$T/m3.out" && pass "(4) the mapping's address with a pa
 bstart B --link-connect "exec:$BROKERD --link-stdio --runtime-dir $T/A --state-dir $T/A $LINK_PLUGIN_ARGS --log-level debug"
 wait_link_up B 15 connect || bail "B's stdio link not up: $(link_field B connect last_error)"
 broute B s-conn "unix://$T/s-in.sock" "peer:unix://$T/echo.sock"
-"$XFER" send "unix:$T/s-in.sock" 1M --expect echo --io-timeout 10 >"$T/s1.out" 2>&1 &&
+echo_1m "unix:$T/s-in.sock" "$T/s1.out" &&
 	pass "(4) the stdio child lets its parent reach unix://$T/echo.sock with no flag" ||
 	fail "(4) parent -> child target: $(cat "$T/s1.out")"
 broute B s-list "peer:unix://$T/s-pl.sock" "unix://$T/echo.sock"
 if wait_until 10 test -S "$T/s-pl.sock" &&
-	"$XFER" send "unix:$T/s-pl.sock" 1M --expect echo --io-timeout 10 >"$T/s2.out" 2>&1; then
+	echo_1m "unix:$T/s-pl.sock" "$T/s2.out"; then
 	pass "(4) the stdio child listens for its parent with no flag"
 else fail "(4) parent's listener on the child: $(route_line B s-list)"; fi
 broute B s-exec "unix://$T/s-ex.sock" "peer:exec:/bin/sh -c 'id > $T/pwned-stdio'"
@@ -256,11 +258,11 @@ bstart RH --link-connect "unix://$T/rlink.sock"
 wait_link_up RH 15 connect || bail "(5) README link not up: $(link_field RH connect last_error)"
 broute RH docker "tcp://127.0.0.1:$PD" "peer:unix://$T/echo.sock"
 broute RH hostapi "peer:tcp://127.0.0.1:$PA" "tcp://$API"
-"$XFER" send "tcp:127.0.0.1:$PD" 1M --expect echo --io-timeout 10 >"$T/r1.out" 2>&1 &&
+echo_1m "tcp:127.0.0.1:$PD" "$T/r1.out" &&
 	pass "(5) README: host route docker -> peer:unix://.../docker.sock relays" ||
 	fail "(5) README docker route: $(cat "$T/r1.out"); $(route_line RH docker)"
 if wait_until 10 "$XFER" wait-connect "tcp:127.0.0.1:$PA" 1 &&
-	"$XFER" send "tcp:127.0.0.1:$PA" 1M --expect echo --io-timeout 10 >"$T/r2.out" 2>&1; then
+	echo_1m "tcp:127.0.0.1:$PA" "$T/r2.out"; then
 	pass "(5) README: route hostapi listening on the guest relays to the host's service"
 else fail "(5) README hostapi route: $(cat "$T/r2.out" 2>/dev/null); $(route_line RH hostapi)"; fi
 bstop RH

@@ -742,6 +742,13 @@ flow_check(struct flow *f, const char *expect, char tx_hex[65], char rx_hex[65])
 	digest_hex(&f->rx, rx_hex);
 	if (f->failed)
 		return -1;
+	/* An early close is not an echo of nothing: everything must have gone out first. */
+	if ((strcmp(expect, "echo") == 0 || strcmp(expect, "sink") == 0) && !f->wr_closed) {
+		snprintf(f->err, sizeof f->err,
+			 "the connection ended after %" PRIu64 " bytes were sent, before all of them were",
+			 f->tx.bytes);
+		return -1;
+	}
 	if (strcmp(expect, "echo") == 0) {
 		if (f->rx.bytes != f->tx.bytes || strcmp(tx_hex, rx_hex) != 0) {
 			snprintf(f->err, sizeof f->err,
