@@ -30,6 +30,7 @@ endif
 	%reldir%/mapping.c %reldir%/mapping.h %reldir%/mapping_internal.h \
 	%reldir%/mapping_serve.c %reldir%/mapping_sync.c %reldir%/mapping_targets.c \
 	%reldir%/peer.c %reldir%/peer.h %reldir%/peer_report.c \
+	%reldir%/peer_auth.c %reldir%/peer_auth.h \
 	%reldir%/peer_policy.c %reldir%/peer_policy.h \
 	%reldir%/platform.h %reldir%/platform_net.h $(BROKER_PLATFORM_SOURCES) \
 	$(BROKER_PIDWATCH_SOURCES) %reldir%/platform_pidwatch.h %reldir%/printf_attr.h \

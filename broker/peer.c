@@ -19,6 +19,7 @@
 #include "broker/log.h"
 #include "broker/mapping_internal.h"
 #include "broker/peer.h"
+#include "broker/peer_auth.h"
 #include "broker/peer_policy.h"
 #include "broker/platform.h"
 #include "broker/route.h"
@@ -36,7 +37,8 @@ struct carrier {
 	struct peer_manager *pm;
 	enum carrier_role role;
 	char *url;
-	bool require_auth;
+	struct carrier_opts opts;      /* the link's options; opts.plugin_url goes to the plugin */
+	char auth_why[600];            /* why the last link on it needed the secret (or not), as logged */
 	struct listener *listener;     /* ROLE_LISTEN */
 	struct connector *connector;   /* ROLE_CONNECT while dialing */
 	struct event *retry;           /* ROLE_CONNECT backoff timer */
@@ -495,15 +497,38 @@ static void on_link_down(void *arg, struct link *l, const char *why)
 	}
 }
 
+static enum peer_auth_role auth_role(const struct carrier *c)
+{
+	return c->role == ROLE_LISTEN ? PEER_AUTH_LISTEN : c->role == ROLE_STDIO ? PEER_AUTH_STDIO : PEER_AUTH_CONNECT;
+}
+
 static int start_link(struct peer_manager *pm, struct carrier *c, const struct broker_stream_desc *desc, bool dialer)
 {
 	struct broker_config *cfg = &pm->b->cfg;
+	struct carrier_facts facts;
+	char path_why[512], why[600];
+	bool require_auth;
+
+	/* Who may skip the secret is decided per link, from what the kernel says about this carrier. */
+	carrier_facts_get(&facts, auth_role(c), &c->opts, desc->rfd, path_why, sizeof(path_why));
+	/* Without a usable secret the handshake itself says so, with the secret file's problem. */
+	require_auth = peer_auth_required(&facts, why, sizeof(why));
+	/* Said once per change at info (a dialer retries), so the user sees why a link wants the secret. */
+	if (strcmp(why, c->auth_why)) {
+		snprintf(c->auth_why, sizeof(c->auth_why), "%s", why);
+		log_info(TAG, "%s: %s: %s", c->url, require_auth ? "the peer must prove the shared secret" : "no secret needed",
+		         why);
+	} else {
+		log_debug(TAG, "%s: %s: %s", c->url, require_auth ? "the peer must prove the shared secret" : "no secret needed",
+		          why);
+	}
+
 	struct peer_link *pl = calloc(1, sizeof(*pl));
 	struct link_params p = {
 		.base = pm->b->base,
 		.plugins = pm->b->plugins,
 		.dialer = dialer,
-		.require_auth = c->require_auth,
+		.require_auth = require_auth,
 		.secret = pm->secret,
 		.secret_len = pm->secret_len,
 		.secret_error = pm->secret_error,
@@ -542,7 +567,8 @@ static void on_link_accept(void *arg, const struct broker_stream_desc *desc)
 	struct carrier *c = arg;
 
 	log_info(TAG, "%s: link from %s", c->url, desc->peer ? desc->peer : "a peer");
-	if (start_link(c->pm, c, desc, false) < 0)
+	int rc = start_link(c->pm, c, desc, false);
+	if (rc == -ENOMEM)
 		log_error(TAG, "%s: cannot start a link: out of memory", c->url);
 }
 
@@ -568,8 +594,10 @@ static void on_dialed(void *arg, int err, const char *reason, const struct broke
 		carrier_schedule_retry(c);
 		return;
 	}
-	if (start_link(c->pm, c, desc, true) < 0) {
-		snprintf(c->last_error, sizeof(c->last_error), "out of memory");
+	int rc = start_link(c->pm, c, desc, true);
+	if (rc < 0) {
+		if (rc == -ENOMEM)
+			snprintf(c->last_error, sizeof(c->last_error), "out of memory");
 		carrier_schedule_retry(c);
 	}
 }
@@ -579,7 +607,7 @@ static void carrier_dial(struct carrier *c)
 	char err[512];
 
 	snprintf(c->state, sizeof(c->state), "connecting");
-	if (endpoint_connect(c->pm->b->plugins, c->url, on_dialed, c, &c->connector, err, sizeof(err)) < 0) {
+	if (endpoint_connect(c->pm->b->plugins, c->opts.plugin_url, on_dialed, c, &c->connector, err, sizeof(err)) < 0) {
 		carrier_error(c, err);
 		log_warn(TAG, "%s", err);
 		carrier_schedule_retry(c);
@@ -631,41 +659,27 @@ static void carrier_schedule_retry(struct carrier *c)
 	event_add(c->retry, &tv);
 }
 
-/* Carriers private by construction may skip auth; others must prove the secret. */
-static bool carrier_requires_auth(const char *url_text, enum carrier_role role)
-{
-	struct url u;
-	const char *auth, *mode;
-	bool required = true;
-
-	if (role == ROLE_STDIO)
-		return false;
-	if (url_parse(url_text, &u, NULL, 0) < 0)
-		return true;
-	auth = url_param(&u.pub, "auth");
-	mode = url_param(&u.pub, "mode");
-	if (auth)
-		required = strcmp(auth, "none") != 0 && strcmp(auth, "optional") != 0;
-	else if (!strcmp(u.pub.scheme, "exec") || !strcmp(u.pub.scheme, "vsock"))
-		required = false;
-	else if (!strcmp(u.pub.scheme, "unix"))
-		/* Our unix listeners default to 0600: only our own user (and root) can connect. */
-		required = role == ROLE_LISTEN && mode && strtol(mode, NULL, 8) != 0600;
-	url_free(&u);
-	return required;
-}
-
-static struct carrier *carrier_add(struct peer_manager *pm, enum carrier_role role, const char *url)
+/* A carrier from the configuration; NULL with err when its URL is refused or out of memory. */
+static struct carrier *carrier_add(struct peer_manager *pm, enum carrier_role role, const char *url, char *err,
+                                   size_t errlen)
 {
 	struct carrier *c = calloc(1, sizeof(*c));
 
 	if (!c || !(c->url = strdup(url))) {
 		free(c);
+		errfmt(err, errlen, -ENOMEM, "out of memory");
 		return NULL;
 	}
 	c->pm = pm;
 	c->role = role;
-	c->require_auth = carrier_requires_auth(url, role);
+	if (carrier_opts_parse(url, role == ROLE_LISTEN ? PEER_AUTH_LISTEN : role == ROLE_STDIO ? PEER_AUTH_STDIO
+	                                                                                        : PEER_AUTH_CONNECT,
+	                       &c->opts, err, errlen) < 0) {
+		free(c->url);
+		carrier_opts_free(&c->opts);
+		free(c);
+		return NULL;
+	}
 	c->retry = evtimer_new(pm->b->base, on_retry, c);
 	c->next = pm->carriers;
 	pm->carriers = c;
@@ -698,10 +712,12 @@ int peer_start(struct peer_manager *pm)
 		log_error(TAG, "link secret: %s; links that require authentication will fail", err);
 	}
 	for (size_t i = 0; i < cfg->n_link_listen; i++) {
-		struct carrier *c = carrier_add(pm, ROLE_LISTEN, cfg->link_listen[i]);
-		if (!c)
-			return -ENOMEM;
-		rc = endpoint_listen(pm->b->plugins, c->url, on_link_accept, on_listener_lost, c, &c->listener, err,
+		struct carrier *c = carrier_add(pm, ROLE_LISTEN, cfg->link_listen[i], err, sizeof(err));
+		if (!c) {
+			log_error(TAG, "--link-listen %s", err);
+			return -EINVAL;
+		}
+		rc = endpoint_listen(pm->b->plugins, c->opts.plugin_url, on_link_accept, on_listener_lost, c, &c->listener, err,
 		                     sizeof(err));
 		if (rc < 0) {
 			log_error(TAG, "link listener %s", err);
@@ -710,18 +726,20 @@ int peer_start(struct peer_manager *pm)
 			return rc;
 		}
 		snprintf(c->state, sizeof(c->state), "listening");
-		log_info(TAG, "accepting links on %s%s", listener_address(c->listener),
-		         c->require_auth ? " (authentication required)" : "");
+		log_info(TAG, "accepting links on %s (%s)", listener_address(c->listener),
+		         peer_auth_describe(PEER_AUTH_LISTEN, &c->opts));
 	}
 	for (size_t i = 0; i < cfg->n_link_connect; i++) {
-		struct carrier *c = carrier_add(pm, ROLE_CONNECT, cfg->link_connect[i]);
-		if (!c)
-			return -ENOMEM;
-		log_info(TAG, "linking to %s%s", c->url, c->require_auth ? " (authentication required)" : "");
+		struct carrier *c = carrier_add(pm, ROLE_CONNECT, cfg->link_connect[i], err, sizeof(err));
+		if (!c) {
+			log_error(TAG, "--link-connect %s", err);
+			return -EINVAL;
+		}
+		log_info(TAG, "linking to %s (%s)", c->url, peer_auth_describe(PEER_AUTH_CONNECT, &c->opts));
 		carrier_dial(c);
 	}
 	if (cfg->link_stdio) {
-		struct carrier *c = carrier_add(pm, ROLE_STDIO, "stdio");
+		struct carrier *c = carrier_add(pm, ROLE_STDIO, "stdio", err, sizeof(err));
 		struct broker_stream_desc desc;
 		char why[256];
 		if (!c)
@@ -821,6 +839,7 @@ void peer_destroy(struct peer_manager *pm)
 		if (c->retry)
 			event_free(c->retry);
 		free(c->url);
+		carrier_opts_free(&c->opts);
 		free(c);
 	}
 	/* Links closed by peer_stop are freed by their reaper before the loop ends. */

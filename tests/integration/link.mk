@@ -12,6 +12,7 @@
 	%reldir%/link_kill.sh \
 	%reldir%/link_hostile.sh \
 	%reldir%/link_policy.sh \
+	%reldir%/link_auth.sh \
 	%reldir%/link_auth_backoff.sh \
 	%reldir%/link_vsock.sh \
 	%reldir%/link_peer_counters.sh

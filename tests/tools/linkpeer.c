@@ -31,7 +31,7 @@
  *   linkpeer hog ADDR SECS          connect, write without ever reading for SECS
  *                                   seconds (a consumer that never reads)
  *
- * ADDR: unix:PATH, unix:///PATH, tcp:HOST:PORT, tcp://HOST:PORT.
+ * ADDR: unix:PATH, unix:///PATH, unix:@NAME (abstract), tcp:HOST:PORT, tcp://HOST:PORT.
  * Options:
  *   --vmin N --vmax N   hello: versions announced (default: the version this
  *                       tree speaks, LINK_V below)
@@ -60,6 +60,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,8 +164,14 @@ static int dial(const char *addr)
 		if (strlen(rest) == 0 || strlen(rest) >= sizeof sun.sun_path)
 			die("%s: bad Unix socket path", addr);
 		memcpy(sun.sun_path, rest, strlen(rest));
+		socklen_t sl = sizeof sun;
+		if (rest[0] == '@') {
+			/* Linux abstract name, as brokerd writes it: unix:@name. */
+			sun.sun_path[0] = '\0';
+			sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(rest));
+		}
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0)
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sl) < 0)
 			die("connect %s: %s", addr, strerror(errno));
 		return fd;
 	}

@@ -7,3 +7,11 @@ TESTS += %reldir%/test_peer_policy
 	broker/errfmt.c broker/log.c $(BROKER_PLATFORM_SOURCES) $(TEST_PLATFORM_SOURCES)
 %canon_reldir%_test_peer_policy_CFLAGS = $(UNIT_CFLAGS)
 %canon_reldir%_test_peer_policy_LDADD = $(LIBEVENT_LIBS) $(LIBEVENT_THREADS_LIBS)
+
+# test_peer_auth: which links must prove the shared secret (broker/peer_auth.c).
+check_PROGRAMS += %reldir%/test_peer_auth
+TESTS += %reldir%/test_peer_auth
+%canon_reldir%_test_peer_auth_SOURCES = %reldir%/test_peer_auth.c broker/peer_auth.c broker/url.c broker/display.c \
+	broker/errfmt.c broker/log.c $(BROKER_PLATFORM_SOURCES)
+%canon_reldir%_test_peer_auth_CFLAGS = $(UNIT_CFLAGS)
+%canon_reldir%_test_peer_auth_LDADD = $(LIBEVENT_LIBS) $(LIBEVENT_THREADS_LIBS)
