@@ -562,6 +562,7 @@ static int link_collect_cb(void *arg, const struct peer_link_info *li)
 		m->opens_refused = st.opens_refused;
 		m->listens_refused = st.listens_refused;
 		m->refused_by_peer = st.refused_by_peer;
+		m->encrypted = st.encrypted;
 	} else {
 		m->peer_id = s("");
 		m->peer_host = s("");

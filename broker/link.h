@@ -51,6 +51,7 @@ struct link_params {
 	struct plugin_registry *plugins;   /* resolves OPEN targets */
 	bool dialer;                       /* we opened the carrier: our stream ids are odd */
 	bool require_auth;                 /* the peer must prove it knows the secret */
+	bool encrypt;                      /* seal every frame after the handshake; needs require_auth */
 	const uint8_t *secret;             /* NULL: we cannot prove anything */
 	size_t secret_len;
 	const char *secret_error;          /* secret NULL: why ("...: readable by others; run chmod 600 ...") */
@@ -73,6 +74,7 @@ struct link_stats {
 	const char *peer_software;
 	bool dialer;
 	bool authenticated;
+	bool encrypted;             /* frames travel in sealed records (link_crypto.h) */
 	uint32_t version;
 	int64_t up_since;           /* unix seconds, 0 before up */
 	int64_t rtt_us;             /* last PING round trip; -1 unknown */

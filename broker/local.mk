@@ -24,6 +24,7 @@ endif
 	%reldir%/http.c %reldir%/http.h \
 	%reldir%/link.c %reldir%/link.h %reldir%/link_internal.h \
 	%reldir%/link_auth.c %reldir%/link_auth.h \
+	%reldir%/link_crypto.c %reldir%/link_crypto.h \
 	%reldir%/link_frame.c %reldir%/link_frame.h \
 	%reldir%/link_stream.c \
 	%reldir%/log.c %reldir%/log.h \

@@ -529,6 +529,7 @@ static int start_link(struct peer_manager *pm, struct carrier *c, const struct b
 		.plugins = pm->b->plugins,
 		.dialer = dialer,
 		.require_auth = require_auth,
+		.encrypt = c->opts.encrypt,
 		.secret = pm->secret,
 		.secret_len = pm->secret_len,
 		.secret_error = pm->secret_error,

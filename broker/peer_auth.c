@@ -17,7 +17,7 @@
 /* The link's own URL parameters; the endpoint plugin never sees them. */
 static bool link_param(const char *key)
 {
-	return !strcmp(key, "auth");
+	return !strcmp(key, "auth") || !strcmp(key, "encrypt");
 }
 
 /* url without the link's parameters (kept as written, escapes and all). */
@@ -51,7 +51,7 @@ static char *strip_link_params(const char *url)
 int carrier_opts_parse(const char *url, enum peer_auth_role role, struct carrier_opts *o, char *err, size_t errlen)
 {
 	struct url u;
-	const char *auth;
+	const char *auth, *encrypt;
 	int rc;
 
 	memset(o, 0, sizeof(*o));
@@ -78,9 +78,21 @@ int carrier_opts_parse(const char *url, enum peer_auth_role role, struct carrier
 		goto out;
 	}
 	o->auth_required = auth != NULL;
+	/* tcp leaves the machine: sealed unless both ends opt out, in writing. */
+	encrypt = url_param(&u.pub, "encrypt");
+	if (encrypt && strcmp(u.pub.scheme, "tcp")) {
+		rc = errfmt(err, errlen, -EINVAL, "%s: ?encrypt= applies to tcp carriers only (the others do not leave "
+		            "this machine)", url);
+		goto out;
+	}
+	if (encrypt && strcmp(encrypt, "on") && strcmp(encrypt, "off")) {
+		rc = errfmt(err, errlen, -EINVAL, "%s: ?encrypt=%s: write on (the default) or off", url, encrypt);
+		goto out;
+	}
+	o->encrypt = !strcmp(u.pub.scheme, "tcp") && !(encrypt && !strcmp(encrypt, "off"));
 	o->abstract = !strcmp(u.pub.scheme, "unix") && u.pub.address[0] == '@';
 	o->address = strdup(u.pub.address);
-	o->plugin_url = auth ? strip_link_params(url) : strdup(url);
+	o->plugin_url = auth || encrypt ? strip_link_params(url) : strdup(url);
 	if (!o->address || !o->plugin_url)
 		rc = errfmt(err, errlen, -ENOMEM, "out of memory");
 out:

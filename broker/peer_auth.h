@@ -1,7 +1,7 @@
 /* peer_auth.h - which links must prove the shared secret (DESIGN.md "Trust
  * between brokers": authentication on every carrier someone else could
  * reach), decided per link from what the kernel says about the carrier,
- * and the link options a carrier URL carries (?auth=).  broker-link(7)
+ * and the link options a carrier URL carries (?auth=, ?encrypt=).  broker-link(7)
  * "Authentication" states the rules. */
 #ifndef BROKER_PEER_AUTH_H
 #define BROKER_PEER_AUTH_H
@@ -17,6 +17,7 @@ enum peer_auth_role { PEER_AUTH_LISTEN, PEER_AUTH_CONNECT, PEER_AUTH_STDIO };
 struct carrier_opts {
 	char scheme[32];
 	bool auth_required;       /* ?auth=required: every peer proves the secret */
+	bool encrypt;             /* tcp, unless ?encrypt=off: seal every frame after the handshake */
 	bool abstract;            /* unix://@name */
 	char *address;            /* the endpoint's address (a Unix path for the dial check) */
 	char *plugin_url;         /* the URL without the link's own parameters */
@@ -26,6 +27,7 @@ struct carrier_opts {
  * Parse a --link-listen / --link-connect URL.  The link's parameters are
  * taken out of the URL the plugin sees.  ?auth=none and ?auth=optional are
  * refused: whether a peer must prove the secret follows from the carrier.
+ * ?encrypt=off (tcp only) is the documented opt-in to a plaintext link.
  * 0 or -errno with err.
  */
 int carrier_opts_parse(const char *url, enum peer_auth_role role, struct carrier_opts *o, char *err, size_t errlen);

@@ -21,6 +21,11 @@
  *                                   full mapping.sync; prints the reply
  * open, routes and mapsync end with a PING ("link still up: PING answered"),
  * answer the broker's PINGs and RPCs, and keep the link for --hold-ms.
+ *   linkpeer mitm LISTEN TARGET     a man in the middle of a tcp link: accept
+ *                                   on LISTEN, dial TARGET, pass bytes both
+ *                                   ways; --flip-at N flips byte N of what the
+ *                                   dialer sends, --record FILE keeps every
+ *                                   byte seen, --ready FILE says it listens
  * Every link command prints one line per frame received ("recv HELLO ...",
  * "recv GOAWAY: reason", "recv RST stream 1: reason") and how the connection
  * ended ("closed by peer", "reset by peer" or "still open after N ms").
@@ -38,6 +43,8 @@
  *   --route-id N        open: name the broker's route N instead of a target
  *   --send TEXT         open: send TEXT on the stream, print the answer
  *   --hold-ms MS        open, routes, mapsync: keep the link MS ms (default 0)
+ *   --flip-at N         mitm: flip the low bit of byte N (from 0) dialer -> target
+ *   --record FILE       mitm: append every byte passed, both ways, to FILE
  *   --after-hello       huge, garbage: send a valid HELLO first
  *   --stream ID         unknown-stream: the stream id to use (default 1)
  *   --wait-ms MS        link commands: how long to wait for the answer (5000)
@@ -72,7 +79,7 @@
 
 /* Frame layout and types: broker/link_frame.h (kept in step by hand). */
 #define HDR 12
-#define LINK_V 2          /* LINK_VERSION_MAX */
+#define LINK_V 3          /* LINK_VERSION_MAX */
 enum {
 	F_HELLO = 1, F_AUTH = 2, F_RPC = 3, F_OPEN = 4, F_OPEN_OK = 5, F_OPEN_ERR = 6,
 	F_DATA = 7, F_WINDOW = 8, F_FIN = 9, F_RST = 10, F_PING = 11, F_PONG = 12, F_GOAWAY = 13, F_AUTH_OK = 14,
@@ -89,6 +96,8 @@ struct opts {
 	uint64_t route_id;
 	const char *send;
 	unsigned hold_ms;
+	uint64_t flip_at;
+	const char *record;
 };
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -108,6 +117,7 @@ static void usage(void) __attribute__((noreturn));
 static void usage(void)
 {
 	fputs("usage: linkpeer garbage ADDR BYTES | huge ADDR | hello ADDR | unknown-stream ADDR |\n"
+	      "       open ADDR TARGET | routes ADDR NAME=URL... | mapsync ADDR SPEC... | mitm LISTEN TARGET |\n"
 	      "       seq ADDR N BYTES | hog ADDR SECS  (options: see tests/tools/linkpeer.c)\n",
 	      stderr);
 	exit(2);
@@ -1028,6 +1038,84 @@ static int cmd_seq(int argc, char **argv)
 	return 0;
 }
 
+/* ---- a man in the middle on a tcp link ---- */
+
+/* Listen on LISTEN (tcp:HOST:PORT), and for each connection dial TARGET and
+ * pass bytes both ways; with --flip-at N, flip the low bit of byte N of
+ * what the dialer sends (in every connection); with --record FILE, append
+ * every byte seen both ways to FILE.  Ends after --timeout. */
+static int cmd_mitm(int argc, char **argv, const struct opts *o)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV | AI_PASSIVE }, *res;
+	char host[256];
+	const char *rest, *colon;
+	FILE *rec = NULL;
+	int lfd, one = 1;
+
+	if (argc < 2 || strncmp(argv[0], "tcp:", 4))
+		usage();
+	rest = argv[0] + 4;
+	if (!strncmp(rest, "//", 2))
+		rest += 2;
+	colon = strrchr(rest, ':');
+	if (!colon || (size_t)(colon - rest) >= sizeof host)
+		die("%s: want tcp:HOST:PORT", argv[0]);
+	snprintf(host, sizeof host, "%.*s", (int)(colon - rest), rest);
+	if (getaddrinfo(host, colon + 1, &hints, &res))
+		die("%s: cannot resolve", argv[0]);
+	lfd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (lfd < 0 || bind(lfd, res->ai_addr, res->ai_addrlen) < 0 || listen(lfd, 8) < 0)
+		die("listen %s: %s", argv[0], strerror(errno));
+	freeaddrinfo(res);
+	if (o->record && !(rec = fopen(o->record, "ab")))
+		die("%s: %s", o->record, strerror(errno));
+	if (o->ready) {
+		FILE *f = fopen(o->ready, "w");
+		if (f) {
+			fprintf(f, "%s\n", argv[0]);
+			fclose(f);
+		}
+	}
+	for (unsigned conn = 0;; conn++) {
+		int c = accept(lfd, NULL, NULL), s;
+		uint64_t c2s = 0;
+		int flipped = 0;
+
+		if (c < 0)
+			die("accept: %s", strerror(errno));
+		s = dial(argv[1]);
+		for (;;) {
+			struct pollfd p[2] = { { .fd = c, .events = POLLIN }, { .fd = s, .events = POLLIN } };
+			unsigned char buf[65536];
+			ssize_t n;
+			int from;
+
+			if (poll(p, 2, -1) < 0 && errno != EINTR)
+				break;
+			from = (p[0].revents & (POLLIN | POLLHUP | POLLERR)) ? 0 : 1;
+			n = recv(from ? s : c, buf, sizeof buf, 0);
+			if (n <= 0)
+				break;
+			if (from == 0) {
+				if (o->flip_at && !flipped && c2s + (uint64_t)n > o->flip_at) {
+					buf[o->flip_at - c2s] ^= 1;
+					flipped = 1;
+					printf("connection %u: flipped byte %" PRIu64 " on its way to %s\n", conn, o->flip_at, argv[1]);
+				}
+				c2s += (uint64_t)n;
+			}
+			if (rec)
+				fwrite(buf, 1, (size_t)n, rec), fflush(rec);
+			if (write_all(from ? c : s, buf, (size_t)n) < 0)
+				break;
+		}
+		close(c);
+		close(s);
+	}
+	return 0;
+}
+
 static int cmd_hog(int argc, char **argv, const struct opts *o)
 {
 	static unsigned char buf[65536];
@@ -1106,6 +1194,10 @@ int main(int argc, char **argv)
 			o.send = VAL();
 		else if (!strcmp(a, "--hold-ms"))
 			o.hold_ms = (unsigned)num(VAL(), a);
+		else if (!strcmp(a, "--flip-at"))
+			o.flip_at = num(VAL(), a);
+		else if (!strcmp(a, "--record"))
+			o.record = VAL();
 		else if (!strncmp(a, "--", 2))
 			usage();
 		else if (npos < (int)(sizeof pos / sizeof pos[0]))
@@ -1122,6 +1214,8 @@ int main(int argc, char **argv)
 		return cmd_seq(npos, pos);
 	if (!strcmp(argv[1], "hog"))
 		return cmd_hog(npos, pos, &o);
+	if (!strcmp(argv[1], "mitm"))
+		return cmd_mitm(npos, pos, &o);
 	if (!strcmp(argv[1], "open") || !strcmp(argv[1], "routes") || !strcmp(argv[1], "mapsync"))
 		return peer_cmd(argv[1], npos, pos, &o);
 	return link_cmd(argv[1], npos, pos, &o);

@@ -15,3 +15,11 @@ TESTS += %reldir%/test_peer_auth
 	broker/errfmt.c broker/log.c $(BROKER_PLATFORM_SOURCES)
 %canon_reldir%_test_peer_auth_CFLAGS = $(UNIT_CFLAGS)
 %canon_reldir%_test_peer_auth_LDADD = $(LIBEVENT_LIBS) $(LIBEVENT_THREADS_LIBS)
+
+# test_link_crypto: the link's sealed records and handshake proofs (broker/link_crypto.c, link_auth.c).
+check_PROGRAMS += %reldir%/test_link_crypto
+TESTS += %reldir%/test_link_crypto
+%canon_reldir%_test_link_crypto_SOURCES = %reldir%/test_link_crypto.c broker/link_crypto.c broker/link_auth.c \
+	broker/errfmt.c $(BROKER_PLATFORM_SOURCES) broker/log.c broker/display.c
+%canon_reldir%_test_link_crypto_CFLAGS = $(UNIT_CFLAGS) $(SODIUM_CFLAGS)
+%canon_reldir%_test_link_crypto_LDADD = $(SODIUM_LIBS) $(LIBEVENT_LIBS) $(LIBEVENT_THREADS_LIBS)
