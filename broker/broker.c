@@ -19,6 +19,7 @@
 #include "broker/log.h"
 #include "broker/mapping.h"
 #include "broker/peer.h"
+#include "broker/peer_policy.h"
 #include "broker/platform.h"
 #include "broker/platform_pidwatch.h"
 #include "broker/plugins.h"
@@ -53,6 +54,11 @@ int broker_init(struct broker *b, int argc, char **argv)
 	if (!b->db_path || !b->ctl_url)
 		return -ENOMEM;
 
+	rc = peer_policy_new(&b->cfg, &b->policy, err, sizeof(err));
+	if (rc < 0) {
+		log_error(TAG, "%s", err);
+		return rc;
+	}
 	rc = store_open(b->db_path, &b->store, err, sizeof(err));
 	if (rc < 0) {
 		log_error(TAG, "state: %s", err);
@@ -180,11 +186,20 @@ void broker_shutdown(struct broker *b, const char *why)
 
 int broker_reload(struct broker *b, char *err, size_t errlen)
 {
+	struct peer_policy *policy = NULL;
 	int rc = config_reload(&b->cfg, b->argc, b->argv, err, errlen);
 
 	if (rc < 0) {
 		log_error(TAG, "reload: keeping the running configuration: %s", err);
 		return rc;
+	}
+	/* New patterns apply to the next OPEN and the next listen request; what is open stays. */
+	if (peer_policy_new(&b->cfg, &policy, err, errlen) < 0) {
+		log_error(TAG, "reload: keeping the peer policy in effect: %s", err);
+	} else {
+		peer_policy_set_name(policy, peer_broker_id(b->peer));
+		peer_policy_free(b->policy);
+		b->policy = policy;
 	}
 	log_configure(b->cfg.log_level, b->cfg.log_format);
 	int failures = plugins_reload_all(b->plugins) < 0;
@@ -307,6 +322,7 @@ void broker_fini(struct broker *b)
 		plugins_destroy(b->plugins);
 	}
 	store_close(b->store);
+	peer_policy_free(b->policy);
 	platform_signals_stop(b->signals);
 	if (b->drain_timer)
 		event_free(b->drain_timer);

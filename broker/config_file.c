@@ -164,7 +164,7 @@ static int key_list(const char *key)
 static bool setting_is_number(int s)
 {
 	return s == S_DRAIN_TIMEOUT || s == S_LINK_KEEPALIVE || s == S_LINK_TIMEOUT || s == S_LINK_BACKOFF_MAX ||
-	       s == S_PARENT_PID;
+	       s == S_PARENT_PID || s == S_PEER_MAX_ROUTES;
 }
 
 /*
@@ -262,7 +262,8 @@ int config_read_file(const char *path, bool explicit, struct file_layer *fl, cha
 			              "%s: unknown key \"%s\" (known: runtime_dir, state_dir, plugin_dirs, log_level, "
 			              "log_format, http_listen, drain_timeout, link_listen, link_connect, link_stdio, "
 			              "link_secret, link_keepalive, link_timeout, link_backoff_max, parent_pid, "
-			              "mapping_bind, mapping_allow_privileged, watch, routes, plugins, and the limits "
+			              "mapping_bind, mapping_allow_privileged, mapping_ports, peer_allow_connect, "
+			              "peer_allow_listen, peer_max_routes, watch, routes, plugins, and the limits "
 			              "link_max_*, link_rpc_timeout, mapping_max_*, http_max_*)",
 			              path, key);
 		}

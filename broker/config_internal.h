@@ -35,6 +35,8 @@ enum setting {
 	S_PARENT_PID,
 	S_MAPPING_BIND,
 	S_MAPPING_PRIVILEGED,
+	S_MAPPING_PORTS,
+	S_PEER_MAX_ROUTES,
 	S_COUNT
 };
 
@@ -44,6 +46,8 @@ enum list_setting {
 	L_LINK_LISTEN,
 	L_LINK_CONNECT,
 	L_WATCH,
+	L_PEER_ALLOW_CONNECT,
+	L_PEER_ALLOW_LISTEN,
 	L_COUNT
 };
 
@@ -70,6 +74,10 @@ enum {
 	OPT_MAPPING_BIND,
 	OPT_MAPPING_PRIVILEGED,
 	OPT_WATCH,
+	OPT_PEER_ALLOW_CONNECT,
+	OPT_PEER_ALLOW_LISTEN,
+	OPT_PEER_MAX_ROUTES,
+	OPT_MAPPING_PORTS,
 };
 
 struct setting_desc {
@@ -97,6 +105,8 @@ extern const struct list_desc config_lists[L_COUNT];
 #define DEFAULT_LINK_KEEPALIVE 5
 #define DEFAULT_LINK_TIMEOUT 15
 #define DEFAULT_LINK_BACKOFF_MAX 30
+#define DEFAULT_PEER_MAX_ROUTES 64
+#define MAX_PEER_MAX_ROUTES 4096
 
 
 /* Room for the limits of config_limits.c in a layer (checked at start). */

@@ -122,6 +122,7 @@ static void route_msg_free(Broker__Control__Route *r)
 	free(r->connect);
 	free(r->state);
 	free(r->listen_address);
+	free(r->owner);
 	free(r);
 }
 
@@ -137,7 +138,8 @@ static Broker__Control__Route *route_msg_new(const struct route_info *ri)
 	r->connect = strdup(s(ri->connect));
 	r->state = strdup(s(ri->state));
 	r->listen_address = strdup(s(ri->listen_address));
-	if (!r->name || !r->listen || !r->connect || !r->state || !r->listen_address) {
+	r->owner = strdup(s(ri->owner));
+	if (!r->name || !r->listen || !r->connect || !r->state || !r->listen_address || !r->owner) {
 		route_msg_free(r);
 		return NULL;
 	}
@@ -164,7 +166,7 @@ static int route_collect_cb(void *arg, const struct route_info *ri)
 	struct route_collect *rc = arg;
 	Broker__Control__Route *r;
 
-	if (rc->only && strcmp(rc->only, s(ri->name)) != 0)
+	if (rc->only && (strcmp(rc->only, s(ri->name)) != 0 || ri->owner))
 		return 0;
 	if (rc->n == rc->cap) {
 		size_t cap = rc->cap ? rc->cap * 2 : 8;
@@ -664,6 +666,10 @@ static int link_collect_cb(void *arg, const struct peer_link_info *li)
 		m->streams_open = st.streams_open;
 		m->streams_total = st.streams_total;
 		m->protocol_errors = st.protocol_errors;
+		m->opens_refused = st.opens_refused;
+		m->listens_refused = st.listens_refused;
+		m->refused_by_peer = st.refused_by_peer;
+		m->encrypted = st.encrypted;
 	} else {
 		m->peer_id = s("");
 		m->peer_host = s("");

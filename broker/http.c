@@ -181,6 +181,9 @@ static int link_metric_cb(void *arg, const struct peer_link_info *li)
 	case 3: v = st.streams_open; break;
 	case 4: v = st.streams_total; break;
 	case 5: v = st.protocol_errors; break;
+	case 8: v = st.opens_refused; break;
+	case 9: v = st.listens_refused; break;
+	case 10: v = st.refused_by_peer; break;
 	default: v = st.rtt_us > 0 ? (uint64_t)st.rtt_us : 0; break;
 	}
 out:
@@ -203,6 +206,10 @@ static void link_metrics(struct evbuffer *f, struct peer_manager *pm)
 		{ "broker_link_protocol_errors_total", "counter", "Protocol errors seen on the link." },
 		{ "broker_link_rtt_microseconds", "gauge", "Last PING round trip." },
 		{ "broker_link_reconnects_total", "counter", "Times a dialed carrier was dialed again." },
+		{ "broker_link_peer_opens_refused_total", "counter", "The peer's OPENs this broker's policy refused." },
+		{ "broker_link_peer_listens_refused_total", "counter",
+		  "The peer's listen requests this broker's policy refused." },
+		{ "broker_link_refused_by_peer_total", "counter", "Our OPENs and listen requests the peer refused." },
 	};
 	for (int i = 0; i < (int)(sizeof(m) / sizeof(m[0])); i++) {
 		struct link_metric_ctx c = { f, m[i].name, i };

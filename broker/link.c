@@ -14,6 +14,7 @@
 
 #include "broker/errfmt.h"
 #include "broker/link_auth.h"
+#include "broker/link_crypto.h"
 #include "broker/link_internal.h"
 #include "broker/log.h"
 #include "broker/platform.h"
@@ -56,6 +57,14 @@ void *link_rpc_context(const struct link *l)
 	return l->p.rpc_ctx;
 }
 
+void link_count_refusal(struct link *l, enum link_refusal what)
+{
+	if (what == LINK_REFUSED_LISTEN)
+		l->stats.listens_refused++;
+	else
+		l->stats.refused_by_peer++;
+}
+
 /* ------------------------------------------------------------ teardown */
 
 static void link_free(struct link *l)
@@ -86,6 +95,15 @@ static void link_free(struct link *l)
 		evbuffer_free(l->in);
 	if (l->out)
 		evbuffer_free(l->out);
+	if (l->wire_in)
+		evbuffer_free(l->wire_in);
+	if (l->wire_out)
+		evbuffer_free(l->wire_out);
+	if (l->crypto) {
+		link_crypto_wipe(l->crypto);
+		free(l->crypto);
+	}
+	free(l->hello_sent);
 	free(l->carrier);
 	free(l->broker_id);
 	free(l->peer_id);
@@ -132,6 +150,8 @@ static void link_fail_calls(struct link *l)
 	}
 }
 
+static void link_write_once(struct link *l);
+
 static void link_shutdown(struct link *l, const char *why, bool say_goaway)
 {
 	struct timeval now = { 0, 0 };
@@ -142,7 +162,7 @@ static void link_shutdown(struct link *l, const char *why, bool say_goaway)
 	if (say_goaway && l->wfd != BROKER_FD_NONE) {
 		/* Best effort: one non-blocking attempt so the peer can log why. */
 		link_send(l, LINK_GOAWAY, 0, why, strlen(why));
-		platform_write_buffer(l->wfd, l->out, evbuffer_get_length(l->out));
+		link_write_once(l);
 	}
 	l->state = LINK_CLOSED;
 	event_del(l->rev);
@@ -209,12 +229,83 @@ void link_log_limited(struct link *l, enum broker_log_level level, const char *f
 
 static bool link_process_input(struct link *l);
 
+static bool tx_sealed(const struct link *l)
+{
+	return l->crypto && l->crypto->tx_on;
+}
+
+/*
+ * The bytes the carrier gets next: wire_out while it holds anything (the
+ * plaintext handshake moved there at the switch, or sealed records), else
+ * a plaintext link's output, else a few records sealed from it.  Sealing
+ * only once wire_out is empty leaves the queue in l->out, where the stream
+ * pump measures it, so backpressure works the same sealed or not.
+ */
+static struct evbuffer *link_next_output(struct link *l, int *rc)
+{
+	*rc = 0;
+	if (evbuffer_get_length(l->wire_out) > 0)
+		return l->wire_out;
+	if (!tx_sealed(l))
+		return l->out;
+	for (int i = 0; i < 4 && evbuffer_get_length(l->out) > 0; i++)
+		if ((*rc = link_crypto_seal(&l->crypto->tx, l->out, LINK_RECORD_MAX, l->wire_out)) < 0)
+			return NULL;
+	return l->wire_out;
+}
+
+/* One non-blocking write of what is queued (a GOAWAY on the way out), sealed if the link is. */
+static void link_write_once(struct link *l)
+{
+	for (int i = 0; tx_sealed(l) && i < 16 && evbuffer_get_length(l->out) > 0; i++)
+		if (link_crypto_seal(&l->crypto->tx, l->out, LINK_RECORD_MAX, l->wire_out) < 0)
+			break;
+	if (evbuffer_get_length(l->wire_out) > 0)
+		platform_write_buffer(l->wfd, l->wire_out, evbuffer_get_length(l->wire_out));
+	if (!tx_sealed(l) && evbuffer_get_length(l->wire_out) == 0)
+		platform_write_buffer(l->wfd, l->out, evbuffer_get_length(l->out));
+}
+
+/* Where bytes read from the carrier go: sealed records wait in wire_in to be opened. */
+static struct evbuffer *link_read_target(struct link *l)
+{
+	return l->crypto && l->crypto->rx_on ? l->wire_in : l->in;
+}
+
+/*
+ * On a sealed link, open the complete records read so far into l->in.
+ * 0, or <0 and the link is shut: a record out of bounds is a protocol
+ * error, one that does not verify drops the link as tampered with.
+ */
+static int link_open_records(struct link *l)
+{
+	char why[200];
+	int rc;
+
+	if (!l->crypto || !l->crypto->rx_on)
+		return 0;
+	rc = link_crypto_open(&l->crypto->rx, l->wire_in, l->in, why, sizeof(why));
+	if (rc == -EBADMSG) {
+		l->stats.protocol_errors++;
+		log_warn(TAG, "%s: integrity check failed on the link from peer %s: %s; dropping the link", l->carrier,
+		         l->peer_id ? l->peer_id : "?", why);
+		link_shutdown(l, "integrity check failed (a sealed record does not verify)", true);
+		return rc;
+	}
+	if (rc < 0) {
+		link_protocol_error(l, "%s", why);
+		return rc;
+	}
+	return 0;
+}
+
 /* After a failed write: take whatever the peer sent last (a GOAWAY) so its reason is kept. */
 static void link_drain_goaway(struct link *l)
 {
 	for (int i = 0; i < 4 && l->state != LINK_CLOSED; i++) {
 		struct evbuffer_iovec vec[2];
-		int nvec = evbuffer_reserve_space(l->in, RELAY_READ_RESERVE, vec, 2);
+		struct evbuffer *into = link_read_target(l);
+		int nvec = evbuffer_reserve_space(into, RELAY_READ_RESERVE, vec, 2);
 		ssize_t n;
 
 		if (nvec < 0)
@@ -228,17 +319,27 @@ static void link_drain_goaway(struct link *l)
 				vec[v].iov_len = left;
 			left -= vec[v].iov_len;
 		}
-		evbuffer_commit_space(l->in, vec, nvec);
+		evbuffer_commit_space(into, vec, nvec);
 		l->stats.bytes_received += (uint64_t)n;
+		if (link_open_records(l) < 0)
+			return;
 		link_process_input(l);
 	}
 }
 
-/* Write l->out until it is empty (0), the carrier is full (-EAGAIN) or fails (the link is shut). */
+/* Write the output until it is empty (0), the carrier is full (-EAGAIN) or fails (the link is shut). */
 static int link_write_out(struct link *l)
 {
-	while (evbuffer_get_length(l->out) > 0) {
-		ssize_t n = platform_write_buffer(l->wfd, l->out, 4 * LINK_MAX_DATA);
+	for (;;) {
+		int rc;
+		struct evbuffer *b = link_next_output(l, &rc);
+		if (!b) {
+			link_shutdown(l, "out of memory sealing a record", false);
+			return rc;
+		}
+		if (evbuffer_get_length(b) == 0)
+			return 0;
+		ssize_t n = platform_write_buffer(l->wfd, b, 4 * LINK_MAX_DATA);
 		if (n == -EAGAIN || n == 0)
 			return -EAGAIN;
 		if (n < 0) {
@@ -254,7 +355,6 @@ static int link_write_out(struct link *l)
 		}
 		l->stats.bytes_sent += (uint64_t)n;
 	}
-	return 0;
 }
 
 /*
@@ -286,7 +386,7 @@ void link_flush(struct link *l)
 	}
 	l->flushing = false;
 	if (l->state != LINK_CLOSED) {
-		if (evbuffer_get_length(l->out) > 0 || link_streams_runnable(l))
+		if (evbuffer_get_length(l->out) > 0 || evbuffer_get_length(l->wire_out) > 0 || link_streams_runnable(l))
 			event_add(l->wev, NULL);
 		else
 			event_del(l->wev);
@@ -407,6 +507,8 @@ static void link_send_hello(struct link *l)
 {
 	Broker__Link__Hello hello = BROKER__LINK__HELLO__INIT;
 	char host[256] = "";
+	uint8_t *buf;
+	size_t len;
 
 	gethostname(host, sizeof(host) - 1);
 	hello.version_min = LINK_VERSION_MIN;
@@ -418,7 +520,38 @@ static void link_send_hello(struct link *l)
 	hello.nonce.data = l->nonce;
 	hello.nonce.len = sizeof(l->nonce);
 	hello.auth_required = l->p.require_auth;
-	link_send_message(l, LINK_HELLO, &hello.base);
+	hello.encrypt = l->p.encrypt;
+	hello.aes256gcm = l->p.encrypt && link_crypto_aes_available();
+	/* Kept as sent: the transcript covers these exact bytes. */
+	if (rpc_pack_message(&hello.base, &buf, &len) < 0) {
+		link_shutdown(l, "out of memory", false);
+		return;
+	}
+	link_send(l, LINK_HELLO, 0, buf, len);
+	l->hello_sent = buf;
+	l->hello_sent_len = len;
+}
+
+/*
+ * After our AUTH_OK (the last plaintext frame we send), everything we send
+ * is sealed; what is queued up to here goes out plain first.
+ */
+static void link_seal_tx(struct link *l)
+{
+	if (!l->crypto || l->crypto->tx_on)
+		return;
+	evbuffer_add_buffer(l->wire_out, l->out);
+	l->crypto->tx_on = true;
+}
+
+/* After the peer's AUTH_OK, every byte it sends is sealed: the rest of l->in too. */
+static void link_seal_rx(struct link *l)
+{
+	if (!l->crypto || l->crypto->rx_on)
+		return;
+	evbuffer_add_buffer(l->wire_in, l->in);
+	l->crypto->rx_on = true;
+	link_open_records(l);
 }
 
 static void link_maybe_up(struct link *l)
@@ -429,8 +562,10 @@ static void link_maybe_up(struct link *l)
 		return;
 	l->state = LINK_UP;
 	l->up_since = time(NULL);
-	log_info(TAG, "%s: up: peer %s (%s, %s), protocol %u%s", l->carrier, l->peer_id, l->peer_host,
-	         l->peer_software, l->version, l->p.require_auth ? ", authenticated" : "");
+	log_info(TAG, "%s: up: peer %s (%s, %s), protocol %u%s%s%s%s", l->carrier, l->peer_id, l->peer_host,
+	         l->peer_software, l->version, l->p.require_auth ? ", authenticated" : "",
+	         l->crypto ? ", encrypted (" : "", l->crypto ? link_aead_name(l->crypto->tx.aead) : "",
+	         l->crypto ? ")" : "");
 	if (l->p.cb.up)
 		l->p.cb.up(l->p.cb_arg, l);
 }
@@ -490,6 +625,23 @@ static void link_on_hello(struct link *l, const uint8_t *payload, size_t len)
 			return;
 		}
 	}
+	/* Both ends seal a tcp link, or neither: no silent downgrade, no half-sealed link. */
+	if (hello->encrypt != l->p.encrypt) {
+		char why[300];
+		snprintf(why, sizeof(why), "encryption mismatch: %s; both ends of a tcp link must agree (give both "
+		         "?encrypt=off, or neither)", l->p.encrypt ? "we seal this link and the peer does not (it runs with "
+		         "?encrypt=off, or is not on tcp)" : "the peer seals this link and we do not (we run with "
+		         "?encrypt=off, or are not on tcp)");
+		broker__link__hello__free_unpacked(hello, NULL);
+		log_warn(TAG, "%s: %s; dropping the link", l->carrier, why);
+		link_shutdown(l, why, true);
+		return;
+	}
+	if (hello->encrypt && (!hello->auth_required || !l->p.require_auth)) {
+		broker__link__hello__free_unpacked(hello, NULL);
+		link_protocol_error(l, "HELLO asks for encryption without authentication both ways");
+		return;
+	}
 	l->version = common;
 	memcpy(l->peer_nonce, hello->nonce.data, sizeof(l->peer_nonce));
 	l->peer_id = dup_or_empty(hello->broker_id);
@@ -497,8 +649,15 @@ static void link_on_hello(struct link *l, const uint8_t *payload, size_t len)
 	l->peer_software = dup_or_empty(hello->software);
 	l->peer_wants_auth = hello->auth_required;
 	l->hello_received = true;
+	/* AES-256-GCM when both have the hardware for it (the transcript binds what each offered). */
+	enum link_aead aead = hello->aes256gcm && l->p.encrypt && link_crypto_aes_available() ? LINK_AEAD_AES256GCM
+	                                                                                      : LINK_AEAD_CHACHA20POLY1305;
 	broker__link__hello__free_unpacked(hello, NULL);
-
+	/* The transcript: both HELLOs as sent, the dialer's first. */
+	if (l->p.dialer)
+		link_transcript(l->hello_sent, l->hello_sent_len, payload, len, l->transcript);
+	else
+		link_transcript(payload, len, l->hello_sent, l->hello_sent_len, l->transcript);
 	if (l->peer_wants_auth) {
 		Broker__Link__Auth auth = BROKER__LINK__AUTH__INIT;
 		uint8_t proof[LINK_PROOF_SIZE];
@@ -512,13 +671,21 @@ static void link_on_hello(struct link *l, const uint8_t *payload, size_t len)
 			link_shutdown(l, why, true);
 			return;
 		}
-		link_auth_proof(l->p.secret, l->p.secret_len, l->p.dialer, l->peer_nonce, l->nonce, l->broker_id,
-		                proof);
+		link_auth_proof(l->p.secret, l->p.secret_len, l->p.dialer, l->transcript, proof);
 		auth.proof.data = proof;
 		auth.proof.len = sizeof(proof);
 		link_send_message(l, LINK_AUTH, &auth.base);
 		l->auth_sent = true;
 		link_flush(l);
+	}
+	if (l->p.encrypt) {
+		/* Both sides required auth (checked above), so the peer wanted our proof: we have the secret. */
+		if (!l->p.secret || !(l->crypto = calloc(1, sizeof(*l->crypto)))) {
+			link_shutdown(l, l->p.secret ? "out of memory" : "cannot seal the link: we have no secret", true);
+			return;
+		}
+		link_crypto_keys(l->p.secret, l->p.secret_len, l->p.dialer ? l->nonce : l->peer_nonce,
+		                 l->p.dialer ? l->peer_nonce : l->nonce, l->transcript, l->p.dialer, aead, l->crypto);
 	}
 	link_maybe_up(l);
 }
@@ -537,8 +704,8 @@ static void link_on_auth(struct link *l, const uint8_t *payload, size_t len)
 		link_protocol_error(l, "AUTH does not decode");
 		return;
 	}
-	ok = l->p.secret && link_auth_verify(l->p.secret, l->p.secret_len, !l->p.dialer, l->nonce, l->peer_nonce,
-	                                     l->peer_id, auth->proof.data, auth->proof.len);
+	ok = l->p.secret && link_auth_verify(l->p.secret, l->p.secret_len, !l->p.dialer, l->transcript,
+	                                     auth->proof.data, auth->proof.len);
 	broker__link__auth__free_unpacked(auth, NULL);
 	if (!ok && !l->p.secret) {
 		char why[1200];
@@ -558,6 +725,7 @@ static void link_on_auth(struct link *l, const uint8_t *payload, size_t len)
 	l->auth_ok = true;
 	/* Tell the prover, so it goes up only once it is accepted (and backs off when not). */
 	link_send(l, LINK_AUTH_OK, 0, NULL, 0);
+	link_seal_tx(l);
 	link_flush(l);
 	link_maybe_up(l);
 }
@@ -713,6 +881,10 @@ static void link_on_control(struct link *l, const struct link_frame_header *h, c
 			return;
 		}
 		l->auth_accepted = true;
+		/* The peer's last plaintext frame: what follows it is sealed, in this very read too. */
+		link_seal_rx(l);
+		if (l->state == LINK_CLOSED)
+			return;
 		link_maybe_up(l);
 		return;
 	}
@@ -824,7 +996,9 @@ static void link_read_cb(evutil_socket_t fd, short what, void *arg)
 	for (int i = 0; i < LINK_READS_PER_EVENT && l->state != LINK_CLOSED; i++) {
 		struct evbuffer_iovec vec[2];
 		size_t asked = 0, left;
-		int nvec = evbuffer_reserve_space(l->in, RELAY_READ_RESERVE, vec, 2);
+		/* Asked each time: the peer's AUTH_OK switches the link to sealed records mid-loop. */
+		struct evbuffer *into = link_read_target(l);
+		int nvec = evbuffer_reserve_space(into, RELAY_READ_RESERVE, vec, 2);
 		ssize_t n;
 
 		if (nvec < 0) {
@@ -852,8 +1026,10 @@ static void link_read_cb(evutil_socket_t fd, short what, void *arg)
 				vec[v].iov_len = left;
 			left -= vec[v].iov_len;
 		}
-		evbuffer_commit_space(l->in, vec, nvec);
+		evbuffer_commit_space(into, vec, nvec);
 		l->stats.bytes_received += (uint64_t)n;
+		if (link_open_records(l) < 0)
+			break;
 		link_input_turn(l);
 		if (l->input_backlog || (size_t)n < asked)
 			break;
@@ -930,6 +1106,8 @@ int link_new(const struct link_params *p, const struct broker_stream_desc *carri
 	l->last_rx_us = link_now_us();
 	l->in = evbuffer_new();
 	l->out = evbuffer_new();
+	l->wire_in = evbuffer_new();
+	l->wire_out = evbuffer_new();
 	l->rev = event_new(p->base, l->rfd, EV_READ | EV_PERSIST, link_read_cb, l);
 	l->wev = event_new(p->base, l->wfd, EV_WRITE | EV_PERSIST, link_write_cb, l);
 	l->keepalive = event_new(p->base, -1, EV_PERSIST, link_keepalive_cb, l);
@@ -938,8 +1116,8 @@ int link_new(const struct link_params *p, const struct broker_stream_desc *carri
 	l->rpc_timer = evtimer_new(p->base, link_rpc_timer_cb, l);
 	l->overflow_ev = event_new(p->base, -1, 0, link_overflow_cb, l);
 	l->resume = event_new(p->base, -1, 0, link_resume_cb, l);
-	if (!l->carrier || !l->broker_id || !l->in || !l->out || !l->rev || !l->wev || !l->keepalive ||
-	    !l->reaper || !l->flush_ev || !l->rpc_timer || !l->overflow_ev || !l->resume ||
+	if (!l->carrier || !l->broker_id || !l->in || !l->out || !l->wire_in || !l->wire_out || !l->rev || !l->wev ||
+	    !l->keepalive || !l->reaper || !l->flush_ev || !l->rpc_timer || !l->overflow_ev || !l->resume ||
 	    platform_fd_prepare(l->rfd) < 0 || (l->wfd != l->rfd && platform_fd_prepare(l->wfd) < 0)) {
 		link_close_carrier(l);
 		link_free(l);
@@ -979,6 +1157,7 @@ void link_get_stats(const struct link *l, struct link_stats *st)
 	st->peer_software = l->peer_software ? l->peer_software : "";
 	st->dialer = l->p.dialer;
 	st->authenticated = l->p.require_auth && l->auth_ok;
+	st->encrypted = l->crypto && l->crypto->tx_on && l->crypto->rx_on;
 	st->version = l->version;
 	st->up_since = l->state == LINK_UP ? l->up_since : 0;
 	st->rtt_us = l->rtt_us;

@@ -12,9 +12,16 @@
  */
 #define LINK_HEADER_SIZE 12
 
-/* Protocol versions this build speaks (HELLO negotiates the highest common one). */
-#define LINK_VERSION_MIN 1
-#define LINK_VERSION_MAX 1
+/*
+ * Protocol versions this build speaks (HELLO negotiates the highest common
+ * one).  Version 2: a stream to the receiver's own route is opened by its
+ * id (Open.route_id, PeerRoute.id), and the receiver decides what an OPEN
+ * may reach.  Version 3: proofs bind the transcript of both HELLOs, and a
+ * link both sides mark `encrypt` (tcp) seals every frame after the
+ * handshake (link_crypto.h).  Older peers are not spoken to.
+ */
+#define LINK_VERSION_MIN 3
+#define LINK_VERSION_MAX 3
 
 /* Payload limits: DATA carries at most 64 KiB; RPC bodies (mapping syncs) may be large. */
 #define LINK_MAX_DATA (64u * 1024)

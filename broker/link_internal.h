@@ -80,6 +80,14 @@ struct link {
 	uint32_t version;
 	char *peer_id, *peer_host, *peer_software;
 	bool peer_wants_auth;
+	uint8_t *hello_sent;          /* our HELLO payload, for the transcript */
+	size_t hello_sent_len;
+	uint8_t transcript[32];       /* of both HELLOs (link_transcript), once the peer's arrived */
+
+	/* record layer (link_crypto.c): NULL for a plaintext link */
+	struct link_crypto *crypto;
+	struct evbuffer *wire_in;     /* sealed bytes read, not yet opened */
+	struct evbuffer *wire_out;    /* bytes ready for the carrier: sealed records, or the plaintext handshake */
 
 	/* streams */
 	struct link_stream **buckets;

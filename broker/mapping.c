@@ -138,6 +138,7 @@ struct mapping_group *group_get(struct mapping_table *mt, enum mapping_origin or
 
 void mapping_free(struct mapping *m)
 {
+	free(m->targets);
 	for (size_t i = 0; i < m->nconnect; i++)
 		free(m->connect[i]);
 	free(m->connect);
@@ -265,6 +266,9 @@ static void port_index_add(struct mapping_table *mt, struct mapping *m)
 
 	m->pnext = mt->ports[b];
 	mt->ports[b] = m;
+	if (mapping_targets_add(mt, m) < 0)
+		log_warn(TAG, "out of memory indexing %s port %u: the peer cannot open it", mapping_proto_name(m->proto),
+		         m->host_port);
 }
 
 static void port_index_remove(struct mapping_table *mt, struct mapping *m)
@@ -275,6 +279,7 @@ static void port_index_remove(struct mapping_table *mt, struct mapping *m)
 		pp = &(*pp)->pnext;
 	if (*pp)
 		*pp = m->pnext;
+	mapping_targets_remove(mt, m);
 }
 
 /* Who, among active local mappings of other owners, holds what m wants? */

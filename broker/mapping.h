@@ -62,6 +62,13 @@ void mappings_link_up(struct mapping_table *mt, struct link *l);
 /* The link went down: peer mappings stay listening (and refuse) until it is back. */
 void mappings_link_down(struct mapping_table *mt);
 
+/*
+ * Is target (an endpoint URL, tcp://HOST:PORT or udp://HOST:PORT) the
+ * guest side of a mapping we reported to the peer?  Then the peer may
+ * open it (DESIGN.md "Trust between brokers").
+ */
+bool mappings_reported_target(struct mapping_table *mt, const char *target);
+
 /* ---- listing ---- */
 
 int mappings_foreach(struct mapping_table *mt, int (*fn)(void *arg, const struct mapping_info *mi), void *arg);

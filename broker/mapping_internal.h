@@ -9,10 +9,19 @@
 
 #define MAPPING_SOURCE_MANUAL "manual"
 #define PORT_BUCKETS 4096
+#define TARGET_BUCKETS 4096
 
 struct route;
 struct udp_forward;
 struct event;
+struct mapping;
+
+/* One connect address of a local mapping, indexed: the peer may open it (mapping_targets.c). */
+struct mapping_target {
+	struct mapping_target *next;
+	struct mapping *m;
+	size_t i;                     /* m->connect[i] */
+};
 
 struct mapping_slot;
 
@@ -28,6 +37,7 @@ struct mapping {
 	char state[1024];
 	uint64_t seq;                 /* arrival order: the first comer wins a conflict */
 	/* local side */
+	struct mapping_target *targets;   /* nconnect entries in the target index */
 	bool conflict;
 	bool shadowed;                /* a yielding source's, under another watcher's mapping: hidden */
 	bool exported_once;
@@ -84,6 +94,7 @@ struct mapping_table {
 	struct mapping_slot **slots;
 	size_t nslot_buckets, nslots;
 	bool destroying;              /* no conflict hand-overs while tearing down */
+	struct mapping_target *target_index[TARGET_BUCKETS];  /* local mappings by connect address */
 	uint64_t seq;
 	uint64_t resync_mark;
 	mapping_event_fn on_event;
@@ -114,6 +125,10 @@ void mapping_emit(struct mapping_table *mt, const struct mapping_group *g, const
 /* Set an announced mapping's state; a change is published as mapping.state. */
 void mapping_set_state(struct mapping_table *mt, const struct mapping_group *g, struct mapping *m, const char *fmt, ...)
 	BROKER_PRINTF(4, 5);
+
+/* mapping_targets.c: index a local mapping's connect addresses (after it joined its group) or drop them. */
+int mapping_targets_add(struct mapping_table *mt, struct mapping *m);
+void mapping_targets_remove(struct mapping_table *mt, struct mapping *m);
 
 /* mapping_sync.c */
 int mapping_sync_init(struct mapping_table *mt);

@@ -10,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <event2/util.h>
 
 #include "broker/broker.h"
 #include "broker/display.h"
 #include "broker/log.h"
 #include "broker/mapping_internal.h"
+#include "broker/peer_policy.h"
 #include "broker/route.h"
 #include "broker/store.h"
 #include "broker/udp_forward.h"
@@ -42,13 +44,21 @@ void mapping_serve_start(struct mapping_table *mt, struct mapping_group *g, stru
 	struct mapping_slot *slot;
 	int rc;
 
+	unsigned char raw[16];
+	/* host_ip comes from the peer: only an address may become part of a listen URL. */
+	if (evutil_inet_pton(AF_INET, m->host_ip, raw) != 1 && evutil_inet_pton(AF_INET6, m->host_ip, raw) != 1) {
+		snprintf(m->state, sizeof(m->state), "refused: host ip '%.64s' is not an IPv4 or IPv6 address",
+		         m->host_ip);
+		m->listen[0] = '\0';
+		log_warn(TAG, "%s/%s port %u: %s", g->source, g->owner, m->host_port, m->state);
+		return;
+	}
 	listen_ip(b, m, ip, sizeof(ip));
 	snprintf(url, sizeof(url), "%s://%s%s%s:%u", mapping_proto_name(m->proto), is_v6(ip) ? "[" : "", ip,
 	         is_v6(ip) ? "]" : "", m->host_port);
 	snprintf(m->listen, sizeof(m->listen), "%s", url);
-	if (m->host_port < 1024 && !b->cfg.mapping_allow_privileged) {
-		snprintf(m->state, sizeof(m->state),
-		         "refused: port %u is below 1024 (start this broker with --mapping-allow-privileged)", m->host_port);
+	if (peer_policy_port(b->policy, m->host_port, err, sizeof(err)) < 0) {
+		snprintf(m->state, sizeof(m->state), "refused: %s", err);
 		m->listen[0] = '\0';
 		log_info(TAG, "%s/%s %s: %s", g->source, g->owner, url, m->state);
 		return;

@@ -769,3 +769,35 @@ int platform_stdio_stream(struct broker_stream_desc *out, char *err, size_t errl
 	out->peer = "stdio";
 	return 0;
 }
+
+int platform_path_resolve(const char *path, char *out, size_t outlen)
+{
+	DWORD n;
+
+	if (!path || !*path)
+		return -EINVAL;
+	n = GetFullPathNameA(path, (DWORD)outlen, out, NULL);
+	if (n == 0)
+		return -EINVAL;
+	if (n >= outlen)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+void platform_sock_peer(broker_fd fd, struct platform_peer *out)
+{
+	/* Nothing here vouches for a peer: carriers reach us as bridged sockets, whatever they are. */
+	(void)fd;
+	memset(out, 0, sizeof(*out));
+	out->uid = -1;
+}
+
+long platform_euid(void)
+{
+	return -1;
+}
+
+int platform_unix_path_private(const char *path, char *why, size_t whylen)
+{
+	return errfmt(why, whylen, -ENOSYS, "%s: cannot check a Unix socket's owner here", path);
+}

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <event2/event.h>
+#include <time.h>
 
 #include "broker/broker.h"
 #include "broker/endpoint.h"
@@ -42,6 +43,7 @@ struct route {
 	bool connect_on_peer;      /* connect is peer:URL: streams go over the link */
 	const char *connect_target; /* connect without "peer:" */
 	int max_connections;
+	uint64_t id;               /* ours on the peer: the id we send; remote: the owner's id */
 	bool persistent;
 	bool from_config;
 	bool internal;             /* a mapping's listener: shown by mapping list, not route list */
@@ -63,11 +65,20 @@ struct route {
 	int waiter_wait_ms;
 };
 
+/* A peer's route the user removed here (route rm OWNER/NAME): its syncs do not reopen it. */
+struct route_block {
+	struct route_block *next;
+	char *owner, *name;
+	bool seen;                 /* in the sync being applied */
+};
+
 struct route_table {
 	struct broker *broker;
 	struct route *head;
 	size_t count;
 	bool accepting;
+	uint64_t next_id;          /* ids of our routes that listen on the peer */
+	struct route_block *blocked;
 };
 
 #define TAG "route"
@@ -80,6 +91,8 @@ int routes_create(struct broker *b, struct route_table **out)
 		return -ENOMEM;
 	rt->broker = b;
 	rt->accepting = true;
+	/* Ids differ across restarts too, so a stale one from before never names a new route. */
+	rt->next_id = (uint64_t)time(NULL) << 20;
 	*out = rt;
 	return 0;
 }
@@ -184,8 +197,9 @@ static void route_on_accept(void *arg, const struct broker_stream_desc *desc)
 			free(c);
 			return;
 		}
-		if (link_open_stream(l, r->connect_target, r->name, desc, &r->counters, conn_relay_done, c, &c->relay,
-		                     err, sizeof(err)) < 0) {
+		/* A peer's route leads to where its owner says: we name it by the owner's id. */
+		if (link_open_stream(l, r->connect_target, r->name, r->owner ? r->id : 0, desc, &r->counters,
+		                     conn_relay_done, c, &c->relay, err, sizeof(err)) < 0) {
 			log_warn(TAG, "%s: %s", r->name, err);
 			r->counters.errors++;
 			conn_unlink(c);
@@ -368,6 +382,7 @@ static int route_open(struct route_table *rt, const char *name, const char *list
 	r->connect_on_peer = connect_peer;
 	if (listen_peer) {
 		/* The peer listens for us once the link is up (peer.c keeps it in sync). */
+		r->id = ++rt->next_id;
 		snprintf(r->state, sizeof(r->state), "%s", peer_default_link(rt->broker->peer)
 		                                                 ? "asking the peer"
 		                                                 : "waiting for the link to the peer");
@@ -512,13 +527,73 @@ int routes_add_waiting(struct route_table *rt, const char *name, const char *lis
 	return 1;
 }
 
+static void block_add(struct route_table *rt, const char *owner, const char *name)
+{
+	struct route_block *b = calloc(1, sizeof(*b));
+
+	if (!b || !(b->owner = strdup(owner)) || !(b->name = strdup(name))) {
+		if (b)
+			free(b->owner);
+		free(b);
+		return;
+	}
+	b->next = rt->blocked;
+	rt->blocked = b;
+}
+
+static struct route_block *block_find(struct route_table *rt, const char *owner, const char *name)
+{
+	for (struct route_block *b = rt->blocked; b; b = b->next)
+		if (!strcmp(b->owner, owner) && !strcmp(b->name, name))
+			return b;
+	return NULL;
+}
+
+/* OWNER/NAME, or NAME held by exactly one peer: the remote route the user means. */
+static int find_remote(struct route_table *rt, const char *spec, struct route **out, char *err, size_t errlen)
+{
+	const char *slash = strrchr(spec, '/');
+	struct route *found = NULL;
+	char owners[512] = "";
+	size_t n = 0, off = 0;
+
+	for (struct route *r = rt->head; r; r = r->next) {
+		if (!r->owner || r->internal)
+			continue;
+		if (slash ? (strlen(r->owner) == (size_t)(slash - spec) && !strncmp(r->owner, spec, (size_t)(slash - spec)) &&
+		             !strcmp(r->name, slash + 1))
+		          : !strcmp(r->name, spec)) {
+			found = r;
+			n++;
+			if (off < sizeof(owners))
+				off += (size_t)snprintf(owners + off, sizeof(owners) - off, "%s%s", n > 1 ? ", " : "", r->owner);
+		}
+	}
+	if (n == 0)
+		return errfmt(err, errlen, -ENOENT, "no route named '%s' (brokerctl route list shows them)", spec);
+	if (n > 1)
+		return errfmt(err, errlen, -EEXIST, "several peers hold a route named '%s' here (%s): name one as "
+		              "PEER/%s", spec, owners, spec);
+	*out = found;
+	return 0;
+}
+
 int routes_remove(struct route_table *rt, const char *name, char *err, size_t errlen)
 {
 	struct route *r = route_find(rt, name);
 	int rc;
 
-	if (!r)
-		return errfmt(err, errlen, -ENOENT, "no route named '%s'", name);
+	if (!r) {
+		/* Not ours: a listener a peer set up here, which the user may close too. */
+		if ((rc = find_remote(rt, name, &r, err, errlen)) < 0)
+			return rc;
+		log_info(TAG, "%s (for peer %s): removed by the user; the peer's syncs will not reopen it", r->name,
+		         r->owner);
+		events_text(rt->broker, "route.remove", "route %s/%s removed", r->owner, r->name);
+		block_add(rt, r->owner, r->name);
+		route_close(rt, r);
+		return 0;
+	}
 	if (r->from_config)
 		return errfmt(err, errlen, -EPERM,
 		              "route '%s' comes from the config file; remove it there and reload", name);
@@ -626,6 +701,7 @@ int routes_foreach(struct route_table *rt, int (*fn)(void *arg, const struct rou
 			.state = r->state,
 			.listen_address = r->listener ? listener_address(r->listener) : r->listen,
 			.owner = r->owner,
+			.id = r->owner ? 0 : r->id,
 		};
 		route_total_counters(r, &ri.counters);
 		int rc = fn(arg, &ri);
@@ -675,6 +751,13 @@ void routes_destroy(struct route_table *rt)
 		return;
 	while (rt->head)
 		route_close(rt, rt->head);
+	while (rt->blocked) {
+		struct route_block *b = rt->blocked;
+		rt->blocked = b->next;
+		free(b->owner);
+		free(b->name);
+		free(b);
+	}
 	free(rt);
 }
 
@@ -691,6 +774,7 @@ int routes_foreach_peer_listen(struct route_table *rt, int (*fn)(void *arg, cons
 			.connect = r->connect,
 			.max_connections = r->max_connections,
 			.state = r->state,
+			.id = r->id,
 		};
 		int rc = fn(arg, &ri);
 		if (rc)
@@ -741,71 +825,133 @@ void routes_peer_down(struct route_table *rt)
 		}
 }
 
-int routes_sync_remote(struct route_table *rt, const char *owner, const struct remote_route *set, size_t n,
-                       remote_result_fn result, void *arg)
+int routes_peer_open(struct route_table *rt, uint64_t id, char *connect, size_t len, char *why, size_t whylen)
+{
+	for (struct route *r = rt->head; r; r = r->next)
+		if (!r->owner && r->listen_on_peer && r->id == id) {
+			if ((size_t)snprintf(connect, len, "%s", r->connect) >= len)
+				return errfmt(why, whylen, -ENAMETOOLONG, "route %s: connect URL too long", r->name);
+			return 0;
+		}
+	return errfmt(why, whylen, -ENOENT, "no route with id %llu here (it was removed or replaced)",
+	              (unsigned long long)id);
+}
+
+static size_t owner_count(struct route_table *rt, const char *owner)
+{
+	size_t n = 0;
+
+	for (struct route *r = rt->head; r; r = r->next)
+		n += !r->internal && r->owner && !strcmp(r->owner, owner);
+	return n;
+}
+
+void routes_drop_owner(struct route_table *rt, const char *owner)
 {
 	struct route *r, *next;
-	char err[768];
+
+	for (r = rt->head; r; r = next) {
+		next = r->next;
+		if (r->internal || !r->owner || strcmp(r->owner, owner))
+			continue;
+		log_info(TAG, "%s (for peer %s): the link to the peer is gone; closing", r->name, owner);
+		route_close(rt, r);
+	}
+}
+
+/* Open one route the peer asks for, if the policy and the per-peer cap allow it. */
+static void sync_one(struct route_table *rt, const struct remote_sync *rs, const struct remote_route *want)
+{
+	char err[768], connect[1024];
+	struct route *r;
+	int rc;
+
+	if (!want->id)
+		rc = errfmt(err, sizeof(err), -EINVAL, "the peer gave no id for route %s", want->name);
+	else if (check_name(want->name, err, sizeof(err)) < 0)
+		rc = -EINVAL;
+	else if (block_find(rt, rs->owner, want->name))
+		rc = errfmt(err, sizeof(err), -EPERM, "refused: the user of this broker removed route %s/%s (brokerctl "
+		            "route rm); remove the route on the peer and add it again to ask anew", rs->owner, want->name);
+	else if (owner_count(rt, rs->owner) >= rs->max_routes)
+		rc = errfmt(err, sizeof(err), -EPERM, "refused: this broker holds at most %zu routes for one peer "
+		            "(--peer-max-routes)", rs->max_routes);
+	else
+		rc = rs->check ? rs->check(rs->arg, want, err, sizeof(err))
+		               : errfmt(err, sizeof(err), -EPERM, "refused: this broker listens for no peer");
+	if (rc == 0 && (size_t)snprintf(connect, sizeof(connect), "peer:%s", want->connect) >= sizeof(connect))
+		rc = errfmt(err, sizeof(err), -ENAMETOOLONG, "connect URL too long");
+	if (rc == 0 && !(r = route_alloc(rt, want->name, want->listen, connect, rs->owner, want->max_connections)))
+		rc = errfmt(err, sizeof(err), -ENOMEM, "out of memory");
+	if (rc == 0) {
+		r->connect_on_peer = true;
+		r->id = want->id;
+		rc = endpoint_listen(rt->broker->plugins, want->listen, route_on_accept, route_on_lost, r, &r->listener,
+		                     err, sizeof(err));
+		if (rc < 0)
+			route_free(r);
+		else
+			listener_set_on_dropped(r->listener, route_on_dropped);
+	}
+	if (rc < 0) {
+		log_warn(TAG, "%s (for peer %s): %s", want->name, rs->owner, err);
+		rs->result(rs->arg, want->name, rc, err);
+		return;
+	}
+	snprintf(r->state, sizeof(r->state), "listening on %s for peer %s", listener_address(r->listener), rs->owner);
+	route_link(rt, r);
+	log_info(TAG, "%s (for peer %s): listening on %s -> peer:%s", want->name, rs->owner,
+	         listener_address(r->listener), want->connect);
+	/* The owner names us itself: the state it gets says where, not for whom. */
+	snprintf(err, sizeof(err), "listening on %s", listener_address(r->listener));
+	rs->result(rs->arg, want->name, 0, err);
+}
+
+int routes_sync_remote(struct route_table *rt, const struct remote_sync *rs)
+{
+	struct route *r, *next;
 
 	/* Close what the peer no longer wants, or wants differently. */
 	for (r = rt->head; r; r = next) {
 		next = r->next;
 		/* Mapping listeners (internal) belong to the mapping table, not to this sync. */
-		if (r->internal || !r->owner || strcmp(r->owner, owner))
+		if (r->internal || !r->owner || strcmp(r->owner, rs->owner))
 			continue;
 		bool keep = false;
-		for (size_t i = 0; i < n; i++)
-			if (!strcmp(set[i].name, r->name) && !strcmp(set[i].listen, r->listen) &&
-			    !strcmp(set[i].connect, r->connect_target) && set[i].max_connections == r->max_connections)
+		for (size_t i = 0; i < rs->n; i++)
+			if (!strcmp(rs->set[i].name, r->name) && !strcmp(rs->set[i].listen, r->listen) &&
+			    !strcmp(rs->set[i].connect, r->connect_target) && rs->set[i].id == r->id &&
+			    rs->set[i].max_connections == r->max_connections)
 				keep = r->listener != NULL;
 		if (!keep) {
-			log_info(TAG, "%s (for peer %s): closing", r->name, owner);
+			log_info(TAG, "%s (for peer %s): closing", r->name, rs->owner);
 			route_close(rt, r);
 		}
 	}
-	for (size_t i = 0; i < n; i++) {
-		const struct remote_route *want = &set[i];
-		struct url u;
-		int rc;
-
-		r = route_find_owned(rt, owner, want->name);
+	/* A removal the user made holds only while the peer still asks for the route. */
+	for (struct route_block **pp = &rt->blocked, *b; (b = *pp) != NULL;) {
+		bool wanted = false;
+		for (size_t i = 0; !strcmp(b->owner, rs->owner) && i < rs->n; i++)
+			wanted = wanted || !strcmp(rs->set[i].name, b->name);
+		if (strcmp(b->owner, rs->owner) || wanted) {
+			pp = &b->next;
+			continue;
+		}
+		*pp = b->next;
+		free(b->owner);
+		free(b->name);
+		free(b);
+	}
+	for (size_t i = 0; i < rs->n; i++) {
+		r = route_find_owned(rt, rs->owner, rs->set[i].name);
 		if (r && !r->internal) {
-			snprintf(err, sizeof(err), "listening on %s", listener_address(r->listener));
-			result(arg, want->name, true, err);
+			char now[600];
+			/* The owner names us itself: the state it gets says where, not for whom. */
+			snprintf(now, sizeof(now), "listening on %s", r->listener ? listener_address(r->listener) : r->listen);
+			rs->result(rs->arg, rs->set[i].name, 0, now);
 			continue;
 		}
-		/* The peer may only ask us to listen on local endpoints, never to chain to a third party. */
-		rc = url_parse(want->listen, &u, err, sizeof(err));
-		if (rc == 0) {
-			if (u.is_peer)
-				rc = errfmt(err, sizeof(err), -EINVAL, "%s: listen must be an endpoint here", want->listen);
-			url_free(&u);
-		}
-		char connect[1024];
-		snprintf(connect, sizeof(connect), "peer:%s", want->connect);
-		if (rc == 0 && !(r = route_alloc(rt, want->name, want->listen, connect, owner, want->max_connections)))
-			rc = errfmt(err, sizeof(err), -ENOMEM, "out of memory");
-		if (rc == 0) {
-			r->connect_on_peer = true;
-			rc = endpoint_listen(rt->broker->plugins, want->listen, route_on_accept, route_on_lost, r,
-			                     &r->listener, err, sizeof(err));
-			if (rc < 0)
-				route_free(r);
-			else
-				listener_set_on_dropped(r->listener, route_on_dropped);
-		}
-		if (rc < 0) {
-			log_warn(TAG, "%s (for peer %s): %s", want->name, owner, err);
-			result(arg, want->name, false, err);
-			continue;
-		}
-		snprintf(r->state, sizeof(r->state), "listening on %s for peer %s", listener_address(r->listener), owner);
-		route_link(rt, r);
-		log_info(TAG, "%s (for peer %s): listening on %s -> peer:%s", want->name, owner,
-		         listener_address(r->listener), want->connect);
-		/* The owner names us itself: the state it gets says where, not for whom. */
-		snprintf(err, sizeof(err), "listening on %s", listener_address(r->listener));
-		result(arg, want->name, true, err);
+		sync_one(rt, rs, &rs->set[i]);
 	}
 	return 0;
 }

@@ -19,6 +19,7 @@ struct route_info {
 	const char *state;            /* "listening", "down: <reason>" */
 	const char *listen_address;   /* effective address */
 	const char *owner;            /* remote route: the peer that asked for it; NULL: ours */
+	uint64_t id;                  /* ours, listening on the peer: the id its OPENs name; else 0 */
 	struct route_counters counters;
 };
 
@@ -29,7 +30,8 @@ void routes_destroy(struct route_table *rt);
  * Add a route and start listening.  persist: store it so it comes back
  * after a restart.  Errors (reason in err): -EEXIST "name taken",
  * -EINVAL bad URL or name, listener errors from the plugin.  Nothing is
- * stored when the listener cannot open.
+ * stored when the listener cannot open.  Names are [A-Za-z0-9._-]: '/' is
+ * kept for OWNER/NAME, the routes a peer holds here.
  */
 int routes_add(struct route_table *rt, const char *name, const char *listen, const char *connect,
                int max_connections, bool persist, char *err, size_t errlen);
@@ -56,7 +58,13 @@ int routes_add_waiting(struct route_table *rt, const char *name, const char *lis
                        enum route_peer_outcome *outcome, char *err, size_t errlen);
 const char *route_peer_outcome_name(enum route_peer_outcome o);
 
-/* Stop listening, reset live connections, forget (and unstore) the route.  -ENOENT if absent. */
+/*
+ * Stop listening, reset live connections, forget (and unstore) the route.
+ * name may be OWNER/NAME, or the NAME of the one route a peer holds here
+ * when none of ours has it: that listener closes, and the peer's syncs do
+ * not reopen it until the peer drops the route from its set.  -ENOENT if
+ * absent.
+ */
 int routes_remove(struct route_table *rt, const char *name, char *err, size_t errlen);
 /* Re-open routes stored in sqlite (at start). */
 int routes_restore(struct route_table *rt);
@@ -102,17 +110,36 @@ void routes_report_reset(struct route_table *rt, const char *owner);
 int routes_set_peer_counters(struct route_table *rt, const char *name, uint64_t incarnation,
                              const struct route_counters *c, struct route_counters *total);
 
+/*
+ * The peer opens a stream to our route `id` (one that listens on the
+ * peer): the endpoint it leads to, into connect.  0, or -ENOENT with why.
+ */
+int routes_peer_open(struct route_table *rt, uint64_t id, char *connect, size_t len, char *why, size_t whylen);
+
 /* A route the peer asks us to listen for; connect is an endpoint on the peer. */
 struct remote_route {
 	const char *name;
 	const char *listen;
 	const char *connect;
 	int max_connections;
+	uint64_t id;                  /* the peer's id for it, named in our OPENs */
 };
-typedef void (*remote_result_fn)(void *arg, const char *name, bool ok, const char *state);
-/* Make the routes held for `owner` exactly `set`; report each route's outcome through result. */
-int routes_sync_remote(struct route_table *rt, const char *owner, const struct remote_route *set, size_t n,
-                       remote_result_fn result, void *arg);
+/* rc 0: listening (state says where); -EPERM: refused by policy; else it could not listen. */
+typedef void (*remote_result_fn)(void *arg, const char *name, int rc, const char *state);
+struct remote_sync {
+	const char *owner;            /* the peer's broker id */
+	const struct remote_route *set;
+	size_t n;
+	size_t max_routes;            /* routes this peer may hold here (--peer-max-routes) */
+	/* May the peer have us listen on want->listen?  0 or -EPERM with why. */
+	int (*check)(void *arg, const struct remote_route *want, char *why, size_t whylen);
+	remote_result_fn result;
+	void *arg;
+};
+/* Make the routes held for rs->owner exactly rs->set, as far as the policy allows; report each outcome. */
+int routes_sync_remote(struct route_table *rt, const struct remote_sync *rs);
+/* The link to owner is gone: close every route it holds here. */
+void routes_drop_owner(struct route_table *rt, const char *owner);
 
 /* ---- listeners for peer mappings (mapping_serve.c): not listed, not stored ---- */
 

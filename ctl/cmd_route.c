@@ -9,7 +9,8 @@
 
 static json_t *route_json(const Broker__Control__Route *r)
 {
-	return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "name", r->name,
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "name", r->name,
+	                 "owner", r->owner,
 	                 "listen", r->listen, "connect", r->connect, "max_connections",
 	                 (json_int_t)r->max_connections, "state", r->state, "listen_address", r->listen_address,
 	                 "persistent", (int)r->persistent, "conns_total", (json_int_t)r->conns_total,
@@ -42,7 +43,7 @@ int cmd_route_list(struct session *s)
 		table_row(&t, "NAME", "LISTEN", "CONNECT", "STATE", "CONNS", "BYTES-IN", "BYTES-OUT", "ERRORS");
 		for (size_t i = 0; i < rl->n_routes; i++) {
 			const Broker__Control__Route *r = rl->routes[i];
-			char conns[48], in[32], out[32], errs[32];
+			char conns[48], in[32], out[32], errs[32], name[400];
 			const char *listen = r->listen_address[0] && strcmp(r->listen_address, r->listen) != 0
 			                             ? r->listen_address
 			                             : r->listen;
@@ -55,7 +56,9 @@ int cmd_route_list(struct session *s)
 			human_bytes(in, sizeof(in), r->bytes_in);
 			human_bytes(out, sizeof(out), r->bytes_out);
 			snprintf(errs, sizeof(errs), "%llu", (unsigned long long)r->errors);
-			table_row(&t, r->name, listen, r->connect, r->state, conns, in, out, errs);
+			/* A peer's route held here is OWNER/NAME, the name `route rm` takes for it. */
+			snprintf(name, sizeof(name), "%s%s%s", r->owner, r->owner[0] ? "/" : "", r->name);
+			table_row(&t, name, listen, r->connect, r->state, conns, in, out, errs);
 		}
 		table_print(&t);
 	}

@@ -13,6 +13,9 @@
 	%reldir%/link_hostile.sh \
 	%reldir%/link_bounds.sh \
 	%reldir%/peer_text.sh \
+	%reldir%/link_policy.sh \
+	%reldir%/link_auth.sh \
+	%reldir%/link_crypto.sh \
 	%reldir%/link_auth_backoff.sh \
 	%reldir%/link_vsock.sh \
 	%reldir%/link_peer_counters.sh \

@@ -19,6 +19,7 @@ static const char *const env_vars[] = {
 	"BROKER_CONFIG",     "BROKER_RUNTIME_DIR", "BROKER_STATE_DIR",   "BROKER_PLUGIN_DIR",
 	"LOG_LEVEL",         "BROKER_LOG_FORMAT",  "BROKER_HTTP_LISTEN", "BROKER_DRAIN_TIMEOUT",
 	"BROKER_LINK_MAX_STREAMS", "BROKER_LINK_MAX_OUTPUT", "BROKER_HTTP_MAX_CONNECTIONS",
+	"BROKER_PEER_ALLOW_CONNECT", "BROKER_PEER_ALLOW_LISTEN", "BROKER_PEER_MAX_ROUTES", "BROKER_MAPPING_PORTS",
 };
 
 static void clear_env(void)
@@ -419,6 +420,62 @@ static void test_limits(void)
 	config_free(&cfg);
 }
 
+/* --peer-allow-connect, --peer-allow-listen, --peer-max-routes, --mapping-ports: every layer and its errors. */
+static void test_peer_settings(void)
+{
+	struct broker_config cfg;
+	char err[512];
+
+	clear_env();
+	write_file("{}\n");
+	is_int(LOAD(&cfg, err, "--config", cfgfile), 0, "no peer settings: loads");
+	ok(cfg.n_peer_allow_connect == 0 && cfg.n_peer_allow_listen == 0, "the peer is allowed nothing by default");
+	ok(cfg.peer_max_routes == 64 && cfg.mapping_ports == NULL, "64 routes per peer, any port, by default");
+	config_free(&cfg);
+
+	is_int(LOAD(&cfg, err, "--config", cfgfile, "--peer-allow-connect", "unix:///var/run/docker.sock",
+	            "--peer-allow-connect", "tcp://127.0.0.1:*", "--peer-allow-listen", "*", "--peer-max-routes", "3",
+	            "--mapping-ports", "8000-8999,3000"),
+	       0, "peer settings from flags");
+	ok(cfg.n_peer_allow_connect == 2 && !strcmp(cfg.peer_allow_connect[1], "tcp://127.0.0.1:*") &&
+	       cfg.n_peer_allow_listen == 1 && cfg.peer_max_routes == 3 && !strcmp(cfg.mapping_ports, "8000-8999,3000"),
+	   "flags: two connect patterns, one listen pattern, the cap, the ranges");
+	config_free(&cfg);
+
+	tp_setenv("BROKER_PEER_ALLOW_CONNECT", "unix:///a.sock\nexec:docker system dial-stdio\n");
+	is_int(LOAD(&cfg, err, "--config", cfgfile), 0, "connect patterns from the environment");
+	ok(cfg.n_peer_allow_connect == 2 && !strcmp(cfg.peer_allow_connect[1], "exec:docker system dial-stdio"),
+	   "the variable holds one pattern per line, spaces kept");
+	config_free(&cfg);
+	is_int(LOAD(&cfg, err, "--config", cfgfile, "--peer-allow-connect", "tcp://h:1"), 0, "a flag over the variable");
+	ok(cfg.n_peer_allow_connect == 1, "the flag's list replaces the variable's");
+	config_free(&cfg);
+	clear_env();
+
+	write_file("{\"peer_allow_listen\": [\"tcp://127.0.0.1:*\"], \"peer_max_routes\": 5, "
+	           "\"mapping_ports\": \"2000-2999\"}\n");
+	is_int(LOAD(&cfg, err, "--config", cfgfile), 0, "peer settings from the file");
+	ok(cfg.n_peer_allow_listen == 1 && cfg.peer_max_routes == 5 && !strcmp(cfg.mapping_ports, "2000-2999"),
+	   "file: listen pattern, cap and ranges");
+	config_free(&cfg);
+
+	write_file("{}\n");
+	ok(LOAD(&cfg, err, "--config", cfgfile, "--peer-allow-connect", "127.0.0.1:80") < 0, "a pattern without scheme");
+	like(err, "--peer-allow-connect: pattern 127.0.0.1:80: ", "names the flag and the pattern");
+	tp_setenv("BROKER_PEER_ALLOW_LISTEN", "peer:tcp://x:1");
+	ok(LOAD(&cfg, err, "--config", cfgfile) < 0, "a peer: pattern in the environment refused");
+	like(err, "BROKER_PEER_ALLOW_LISTEN: pattern peer:tcp://x:1", "names the variable");
+	clear_env();
+	bad_file("{\"peer_allow_connect\": [\"\"]}", "peer_allow_connect[0]: must be a non-empty string",
+	         "empty pattern in the file");
+	bad_file("{\"peer_allow_connect\": [\"nope\"]}", "peer_allow_connect: pattern nope", "bad file pattern");
+	write_file("{}\n");
+	ok(LOAD(&cfg, err, "--config", cfgfile, "--mapping-ports", "9-1") < 0, "a backwards port range");
+	like(err, "--mapping-ports: '9-1'", "names the flag and the text");
+	ok(LOAD(&cfg, err, "--config", cfgfile, "--peer-max-routes", "lots") < 0, "a cap that is not a number");
+	like(err, "--peer-max-routes: 'lots' is not a number in 0..4096", "says the range");
+}
+
 static void test_help(void)
 {
 	char *text = NULL;
@@ -429,6 +486,8 @@ static void test_help(void)
 		"BROKER_STATE_DIR", "--plugin-dir",       "BROKER_PLUGIN_DIR", "--log-level",     "LOG_LEVEL",
 		"--log-format",    "BROKER_LOG_FORMAT",   "--http-listen",  "BROKER_HTTP_LISTEN", "--drain-timeout",
 		"BROKER_DRAIN_TIMEOUT", "--check-config", "--version",      "--help",
+		"--peer-allow-connect", "BROKER_PEER_ALLOW_CONNECT", "--peer-allow-listen", "BROKER_PEER_ALLOW_LISTEN",
+		"--peer-max-routes", "default 64", "--mapping-ports", "BROKER_MAPPING_PORTS",
 		runtime_dir_plugin_default(BROKER_PLUGINDIR), "default info", "default 10",
 		"'" PLATFORM_PATH_LIST_SEP "'-separated",
 		"--link-max-handshakes", "BROKER_LINK_MAX_STREAMS", "--link-max-output", "default 32M",
@@ -473,6 +532,7 @@ int main(void)
 	test_bad_values();
 	test_reload();
 	test_limits();
+	test_peer_settings();
 	test_help();
 	tp_rm_rf(tmpdir);
 	free(tmpdir);
