@@ -721,9 +721,7 @@ static struct carrier *carrier_add(struct peer_manager *pm, enum carrier_role ro
 {
 	struct carrier *c = calloc(1, sizeof(*c));
 
-	if (!c || !(c->url = strdup(url)) || !(c->endpoint = url_without_param(url, "auth"))) {
-		if (c)
-			free(c->url);
+	if (!c || !(c->url = strdup(url))) {
 		free(c);
 		errfmt(err, errlen, -ENOMEM, "out of memory");
 		return NULL;
