@@ -4,7 +4,7 @@
 check_PROGRAMS += %reldir%/test_peer_policy
 TESTS += %reldir%/test_peer_policy
 %canon_reldir%_test_peer_policy_SOURCES = %reldir%/test_peer_policy.c broker/peer_policy.c broker/url.c broker/display.c \
-	broker/errfmt.c broker/log.c $(BROKER_PLATFORM_SOURCES) $(TEST_PLATFORM_SOURCES)
+	broker/errfmt.c broker/log.c broker/text_escape.c $(BROKER_PLATFORM_SOURCES) $(TEST_PLATFORM_SOURCES)
 %canon_reldir%_test_peer_policy_CFLAGS = $(UNIT_CFLAGS)
 %canon_reldir%_test_peer_policy_LDADD = $(LIBEVENT_LIBS) $(LIBEVENT_THREADS_LIBS)
 
@@ -12,7 +12,7 @@ TESTS += %reldir%/test_peer_policy
 check_PROGRAMS += %reldir%/test_peer_auth
 TESTS += %reldir%/test_peer_auth
 %canon_reldir%_test_peer_auth_SOURCES = %reldir%/test_peer_auth.c broker/peer_auth.c broker/url.c broker/display.c \
-	broker/errfmt.c broker/log.c $(BROKER_PLATFORM_SOURCES)
+	broker/errfmt.c broker/log.c broker/text_escape.c $(BROKER_PLATFORM_SOURCES)
 %canon_reldir%_test_peer_auth_CFLAGS = $(UNIT_CFLAGS)
 %canon_reldir%_test_peer_auth_LDADD = $(LIBEVENT_LIBS) $(LIBEVENT_THREADS_LIBS)
 
@@ -20,6 +20,6 @@ TESTS += %reldir%/test_peer_auth
 check_PROGRAMS += %reldir%/test_link_crypto
 TESTS += %reldir%/test_link_crypto
 %canon_reldir%_test_link_crypto_SOURCES = %reldir%/test_link_crypto.c broker/link_crypto.c broker/link_auth.c \
-	broker/errfmt.c $(BROKER_PLATFORM_SOURCES) broker/log.c broker/display.c
+	broker/errfmt.c $(BROKER_PLATFORM_SOURCES) broker/log.c broker/text_escape.c broker/display.c
 %canon_reldir%_test_link_crypto_CFLAGS = $(UNIT_CFLAGS) $(SODIUM_CFLAGS)
 %canon_reldir%_test_link_crypto_LDADD = $(SODIUM_LIBS) $(LIBEVENT_LIBS) $(LIBEVENT_THREADS_LIBS)
