@@ -141,7 +141,7 @@ bstop D
 bstop M
 
 # ---- (d) ?auth=none ---------------------------------------------------------------------
-mkdir -p "$T/X"
+mkdir -p -m 700 "$T/X"
 "$BROKERD" --runtime-dir "$T/X" --state-dir "$T/X" $LINK_PLUGIN_ARGS --link-listen "tcp://127.0.0.1:$(free_port)?auth=none" \
 	>"$T/X.log" 2>&1 &
 xp=$!

@@ -44,7 +44,7 @@ LT="tcp:127.0.0.1:$port"
 serve echo echo "unix:$T/echo.sock"
 bstart A --link-listen "unix://$T/A/link.sock" --link-listen "tcp://127.0.0.1:$port" --link-secret "$SECRET" \
 	--link-max-handshakes 8 --link-max-streams 200 --link-max-pending-connects 64 --link-max-output 8M \
-	--link-rpc-timeout 2
+	--link-rpc-timeout 2 --peer-allow-connect "unix://$T/echo.sock" --peer-allow-connect 'tcp://127.0.0.1:*'
 bstart B --link-connect "tcp://127.0.0.1:$port" --link-secret "$SECRET"
 wait_link_up B 15 || bail "good link not up within 15 s"
 broute B good "unix://$T/in.sock" "peer:unix://$T/echo.sock"

@@ -80,7 +80,7 @@ bstop Btcp && [ "$STOP_RC" = 0 ] && pass "tcp: dialer exits 0 on SIGTERM" || fai
 bstop Atcp && [ "$STOP_RC" = 0 ] && pass "tcp: acceptor exits 0 on SIGTERM" || fail "tcp: acceptor stop: $STOP_RC"
 
 # ---- stdio: B spawns A ----
-mkdir -p "$T/Astdio"
+mkdir -p -m 700 "$T/Astdio"
 bstart Bstdio --link-connect "exec:$BROKERD --link-stdio --runtime-dir $T/Astdio --state-dir $T/Astdio $LINK_PLUGIN_ARGS"
 wait_link_up Bstdio 15 || bail "stdio: link not up within 15 s: $(tr '\n' ' ' <"$T/Bstdio.link.json")"
 child=$(children_of "$PID_Bstdio")

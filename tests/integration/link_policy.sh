@@ -27,13 +27,13 @@
 # POSIX sh (dash).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
-plan 68
+plan 69
 [ -x "$LINKPEER" ] || bail "test helper not built ($LINKPEER; run make check)"
 command -v ss >/dev/null 2>&1 || bail "ss (iproute2) not installed (scripts/bootstrap installs it)"
 [ -e "$top_builddir/plugins/exec/.libs/exec.so" ] || bail "exec plugin not built"
 
 serve echo echo "unix:$T/echo.sock"
-mkdir -p "$T/H" "$T/Hs" "$T/Hx" "$T/fake"
+mkdir -p -m 700 "$T/H" "$T/Hs" "$T/Hx" "$T/fake"
 ln -s "$T/H" "$T/hl"
 LINKU="unix://$T/link.sock"
 KA="--link-keepalive 1 --link-timeout 5"
@@ -102,7 +102,7 @@ i=0
 for via in "$T/H/ctl.sock" "$T/Hx/../H/ctl.sock" "$T/hl/ctl.sock" "$T/H/events.sock" "$T/Hs/../H/./ctl.sock"; do
 	i=$((i + 1))
 	rm -rf "$T/fake$i"
-	mkdir -p "$T/fake$i"
+	mkdir -p -m 700 "$T/fake$i"
 	broute G "steal$i" "unix://$T/fake$i/ctl.sock" "peer:unix://$via"
 	n0=$(log_count H "runtime directory $T/H")
 	if "$BROKERCTL" --runtime-dir "$T/fake$i" status >"$T/steal.out" 2>&1; then
@@ -120,10 +120,22 @@ link_up G connect && pass "(2) the link stays up" || fail "(2) the link went dow
 # ---- (3) listeners G asks H for ---------------------------------------------
 P2=$(free_port)
 ABS="brk-evil-$$"
-broute G l-any "peer:tcp://0.0.0.0:$P2" "unix://$T/echo.sock"
-broute G l-low "peer:tcp://127.0.0.1:23" "unix://$T/echo.sock"
-broute G l-state "peer:unix://$T/Hs/evil.sock?mode=0666" "unix://$T/echo.sock"
-broute G l-abs "peer:unix://@$ABS" "unix://$T/echo.sock"
+# Added while the link is down, so they stay stored (route add refuses, and
+# stores nothing, when the peer answers 'refused' at once): H refuses them
+# at the next sync, and again after each restart below.
+bstop H
+broute_waiting() {
+	bctl G route add "$1" --listen "$2" --connect "$3" >"$T/ctl.out" 2>&1
+	[ $? -eq 3 ] || bail "G: route add $1 while the link is down: $(cat "$T/ctl.out")"
+}
+wait_until 10 sh -c "! '$BROKERCTL' --runtime-dir '$T/G' --json link status | jq -e '.[] | select(.state == \"up\")' >/dev/null" ||
+	bail "G's link did not go down with H"
+broute_waiting l-any "peer:tcp://0.0.0.0:$P2" "unix://$T/echo.sock"
+broute_waiting l-low "peer:tcp://127.0.0.1:23" "unix://$T/echo.sock"
+broute_waiting l-state "peer:unix://$T/Hs/evil.sock?mode=0666" "unix://$T/echo.sock"
+broute_waiting l-abs "peer:unix://@$ABS" "unix://$T/echo.sock"
+startH
+wait_link_up G 15 connect || bail "G did not relink to H"
 # checks_listen LABEL: none of the four exists on H; G's routes say why.
 checks_listen() {
 	wait_until 10 sh -c "'$BROKERCTL' --runtime-dir '$T/G' route list | grep -w l-abs | grep -q refused"
@@ -172,9 +184,14 @@ sleep 1
 h_listens "$P3" && fail "(3) G's next sync reopened the removed route" ||
 	pass "(3) G's next sync leaves it closed: G shows '$(g_state l-ok | sed 's/.*down: peer [^:]*: //' | cut -c1-100)'"
 # The cap: l-later plus three more, and only three fit.
-for k in 1 2 3; do broute G "l-cap$k" "peer:tcp://127.0.0.1:$(free_port)" "unix://$T/echo.sock"; done
-wait_until 10 sh -c "'$BROKERCTL' --runtime-dir '$T/G' route list | grep -q peer-max-routes"
-ncap=$(bctl G route list | grep -c "peer-max-routes")
+for k in 1 2; do broute G "l-cap$k" "peer:tcp://127.0.0.1:$(free_port)" "unix://$T/echo.sock"; done
+# The fourth is refused as it is added: route add says why and stores nothing.
+bctl G route add l-cap3 --listen "peer:tcp://127.0.0.1:$(free_port)" --connect "unix://$T/echo.sock" >"$T/cap3.out" 2>&1
+cap3_rc=$?
+ncap=$(grep -c "peer-max-routes" "$T/cap3.out")
+[ "$cap3_rc" -eq 1 ] && ! bctl G route list | grep -qw l-cap3 &&
+	pass "(3) l-cap3 over the cap: route add exits 1 and stores nothing: $(cut -c1-160 "$T/cap3.out")" ||
+	fail "(3) l-cap3 over the cap: exit $cap3_rc, $(cat "$T/cap3.out"); G lists: $(bctl G route list | tr '\n' '|')"
 nheld=$(bctl H route list | grep -c "^$HGID/")
 [ "$ncap" -ge 1 ] && [ "$nheld" -eq 3 ] &&
 	pass "(3) --peer-max-routes 3: H holds $nheld of G's routes, $ncap refused citing --peer-max-routes" ||

@@ -31,7 +31,7 @@ listed() { bctl "$1" route list 2>/dev/null | awk -v n="$2" '$1 == n { f = 1 } E
 state_of() { bctl "$1" --json route list 2>/dev/null | jq -r --arg n "$2" '.[] | select(.name == $n) | .state'; }
 command -v jq >/dev/null 2>&1 || bail "jq not installed (scripts/bootstrap installs it)"
 
-bstart A --link-listen "$LINK"
+bstart A --link-listen "$LINK" --peer-allow-listen '*'
 bstart B --link-connect "$LINK" --link-backoff-max 1
 wait_link_up B 15 || bail "the link did not come up"
 
@@ -104,7 +104,7 @@ if [ "$RADD_RC" -eq 3 ] && jq -e '.name == "downj" and (.waiting | startswith("t
 	pass "link down, --json: the route with 'waiting', exit 3"
 else fail "link down --json: exit $RADD_RC: $(cat "$T/downj.out")"; fi
 check "link down: the route is stored (listed)" listed B down
-bstart A --link-listen "$LINK"
+bstart A --link-listen "$LINK" --peer-allow-listen '*'
 if wait_until 20 sh -c "'$BROKERCTL' --runtime-dir '$T/B' --json route list | jq -e '.[] | select(.name == \"down\") | .state | startswith(\"listening on\")' >/dev/null"; then
 	pass "link back: the peer listens for 'down': $(state_of B down)"
 else fail "down after the link is back: $(state_of B down)"; fi

@@ -80,7 +80,6 @@
 #include <unistd.h>
 
 #include "tests/tools/linkpeer.h"
-#define LINK_V 3          /* LINK_VERSION_MAX */
 
 struct opts {
 	unsigned vmin, vmax;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #define HDR 12
+#define LINK_V 3          /* LINK_VERSION_MAX */
 enum {
 	F_HELLO = 1, F_AUTH = 2, F_RPC = 3, F_OPEN = 4, F_OPEN_OK = 5, F_OPEN_ERR = 6,
 	F_DATA = 7, F_WINDOW = 8, F_FIN = 9, F_RST = 10, F_PING = 11, F_PONG = 12, F_GOAWAY = 13,

@@ -215,8 +215,8 @@ static void hello(int fd)
 
 	for (size_t i = 0; i < sizeof nonce; i++)
 		nonce[i] = (unsigned char)(rand() & 0xff);
-	pb_varint(&b, 1, 1);
-	pb_varint(&b, 2, 1);
+	pb_varint(&b, 1, LINK_V);
+	pb_varint(&b, 2, LINK_V);
 	pb_str(&b, 3, "dialer");
 	pb_str(&b, 4, bo.id);
 	pb_str(&b, 5, bo.hostname);

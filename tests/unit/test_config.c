@@ -520,7 +520,7 @@ static void test_help(void)
 
 int main(void)
 {
-	plan(173);
+	plan(198);
 	tmpdir = tp_mkdtemp("broker-test-config");
 	if (!tmpdir) {
 		perror("mkdtemp");
