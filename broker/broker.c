@@ -19,6 +19,7 @@
 #include "broker/log.h"
 #include "broker/mapping.h"
 #include "broker/peer.h"
+#include "broker/peer_policy.h"
 #include "broker/platform.h"
 #include "broker/platform_pidwatch.h"
 #include "broker/plugins.h"
@@ -54,6 +55,11 @@ int broker_init(struct broker *b, int argc, char **argv)
 	if (!b->db_path || !b->ctl_url)
 		return -ENOMEM;
 
+	rc = peer_policy_new(&b->cfg, &b->policy, err, sizeof(err));
+	if (rc < 0) {
+		log_error(TAG, "%s", err);
+		return rc;
+	}
 	rc = store_open(b->db_path, &b->store, err, sizeof(err));
 	if (rc < 0) {
 		log_error(TAG, "state: %s", err);
@@ -188,6 +194,7 @@ void broker_shutdown(struct broker *b, const char *why)
 
 int broker_reload(struct broker *b, char *err, size_t errlen)
 {
+	struct peer_policy *policy = NULL;
 	int rc;
 
 	service_reloading(b->service);
@@ -196,6 +203,14 @@ int broker_reload(struct broker *b, char *err, size_t errlen)
 		log_error(TAG, "reload: keeping the running configuration: %s", err);
 		service_ready(b->service);
 		return rc;
+	}
+	/* New patterns apply to the next OPEN and the next listen request; what is open stays. */
+	if (peer_policy_new(&b->cfg, &policy, err, errlen) < 0) {
+		log_error(TAG, "reload: keeping the peer policy in effect: %s", err);
+	} else {
+		peer_policy_set_name(policy, peer_broker_id(b->peer));
+		peer_policy_free(b->policy);
+		b->policy = policy;
 	}
 	log_configure(b->cfg.log_level, b->cfg.log_format);
 	int failures = plugins_reload_all(b->plugins) < 0;
@@ -291,6 +306,7 @@ int broker_run(struct broker *b)
 		log_error(TAG, "control socket: %s", err);
 		return rc;
 	}
+	ctl_server_set_deferrables(b->ctl, ctl_deferrable_methods);
 	events_start(b);
 	plugins_start_all(b->plugins);
 	routes_restore(b->routes);
@@ -354,6 +370,7 @@ void broker_fini(struct broker *b)
 		plugins_destroy(b->plugins);
 	}
 	store_close(b->store);
+	peer_policy_free(b->policy);
 	platform_signals_stop(b->signals);
 	service_destroy(b->service);
 	b->service = NULL;

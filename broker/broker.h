@@ -15,6 +15,7 @@ struct route_table;
 struct ctl_server;
 struct http_server;
 struct peer_manager;
+struct peer_policy;
 struct mapping_table;
 struct event_pub;
 struct pid_watch;
@@ -33,6 +34,7 @@ struct broker {
 	struct ctl_server *ctl;
 	struct http_server *http;
 	struct peer_manager *peer;
+	struct peer_policy *policy;       /* what the peer may do here; rebuilt on reload */
 	struct mapping_table *mappings;
 	struct event_pub *events;         /* RUNTIME/events.sock; NULL if it could not open */
 	struct pid_watch *parent_watch;   /* --parent-pid */

@@ -11,6 +11,7 @@
 #include "broker/config.h"
 #include "broker/config_internal.h"
 #include "broker/errfmt.h"
+#include "broker/peer_policy.h"
 #include "broker/platform.h"
 #include "broker/url.h"
 #include "rpc/runtime_dir.h"
@@ -44,6 +45,10 @@ const struct setting_desc config_settings[S_COUNT] = {
 	                     "serve the peer's ports on loopback (0.0.0.0 -> 127.0.0.1) or as-given" },
 	[S_MAPPING_PRIVILEGED] = { "mapping-allow-privileged", "BROKER_MAPPING_ALLOW_PRIVILEGED",
 	                           "mapping_allow_privileged", NULL, "serve the peer's ports below 1024 too" },
+	[S_MAPPING_PORTS] = { "mapping-ports", "BROKER_MAPPING_PORTS", "mapping_ports", "RANGES",
+	                      "serve the peer's ports (mappings, routes) only in these, e.g. 8000-8999,3000" },
+	[S_PEER_MAX_ROUTES] = { "peer-max-routes", "BROKER_PEER_MAX_ROUTES", "peer_max_routes", "N",
+	                        "routes one peer may have listening here" },
 };
 
 const struct list_desc config_lists[L_COUNT] = {
@@ -56,6 +61,12 @@ const struct list_desc config_lists[L_COUNT] = {
 	                     "link to a peer broker at URL, reconnecting with backoff (repeatable)", NULL },
 	[L_WATCH] = { "watch", "BROKER_WATCH", "watch", "NAME[,KEY=VALUE...]",
 	              "run watcher plugin NAME with these options (repeatable)", NULL },
+	[L_PEER_ALLOW_CONNECT] = { "peer-allow-connect", "BROKER_PEER_ALLOW_CONNECT", "peer_allow_connect", "PATTERN",
+	                           "the peer's streams may reach endpoints matching PATTERN (repeatable; env: one per line)",
+	                           "\n" },
+	[L_PEER_ALLOW_LISTEN] = { "peer-allow-listen", "BROKER_PEER_ALLOW_LISTEN", "peer_allow_listen", "PATTERN",
+	                          "the peer may have this broker listen on endpoints matching PATTERN (repeatable)",
+	                          "\n" },
 };
 
 static const struct option long_options[] = {
@@ -79,6 +90,10 @@ static const struct option long_options[] = {
 	{ "mapping-bind", required_argument, NULL, OPT_MAPPING_BIND },
 	{ "mapping-allow-privileged", no_argument, NULL, OPT_MAPPING_PRIVILEGED },
 	{ "watch", required_argument, NULL, OPT_WATCH },
+	{ "peer-allow-connect", required_argument, NULL, OPT_PEER_ALLOW_CONNECT },
+	{ "peer-allow-listen", required_argument, NULL, OPT_PEER_ALLOW_LISTEN },
+	{ "peer-max-routes", required_argument, NULL, OPT_PEER_MAX_ROUTES },
+	{ "mapping-ports", required_argument, NULL, OPT_MAPPING_PORTS },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -133,8 +148,28 @@ static int split_list(char *copy, struct layer *l, int which, char *err, size_t 
 
 /* ------------------------------------------------------------ flags */
 
+/* The fixed options followed by one per limit (config_limits.c). */
+static const struct option *all_options(void)
+{
+	static struct option opts[sizeof(long_options) / sizeof(long_options[0]) + CONFIG_MAX_LIMITS];
+	size_t n = 0;
+
+	if (opts[0].name)
+		return opts;
+	for (; long_options[n].name; n++)
+		opts[n] = long_options[n];
+	for (size_t i = 0; i < config_limit_count && i < CONFIG_MAX_LIMITS - 1; i++, n++) {
+		opts[n].name = config_limit_descs[i].flag;
+		opts[n].has_arg = required_argument;
+		opts[n].flag = NULL;
+		opts[n].val = OPT_LIMIT_BASE + (int)i;
+	}
+	return opts;
+}
+
 static int parse_flags(struct flags *f, int argc, char **argv, char *err, size_t errlen)
 {
+	const struct option *options = all_options();
 	int c, idx;
 
 	memset(f, 0, sizeof(*f));
@@ -148,7 +183,7 @@ static int parse_flags(struct flags *f, int argc, char **argv, char *err, size_t
 	 */
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:c:hV", long_options, &idx)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:c:hV", options, &idx)) != -1) {
 		switch (c) {
 		case OPT_CONFIG: f->config = optarg; break;
 		case OPT_RUNTIME_DIR: f->l.val[S_RUNTIME_DIR] = optarg; break;
@@ -165,12 +200,17 @@ static int parse_flags(struct flags *f, int argc, char **argv, char *err, size_t
 		case OPT_PARENT_PID: f->l.val[S_PARENT_PID] = optarg; break;
 		case OPT_MAPPING_BIND: f->l.val[S_MAPPING_BIND] = optarg; break;
 		case OPT_MAPPING_PRIVILEGED: f->l.val[S_MAPPING_PRIVILEGED] = "true"; break;
+		case OPT_MAPPING_PORTS: f->l.val[S_MAPPING_PORTS] = optarg; break;
+		case OPT_PEER_MAX_ROUTES: f->l.val[S_PEER_MAX_ROUTES] = optarg; break;
 		case OPT_PLUGIN_DIR:
 		case OPT_LINK_LISTEN:
 		case OPT_LINK_CONNECT:
-		case OPT_WATCH: {
+		case OPT_WATCH:
+		case OPT_PEER_ALLOW_CONNECT:
+		case OPT_PEER_ALLOW_LISTEN: {
 			int which = c == OPT_PLUGIN_DIR ? L_PLUGIN_DIRS : c == OPT_LINK_LISTEN ? L_LINK_LISTEN :
-			            c == OPT_LINK_CONNECT ? L_LINK_CONNECT : L_WATCH;
+			            c == OPT_LINK_CONNECT ? L_LINK_CONNECT : c == OPT_WATCH ? L_WATCH :
+			            c == OPT_PEER_ALLOW_CONNECT ? L_PEER_ALLOW_CONNECT : L_PEER_ALLOW_LISTEN;
 			char what[64];
 			snprintf(what, sizeof(what), "--%s", config_lists[which].flag);
 			int rc = config_list_add(&f->l, which, optarg, what, err, errlen);
@@ -184,6 +224,10 @@ static int parse_flags(struct flags *f, int argc, char **argv, char *err, size_t
 		case ':':
 			return errfmt(err, errlen, -EINVAL, "%s: missing value (see --help)", argv[optind - 1]);
 		default:
+			if (c >= OPT_LIMIT_BASE && (size_t)(c - OPT_LIMIT_BASE) < config_limit_count) {
+				f->l.limit[c - OPT_LIMIT_BASE] = optarg;
+				break;
+			}
 			if (optopt)
 				return errfmt(err, errlen, -EINVAL, "unknown option '-%c' (see --help)", optopt);
 			return errfmt(err, errlen, -EINVAL, "unknown option '%s' (see --help)",
@@ -203,6 +247,8 @@ static int read_env(struct layer *l, char *copies[L_COUNT], char *err, size_t er
 	memset(l, 0, sizeof(*l));
 	for (int i = 0; i < S_COUNT; i++)
 		l->val[i] = env(config_settings[i].env);
+	for (size_t i = 0; i < config_limit_count && i < CONFIG_MAX_LIMITS; i++)
+		l->limit[i] = env(config_limit_descs[i].env);
 	for (int i = 0; i < L_COUNT; i++) {
 		v = env(config_lists[i].env);
 		if (!v)
@@ -342,6 +388,34 @@ nomem:
 	return 0;
 }
 
+/* --peer-allow-connect / --peer-allow-listen: checked here so a typo fails at start, naming its layer. */
+static int resolve_patterns(struct broker_config *cfg, const struct flags *f, const struct layer *el,
+                            const struct layer *ff, const char *path, char *err, size_t errlen)
+{
+	static const int which[2] = { L_PEER_ALLOW_CONNECT, L_PEER_ALLOW_LISTEN };
+	char **dst[2] = { cfg->peer_allow_connect, cfg->peer_allow_listen };
+	size_t *n[2] = { &cfg->n_peer_allow_connect, &cfg->n_peer_allow_listen };
+
+	for (int k = 0; k < 2; k++) {
+		const struct layer *l = pick_list(which[k], &f->l, el, ff);
+		const struct list_desc *d = &config_lists[which[k]];
+		char why[512];
+
+		for (size_t i = 0; l && i < l->n[which[k]]; i++) {
+			if (peer_policy_pattern_check(l->list[which[k]][i], why, sizeof(why)) < 0) {
+				if (l == &f->l)
+					return errfmt(err, errlen, -EINVAL, "--%s: %s", d->flag, why);
+				if (l == el)
+					return errfmt(err, errlen, -EINVAL, "%s: %s", d->env, why);
+				return errfmt(err, errlen, -EINVAL, "%s: %s: %s", path, d->key, why);
+			}
+		}
+		if (copy_list(l, which[k], dst[k], n[k], err, errlen) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 /* An integer setting: default when unset; label names the layer in errors. */
 static int resolve_number(int s, const struct flags *f, const struct layer *el, const struct layer *ff,
                           const char *path, long min, long max, int def, int *out, char *err, size_t errlen)
@@ -352,7 +426,35 @@ static int resolve_number(int s, const struct flags *f, const struct layer *el, 
 	*out = def;
 	if (v && parse_number(v, min, max, out) < 0)
 		return errfmt(err, errlen, -EINVAL, "%s: '%s' is not a %s in %ld..%ld", label, v,
-		              s == S_PARENT_PID ? "process id" : "number of seconds", min, max);
+		              s == S_PARENT_PID ? "process id" : s == S_PEER_MAX_ROUTES ? "number" : "number of seconds",
+		              min, max);
+	return 0;
+}
+
+/* Every limit: the highest layer that sets it, else its default. */
+static int resolve_limits(struct broker_config *cfg, const struct flags *f, const struct layer *el,
+                          const struct layer *ff, const char *path, char *err, size_t errlen)
+{
+	config_limits_defaults(&cfg->limits);
+	for (size_t i = 0; i < config_limit_count && i < CONFIG_MAX_LIMITS; i++) {
+		const struct limit_desc *d = &config_limit_descs[i];
+		char label[PATH_MAX + 64];
+		const char *v = NULL;
+		int rc;
+
+		if (f->l.limit[i]) {
+			snprintf(label, sizeof(label), "--%s", d->flag);
+			v = f->l.limit[i];
+		} else if (el->limit[i]) {
+			snprintf(label, sizeof(label), "%s", d->env);
+			v = el->limit[i];
+		} else if (ff && ff->limit[i]) {
+			snprintf(label, sizeof(label), "%s: %s", path, d->key);
+			v = ff->limit[i];
+		}
+		if (v && (rc = config_limit_set(&cfg->limits, i, v, label, err, errlen)) < 0)
+			return rc;
+	}
 	return 0;
 }
 
@@ -411,13 +513,27 @@ static int resolve(struct broker_config *cfg, const struct flags *f, const struc
 	}
 	if ((rc = resolve_watch(cfg, wl, err, errlen)) < 0)
 		return rc;
+	if ((rc = resolve_patterns(cfg, f, el, ff, path, err, errlen)) < 0)
+		return rc;
+	v = pick(S_MAPPING_PORTS, &f->l, el, ff, path, label, sizeof(label));
+	if (v && *v) {
+		struct peer_port_range r[PEER_POLICY_MAX_RANGES];
+		size_t n;
+		char why[256];
+		if ((rc = peer_policy_parse_ports(v, r, PEER_POLICY_MAX_RANGES, &n, why, sizeof(why))) < 0)
+			return errfmt(err, errlen, rc, "%s: %s", label, why);
+		if (!(cfg->mapping_ports = strdup(v)))
+			return errfmt(err, errlen, -ENOMEM, "out of memory");
+	}
 	if ((rc = resolve_number(S_LINK_KEEPALIVE, f, el, ff, path, 1, 3600, DEFAULT_LINK_KEEPALIVE,
 	                         &cfg->link_keepalive_s, err, errlen)) < 0 ||
 	    (rc = resolve_number(S_LINK_TIMEOUT, f, el, ff, path, 1, 86400, DEFAULT_LINK_TIMEOUT,
 	                         &cfg->link_timeout_s, err, errlen)) < 0 ||
 	    (rc = resolve_number(S_LINK_BACKOFF_MAX, f, el, ff, path, 1, 3600, DEFAULT_LINK_BACKOFF_MAX,
 	                         &cfg->link_backoff_max_s, err, errlen)) < 0 ||
-	    (rc = resolve_number(S_PARENT_PID, f, el, ff, path, 1, INT_MAX, 0, &cfg->parent_pid, err, errlen)) < 0)
+	    (rc = resolve_number(S_PARENT_PID, f, el, ff, path, 1, INT_MAX, 0, &cfg->parent_pid, err, errlen)) < 0 ||
+	    (rc = resolve_number(S_PEER_MAX_ROUTES, f, el, ff, path, 0, MAX_PEER_MAX_ROUTES, DEFAULT_PEER_MAX_ROUTES,
+	                         &cfg->peer_max_routes, err, errlen)) < 0)
 		return rc;
 
 	cfg->log_level = BROKER_LOG_INFO;
@@ -442,6 +558,8 @@ static int resolve(struct broker_config *cfg, const struct flags *f, const struc
 			return errfmt(err, errlen, -ENOMEM, "out of memory");
 	}
 
+	if ((rc = resolve_limits(cfg, f, el, ff, path, err, errlen)) < 0)
+		return rc;
 	return resolve_number(S_DRAIN_TIMEOUT, f, el, ff, path, 0, MAX_DRAIN_TIMEOUT, DEFAULT_DRAIN_TIMEOUT,
 	                      &cfg->drain_timeout_s, err, errlen);
 }
@@ -460,6 +578,7 @@ static int build(struct broker_config *cfg, int argc, char **argv, char *err, si
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->log_level = BROKER_LOG_INFO;
 	cfg->drain_timeout_s = DEFAULT_DRAIN_TIMEOUT;
+	config_limits_defaults(&cfg->limits);
 	memset(&file, 0, sizeof(file));
 
 	rc = parse_flags(&f, argc, argv, err, errlen);
@@ -558,6 +677,11 @@ void config_free(struct broker_config *cfg)
 	for (size_t i = 0; i < cfg->n_link_connect; i++)
 		free(cfg->link_connect[i]);
 	free(cfg->link_secret);
+	for (size_t i = 0; i < cfg->n_peer_allow_connect; i++)
+		free(cfg->peer_allow_connect[i]);
+	for (size_t i = 0; i < cfg->n_peer_allow_listen; i++)
+		free(cfg->peer_allow_listen[i]);
+	free(cfg->mapping_ports);
 	for (size_t i = 0; i < cfg->n_watch; i++)
 		free(cfg->watch[i]);
 	free(cfg->http_listen);
@@ -576,4 +700,6 @@ void config_free(struct broker_config *cfg)
 	cfg->link_keepalive_s = DEFAULT_LINK_KEEPALIVE;
 	cfg->link_timeout_s = DEFAULT_LINK_TIMEOUT;
 	cfg->link_backoff_max_s = DEFAULT_LINK_BACKOFF_MAX;
+	config_limits_defaults(&cfg->limits);
+	cfg->peer_max_routes = DEFAULT_PEER_MAX_ROUTES;
 }

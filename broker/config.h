@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <jansson.h>
+#include "broker/config_limits.h"
 #include "broker/log.h"
 
 /*
@@ -25,6 +26,10 @@
  *   --link-stdio       BROKER_LINK_STDIO     "link_stdio" (boolean)
  *   --link-secret FILE BROKER_LINK_SECRET    "link_secret"
  *   --link-keepalive S, --link-timeout S, --link-backoff-max S, --parent-pid PID (same pattern)
+ *   --peer-allow-connect P  BROKER_PEER_ALLOW_CONNECT  "peer_allow_connect" (array; env: one per line)
+ *   --peer-allow-listen P   BROKER_PEER_ALLOW_LISTEN   "peer_allow_listen" (array; env: one per line)
+ *   --peer-max-routes N, --mapping-ports RANGES, --mapping-bind, --mapping-allow-privileged (same pattern)
+ *   the caps in config_limits.c (--link-max-streams N, ...; same pattern)
  *
  * The file may also hold "routes": [{"name","listen","connect","max_connections"}]
  * (applied at start and on reload, not stored) and "plugins": {"NAME": {options}}.
@@ -63,13 +68,24 @@ struct broker_config {
 	int link_backoff_max_s;
 	int parent_pid;         /* 0: none */
 
+	/* What the peer may do here (peer_policy.h); empty lists allow nothing. */
+	char *peer_allow_connect[CONFIG_MAX_LIST];
+	size_t n_peer_allow_connect;
+	char *peer_allow_listen[CONFIG_MAX_LIST];
+	size_t n_peer_allow_listen;
+	int peer_max_routes;    /* routes one peer may have listening here */
+
 	/* Port forwarding (mapping.h). */
 	int mapping_bind;       /* enum mapping_bind: 0 loopback, 1 as given */
 	bool mapping_allow_privileged;
+	char *mapping_ports;    /* "8000-8999,3000": ports the peer's listeners may use; NULL: any */
 	char *watch[CONFIG_MAX_LIST];   /* watcher plugins to start (names; options go to plugin_options) */
 	size_t n_watch;
 	json_t *watch_options;  /* name -> {KEY: VALUE} given in watch entries (to name them in errors) */
 	char *watch_from;       /* where the watch entries came from: "--watch", "BROKER_WATCH", "FILE: watch" */
+
+	/* Caps against hostile peers and clients (config_limits.c). */
+	struct broker_limits limits;
 
 	bool check_config;
 	bool show_version;

@@ -164,7 +164,7 @@ static int key_list(const char *key)
 static bool setting_is_number(int s)
 {
 	return s == S_DRAIN_TIMEOUT || s == S_LINK_KEEPALIVE || s == S_LINK_TIMEOUT || s == S_LINK_BACKOFF_MAX ||
-	       s == S_PARENT_PID;
+	       s == S_PARENT_PID || s == S_PEER_MAX_ROUTES;
 }
 
 /*
@@ -220,6 +220,18 @@ int config_read_file(const char *path, bool explicit, struct file_layer *fl, cha
 			} else {
 				fl->l.val[s] = json_string_value(v);
 			}
+		} else if ((s = config_limit_by_key(key)) >= 0 && s < CONFIG_MAX_LIMITS) {
+			/* A count or seconds as an integer; a size also as "32M". */
+			if (json_is_integer(v))
+				snprintf(fl->limit_text[s], sizeof(fl->limit_text[s]), "%lld",
+				         (long long)json_integer_value(v));
+			else if (json_is_string(v) && config_limit_descs[s].unit == LIMIT_BYTES)
+				snprintf(fl->limit_text[s], sizeof(fl->limit_text[s]), "%s", json_string_value(v));
+			else
+				return errfmt(err, errlen, -EINVAL, "%s: %s: must be an integer%s, not %s", path, key,
+				              config_limit_descs[s].unit == LIMIT_BYTES ? " or a size such as \"32M\"" : "",
+				              json_type_name(v));
+			fl->l.limit[s] = fl->limit_text[s];
 		} else if ((s = key_list(key)) >= 0) {
 			size_t i;
 			json_t *d;
@@ -250,7 +262,9 @@ int config_read_file(const char *path, bool explicit, struct file_layer *fl, cha
 			              "%s: unknown key \"%s\" (known: runtime_dir, state_dir, plugin_dirs, log_level, "
 			              "log_format, http_listen, drain_timeout, link_listen, link_connect, link_stdio, "
 			              "link_secret, link_keepalive, link_timeout, link_backoff_max, parent_pid, "
-			              "mapping_bind, mapping_allow_privileged, watch, routes, plugins)",
+			              "mapping_bind, mapping_allow_privileged, mapping_ports, peer_allow_connect, "
+			              "peer_allow_listen, peer_max_routes, watch, routes, plugins, and the limits "
+			              "link_max_*, link_rpc_timeout, mapping_max_*, http_max_*)",
 			              path, key);
 		}
 	}

@@ -77,6 +77,17 @@ void config_print_help(FILE *out, const char *argv0)
 		help_line(out, config_settings[i].flag, config_settings[i].metavar, config_settings[i].help, config_settings[i].env,
 		          config_settings[i].key, d);
 	}
+	fprintf(out, "\nWhat the peer may do here (see brokerd(8) SECURITY; patterns: \"*\" or a URL with '*'):\n");
+	for (int i = L_PEER_ALLOW_CONNECT; i <= L_PEER_ALLOW_LISTEN; i++)
+		help_line(out, config_lists[i].flag, config_lists[i].metavar, config_lists[i].help, config_lists[i].env,
+		          config_lists[i].key, "none");
+	{
+		char def[32];
+		snprintf(def, sizeof(def), "%d", DEFAULT_PEER_MAX_ROUTES);
+		help_line(out, config_settings[S_PEER_MAX_ROUTES].flag, config_settings[S_PEER_MAX_ROUTES].metavar,
+		          config_settings[S_PEER_MAX_ROUTES].help, config_settings[S_PEER_MAX_ROUTES].env,
+		          config_settings[S_PEER_MAX_ROUTES].key, def);
+	}
 	fprintf(out, "\nPort forwarding (see brokerd(8) MAPPINGS):\n");
 	help_line(out, config_lists[L_WATCH].flag, config_lists[L_WATCH].metavar, config_lists[L_WATCH].help, config_lists[L_WATCH].env,
 	          config_lists[L_WATCH].key, NULL);
@@ -84,6 +95,11 @@ void config_print_help(FILE *out, const char *argv0)
 	          config_settings[S_MAPPING_BIND].env, config_settings[S_MAPPING_BIND].key, "loopback");
 	help_line(out, config_settings[S_MAPPING_PRIVILEGED].flag, NULL, config_settings[S_MAPPING_PRIVILEGED].help,
 	          config_settings[S_MAPPING_PRIVILEGED].env, config_settings[S_MAPPING_PRIVILEGED].key, "false");
+	help_line(out, config_settings[S_MAPPING_PORTS].flag, config_settings[S_MAPPING_PORTS].metavar,
+	          config_settings[S_MAPPING_PORTS].help, config_settings[S_MAPPING_PORTS].env,
+	          config_settings[S_MAPPING_PORTS].key, "all");
+	fprintf(out, "\nLimits against hostile peers and clients (see brokerd(8) LIMITS):\n");
+	config_limits_help(out, help_line);
 	fputc('\n', out);
 	help_line(out, "check-config", NULL,
 	          "check flags, environment, config file, plugin options and names; report every problem, then exit",

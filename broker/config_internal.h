@@ -35,6 +35,8 @@ enum setting {
 	S_PARENT_PID,
 	S_MAPPING_BIND,
 	S_MAPPING_PRIVILEGED,
+	S_MAPPING_PORTS,
+	S_PEER_MAX_ROUTES,
 	S_COUNT
 };
 
@@ -44,6 +46,8 @@ enum list_setting {
 	L_LINK_LISTEN,
 	L_LINK_CONNECT,
 	L_WATCH,
+	L_PEER_ALLOW_CONNECT,
+	L_PEER_ALLOW_LISTEN,
 	L_COUNT
 };
 
@@ -70,6 +74,10 @@ enum {
 	OPT_MAPPING_BIND,
 	OPT_MAPPING_PRIVILEGED,
 	OPT_WATCH,
+	OPT_PEER_ALLOW_CONNECT,
+	OPT_PEER_ALLOW_LISTEN,
+	OPT_PEER_MAX_ROUTES,
+	OPT_MAPPING_PORTS,
 };
 
 struct setting_desc {
@@ -97,11 +105,19 @@ extern const struct list_desc config_lists[L_COUNT];
 #define DEFAULT_LINK_KEEPALIVE 5
 #define DEFAULT_LINK_TIMEOUT 15
 #define DEFAULT_LINK_BACKOFF_MAX 30
+#define DEFAULT_PEER_MAX_ROUTES 64
+#define MAX_PEER_MAX_ROUTES 4096
 
+
+/* Room for the limits of config_limits.c in a layer (checked at start). */
+#define CONFIG_MAX_LIMITS 24
+/* getopt values of the limits: OPT_LIMIT_BASE + index in config_limit_descs. */
+#define OPT_LIMIT_BASE 1000
 
 /* One layer's values.  Strings point into argv / environ or are owned (file layer). */
 struct layer {
 	const char *val[S_COUNT];
+	const char *limit[CONFIG_MAX_LIMITS];
 	const char *list[L_COUNT][CONFIG_MAX_LIST];
 	size_t n[L_COUNT];
 };
@@ -119,6 +135,7 @@ struct file_layer {
 	size_t n_routes;
 	json_t *plugins;     /* borrowed from root */
 	char num_text[S_COUNT][32]; /* integer and boolean keys as text, for the common resolver */
+	char limit_text[CONFIG_MAX_LIMITS][32];
 };
 
 /* config.c */

@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include "broker/ctl_service.h"
+#include "broker/ctl_internal.h"
 #include "broker/broker.h"
 #include "broker/errfmt.h"
+#include "broker/platform.h"
 #include "broker/plugins.h"
 #include "broker/peer.h"
 #include "broker/link.h"
@@ -20,6 +22,7 @@
 #include "broker/events.h"
 #include "broker/route.h"
 #include "proto/control.pb-c.h"
+#include "rpc/rpc.h"
 #include "rpc/ctl_server.h"
 
 #define OK BROKER__RPC__STATUS__OK
@@ -36,20 +39,20 @@ static Broker__Rpc__Status status_from_errno(int rc)
 }
 
 /* Make sure a failed call always carries a reason. */
-static Broker__Rpc__Status fail(int rc, char *err, size_t errlen, const char *what)
+Broker__Rpc__Status ctl_fail(int rc, char *err, size_t errlen, const char *what)
 {
 	if (err && errlen && !err[0])
 		snprintf(err, errlen, "%s: %s", what, strerror(rc < 0 ? -rc : rc));
 	return status_from_errno(rc);
 }
 
-static Broker__Rpc__Status bad_body(char *err, size_t errlen, const char *what)
+Broker__Rpc__Status ctl_bad_body(char *err, size_t errlen, const char *what)
 {
 	snprintf(err, errlen, "request body is not a valid %s message", what);
 	return BROKER__RPC__STATUS__BAD_REQUEST;
 }
 
-static Broker__Rpc__Status pack_reply(const ProtobufCMessage *msg, uint8_t **reply, size_t *reply_len,
+Broker__Rpc__Status ctl_pack_reply(const ProtobufCMessage *msg, uint8_t **reply, size_t *reply_len,
                                       char *err, size_t errlen)
 {
 	if (rpc_pack_message(msg, reply, reply_len) < 0) {
@@ -89,7 +92,7 @@ static Broker__Rpc__Status broker_status(void *ctx, const uint8_t *body, size_t 
 		st.rpc_requests = c->requests;
 		st.rpc_errors = c->errors;
 	}
-	return pack_reply(&st.base, reply, reply_len, err, errlen);
+	return ctl_pack_reply(&st.base, reply, reply_len, err, errlen);
 }
 
 static Broker__Rpc__Status broker_reload_m(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
@@ -97,7 +100,7 @@ static Broker__Rpc__Status broker_reload_m(void *ctx, const uint8_t *body, size_
 {
 	int rc = broker_reload(ctx, err, errlen);
 
-	return rc < 0 ? fail(rc, err, errlen, "reload") : OK;
+	return rc < 0 ? ctl_fail(rc, err, errlen, "reload") : OK;
 }
 
 static Broker__Rpc__Status broker_shutdown_m(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
@@ -119,6 +122,7 @@ static void route_msg_free(Broker__Control__Route *r)
 	free(r->connect);
 	free(r->state);
 	free(r->listen_address);
+	free(r->owner);
 	free(r);
 }
 
@@ -134,7 +138,8 @@ static Broker__Control__Route *route_msg_new(const struct route_info *ri)
 	r->connect = strdup(s(ri->connect));
 	r->state = strdup(s(ri->state));
 	r->listen_address = strdup(s(ri->listen_address));
-	if (!r->name || !r->listen || !r->connect || !r->state || !r->listen_address) {
+	r->owner = strdup(s(ri->owner));
+	if (!r->name || !r->listen || !r->connect || !r->state || !r->listen_address || !r->owner) {
 		route_msg_free(r);
 		return NULL;
 	}
@@ -161,7 +166,7 @@ static int route_collect_cb(void *arg, const struct route_info *ri)
 	struct route_collect *rc = arg;
 	Broker__Control__Route *r;
 
-	if (rc->only && strcmp(rc->only, s(ri->name)) != 0)
+	if (rc->only && (strcmp(rc->only, s(ri->name)) != 0 || ri->owner))
 		return 0;
 	if (rc->n == rc->cap) {
 		size_t cap = rc->cap ? rc->cap * 2 : 8;
@@ -202,28 +207,82 @@ static Broker__Rpc__Status route_list(void *ctx, const uint8_t *body, size_t len
 		routes_foreach(b->routes, route_collect_cb, &rc);
 	if (rc.rc < 0) {
 		route_collect_free(&rc);
-		return fail(rc.rc, err, errlen, "route list");
+		return ctl_fail(rc.rc, err, errlen, "route list");
 	}
 	rep.n_routes = rc.n;
 	rep.routes = rc.v;
-	st = pack_reply(&rep.base, reply, reply_len, err, errlen);
+	st = ctl_pack_reply(&rep.base, reply, reply_len, err, errlen);
 	route_collect_free(&rc);
 	return st;
 }
 
-static Broker__Rpc__Status route_add(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
-                                     size_t *reply_len, char *err, size_t errlen)
+/* The reply of route add: the route as it is now, and why it waits, if it does. */
+static Broker__Rpc__Status route_add_reply(struct broker *b, const char *name, const char *waiting, uint8_t **reply,
+                                           size_t *reply_len, char *err, size_t errlen)
 {
-	struct broker *b = ctx;
-	Broker__Control__RouteAddRequest *req = broker__control__route_add_request__unpack(NULL, len, body);
 	Broker__Control__RouteAddReply rep = BROKER__CONTROL__ROUTE_ADD_REPLY__INIT;
 	struct route_collect rc = { 0 };
 	Broker__Rpc__Status st;
+
+	rc.only = name;
+	routes_foreach(b->routes, route_collect_cb, &rc);
+	rep.route = rc.n ? rc.v[0] : NULL;
+	rep.waiting = s(waiting);
+	st = ctl_pack_reply(&rep.base, reply, reply_len, err, errlen);
+	route_collect_free(&rc);
+	return st;
+}
+
+/* A route add waiting for the peer's answer. */
+struct route_add_wait {
+	struct broker *b;
+	struct rpc_deferred *d;
+	char name[80];
+};
+
+static void route_add_settled(void *arg, enum route_peer_outcome outcome, const char *text)
+{
+	struct route_add_wait *w = arg;
+	uint8_t *reply = NULL;
+	size_t reply_len = 0;
+	char err[1200] = "";
+	Broker__Rpc__Status st;
+
+	switch (outcome) {
+	case ROUTE_PEER_REFUSED:
+		snprintf(err, sizeof(err), "route add %s: %s (nothing was stored)", w->name, text);
+		rpc_deferred_reply(w->d, BROKER__RPC__STATUS__DENIED, err, NULL, 0);
+		break;
+	case ROUTE_PEER_GONE:
+		snprintf(err, sizeof(err), "route add %s: %s", w->name, text);
+		rpc_deferred_reply(w->d, BROKER__RPC__STATUS__UNAVAILABLE, err, NULL, 0);
+		break;
+	default:
+		st = route_add_reply(w->b, w->name, outcome == ROUTE_PEER_LISTENING ? "" : text, &reply, &reply_len, err,
+		                     sizeof(err));
+		rpc_deferred_reply(w->d, st, err, reply, reply_len);
+		free(reply);
+		break;
+	}
+	free(w);
+}
+
+#define ROUTE_ADD_WAIT_DEFAULT_MS 5000
+#define ROUTE_ADD_WAIT_MAX_MS 60000
+
+static Broker__Rpc__Status route_add(void *ctx, struct rpc_deferred *d, const uint8_t *body, size_t len,
+                                     uint8_t **reply, size_t *reply_len, char *err, size_t errlen)
+{
+	struct broker *b = ctx;
+	Broker__Control__RouteAddRequest *req = broker__control__route_add_request__unpack(NULL, len, body);
 	Broker__Control__Route *r;
-	int ret;
+	enum route_peer_outcome outcome;
+	struct route_add_wait *w = NULL;
+	char waiting[1024] = "";   /* the reason, on failure; why it waits, when it does */
+	int wait_ms, ret;
 
 	if (!req)
-		return bad_body(err, errlen, "RouteAddRequest");
+		return ctl_bad_body(err, errlen, "RouteAddRequest");
 	r = req->route;
 	if (!r || !r->name || !r->name[0]) {
 		broker__control__route_add_request__free_unpacked(req, NULL);
@@ -240,19 +299,36 @@ static Broker__Rpc__Status route_add(void *ctx, const uint8_t *body, size_t len,
 		snprintf(err, errlen, "route add %s: max_connections %u is too large", r->name, r->max_connections);
 		return BROKER__RPC__STATUS__BAD_REQUEST;
 	}
-	ret = routes_add(b->routes, r->name, s(r->listen), s(r->connect), (int)r->max_connections, true, err,
-	                 errlen);
+	/* The client says how long it waits; answer before that. */
+	wait_ms = req->wait_ms ? (int)(req->wait_ms < ROUTE_ADD_WAIT_MAX_MS ? req->wait_ms : ROUTE_ADD_WAIT_MAX_MS)
+	                       : ROUTE_ADD_WAIT_DEFAULT_MS;
+	if (d && !(w = calloc(1, sizeof(*w)))) {
+		broker__control__route_add_request__free_unpacked(req, NULL);
+		snprintf(err, errlen, "route add: out of memory");
+		return BROKER__RPC__STATUS__ERROR;
+	}
+	if (w) {
+		w->b = b;
+		w->d = d;
+		snprintf(w->name, sizeof(w->name), "%s", r->name);
+	}
+	/* Without a way to answer later (d NULL), do not wait: the state says where it stands. */
+	ret = routes_add_waiting(b->routes, r->name, s(r->listen), s(r->connect), (int)r->max_connections, wait_ms,
+	                         w ? route_add_settled : NULL, w, &outcome, waiting, sizeof(waiting));
+	if (ret == 1) {
+		broker__control__route_add_request__free_unpacked(req, NULL);
+		rpc_defer(d);
+		return OK;
+	}
+	free(w);
 	if (ret < 0) {
 		broker__control__route_add_request__free_unpacked(req, NULL);
-		return fail(ret, err, errlen, "route add");
+		snprintf(err, errlen, "%s", waiting);
+		return ctl_fail(ret, err, errlen, "route add");
 	}
-	rc.only = r->name;
-	routes_foreach(b->routes, route_collect_cb, &rc);
+	ret = route_add_reply(b, r->name, outcome == ROUTE_PEER_LISTENING ? "" : waiting, reply, reply_len, err, errlen);
 	broker__control__route_add_request__free_unpacked(req, NULL);
-	rep.route = rc.n ? rc.v[0] : NULL;
-	st = pack_reply(&rep.base, reply, reply_len, err, errlen);
-	route_collect_free(&rc);
-	return st;
+	return ret;
 }
 
 static Broker__Rpc__Status route_remove(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
@@ -263,7 +339,7 @@ static Broker__Rpc__Status route_remove(void *ctx, const uint8_t *body, size_t l
 	int ret;
 
 	if (!req)
-		return bad_body(err, errlen, "RouteRemoveRequest");
+		return ctl_bad_body(err, errlen, "RouteRemoveRequest");
 	if (!req->name || !req->name[0]) {
 		broker__control__route_remove_request__free_unpacked(req, NULL);
 		snprintf(err, errlen, "route remove: which route? (give its name)");
@@ -274,7 +350,7 @@ static Broker__Rpc__Status route_remove(void *ctx, const uint8_t *body, size_t l
 	if (ret == -ENOENT && !err[0])
 		snprintf(err, errlen, "no route named %s (brokerctl route list shows them)", req->name);
 	broker__control__route_remove_request__free_unpacked(req, NULL);
-	return ret < 0 ? fail(ret, err, errlen, "route remove") : OK;
+	return ret < 0 ? ctl_fail(ret, err, errlen, "route remove") : OK;
 }
 
 /* ------------------------------------------------------------------ plugin.* */
@@ -298,6 +374,9 @@ static void plugin_msg_free(Broker__Control__Plugin *m)
 	for (size_t i = 0; i < m->n_options; i++)
 		free(m->options[i]);
 	free(m->options);
+	for (size_t i = 0; i < m->n_url_params; i++)
+		free(m->url_params[i]);
+	free(m->url_params);
 	free(m->kinds);
 	free(m->schemes);
 	free(m);
@@ -362,6 +441,29 @@ static Broker__Control__Plugin *plugin_msg_new(struct plugin *p, bool with_optio
 			m->options[m->n_options++] = po;
 		}
 	}
+	for (n = 0; d->url_params && d->url_params[n].key; n++)
+		;
+	if (n) {
+		m->url_params = calloc(n, sizeof(*m->url_params));
+		if (!m->url_params)
+			goto nomem;
+		for (size_t i = 0; i < n; i++) {
+			const struct broker_url_param_decl *u = &d->url_params[i];
+			Broker__Control__PluginUrlParam *pu = malloc(sizeof(*pu));
+
+			if (!pu)
+				goto nomem;
+			broker__control__plugin_url_param__init(pu);
+			pu->key = s(u->key);
+			pu->where = (char *)((u->where & BROKER_PARAM_LISTEN) && (u->where & BROKER_PARAM_CONNECT)
+			                             ? "listen, connect"
+			                     : (u->where & BROKER_PARAM_LISTEN) ? "listen"
+			                                                         : "connect");
+			pu->scheme = s(u->scheme);
+			pu->help = s(u->help);
+			m->url_params[m->n_url_params++] = pu;
+		}
+	}
 	return m;
 nomem:
 	plugin_msg_free(m);
@@ -410,11 +512,11 @@ static Broker__Rpc__Status plugin_list(void *ctx, const uint8_t *body, size_t le
 	if (b->plugins)
 		plugins_foreach(b->plugins, plugin_collect_cb, &pc);
 	if (pc.rc < 0)
-		st = fail(pc.rc, err, errlen, "plugin list");
+		st = ctl_fail(pc.rc, err, errlen, "plugin list");
 	else {
 		rep.n_plugins = pc.n;
 		rep.plugins = pc.v;
-		st = pack_reply(&rep.base, reply, reply_len, err, errlen);
+		st = ctl_pack_reply(&rep.base, reply, reply_len, err, errlen);
 	}
 	for (size_t i = 0; i < pc.n; i++)
 		plugin_msg_free(pc.v[i]);
@@ -433,7 +535,7 @@ static Broker__Rpc__Status plugin_reply(struct plugin *p, uint8_t **reply, size_
 		snprintf(err, errlen, "out of memory building the reply");
 		return BROKER__RPC__STATUS__ERROR;
 	}
-	st = pack_reply(&rep.base, reply, reply_len, err, errlen);
+	st = ctl_pack_reply(&rep.base, reply, reply_len, err, errlen);
 	plugin_msg_free(rep.plugin);
 	return st;
 }
@@ -447,7 +549,7 @@ static Broker__Rpc__Status plugin_help(void *ctx, const uint8_t *body, size_t le
 	Broker__Rpc__Status st;
 
 	if (!req)
-		return bad_body(err, errlen, "PluginNameRequest");
+		return ctl_bad_body(err, errlen, "PluginNameRequest");
 	p = b->plugins && req->name ? plugins_find(b->plugins, req->name) : NULL;
 	if (!p) {
 		snprintf(err, errlen, "no plugin named %s is loaded (brokerctl plugin list shows them)", s(req->name));
@@ -469,7 +571,7 @@ static Broker__Rpc__Status plugin_load(void *ctx, const uint8_t *body, size_t le
 	int rc;
 
 	if (!req)
-		return bad_body(err, errlen, "PluginLoadRequest");
+		return ctl_bad_body(err, errlen, "PluginLoadRequest");
 	if (!req->path || !req->path[0]) {
 		broker__control__plugin_load_request__free_unpacked(req, NULL);
 		snprintf(err, errlen, "plugin load: which file? (give a path)");
@@ -480,9 +582,16 @@ static Broker__Rpc__Status plugin_load(void *ctx, const uint8_t *body, size_t le
 		snprintf(err, errlen, "plugin load: the broker is not ready for plugins yet");
 		return BROKER__RPC__STATUS__UNAVAILABLE;
 	}
+	if (!platform_path_absolute(req->path)) {
+		/* dlopen would search its library path, or the broker's working directory: not what was meant. */
+		snprintf(err, errlen, "%s: a relative path; give the plugin file's absolute path (the broker opens it, "
+		         "not brokerctl, and its working directory is not yours)", req->path);
+		broker__control__plugin_load_request__free_unpacked(req, NULL);
+		return BROKER__RPC__STATUS__BAD_REQUEST;
+	}
 	rc = plugins_load_path(b->plugins, req->path, &p, err, errlen);
 	if (rc < 0)
-		st = fail(rc, err, errlen, req->path);
+		st = ctl_fail(rc, err, errlen, req->path);
 	else
 		st = plugin_reply(p, reply, reply_len, err, errlen);
 	broker__control__plugin_load_request__free_unpacked(req, NULL);
@@ -497,7 +606,7 @@ static Broker__Rpc__Status plugin_unload(void *ctx, const uint8_t *body, size_t 
 	int rc;
 
 	if (!req)
-		return bad_body(err, errlen, "PluginNameRequest");
+		return ctl_bad_body(err, errlen, "PluginNameRequest");
 	if (!req->name || !req->name[0]) {
 		broker__control__plugin_name_request__free_unpacked(req, NULL);
 		snprintf(err, errlen, "plugin unload: which plugin? (give its name)");
@@ -508,7 +617,7 @@ static Broker__Rpc__Status plugin_unload(void *ctx, const uint8_t *body, size_t 
 	if (rc == -ENOENT && !err[0])
 		snprintf(err, errlen, "no plugin named %s is loaded (brokerctl plugin list shows them)", req->name);
 	broker__control__plugin_name_request__free_unpacked(req, NULL);
-	return rc < 0 ? fail(rc, err, errlen, "plugin unload") : OK;
+	return rc < 0 ? ctl_fail(rc, err, errlen, "plugin unload") : OK;
 }
 
 /* ------------------------------------------------------------ link */
@@ -557,6 +666,10 @@ static int link_collect_cb(void *arg, const struct peer_link_info *li)
 		m->streams_open = st.streams_open;
 		m->streams_total = st.streams_total;
 		m->protocol_errors = st.protocol_errors;
+		m->opens_refused = st.opens_refused;
+		m->listens_refused = st.listens_refused;
+		m->refused_by_peer = st.refused_by_peer;
+		m->encrypted = st.encrypted;
 	} else {
 		m->peer_id = s("");
 		m->peer_host = s("");
@@ -575,11 +688,11 @@ static Broker__Rpc__Status link_status_m(void *ctx, const uint8_t *body, size_t 
 	int rc = peer_foreach(b->peer, link_collect_cb, &lc);
 
 	if (rc < 0)
-		st = fail(rc, err, errlen, "link status");
+		st = ctl_fail(rc, err, errlen, "link status");
 	else {
 		rep.n_links = lc.n;
 		rep.links = lc.items;
-		st = pack_reply(&rep.base, reply, reply_len, err, errlen);
+		st = ctl_pack_reply(&rep.base, reply, reply_len, err, errlen);
 	}
 	for (size_t i = 0; i < lc.n; i++) {
 		free(lc.items[i]);   /* its strings are borrowed from the links */
@@ -588,122 +701,24 @@ static Broker__Rpc__Status link_status_m(void *ctx, const uint8_t *body, size_t 
 	return st;
 }
 
-/* ------------------------------------------------------------ mapping */
-
-struct mapping_collect {
-	Broker__Control__MappingInfo **items;
-	size_t n, cap;
-};
-
-static int mapping_collect_cb(void *arg, const struct mapping_info *mi)
-{
-	struct mapping_collect *mc = arg;
-	Broker__Control__MappingInfo *m;
-
-	if (mc->n == mc->cap) {
-		size_t cap = mc->cap ? mc->cap * 2 : 32;
-		Broker__Control__MappingInfo **ni = realloc(mc->items, cap * sizeof(*ni));
-		if (!ni)
-			return -ENOMEM;
-		mc->items = ni;
-		mc->cap = cap;
-	}
-	m = calloc(1, sizeof(*m));
-	if (!m)
-		return -ENOMEM;
-	mc->items[mc->n++] = m;
-	mapping_info_msg(mi, m);
-	return 0;
-}
-
-static Broker__Rpc__Status mapping_list_m(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
-                                          size_t *reply_len, char *err, size_t errlen)
-{
-	struct broker *b = ctx;
-	struct mapping_collect mc = { 0 };
-	Broker__Control__MappingListReply rep = BROKER__CONTROL__MAPPING_LIST_REPLY__INIT;
-	Broker__Rpc__Status st;
-	int rc = mappings_foreach(b->mappings, mapping_collect_cb, &mc);
-
-	if (rc < 0) {
-		st = fail(rc, err, errlen, "mapping list");
-	} else {
-		rep.n_mappings = mc.n;
-		rep.mappings = mc.items;
-		rep.generation = mappings_generation(b->mappings);
-		st = pack_reply(&rep.base, reply, reply_len, err, errlen);
-	}
-	for (size_t i = 0; i < mc.n; i++)
-		free(mc.items[i]);   /* strings are borrowed from the table */
-	free(mc.items);
-	return st;
-}
-
-static Broker__Rpc__Status mapping_add_m(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
-                                         size_t *reply_len, char *err, size_t errlen)
-{
-	struct broker *b = ctx;
-	Broker__Control__MappingAddRequest *req = broker__control__mapping_add_request__unpack(NULL, len, body);
-	struct broker_mapping m = { 0 };
-	char owner[300];
-	int rc;
-
-	if (!req)
-		return bad_body(err, errlen, "MappingAddRequest");
-	if (mapping_proto_parse(req->proto[0] ? req->proto : "tcp", &m.proto) < 0) {
-		snprintf(err, errlen, "unknown protocol '%s' (use tcp or udp)", req->proto);
-		broker__control__mapping_add_request__free_unpacked(req, NULL);
-		return BROKER__RPC__STATUS__BAD_REQUEST;
-	}
-	if (req->host_port == 0 || req->host_port > 65535) {
-		snprintf(err, errlen, "port %u is not 1..65535", req->host_port);
-		broker__control__mapping_add_request__free_unpacked(req, NULL);
-		return BROKER__RPC__STATUS__BAD_REQUEST;
-	}
-	m.host_ip = req->host_ip;
-	m.host_port = (uint16_t)req->host_port;
-	m.nconnect = req->n_connect;
-	m.connect = (const char *const *)req->connect;
-	if (req->owner[0])
-		snprintf(owner, sizeof(owner), "%s", req->owner);
-	else
-		snprintf(owner, sizeof(owner), "%s-%u", mapping_proto_name(m.proto), m.host_port);
-	rc = mappings_set(b->mappings, "manual", owner, req->description, &m, 1, err, errlen);
-	broker__control__mapping_add_request__free_unpacked(req, NULL);
-	return rc < 0 ? fail(rc, err, errlen, "mapping add") : OK;
-}
-
-static Broker__Rpc__Status mapping_remove_m(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
-                                            size_t *reply_len, char *err, size_t errlen)
-{
-	struct broker *b = ctx;
-	Broker__Control__MappingRemoveRequest *req = broker__control__mapping_remove_request__unpack(NULL, len, body);
-	int rc;
-
-	if (!req)
-		return bad_body(err, errlen, "MappingRemoveRequest");
-	rc = mappings_remove_owner(b->mappings, "manual", req->owner);
-	if (rc == -ENOENT)
-		snprintf(err, errlen, "no manual mapping with owner '%s' (watchers' mappings go when their source does)",
-		         req->owner);
-	broker__control__mapping_remove_request__free_unpacked(req, NULL);
-	return rc < 0 ? fail(rc, err, errlen, "mapping rm") : OK;
-}
-
 const struct rpc_method ctl_methods[] = {
-	{ "mapping", "list", mapping_list_m },
-	{ "mapping", "add", mapping_add_m },
-	{ "mapping", "remove", mapping_remove_m },
+	{ "mapping", "list", ctl_mapping_list },
+	{ "mapping", "add", ctl_mapping_add },
+	{ "mapping", "remove", ctl_mapping_remove },
 	{ "link", "status", link_status_m },
 	{ "broker", "status", broker_status },
 	{ "broker", "reload", broker_reload_m },
 	{ "broker", "shutdown", broker_shutdown_m },
 	{ "route", "list", route_list },
-	{ "route", "add", route_add },
 	{ "route", "remove", route_remove },
 	{ "plugin", "list", plugin_list },
 	{ "plugin", "help", plugin_help },
 	{ "plugin", "load", plugin_load },
 	{ "plugin", "unload", plugin_unload },
+	{ NULL, NULL, NULL },
+};
+
+const struct rpc_deferrable_method ctl_deferrable_methods[] = {
+	{ "route", "add", route_add },
 	{ NULL, NULL, NULL },
 };

@@ -43,11 +43,17 @@ void display_time(char *buf, size_t len, int64_t unix_ms)
 
 const char *display_short_id(char *buf, size_t len, const char *id)
 {
-	size_t n = strlen(id);
+	/* The id may come after a namespace ("default/0123..." from containerd). */
+	const char *slash = strrchr(id, '/');
+	const char *tail = slash ? slash + 1 : id;
+	size_t n = strlen(tail);
 	bool hex = n >= LONG_ID_MIN;
 
 	for (size_t i = 0; hex && i < n; i++)
-		hex = isxdigit((unsigned char)id[i]) != 0;
-	snprintf(buf, len, "%.*s", hex ? SHORT_ID : (int)n, id);
+		hex = isxdigit((unsigned char)tail[i]) != 0;
+	if (!hex)
+		snprintf(buf, len, "%s", id);
+	else
+		snprintf(buf, len, "%.*s%.*s", (int)(tail - id), id, SHORT_ID, tail);
 	return buf;
 }

@@ -12,8 +12,9 @@ void display_time(char *buf, size_t len, int64_t unix_ms);
 
 /*
  * An owner id as tables and event lines show it: a long hex id (a
- * container's 64 hex digits) becomes its first 12, as docker ps shows it;
- * anything else is kept.  --json keeps full ids.
+ * container's 64 hex digits), alone or after a namespace ("default/..."),
+ * becomes its first 12, as docker ps shows it; anything else is kept.
+ * --json keeps full ids.
  */
 const char *display_short_id(char *buf, size_t len, const char *id);
 

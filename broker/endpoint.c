@@ -3,6 +3,8 @@
 #include <config.h>
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,8 +58,61 @@ void stream_desc_discard(const struct broker_stream_desc *desc)
 		desc->on_close(desc->close_arg);
 }
 
+static bool param_applies(const struct broker_url_param_decl *d, const char *scheme)
+{
+	return !d->scheme || !strcmp(d->scheme, scheme);
+}
+
+/* "mode, group, backlog": what the plugin takes on scheme for this direction. */
+static void param_names(const struct plugin *p, const char *scheme, uint32_t where, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (const struct broker_url_param_decl *d = p->desc.url_params; d->key && off < len; d++)
+		if (param_applies(d, scheme) && (d->where & where))
+			off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "", d->key);
+}
+
+/*
+ * The plugin declares its URL parameters (ABI 1.1): refuse any other, and
+ * any used where it does not apply, so a typo (?mod=0660) never turns into
+ * a silent default.  Plugins built for ABI 1.0 check their own.
+ */
+static int check_params(const struct plugin *p, const struct url *u, bool listen, const char *text, char *err,
+                        size_t errlen)
+{
+	uint32_t where = listen ? BROKER_PARAM_LISTEN : BROKER_PARAM_CONNECT;
+	char names[256];
+
+	if (!p->desc.url_params)
+		return 0;
+	for (size_t i = 0; i < u->pub.nparams; i++) {
+		const char *key = u->pub.params[i].key;
+		const struct broker_url_param_decl *d;
+
+		for (d = p->desc.url_params; d->key; d++)
+			if (param_applies(d, u->pub.scheme) && !strcmp(d->key, key))
+				break;
+		if (d->key && !(d->where & where))
+			return errfmt(err, errlen, -EINVAL, "%s: parameter '%s' applies when %s, not when %s", text, key,
+			              listen ? "connecting" : "listening", listen ? "listening" : "connecting");
+		if (d->key)
+			continue;
+		param_names(p, u->pub.scheme, where, names, sizeof(names));
+		if (names[0])
+			return errfmt(err, errlen, -EINVAL, "%s: unknown parameter '%s' (%s takes %s when %s)", text, key,
+			              u->pub.scheme, names, listen ? "listening" : "connecting");
+		return errfmt(err, errlen, -EINVAL,
+		              "%s: unknown parameter '%s' (%s takes none when %s; a literal '?' in the address is "
+		              "written %%3F)",
+		              text, key, u->pub.scheme, listen ? "listening" : "connecting");
+	}
+	return 0;
+}
+
 /* Parse url and find the started plugin serving its scheme. */
-static int resolve(struct plugin_registry *reg, const char *text, struct url *u, struct plugin **out,
+static int resolve(struct plugin_registry *reg, const char *text, bool listen, struct url *u, struct plugin **out,
                    char *err, size_t errlen)
 {
 	char schemes[256];
@@ -74,6 +129,12 @@ static int resolve(struct plugin_registry *reg, const char *text, struct url *u,
 		plugins_schemes_text(reg, schemes, sizeof(schemes));
 		rc = errfmt(err, errlen, -EPROTONOSUPPORT, "%s: no plugin serves scheme '%s' (loaded: %s)", text,
 		            u->pub.scheme, schemes);
+		url_free(u);
+		return rc;
+	}
+	/* (A plugin that cannot do this at all says so itself, below.) */
+	if ((listen ? (*out)->desc.listen != NULL : (*out)->desc.connect != NULL) &&
+	    (rc = check_params(*out, u, listen, text, err, errlen)) < 0) {
 		url_free(u);
 		return rc;
 	}
@@ -99,6 +160,8 @@ int endpoint_check(struct plugin_registry *reg, const char *text, bool listen, c
 	else if (listen ? !p->desc.listen : !p->desc.connect)
 		rc = errfmt(err, errlen, -EOPNOTSUPP, "%s: plugin %s cannot %s", text, p->desc.name,
 		            listen ? "listen" : "connect");
+	else
+		rc = check_params(p, &u, listen, text, err, errlen);
 	url_free(&u);
 	return rc;
 }
@@ -117,6 +180,20 @@ static void listener_release(struct plugin_resource *res)
 		lost(arg, "its plugin was unloaded");
 }
 
+/*
+ * A plugin describes the address it resolved ("tcp://127.0.0.1:38211" for
+ * port 0); the parameters that shaped the listener (?netns=ns1,
+ * ?mode=0660) belong to what users see too.
+ */
+static void describe_keep_query(char *address, size_t len, const char *url)
+{
+	const char *q = strchr(url, '?');
+	size_t n = strlen(address);
+
+	if (q && !strchr(address, '?') && n + strlen(q) < len)
+		memcpy(address + n, q, strlen(q) + 1);
+}
+
 int endpoint_listen(struct plugin_registry *reg, const char *url, listener_accept_fn on_accept,
                     listener_lost_fn on_lost, void *arg, struct listener **out, char *err, size_t errlen)
 {
@@ -126,7 +203,7 @@ int endpoint_listen(struct plugin_registry *reg, const char *url, listener_accep
 
 	if (!l)
 		return errfmt(err, errlen, -ENOMEM, "out of memory");
-	rc = resolve(reg, url, &l->url, &l->plugin, err, errlen);
+	rc = resolve(reg, url, true, &l->url, &l->plugin, err, errlen);
 	if (rc < 0) {
 		free(l);
 		return rc;
@@ -150,6 +227,8 @@ int endpoint_listen(struct plugin_registry *reg, const char *url, listener_accep
 	if (!l->plugin->desc.describe ||
 	    l->plugin->desc.describe(l->plugin->state, l->plugin_listener, l->address, sizeof(l->address)) < 0)
 		snprintf(l->address, sizeof(l->address), "%s", url);
+	else
+		describe_keep_query(l->address, sizeof(l->address), url);
 	plugin_track(l->plugin, &l->res);
 	*out = l;
 	return 0;
@@ -226,7 +305,7 @@ int endpoint_connect(struct plugin_registry *reg, const char *url, connector_don
 
 	if (!c)
 		return errfmt(err, errlen, -ENOMEM, "out of memory");
-	rc = resolve(reg, url, &c->url, &c->plugin, err, errlen);
+	rc = resolve(reg, url, false, &c->url, &c->plugin, err, errlen);
 	if (rc < 0) {
 		free(c);
 		return rc;

@@ -219,6 +219,9 @@ static int host_state_get(struct broker_plugin_handle *h, const char *key, void 
 {
 	struct plugin *p = plugin_from_handle(h);
 
+	/* No store while --check-config runs a plugin's init. */
+	if (!plugin_broker(p)->store)
+		return -ENODEV;
 	return store_kv_get(plugin_broker(p)->store, plugin_name(p), key, value, len);
 }
 
@@ -226,6 +229,9 @@ static int host_state_set(struct broker_plugin_handle *h, const char *key, const
 {
 	struct plugin *p = plugin_from_handle(h);
 
+	/* No store while --check-config runs a plugin's init. */
+	if (!plugin_broker(p)->store)
+		return -ENODEV;
 	return store_kv_set(plugin_broker(p)->store, plugin_name(p), key, value, len);
 }
 
@@ -233,39 +239,53 @@ static int host_state_delete(struct broker_plugin_handle *h, const char *key)
 {
 	struct plugin *p = plugin_from_handle(h);
 
+	/* No store while --check-config runs a plugin's init. */
+	if (!plugin_broker(p)->store)
+		return -ENODEV;
 	return store_kv_delete(plugin_broker(p)->store, plugin_name(p), key);
 }
 
 /* ---------------------------------------------------------- mappings (not yet) */
 
+/*
+ * The mapping table goes before the plugins stop at shutdown (and does not
+ * exist for --check-config): a watcher reporting from its stop() or fini()
+ * gets -ECANCELED instead of a freed table.
+ */
 static int host_mapping_set(struct broker_plugin_handle *h, const char *owner, const char *description,
                             const struct broker_mapping *m, size_t n)
 {
 	struct plugin *p = plugin_from_handle(h);
+	struct mapping_table *mt = plugin_broker(p)->mappings;
 	char err[512];
 
-	return mappings_set(plugin_broker(p)->mappings, plugin_name(p), owner, description, m, n, err, sizeof(err));
+	if (!mt)
+		return -ECANCELED;
+	return mappings_set(mt, plugin_name(p), owner, description, m, n, err, sizeof(err));
 }
 
 static int host_mapping_remove(struct broker_plugin_handle *h, const char *owner)
 {
 	struct plugin *p = plugin_from_handle(h);
+	struct mapping_table *mt = plugin_broker(p)->mappings;
 
-	return mappings_remove_owner(plugin_broker(p)->mappings, plugin_name(p), owner);
+	return mt ? mappings_remove_owner(mt, plugin_name(p), owner) : -ECANCELED;
 }
 
 static int host_resync_begin(struct broker_plugin_handle *h)
 {
 	struct plugin *p = plugin_from_handle(h);
+	struct mapping_table *mt = plugin_broker(p)->mappings;
 
-	return mappings_resync_begin(plugin_broker(p)->mappings, plugin_name(p));
+	return mt ? mappings_resync_begin(mt, plugin_name(p)) : -ECANCELED;
 }
 
 static int host_resync_commit(struct broker_plugin_handle *h)
 {
 	struct plugin *p = plugin_from_handle(h);
+	struct mapping_table *mt = plugin_broker(p)->mappings;
 
-	return mappings_resync_commit(plugin_broker(p)->mappings, plugin_name(p));
+	return mt ? mappings_resync_commit(mt, plugin_name(p)) : -ECANCELED;
 }
 
 const struct broker_host broker_host_table = {

@@ -8,7 +8,9 @@
 #include <string.h>
 #include <time.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <event2/util.h>
 
 #include "broker/broker.h"
@@ -26,12 +28,44 @@
 
 #define TAG "http"
 #define DEFAULT_HOST "127.0.0.1"
+/* When the broker's limits are unset (unit tests): the defaults of config_limits.c. */
+#define DEFAULT_MAX_CONNECTIONS 64
+#define DEFAULT_MAX_HEADERS (8 * 1024)
+#define DEFAULT_MAX_BODY (4 * 1024)
+
+/*
+ * Open connections.  libevent 2.1 has no connection limit and tells no one
+ * when a server connection goes, so: each connection's bufferevent is made
+ * here (evhttp_set_bevcb) and we keep a reference to it; evhttp_connection_free
+ * calls bufferevent_free, which clears its callbacks, and a sweep (at every
+ * new connection, once a second, ten times a second while clients wait)
+ * finds those, closes them for good and
+ * counts them out.  Until then a freed one reads at most its high-water
+ * mark.  At the limit the listener stops accepting (further clients wait in
+ * the kernel's queue) and resumes when one closes.
+ */
+struct http_conn {
+	struct http_conn *next;
+	struct bufferevent *bev;
+};
+
+struct http_conns {
+	int n, max;
+	size_t read_high;             /* headers + body + slack: evhttp reads a body whole */
+	bool paused;
+	time_t logged;                /* the limit is logged at most once a minute */
+	uint64_t pauses;
+	struct evconnlistener *lev;
+	struct http_conn *list;
+	struct event *sweep;
+};
 
 struct http_server {
 	struct broker *b;
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
 	unsigned port;              /* the bound port (differs from the asked one for port 0) */
+	struct http_conns *conns;
 };
 
 /* ------------------------------------------------------------ metrics */
@@ -147,6 +181,9 @@ static int link_metric_cb(void *arg, const struct peer_link_info *li)
 	case 3: v = st.streams_open; break;
 	case 4: v = st.streams_total; break;
 	case 5: v = st.protocol_errors; break;
+	case 8: v = st.opens_refused; break;
+	case 9: v = st.listens_refused; break;
+	case 10: v = st.refused_by_peer; break;
 	default: v = st.rtt_us > 0 ? (uint64_t)st.rtt_us : 0; break;
 	}
 out:
@@ -169,6 +206,10 @@ static void link_metrics(struct evbuffer *f, struct peer_manager *pm)
 		{ "broker_link_protocol_errors_total", "counter", "Protocol errors seen on the link." },
 		{ "broker_link_rtt_microseconds", "gauge", "Last PING round trip." },
 		{ "broker_link_reconnects_total", "counter", "Times a dialed carrier was dialed again." },
+		{ "broker_link_peer_opens_refused_total", "counter", "The peer's OPENs this broker's policy refused." },
+		{ "broker_link_peer_listens_refused_total", "counter",
+		  "The peer's listen requests this broker's policy refused." },
+		{ "broker_link_refused_by_peer_total", "counter", "Our OPENs and listen requests the peer refused." },
 	};
 	for (int i = 0; i < (int)(sizeof(m) / sizeof(m[0])); i++) {
 		struct link_metric_ctx c = { f, m[i].name, i };
@@ -343,6 +384,91 @@ static void on_request(struct evhttp_request *req, void *arg)
 		serve_metrics(h, req);
 }
 
+/* ------------------------------------------------------------ connections */
+
+/* Count out the connections evhttp has freed; resume accepting below the limit. */
+static void conns_sweep(struct http_conns *c)
+{
+	for (struct http_conn **pp = &c->list; *pp;) {
+		struct http_conn *hc = *pp;
+		bufferevent_data_cb r, w;
+		bufferevent_event_cb e;
+		void *arg;
+
+		bufferevent_getcb(hc->bev, &r, &w, &e, &arg);
+		if (r || w || e) {
+			pp = &hc->next;
+			continue;
+		}
+		*pp = hc->next;
+		bufferevent_disable(hc->bev, EV_READ | EV_WRITE);
+		bufferevent_decref(hc->bev);   /* the last reference: closes the socket */
+		free(hc);
+		c->n--;
+	}
+	if (c->paused && c->n < c->max) {
+		struct timeval second = { 1, 0 };
+		c->paused = false;
+		evconnlistener_enable(c->lev);
+		event_add(c->sweep, &second);
+	}
+	if (!c->list)
+		event_del(c->sweep);
+}
+
+static void conns_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	conns_sweep(arg);
+}
+
+static struct bufferevent *conn_new(struct event_base *base, void *arg)
+{
+	struct http_conns *c = arg;
+	struct http_conn *hc;
+	struct timeval second = { 1, 0 };
+
+	conns_sweep(c);
+	hc = calloc(1, sizeof(*hc));
+	if (!hc || !(hc->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE))) {
+		free(hc);
+		return NULL;   /* evhttp makes its own, uncounted: only when out of memory */
+	}
+	bufferevent_incref(hc->bev);
+	bufferevent_setwatermark(hc->bev, EV_READ, 0, c->read_high);
+	hc->next = c->list;
+	c->list = hc;
+	c->n++;
+	if (!evtimer_pending(c->sweep, NULL))
+		event_add(c->sweep, &second);
+	if (c->n >= c->max && !c->paused) {
+		/* Look often while clients wait: they get in as soon as a slot frees. */
+		struct timeval soon = { 0, 100 * 1000 };
+		c->paused = true;
+		evconnlistener_disable(c->lev);
+		event_add(c->sweep, &soon);
+		c->pauses++;
+		if (time(NULL) - c->logged >= 60) {
+			c->logged = time(NULL);
+			log_warn(TAG, "%d connections open (limit, --http-max-connections): not accepting more until one "
+			              "closes (%llu time(s) so far)",
+			         c->max, (unsigned long long)c->pauses);
+		}
+	}
+	return hc->bev;
+}
+
+static void conns_free(struct http_conns *c)
+{
+	if (!c)
+		return;
+	/* evhttp_free freed every connection: all of them are swept now. */
+	c->paused = false;
+	conns_sweep(c);
+	if (c->sweep)
+		event_free(c->sweep);
+	free(c);
+}
+
 /* ------------------------------------------------------------ server */
 
 int http_start(struct broker *b, const char *listen, struct http_server **out, char *err, size_t errlen)
@@ -375,12 +501,31 @@ int http_start(struct broker *b, const char *listen, struct http_server **out, c
 	                                     EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
 	evhttp_set_timeout(h->http, 30);
 	evhttp_set_gencb(h->http, on_request, h);
+	{
+		const struct broker_limits *lim = &b->cfg.limits;
+		bool unset = lim->http_connections == 0;   /* a broker without a loaded config (unit tests) */
+		/* A header line without end and a huge Content-Length are refused, never buffered. */
+		evhttp_set_max_headers_size(h->http, unset ? DEFAULT_MAX_HEADERS : (ev_ssize_t)lim->http_header_size);
+		evhttp_set_max_body_size(h->http, unset ? DEFAULT_MAX_BODY : (ev_ssize_t)lim->http_body_size);
+		h->conns = calloc(1, sizeof(*h->conns));
+		if (!h->conns || !(h->conns->sweep = event_new(b->base, -1, EV_PERSIST, conns_sweep_cb, h->conns))) {
+			free(h->conns);
+			evhttp_free(h->http);
+			free(h);
+			return errfmt(err, errlen, -ENOMEM, "--http-listen %s: out of memory", listen);
+		}
+		h->conns->max = unset ? DEFAULT_MAX_CONNECTIONS : lim->http_connections;
+		h->conns->read_high = (unset ? DEFAULT_MAX_HEADERS + DEFAULT_MAX_BODY
+		                             : lim->http_header_size + lim->http_body_size) + 16 * 1024;
+		evhttp_set_bevcb(h->http, conn_new, h->conns);
+	}
 
 	errno = 0;
 	h->sock = evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
 	if (!h->sock) {
 		int e = net_last_errno() ? net_last_errno() : EADDRNOTAVAIL;
 		evhttp_free(h->http);
+		conns_free(h->conns);
 		free(h);
 		return errfmt(err, errlen, -e, "--http-listen %s: cannot listen on %s port %u: %s%s", listen,
 		              host, port, strerror(e),
@@ -389,6 +534,7 @@ int http_start(struct broker *b, const char *listen, struct http_server **out, c
 		                              : "");
 	}
 
+	h->conns->lev = evhttp_bound_socket_get_listener(h->sock);
 	/* Report the port actually bound (port 0 asks the kernel to choose). */
 	struct sockaddr_storage ss;
 	ev_socklen_t sl = sizeof(ss);
@@ -417,5 +563,6 @@ void http_stop(struct http_server *h)
 	if (!h)
 		return;
 	evhttp_free(h->http);
+	conns_free(h->conns);
 	free(h);
 }

@@ -21,38 +21,37 @@ void link_auth_nonce(uint8_t *buf, size_t len)
 	randombytes_buf(buf, len);
 }
 
-static void compute(const uint8_t *secret, size_t secret_len, bool dialer, const uint8_t challenge[32],
-                    const uint8_t nonce[32], const char *id, uint8_t out[LINK_PROOF_SIZE])
+/* HMAC-SHA256(secret, "broker-link-v3 proof" | role | th): see link_auth.h. */
+static void compute(const uint8_t *secret, size_t secret_len, bool dialer, const uint8_t th[32],
+                    uint8_t out[LINK_PROOF_SIZE])
 {
-	static const char label[] = "broker-link-v1";
+	static const char label[] = "broker-link-v3 proof";
 	crypto_auth_hmacsha256_state st;
 	uint8_t role = dialer ? 'D' : 'A';
 
 	crypto_auth_hmacsha256_init(&st, secret, secret_len);
 	crypto_auth_hmacsha256_update(&st, (const uint8_t *)label, sizeof(label) - 1);
 	crypto_auth_hmacsha256_update(&st, &role, 1);
-	crypto_auth_hmacsha256_update(&st, challenge, 32);
-	crypto_auth_hmacsha256_update(&st, nonce, 32);
-	crypto_auth_hmacsha256_update(&st, (const uint8_t *)id, strlen(id));
+	crypto_auth_hmacsha256_update(&st, th, 32);
 	crypto_auth_hmacsha256_final(&st, out);
 	sodium_memzero(&st, sizeof(st));
 }
 
-void link_auth_proof(const uint8_t *secret, size_t secret_len, bool prover_is_dialer, const uint8_t challenge[32],
-                     const uint8_t own_nonce[32], const char *prover_id, uint8_t proof[LINK_PROOF_SIZE])
+void link_auth_proof(const uint8_t *secret, size_t secret_len, bool prover_is_dialer, const uint8_t th[32],
+                     uint8_t proof[LINK_PROOF_SIZE])
 {
-	compute(secret, secret_len, prover_is_dialer, challenge, own_nonce, prover_id, proof);
+	compute(secret, secret_len, prover_is_dialer, th, proof);
 }
 
-bool link_auth_verify(const uint8_t *secret, size_t secret_len, bool prover_is_dialer, const uint8_t challenge[32],
-                      const uint8_t prover_nonce[32], const char *prover_id, const uint8_t *proof, size_t len)
+bool link_auth_verify(const uint8_t *secret, size_t secret_len, bool prover_is_dialer, const uint8_t th[32],
+                      const uint8_t *proof, size_t len)
 {
 	uint8_t want[LINK_PROOF_SIZE];
 	bool ok;
 
 	if (len != LINK_PROOF_SIZE)
 		return false;
-	compute(secret, secret_len, prover_is_dialer, challenge, prover_nonce, prover_id, want);
+	compute(secret, secret_len, prover_is_dialer, th, want);
 	ok = sodium_memcmp(want, proof, LINK_PROOF_SIZE) == 0;
 	sodium_memzero(want, sizeof(want));
 	return ok;

@@ -24,14 +24,15 @@ int link_secret_load(const char *path, bool create, uint8_t **secret, size_t *le
 int link_secret_check(const char *path, char *err, size_t errlen);
 
 /*
- * proof = HMAC-SHA256(secret, "broker-link-v1" | role | challenge | own nonce | own id)
- * where role is 'D' for the dialer and 'A' for the acceptor, so a proof can
- * never be reflected back at its sender.  challenge is the other side's nonce.
+ * proof = HMAC-SHA256(secret, "broker-link-v3 proof" | role | th) where role
+ * is 'D' for the dialer and 'A' for the acceptor, so a proof can never be
+ * reflected back at its sender, and th is the transcript of both HELLOs
+ * (link_transcript in link_crypto.h): both nonces, both ids, every flag.
  */
-void link_auth_proof(const uint8_t *secret, size_t secret_len, bool prover_is_dialer, const uint8_t challenge[32],
-                     const uint8_t own_nonce[32], const char *prover_id, uint8_t proof[LINK_PROOF_SIZE]);
+void link_auth_proof(const uint8_t *secret, size_t secret_len, bool prover_is_dialer, const uint8_t th[32],
+                     uint8_t proof[LINK_PROOF_SIZE]);
 /* Constant-time check of a proof the other side sent. */
-bool link_auth_verify(const uint8_t *secret, size_t secret_len, bool prover_is_dialer, const uint8_t challenge[32],
-                      const uint8_t prover_nonce[32], const char *prover_id, const uint8_t *proof, size_t len);
+bool link_auth_verify(const uint8_t *secret, size_t secret_len, bool prover_is_dialer, const uint8_t th[32],
+                      const uint8_t *proof, size_t len);
 
 #endif

@@ -128,3 +128,28 @@ int link_frame_check(const struct link_frame_header *h, char *why, size_t whylen
 	}
 	return 0;
 }
+
+int link_frame_check_handshake(const struct link_frame_header *h, char *why, size_t whylen)
+{
+	switch (h->type) {
+	case LINK_HELLO:
+	case LINK_AUTH:
+	case LINK_AUTH_OK:
+	case LINK_GOAWAY:
+		break;
+	default:
+		snprintf(why, whylen, "%s frame before the handshake finished (only HELLO and AUTH until then)",
+		         link_frame_type_name(h->type));
+		return -EPROTO;
+	}
+	if (h->stream != 0) {
+		snprintf(why, whylen, "%s frame on stream %u (must be 0)", link_frame_type_name(h->type), h->stream);
+		return -EPROTO;
+	}
+	if (h->length > LINK_MAX_HANDSHAKE) {
+		snprintf(why, whylen, "%s frame of %u bytes before the handshake finished (limit %u)",
+		         link_frame_type_name(h->type), h->length, LINK_MAX_HANDSHAKE);
+		return -EPROTO;
+	}
+	return 0;
+}

@@ -12,14 +12,23 @@
  */
 #define LINK_HEADER_SIZE 12
 
-/* Protocol versions this build speaks (HELLO negotiates the highest common one). */
-#define LINK_VERSION_MIN 1
-#define LINK_VERSION_MAX 1
+/*
+ * Protocol versions this build speaks (HELLO negotiates the highest common
+ * one).  Version 2: a stream to the receiver's own route is opened by its
+ * id (Open.route_id, PeerRoute.id), and the receiver decides what an OPEN
+ * may reach.  Version 3: proofs bind the transcript of both HELLOs, and a
+ * link both sides mark `encrypt` (tcp) seals every frame after the
+ * handshake (link_crypto.h).  Older peers are not spoken to.
+ */
+#define LINK_VERSION_MIN 3
+#define LINK_VERSION_MAX 3
 
 /* Payload limits: DATA carries at most 64 KiB; RPC bodies (mapping syncs) may be large. */
 #define LINK_MAX_DATA (64u * 1024)
 #define LINK_MAX_RPC (16u * 1024 * 1024)
 #define LINK_MAX_CONTROL (64u * 1024)
+/* Until the handshake is done only HELLO, AUTH, AUTH_OK and GOAWAY of at most this, from anyone. */
+#define LINK_MAX_HANDSHAKE (64u * 1024)
 
 /* Initial per-stream credit each side grants the other; a receiver may grow it up to the max. */
 #define LINK_INITIAL_WINDOW (256u * 1024)
@@ -59,6 +68,15 @@ void link_frame_decode(const uint8_t in[LINK_HEADER_SIZE], struct link_frame_hea
  * type's limit, reserved zero.  Returns 0 or -EPROTO with a reason in why.
  */
 int link_frame_check(const struct link_frame_header *h, char *why, size_t whylen);
+
+/*
+ * Before the handshake is done (the peer is not yet authenticated), the
+ * header alone decides: only HELLO, AUTH, AUTH_OK and GOAWAY on stream 0,
+ * at most LINK_MAX_HANDSHAKE bytes.  Call it after link_frame_check and
+ * before buffering the payload, so an unauthenticated peer can make us hold
+ * at most one such frame.  Returns 0 or -EPROTO with a reason in why.
+ */
+int link_frame_check_handshake(const struct link_frame_header *h, char *why, size_t whylen);
 
 const char *link_frame_type_name(uint8_t type);
 

@@ -10,6 +10,7 @@
 
 #include "broker/link.h"
 #include "broker/link_frame.h"
+#include "broker/log.h"
 
 /*
  * Scheduling of stream DATA onto the carrier (link_flush, link_streams_pump).
@@ -39,6 +40,13 @@
  * reaches the peer well within a millisecond at 500 MB/s.
  */
 #define LINK_CARRIER_BUFFER (64 * 1024)
+/*
+ * Input: at most LINK_INPUT_FRAMES frames are handled per loop turn, and
+ * nothing more is read from the carrier while whole frames wait to be
+ * handled, so a peer flooding small frames gets the loop in slices and
+ * waits on its carrier rather than in our memory.
+ */
+#define LINK_INPUT_FRAMES 128
 
 struct link_stream;
 struct link_call;
@@ -72,6 +80,14 @@ struct link {
 	uint32_t version;
 	char *peer_id, *peer_host, *peer_software;
 	bool peer_wants_auth;
+	uint8_t *hello_sent;          /* our HELLO payload, for the transcript */
+	size_t hello_sent_len;
+	uint8_t transcript[32];       /* of both HELLOs (link_transcript), once the peer's arrived */
+
+	/* record layer (link_crypto.c): NULL for a plaintext link */
+	struct link_crypto *crypto;
+	struct evbuffer *wire_in;     /* sealed bytes read, not yet opened */
+	struct evbuffer *wire_out;    /* bytes ready for the carrier: sealed records, or the plaintext handshake */
 
 	/* streams */
 	struct link_stream **buckets;
@@ -84,6 +100,16 @@ struct link {
 	/* RPC */
 	uint64_t next_call_id;
 	struct link_call *calls;
+	struct event *rpc_timer;      /* fails calls past their deadline */
+
+	/* bounds (link_params max_*) */
+	bool overflowed;              /* output passed max_output: frames are dropped, the link goes */
+	struct event *overflow_ev;    /* shuts the link from the loop, never inside a caller */
+	struct event *resume;         /* handles input left over when a turn's budget ran out */
+	bool input_backlog;           /* whole frames wait in `in`: read no more until they are handled */
+	size_t npending_connects;     /* the peer's OPENs still connecting */
+	uint64_t refusal_logged_us;   /* link_warn_limited: at most one line a second ... */
+	uint64_t refusals_unlogged;   /* ... with the count of those not logged */
 
 	/* keepalive */
 	uint64_t last_rx_us;
@@ -113,6 +139,8 @@ void link_flush(struct link *l);
  */
 void link_flush_soon(struct link *l);
 void link_protocol_error(struct link *l, const char *fmt, ...) BROKER_PRINTF(2, 3);
+/* A warning the peer can provoke at will: at most one a second per link (with how many were not logged). */
+void link_log_limited(struct link *l, enum broker_log_level level, const char *fmt, ...) BROKER_PRINTF(3, 4);
 
 /* link_stream.c */
 void link_streams_init(struct link *l);

@@ -36,6 +36,7 @@ struct link_stream {
 	bool fin_sent, fin_recv, rst_seen;
 	bool incoming;                /* the peer opened it */
 	bool datagram;                /* one datagram per DATA frame (relay.h framing inside) */
+	bool connecting;              /* incoming OPEN: counted in link->npending_connects */
 	struct evbuffer *pending;     /* incoming OPEN: data received while connecting the target */
 	struct connector *connector;  /* incoming OPEN: connecting the target */
 	struct relay *relay;
@@ -339,6 +340,14 @@ static void stream_sink_drained(struct relay_end *e)
 	link_flush(l);
 }
 
+/* The incoming OPEN's target connected, failed or was cancelled. */
+static void stream_connect_done(struct link_stream *s)
+{
+	if (s->connecting && s->link)
+		s->link->npending_connects--;
+	s->connecting = false;
+}
+
 static void stream_free(struct link_stream *s)
 {
 	if (s->pending)
@@ -356,6 +365,7 @@ static void stream_detach(struct link_stream *s)
 
 	if (!l)
 		return;
+	stream_connect_done(s);
 	ready_remove(l, s);
 	table_remove(l, s);
 	s->link = NULL;
@@ -423,9 +433,9 @@ static uint32_t next_id(struct link *l)
 	return id;
 }
 
-int link_open_stream(struct link *l, const char *target, const char *route, const struct broker_stream_desc *client,
-                     struct route_counters *counters, relay_done_fn done, void *arg, struct relay **out,
-                     char *err, size_t errlen)
+int link_open_stream(struct link *l, const char *target, const char *route, uint64_t route_id,
+                     const struct broker_stream_desc *client, struct route_counters *counters, relay_done_fn done,
+                     void *arg, struct relay **out, char *err, size_t errlen)
 {
 	struct relay_end *local;
 
@@ -436,11 +446,11 @@ int link_open_stream(struct link *l, const char *target, const char *route, cons
 	local = relay_fd_end_new(l->p.base, client);
 	if (!local)
 		return errfmt(err, errlen, -ENOMEM, "out of memory");
-	return link_open_stream_end(l, target, route, client->peer, local, (client->flags & BROKER_STREAM_DATAGRAM) != 0,
-	                            counters, done, arg, out, err, errlen);
+	return link_open_stream_end(l, target, route, route_id, client->peer, local,
+	                            (client->flags & BROKER_STREAM_DATAGRAM) != 0, counters, done, arg, out, err, errlen);
 }
 
-int link_open_stream_end(struct link *l, const char *target, const char *route, const char *client,
+int link_open_stream_end(struct link *l, const char *target, const char *route, uint64_t route_id, const char *client,
                          struct relay_end *local, bool datagram, struct route_counters *counters, relay_done_fn done,
                          void *arg, struct relay **out, char *err, size_t errlen)
 {
@@ -453,6 +463,12 @@ int link_open_stream_end(struct link *l, const char *target, const char *route, 
 		local->ops->destroy(local, true);
 		return errfmt(err, errlen, -ENOTCONN, "the link to the peer is down");
 	}
+	if (l->nstreams >= (size_t)l->p.max_streams) {
+		local->ops->destroy(local, true);
+		l->stats.refused_by_limit++;
+		return errfmt(err, errlen, -EMFILE, "the link carries %zu streams already (limit %d, --link-max-streams)",
+		              l->nstreams, l->p.max_streams);
+	}
 	s = stream_new(l, next_id(l));
 	if (!s) {
 		local->ops->destroy(local, true);
@@ -462,7 +478,9 @@ int link_open_stream_end(struct link *l, const char *target, const char *route, 
 	s->datagram = datagram;
 	l->ndatagram += datagram;
 	s->route = route ? strdup(route) : NULL;
-	open.target = (char *)target;
+	/* A route of the peer is named by its id alone: the peer knows where it leads. */
+	open.target = (char *)(route_id || !target ? "" : target);
+	open.route_id = route_id;
 	open.route = (char *)(route ? route : "");
 	open.client = (char *)(client ? client : "");
 	open.datagram = datagram;
@@ -512,8 +530,9 @@ static void incoming_connected(void *arg, int err, const char *reason, const str
 	struct relay *r;
 
 	s->connector = NULL;
+	stream_connect_done(s);
 	if (err) {
-		log_info(TAG, "%s: stream %u: %s", l->carrier, s->id, reason ? reason : strerror(-err));
+		link_log_limited(l, BROKER_LOG_INFO, "stream %u: %s", s->id, reason ? reason : strerror(-err));
 		send_open_err(l, s->id, err, reason ? reason : strerror(-err));
 		stream_detach(s);
 		stream_free(s);
@@ -544,11 +563,22 @@ static void incoming_connected(void *arg, int err, const char *reason, const str
 	link_flush(l);
 }
 
+/* Refuse an OPEN with a reason the opener logs; the link stays up. */
+static void refuse_open(struct link *l, uint32_t id, const Broker__Link__Open *open, int rc, const char *why)
+{
+	if (rc == -EPERM || rc == -EACCES)
+		l->stats.opens_refused++;
+	log_warn(TAG, "%s: stream %u: refused the peer's OPEN (its route %s, client %s): %s", l->carrier, id,
+	         open->route[0] ? open->route : "-", open->client[0] ? open->client : "-", why);
+	send_open_err(l, id, rc, why);
+}
+
 static void on_open(struct link *l, uint32_t id, const uint8_t *payload, size_t len)
 {
 	Broker__Link__Open *open;
 	struct link_stream *s;
-	char err[512];
+	char err[512], target[1024];
+	int rc;
 
 	if ((id & 1) == (l->p.dialer ? 1u : 0u) || id <= l->peer_max_id) {
 		link_protocol_error(l, "OPEN with stream id %u (the peer must use new %s ids)", id,
@@ -556,9 +586,38 @@ static void on_open(struct link *l, uint32_t id, const uint8_t *payload, size_t 
 		return;
 	}
 	l->peer_max_id = id;
+	/* The caps come first: a refused OPEN costs no allocation and no connect. */
+	if (l->nstreams >= (size_t)l->p.max_streams || l->npending_connects >= (size_t)l->p.max_pending_connects) {
+		char why[160];
+		bool streams = l->nstreams >= (size_t)l->p.max_streams;
+		if (streams)
+			snprintf(why, sizeof(why), "too many streams on this link (%zu; limit %d, --link-max-streams)",
+			         l->nstreams, l->p.max_streams);
+		else
+			snprintf(why, sizeof(why),
+			         "too many connects in progress on this link (%zu; limit %d, --link-max-pending-connects)",
+			         l->npending_connects, l->p.max_pending_connects);
+		l->stats.refused_by_limit++;
+		link_log_limited(l, BROKER_LOG_WARN, "stream %u refused: %s", id, why);
+		send_open_err(l, id, streams ? -EMFILE : -EAGAIN, why);
+		return;
+	}
 	open = broker__link__open__unpack(NULL, len, payload);
 	if (!open) {
 		link_protocol_error(l, "OPEN for stream %u does not decode", id);
+		return;
+	}
+	/* What the peer may reach is this broker's decision, made before anything is connected. */
+	struct link_open_request req = {
+		.target = open->target, .route = open->route, .client = open->client,
+		.route_id = open->route_id, .datagram = open->datagram,
+	};
+	err[0] = '\0';
+	rc = l->p.cb.open_check ? l->p.cb.open_check(l->p.cb_arg, l, &req, target, sizeof(target), err, sizeof(err))
+	                        : errfmt(err, sizeof(err), -EPERM, "this broker accepts no streams from its peer");
+	if (rc < 0) {
+		refuse_open(l, id, open, rc, err[0] ? err : strerror(-rc));
+		broker__link__open__free_unpacked(open, NULL);
 		return;
 	}
 	s = stream_new(l, id);
@@ -577,10 +636,12 @@ static void on_open(struct link *l, uint32_t id, const uint8_t *payload, size_t 
 		broker__link__open__free_unpacked(open, NULL);
 		return;
 	}
-	log_debug(TAG, "%s: stream %u: open %s for route %s (client %s)", l->carrier, id, open->target, open->route,
+	log_debug(TAG, "%s: stream %u: open %s for route %s (client %s)", l->carrier, id, target, open->route,
 	          open->client);
-	if (endpoint_connect(l->p.plugins, open->target, incoming_connected, s, &s->connector, err, sizeof(err)) < 0) {
-		log_info(TAG, "%s: stream %u: %s", l->carrier, id, err);
+	s->connecting = true;
+	l->npending_connects++;
+	if (endpoint_connect(l->p.plugins, target, incoming_connected, s, &s->connector, err, sizeof(err)) < 0) {
+		link_log_limited(l, BROKER_LOG_INFO, "stream %u: %s", id, err);
 		send_open_err(l, id, -EINVAL, err);
 		stream_detach(s);
 		stream_free(s);
@@ -601,8 +662,14 @@ static void on_open_result(struct link *l, struct link_stream *s, uint8_t type, 
 	if (type == LINK_OPEN_OK)
 		return;
 	oe = broker__link__open_error__unpack(NULL, len, payload);
-	log_warn(TAG, "route %s: the peer could not connect: %s", s->route ? s->route : "?",
-	         oe && oe->reason ? oe->reason : "(no reason given)");
+	if (oe && (oe->errno_value == EPERM || oe->errno_value == EACCES)) {
+		l->stats.refused_by_peer++;
+		log_warn(TAG, "route %s: the peer refused the stream: %s", s->route ? s->route : "?",
+		         oe->reason && *oe->reason ? oe->reason : "(no reason given)");
+	} else {
+		log_warn(TAG, "route %s: the peer could not connect: %s", s->route ? s->route : "?",
+		         oe && oe->reason ? oe->reason : "(no reason given)");
+	}
 	if (oe)
 		broker__link__open_error__free_unpacked(oe, NULL);
 	if (s->counters)
@@ -688,6 +755,7 @@ static void on_rst(struct link *l, struct link_stream *s)
 	/* Still connecting the target for an incoming OPEN. */
 	connector_cancel(s->connector);
 	s->connector = NULL;
+	stream_connect_done(s);
 	stream_detach(s);
 	stream_free(s);
 }
@@ -758,8 +826,8 @@ unknown:
 		return;
 	}
 	l->stats.protocol_errors++;
-	log_warn(TAG, "%s: %s for unknown stream %u from peer %s; resetting it", l->carrier,
-	         link_frame_type_name(h->type), h->stream, l->peer_id);
+	link_log_limited(l, BROKER_LOG_WARN, "%s for unknown stream %u from peer %s; resetting it",
+	                 link_frame_type_name(h->type), h->stream, l->peer_id);
 	if (h->type != LINK_RST) {
 		link_send(l, LINK_RST, h->stream, "unknown stream", 14);
 		link_flush(l);

@@ -20,9 +20,9 @@ endif
 %canon_reldir%_libbroker_la_SOURCES = \
 	%reldir%/broker.c %reldir%/broker.h \
 	%reldir%/config.c %reldir%/config.h %reldir%/config_internal.h \
-	%reldir%/config_file.c %reldir%/config_help.c \
+	%reldir%/config_file.c %reldir%/config_help.c %reldir%/config_limits.c %reldir%/config_limits.h \
 	%reldir%/counters.h \
-	%reldir%/ctl_service.c %reldir%/ctl_service.h \
+	%reldir%/ctl_service.c %reldir%/ctl_service.h %reldir%/ctl_internal.h %reldir%/ctl_mapping.c \
 	%reldir%/endpoint.c %reldir%/endpoint.h \
 	%reldir%/errfmt.h \
 	%reldir%/events.c %reldir%/events.h \
@@ -30,12 +30,16 @@ endif
 	%reldir%/http.c %reldir%/http.h \
 	%reldir%/link.c %reldir%/link.h %reldir%/link_internal.h \
 	%reldir%/link_auth.c %reldir%/link_auth.h \
+	%reldir%/link_crypto.c %reldir%/link_crypto.h \
 	%reldir%/link_frame.c %reldir%/link_frame.h \
 	%reldir%/link_stream.c \
 	%reldir%/log.c %reldir%/log.h \
 	%reldir%/mapping.c %reldir%/mapping.h %reldir%/mapping_internal.h \
-	%reldir%/mapping_serve.c %reldir%/mapping_sync.c \
+	%reldir%/mapping_import.c %reldir%/mapping_index.c %reldir%/mapping_serve.c %reldir%/mapping_sync.c \
+	%reldir%/mapping_targets.c \
 	%reldir%/peer.c %reldir%/peer.h %reldir%/peer_report.c \
+	%reldir%/peer_auth.c %reldir%/peer_auth.h \
+	%reldir%/peer_policy.c %reldir%/peer_policy.h \
 	%reldir%/platform.h %reldir%/platform_net.h $(BROKER_PLATFORM_SOURCES) \
 	$(BROKER_PIDWATCH_SOURCES) %reldir%/platform_pidwatch.h %reldir%/printf_attr.h \
 	%reldir%/plugins.c %reldir%/plugins.h %reldir%/plugins_internal.h %reldir%/plugins_options.c \

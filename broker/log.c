@@ -10,6 +10,7 @@
 
 #include "broker/display.h"
 #include "broker/log.h"
+#include "broker/text_escape.h"
 
 /* See log.h for why this is module state. */
 static struct {
@@ -66,6 +67,7 @@ int log_format_parse(const char *s, enum log_format *out)
 /* A line being built; one write, so threads never interleave a line. */
 struct line {
 	char buf[16384];   /* msg (2 KiB) escaped six-fold at worst, plus the frame */
+	char safe[8192];   /* msg with control characters escaped (4-fold at worst) */
 	size_t len;
 };
 
@@ -121,6 +123,14 @@ void log_vwrite(enum broker_log_level level, const char *tag, const char *fmt, v
 	if (!l)
 		return;
 	l->len = 0;
+	/*
+	 * Messages quote what peers and clients sent (ids, hostnames, reasons):
+	 * no control character reaches the log, in either format, so nobody can
+	 * forge a line or send escapes to whoever reads it on a terminal.
+	 */
+	const char *text = msg;
+	if (text_needs_escape(msg))
+		text = text_escape(l->safe, sizeof(l->safe), msg);
 	if (log_settings.format == LOG_FORMAT_JSON) {
 		puts_(l, "{\"time\":\"");
 		puts_(l, stamp);
@@ -129,11 +139,11 @@ void log_vwrite(enum broker_log_level level, const char *tag, const char *fmt, v
 		puts_(l, "\",\"tag\":\"");
 		json_escape(l, tag ? tag : "broker");
 		puts_(l, "\",\"msg\":\"");
-		json_escape(l, msg);
+		json_escape(l, text);
 		puts_(l, "\"}");
 	} else {
 		int n = snprintf(l->buf, sizeof(l->buf) - 1, "%s %-5s [%s] %s", stamp, log_level_name(level),
-		                 tag ? tag : "broker", msg);
+		                 tag ? tag : "broker", text);
 		l->len = n < 0 ? 0 : (size_t)n < sizeof(l->buf) - 1 ? (size_t)n : sizeof(l->buf) - 2;
 	}
 	l->buf[l->len++] = '\n';

@@ -45,6 +45,9 @@ const char *mapping_proto_name(enum broker_proto p)
 
 /* ------------------------------------------------------------ table */
 
+static bool source_yields(const struct mapping_table *mt, const char *source);
+static void on_yield_timer(evutil_socket_t fd, short what, void *arg);
+
 static uint32_t hash_str(uint32_t h, const char *s)
 {
 	for (; *s; s++)
@@ -84,6 +87,8 @@ int mappings_create(struct broker *b, struct mapping_table **out)
 		free(mt);
 		return -ENOMEM;
 	}
+	/* NULL without a loop (unit tests): yielding mappings then wait for their next report. */
+	mt->yield_timer = b->base ? evtimer_new(b->base, on_yield_timer, mt) : NULL;
 	*out = mt;
 	return 0;
 }
@@ -117,6 +122,7 @@ struct mapping_group *group_get(struct mapping_table *mt, enum mapping_origin or
 		return NULL;
 	}
 	g->origin = origin;
+	g->yields = origin == MAPPING_LOCAL && source_yields(mt, source);
 	b = group_bucket(origin, source, owner);
 	g->hnext = mt->groups[b];
 	mt->groups[b] = g;
@@ -132,6 +138,7 @@ struct mapping_group *group_get(struct mapping_table *mt, enum mapping_origin or
 
 void mapping_free(struct mapping *m)
 {
+	free(m->targets);
 	for (size_t i = 0; i < m->nconnect; i++)
 		free(m->connect[i]);
 	free(m->connect);
@@ -259,6 +266,9 @@ static void port_index_add(struct mapping_table *mt, struct mapping *m)
 
 	m->pnext = mt->ports[b];
 	mt->ports[b] = m;
+	if (mapping_targets_add(mt, m) < 0)
+		log_warn(TAG, "out of memory indexing %s port %u: the peer cannot open it", mapping_proto_name(m->proto),
+		         m->host_port);
 }
 
 static void port_index_remove(struct mapping_table *mt, struct mapping *m)
@@ -269,16 +279,45 @@ static void port_index_remove(struct mapping_table *mt, struct mapping *m)
 		pp = &(*pp)->pnext;
 	if (*pp)
 		*pp = m->pnext;
+	mapping_targets_remove(mt, m);
 }
 
 /* Who, among active local mappings of other owners, holds what m wants? */
+/*
+ * Who, among active local mappings of other owners, holds what m wants?  A
+ * yielding source's mapping never holds against another source's: the
+ * other watcher knows the port's owner better (docker-proxy's listener is a
+ * container's port).
+ */
 static struct mapping_group *conflict_holder(struct mapping_table *mt, struct mapping_group *self,
                                              const struct mapping *m)
 {
 	for (struct mapping *o = mt->ports[port_bucket(m->proto, m->host_port)]; o; o = o->pnext)
-		if (o->group != self && !o->conflict && overlaps(o, m))
+		if (o->group != self && !o->conflict && overlaps(o, m) &&
+		    !(o->group->yields && !self->yields))
 			return o->group;
 	return NULL;
+}
+
+/* A yielding mapping on m's port gives it up: no longer exported, listed or announced. */
+static void shadow_yielding(struct mapping_table *mt, struct mapping_group *g, const struct mapping *m)
+{
+	char id[80];
+
+	for (struct mapping *o = mt->ports[port_bucket(m->proto, m->host_port)]; o; o = o->pnext) {
+		if (o->group == g || !o->group->yields || o->conflict || !overlaps(o, m))
+			continue;
+		log_debug(TAG, "%s/%s %s port %u: ignored while %s/%s reports it", o->group->source, o->group->owner,
+		          mapping_proto_name(o->proto), o->host_port, g->source,
+		          display_short_id(id, sizeof(id), g->owner));
+		o->conflict = true;
+		o->shadowed = true;
+		mapping_sync_changed(mt, o->group, o, false);
+		if (o->exported_once)
+			mapping_emit(mt, o->group, o, "mapping.remove");
+		/* Should it come back, it comes back as new. */
+		o->exported_once = false;
+	}
 }
 
 static void set_local_state(struct mapping_table *mt, struct mapping_group *g, struct mapping *m)
@@ -288,6 +327,17 @@ static void set_local_state(struct mapping_table *mt, struct mapping_group *g, s
 	char state[sizeof(m->state)], holder_id[80];
 
 	m->conflict = holder != NULL;
+	m->shadowed = holder && g->yields && !holder->yields;
+	if (m->shadowed) {
+		/* Not a conflict anyone needs to see: the port is the other watcher's. */
+		display_short_id(holder_id, sizeof(holder_id), holder->owner);
+		snprintf(m->state, sizeof(m->state), "ignored: %s/%s reports this port", holder->source, holder_id);
+		log_debug(TAG, "%s/%s %s port %u: ignored while %s/%s reports it", g->source, g->owner,
+		          mapping_proto_name(m->proto), m->host_port, holder->source, holder_id);
+		return;
+	}
+	if (!m->conflict)
+		shadow_yielding(mt, g, m);
 	if (holder)
 		snprintf(state, sizeof(state), "conflict: %s/%s port %u is taken by %s/%s%s%s",
 		         mapping_proto_name(m->proto), m->host_ip, m->host_port, holder->source,
@@ -308,19 +358,72 @@ static void set_local_state(struct mapping_table *mt, struct mapping_group *g, s
 	}
 }
 
-/* After a removal, a mapping that lost a conflict may now win it (earliest first). */
+#define YIELD_GRACE_MS 3000
+
+/*
+ * After a removal, a mapping that lost a conflict may now win it (earliest
+ * first).  A yielding one waits: when a container stops, its docker-proxy
+ * listener goes a moment after its watcher's mapping, and taking the port
+ * over in between would open and close it on the peer for nothing.
+ */
 static void recheck_conflicts(struct mapping_table *mt, const struct mapping *freed)
 {
 	for (;;) {
 		struct mapping *best = NULL;
-		for (struct mapping *m = mt->ports[port_bucket(freed->proto, freed->host_port)]; m; m = m->pnext)
-			if (m->conflict && overlaps(m, freed) && !conflict_holder(mt, m->group, m) &&
-			    (!best || m->seq < best->seq))
+		for (struct mapping *m = mt->ports[port_bucket(freed->proto, freed->host_port)]; m; m = m->pnext) {
+			if (!m->conflict || !overlaps(m, freed) || conflict_holder(mt, m->group, m))
+				continue;
+			if (m->shadowed) {
+				struct timeval tv = { YIELD_GRACE_MS / 1000, (YIELD_GRACE_MS % 1000) * 1000 };
+				if (mt->yield_timer && !evtimer_pending(mt->yield_timer, NULL))
+					evtimer_add(mt->yield_timer, &tv);
+				continue;
+			}
+			if (!best || m->seq < best->seq)
 				best = m;
+		}
 		if (!best)
 			return;
 		set_local_state(mt, best->group, best);
 	}
+}
+
+/* The grace is over: yielding mappings still reported take free ports over. */
+static void on_yield_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct mapping_table *mt = arg;
+
+	for (struct mapping_group *g = mt->head; g; g = g->next)
+		if (g->origin == MAPPING_LOCAL && g->yields)
+			for (struct mapping *m = g->maps; m; m = m->next)
+				if (m->shadowed && !conflict_holder(mt, g, m)) {
+					m->shadowed = false;
+					set_local_state(mt, g, m);
+				}
+}
+
+void mappings_source_yields(struct mapping_table *mt, const char *source)
+{
+	for (size_t i = 0; i < sizeof(mt->yielding) / sizeof(mt->yielding[0]); i++) {
+		if (!strcmp(mt->yielding[i], source))
+			return;
+		if (!mt->yielding[i][0]) {
+			snprintf(mt->yielding[i], sizeof(mt->yielding[i]), "%s", source);
+			/* Groups reported before this call learn it too. */
+			for (struct mapping_group *g = mt->head; g; g = g->next)
+				if (g->origin == MAPPING_LOCAL && !strcmp(g->source, source))
+					g->yields = true;
+			return;
+		}
+	}
+}
+
+static bool source_yields(const struct mapping_table *mt, const char *source)
+{
+	for (size_t i = 0; i < sizeof(mt->yielding) / sizeof(mt->yielding[0]) && mt->yielding[i][0]; i++)
+		if (!strcmp(mt->yielding[i], source))
+			return true;
+	return false;
 }
 
 static void store_local(struct mapping_table *mt, struct mapping_group *g, const struct mapping *m, bool put)
@@ -354,7 +457,8 @@ static void local_remove_one(struct mapping_table *mt, struct mapping_group *g, 
 	port_index_remove(mt, m);
 	if (!m->conflict)
 		mapping_sync_changed(mt, g, m, false);
-	mapping_emit(mt, g, m, "mapping.remove");
+	if (!m->shadowed)
+		mapping_emit(mt, g, m, "mapping.remove");
 	store_local(mt, g, m, false);
 	if (!m->conflict)
 		recheck_conflicts(mt, m);
@@ -577,6 +681,8 @@ int mappings_foreach(struct mapping_table *mt, int (*fn)(void *arg, const struct
 		for (struct mapping *m = g->maps; m; m = m->next) {
 			struct mapping_info mi;
 			int rc;
+			if (m->shadowed)
+				continue;
 			mapping_info_fill(g, m, &mi);
 			if ((rc = fn(arg, &mi)))
 				return rc;
@@ -591,7 +697,7 @@ size_t mappings_count(struct mapping_table *mt, enum mapping_origin origin)
 	for (struct mapping_group *g = mt->head; g; g = g->next)
 		if (g->origin == origin)
 			for (struct mapping *m = g->maps; m; m = m->next)
-				n++;
+				n += !m->shadowed;
 	return n;
 }
 
@@ -629,7 +735,10 @@ void mappings_destroy(struct mapping_table *mt)
 {
 	if (!mt)
 		return;
+	mt->destroying = true;
 	mapping_sync_fini(mt);
+	if (mt->yield_timer)
+		event_free(mt->yield_timer);
 	while (mt->head) {
 		struct mapping_group *g = mt->head;
 		if (g->origin == MAPPING_PEER)
@@ -637,6 +746,7 @@ void mappings_destroy(struct mapping_table *mt)
 				mapping_serve_stop(mt, m);
 		group_unlink_free(mt, g);
 	}
+	mapping_index_fini(mt);
 	free(mt->groups);
 	free(mt);
 }

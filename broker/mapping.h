@@ -48,6 +48,12 @@ int mappings_resync_begin(struct mapping_table *mt, const char *source);
 int mappings_resync_commit(struct mapping_table *mt, const char *source);
 /* A watcher plugin went away: its mappings go with it. */
 void mappings_drop_source(struct mapping_table *mt, const char *source);
+/*
+ * source's mappings yield to other sources' on the same port (procnet:
+ * BROKER_WATCHER_YIELDS): not exported, listed or announced while one is
+ * there, and taken over again a few seconds after it goes, if still reported.
+ */
+void mappings_source_yields(struct mapping_table *mt, const char *source);
 
 /* ---- the link ---- */
 
@@ -55,6 +61,13 @@ void mappings_drop_source(struct mapping_table *mt, const char *source);
 void mappings_link_up(struct mapping_table *mt, struct link *l);
 /* The link went down: peer mappings stay listening (and refuse) until it is back. */
 void mappings_link_down(struct mapping_table *mt);
+
+/*
+ * Is target (an endpoint URL, tcp://HOST:PORT or udp://HOST:PORT) the
+ * guest side of a mapping we reported to the peer?  Then the peer may
+ * open it (DESIGN.md "Trust between brokers").
+ */
+bool mappings_reported_target(struct mapping_table *mt, const char *target);
 
 /* ---- listing ---- */
 

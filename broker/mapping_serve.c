@@ -10,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <event2/util.h>
 
 #include "broker/broker.h"
 #include "broker/display.h"
 #include "broker/log.h"
 #include "broker/mapping_internal.h"
+#include "broker/peer_policy.h"
 #include "broker/route.h"
 #include "broker/store.h"
 #include "broker/udp_forward.h"
@@ -35,59 +37,46 @@ static void listen_ip(const struct broker *b, const struct mapping *m, char *out
 		snprintf(out, len, "%s", is_v6(m->host_ip) ? "::1" : "127.0.0.1");
 }
 
-/* Peer mappings are indexed by protocol and port: lookups stay O(1) with thousands of them. */
-void mapping_serve_index(struct mapping_table *mt, struct mapping *m)
-{
-	size_t b = mapping_port_bucket(m->proto, m->host_port);
-
-	m->pnext = mt->peer_ports[b];
-	mt->peer_ports[b] = m;
-}
-
-static void serve_unindex(struct mapping_table *mt, struct mapping *m)
-{
-	struct mapping **pp = &mt->peer_ports[mapping_port_bucket(m->proto, m->host_port)];
-
-	while (*pp && *pp != m)
-		pp = &(*pp)->pnext;
-	if (*pp)
-		*pp = m->pnext;
-	m->pnext = NULL;
-}
-
-/* Another peer mapping already served on the same address? */
-static const struct mapping *served_elsewhere(struct mapping_table *mt, const struct mapping *self, const char *url)
-{
-	for (struct mapping *m = mt->peer_ports[mapping_port_bucket(self->proto, self->host_port)]; m; m = m->pnext)
-		if (m != self && (m->route || m->udp) && m->proto == self->proto && !strcmp(m->listen, url))
-			return m;
-	return NULL;
-}
-
 void mapping_serve_start(struct mapping_table *mt, struct mapping_group *g, struct mapping *m)
 {
 	struct broker *b = mt->b;
 	char ip[64], url[160], connect[320], name[256], err[768];
-	const struct mapping *other;
+	struct mapping_slot *slot;
 	int rc;
 
+	unsigned char raw[16];
+	/* host_ip comes from the peer: only an address may become part of a listen URL. */
+	if (evutil_inet_pton(AF_INET, m->host_ip, raw) != 1 && evutil_inet_pton(AF_INET6, m->host_ip, raw) != 1) {
+		snprintf(m->state, sizeof(m->state), "refused: host ip '%.64s' is not an IPv4 or IPv6 address",
+		         m->host_ip);
+		m->listen[0] = '\0';
+		log_warn(TAG, "%s/%s port %u: %s", g->source, g->owner, m->host_port, m->state);
+		return;
+	}
 	listen_ip(b, m, ip, sizeof(ip));
 	snprintf(url, sizeof(url), "%s://%s%s%s:%u", mapping_proto_name(m->proto), is_v6(ip) ? "[" : "", ip,
 	         is_v6(ip) ? "]" : "", m->host_port);
 	snprintf(m->listen, sizeof(m->listen), "%s", url);
-	if (m->host_port < 1024 && !b->cfg.mapping_allow_privileged) {
-		snprintf(m->state, sizeof(m->state),
-		         "refused: port %u is below 1024 (start this broker with --mapping-allow-privileged)", m->host_port);
+	if (peer_policy_port(b->policy, m->host_port, err, sizeof(err)) < 0) {
+		snprintf(m->state, sizeof(m->state), "refused: %s", err);
 		m->listen[0] = '\0';
 		log_info(TAG, "%s/%s %s: %s", g->source, g->owner, url, m->state);
 		return;
 	}
-	other = served_elsewhere(mt, m, url);
-	if (other) {
+	/* One listener per address: a later mapping for it waits in line (O(1), however many there are). */
+	slot = mapping_slot_get(mt, m->proto, url);
+	if (!slot) {
+		snprintf(m->state, sizeof(m->state), "down: out of memory");
+		m->listen[0] = '\0';
+		return;
+	}
+	if (slot->served && slot->served != m) {
+		const struct mapping *other = slot->served;
 		char id[80];
 		snprintf(m->state, sizeof(m->state), "conflict: %s is already served for %s/%s", url, other->group->source,
 		         display_short_id(id, sizeof(id), other->group->owner));
 		m->listen[0] = '\0';
+		mapping_slot_wait(slot, m);
 		return;
 	}
 	snprintf(connect, sizeof(connect), "peer:%s://%s", mapping_proto_name(m->proto), m->connect[0]);
@@ -100,8 +89,10 @@ void mapping_serve_start(struct mapping_table *mt, struct mapping_group *g, stru
 		snprintf(m->state, sizeof(m->state), "down: %s", err);
 		log_warn(TAG, "%s/%s: cannot listen: %s", g->source, g->owner, err);
 		m->listen[0] = '\0';
+		mapping_slot_release(mt, slot);   /* unless others wait for it (a hand-over is trying them) */
 		return;
 	}
+	mapping_slot_hold(slot, m);
 	if (m->route)
 		snprintf(m->listen, sizeof(m->listen), "%s", route_listen_address(m->route));
 	snprintf(m->state, sizeof(m->state), "listening on %s", m->listen);
@@ -109,9 +100,27 @@ void mapping_serve_start(struct mapping_table *mt, struct mapping_group *g, stru
 	         g->description, m->listen, m->connect[0]);
 }
 
+/* The address is free: give it to the first mapping waiting that can take it. */
+static void serve_hand_over(struct mapping_table *mt, struct mapping_slot *slot)
+{
+	struct mapping *next;
+
+	slot->busy++;
+	while (!mt->destroying && !slot->served && (next = mapping_slot_next(slot)) != NULL) {
+		char was[sizeof(next->state)];
+		memcpy(was, next->state, sizeof(was));
+		mapping_serve_start(mt, next->group, next);
+		if (strcmp(was, next->state))
+			mapping_emit(mt, next->group, next, "mapping.state");
+	}
+	slot->busy--;
+	mapping_slot_release(mt, slot);
+}
+
 void mapping_serve_stop(struct mapping_table *mt, struct mapping *m)
 {
-	serve_unindex(mt, m);
+	struct mapping_slot *slot;
+
 	if (m->route) {
 		routes_remove_internal(mt->b->routes, m->route);
 		m->route = NULL;
@@ -120,22 +129,10 @@ void mapping_serve_stop(struct mapping_table *mt, struct mapping *m)
 		udp_forward_stop(m->udp);
 		m->udp = NULL;
 	}
-	/* A mapping that lost a host-side conflict to m may be served now. */
-	if (m->listen[0]) {
-		char freed[sizeof(m->listen)];
-		snprintf(freed, sizeof(freed), "%s", m->listen);
-		m->listen[0] = '\0';
-		for (struct mapping *o = mt->peer_ports[mapping_port_bucket(m->proto, m->host_port)]; o; o = o->pnext)
-			if (o != m && !o->route && !o->udp && !strncmp(o->state, "conflict:", 9)) {
-				char was[sizeof(o->state)];
-				memcpy(was, o->state, sizeof(was));
-				mapping_serve_start(mt, o->group, o);
-				if (strcmp(was, o->state))
-					mapping_emit(mt, o->group, o, "mapping.state");
-				if (o->route || o->udp)
-					return;
-			}
-	}
+	m->listen[0] = '\0';
+	slot = mapping_slot_leave(m);
+	if (slot)
+		serve_hand_over(mt, slot);
 }
 
 void mapping_serve_counters(const struct mapping *m, struct route_counters *out)
@@ -176,14 +173,14 @@ static int restore_peer(void *arg, const struct store_mapping *sm)
 		mapping_free(m);
 		return 0;
 	}
-	m->group = g;
 	m->proto = sm->proto == BROKER_PROTO_UDP ? BROKER_PROTO_UDP : BROKER_PROTO_TCP;
 	snprintf(m->host_ip, sizeof(m->host_ip), "%s", sm->host_ip);
 	m->host_port = (uint16_t)sm->host_port;
 	m->seq = ++mt->seq;
-	m->next = g->maps;
-	g->maps = m;
-	mapping_serve_index(mt, m);
+	if (mapping_peer_find(mt, g, m->proto, m->host_ip, m->host_port) || mapping_peer_add(mt, g, m) < 0) {
+		mapping_free(m);   /* a duplicate row, or no memory */
+		return 0;
+	}
 	mapping_serve_start(mt, g, m);
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <event2/event.h>
 
@@ -19,6 +20,8 @@
 #include "broker/log.h"
 #include "broker/mapping_internal.h"
 #include "broker/peer.h"
+#include "broker/peer_auth.h"
+#include "broker/peer_policy.h"
 #include "broker/platform.h"
 #include "broker/route.h"
 #include "broker/store.h"
@@ -35,7 +38,8 @@ struct carrier {
 	struct peer_manager *pm;
 	enum carrier_role role;
 	char *url;
-	bool require_auth;
+	struct carrier_opts opts;      /* the link's options; opts.plugin_url goes to the plugin */
+	char auth_why[600];            /* why the last link on it needed the secret (or not), as logged */
 	struct listener *listener;     /* ROLE_LISTEN */
 	struct connector *connector;   /* ROLE_CONNECT while dialing */
 	struct event *retry;           /* ROLE_CONNECT backoff timer */
@@ -66,6 +70,8 @@ struct peer_manager {
 	uint64_t generation;
 	bool stopping;
 	struct event *report;          /* PEER_REPORT_INTERVAL_MS: route counters to their owners */
+	uint64_t handshakes_refused;   /* accepted carriers closed by --link-max-handshakes */
+	time_t handshake_refusal_logged;
 };
 
 static const struct rpc_method link_methods[];
@@ -183,6 +189,7 @@ static int collect_route(void *arg, const struct route_info *ri)
 	pr->listen = (char *)ri->listen;
 	pr->connect = (char *)ri->connect;
 	pr->max_connections = (uint32_t)ri->max_connections;
+	pr->id = ri->id;
 	return 0;
 }
 
@@ -199,26 +206,56 @@ static void on_sync_reply(void *arg, int err, Broker__Rpc__Status status, const 
 	struct peer_manager *pm = sc->pm;
 	Broker__Link__RoutesSyncReply *rep;
 
+	if (err == -ETIMEDOUT) {
+		/* The peer is alive (or it would be dropped) but slow or hostile: the next change syncs again. */
+		log_warn(TAG, "route sync: %s", errtext);
+		goto out;
+	}
 	if (err || status != BROKER__RPC__STATUS__OK) {
-		if (err != -ECONNRESET)
-			log_warn(TAG, "route sync refused by the peer: %s", errtext && *errtext ? errtext : "no reason");
+		char why[600];
+		/* A route add waiting for this answer hears why there is none. */
+		if (err == -ECONNRESET) {
+			routes_peer_unanswered(pm->b->routes, ROUTE_PEER_LINK_DOWN,
+			                       "the link to the peer went down before it answered; the peer is asked when it "
+			                       "is back");
+			goto out;
+		}
+		if (err) {
+			/* No answer came (a timeout, no memory): what the peer thinks is unknown. */
+			snprintf(why, sizeof(why), "no answer from the peer: %s", errtext && *errtext ? errtext : strerror(-err));
+			log_warn(TAG, "route sync: %s", why);
+			routes_peer_unanswered(pm->b->routes, ROUTE_PEER_NO_ANSWER, why);
+			goto out;
+		}
+		snprintf(why, sizeof(why), "the peer refused the route sync: %s", errtext && *errtext ? errtext : "no reason");
+		log_warn(TAG, "%s", why);
+		routes_peer_unanswered(pm->b->routes, ROUTE_PEER_REFUSED, why);
 		goto out;
 	}
 	rep = broker__link__routes_sync_reply__unpack(NULL, len, body);
 	if (!rep) {
 		log_warn(TAG, "route sync reply does not decode");
+		routes_peer_unanswered(pm->b->routes, ROUTE_PEER_REFUSED, "the peer's answer does not decode");
 		goto out;
 	}
 	/* An older reply would describe a set we have since replaced. */
 	if (rep->generation == pm->generation) {
 		for (size_t i = 0; i < rep->n_results; i++) {
-			char state[512];
 			Broker__Link__RouteResult *rr = rep->results[i];
+			char state[512];
 			if (rr->ok)
 				snprintf(state, sizeof(state), "%s (peer %s)", rr->state, sc->peer_id);
 			else
 				snprintf(state, sizeof(state), "down: peer %s: %s", sc->peer_id, rr->state);
-			routes_set_peer_state(pm->b->routes, rr->name, state);
+			routes_peer_answer(pm->b->routes, rr->name, rr->ok, state, rr->state);
+			if (rr->refused) {
+				struct link *l = peer_default_link(pm);
+				if (l)
+					link_count_refusal(l, LINK_REFUSED_BY_PEER);
+				log_warn(TAG, "route %s: the peer refused to listen for it: %s", rr->name, rr->state);
+			} else if (!rr->ok) {
+				log_warn(TAG, "route %s: the peer cannot listen for it: %s", rr->name, rr->state);
+			}
 		}
 	}
 	broker__link__routes_sync_reply__free_unpacked(rep, NULL);
@@ -277,24 +314,52 @@ void peer_routes_changed(struct peer_manager *pm)
 
 /* peer.routes_sync handler: the peer tells us which listeners it wants from us. */
 struct sync_results {
+	struct peer_manager *pm;
+	struct link *link;
 	Broker__Link__RouteResult *results;
 	Broker__Link__RouteResult **ptrs;
 	char **states;
 	size_t n;
 };
 
-static void sync_result(void *arg, const char *name, bool ok, const char *state)
+static void sync_result(void *arg, const char *name, int rc, const char *state)
 {
 	struct sync_results *sr = arg;
 	Broker__Link__RouteResult *rr = &sr->results[sr->n];
 
 	broker__link__route_result__init(rr);
 	rr->name = (char *)name;
-	rr->ok = ok;
+	rr->ok = rc == 0;
+	rr->refused = rc == -EPERM;
+	if (rr->refused)
+		link_count_refusal(sr->link, LINK_REFUSED_LISTEN);
 	sr->states[sr->n] = strdup(state);
 	rr->state = sr->states[sr->n] ? sr->states[sr->n] : "";
 	sr->ptrs[sr->n] = rr;
 	sr->n++;
+}
+
+static struct peer_link *peer_link_of(struct peer_manager *pm, const struct link *l)
+{
+	for (struct peer_link *pl = pm->links; pl; pl = pl->next)
+		if (pl->link == l)
+			return pl;
+	return NULL;
+}
+
+/* Our parent spawned us with --link-stdio and chose our command line: it is trusted (DESIGN.md). */
+static bool link_trusted(struct peer_manager *pm, const struct link *l)
+{
+	struct peer_link *pl = peer_link_of(pm, l);
+
+	return pl && pl->carrier->role == ROLE_STDIO;
+}
+
+static int check_listen(void *arg, const struct remote_route *want, char *why, size_t whylen)
+{
+	struct sync_results *sr = arg;
+
+	return peer_policy_listen(sr->pm->b->policy, want->listen, link_trusted(sr->pm, sr->link), why, whylen);
 }
 
 static Broker__Rpc__Status rpc_routes_sync(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
@@ -305,7 +370,7 @@ static Broker__Rpc__Status rpc_routes_sync(void *ctx, const uint8_t *body, size_
 	Broker__Link__RoutesSync *req = broker__link__routes_sync__unpack(NULL, len, body);
 	Broker__Link__RoutesSyncReply rep = BROKER__LINK__ROUTES_SYNC_REPLY__INIT;
 	struct remote_route *set = NULL;
-	struct sync_results sr = { 0 };
+	struct sync_results sr = { .pm = pm, .link = l };
 	struct link_stats st;
 	Broker__Rpc__Status status = BROKER__RPC__STATUS__OK;
 
@@ -329,8 +394,13 @@ static Broker__Rpc__Status rpc_routes_sync(void *ctx, const uint8_t *body, size_
 		set[i].listen = req->routes[i]->listen;
 		set[i].connect = req->routes[i]->connect;
 		set[i].max_connections = (int)req->routes[i]->max_connections;
+		set[i].id = req->routes[i]->id;
 	}
-	routes_sync_remote(pm->b->routes, st.peer_id, set, n, sync_result, &sr);
+	struct remote_sync rs = {
+		.owner = st.peer_id, .set = set, .n = n, .max_routes = (size_t)pm->b->cfg.peer_max_routes,
+		.check = check_listen, .result = sync_result, .arg = &sr,
+	};
+	routes_sync_remote(pm->b->routes, &rs);
 	rep.generation = req->generation;
 	rep.n_results = sr.n;
 	rep.results = sr.ptrs;
@@ -357,6 +427,29 @@ static const struct rpc_method link_methods[] = {
 };
 
 /* ---- link lifecycle ---- */
+
+/*
+ * The peer opens a stream here.  It reaches our own route by the id we
+ * gave it, the guest side of a mapping we reported, or a target our
+ * policy allows (DESIGN.md "Trust between brokers"); nothing else.
+ */
+static int on_link_open(void *arg, struct link *l, const struct link_open_request *req, char *target, size_t len,
+                        char *why, size_t whylen)
+{
+	struct peer_link *pl = arg;
+	struct broker *b = pl->pm->b;
+
+	if (req->route_id)
+		return routes_peer_open(b->routes, req->route_id, target, len, why, whylen);
+	if (!req->target || !*req->target)
+		return errfmt(why, whylen, -EINVAL, "the OPEN names neither a route id nor a target");
+	if (mappings_reported_target(b->mappings, req->target)) {
+		if ((size_t)snprintf(target, len, "%s", req->target) >= len)
+			return errfmt(why, whylen, -ENAMETOOLONG, "target too long");
+		return 0;
+	}
+	return peer_policy_connect(b->policy, req->target, pl->carrier->role == ROLE_STDIO, target, len, why, whylen);
+}
 
 static void on_link_up(void *arg, struct link *l)
 {
@@ -401,6 +494,10 @@ static void on_link_down(void *arg, struct link *l, const char *why)
 		*pp = pl->next;
 	free(pl);
 	carrier_error(c, why);
+	/* What the peer set up here goes with its link (unless another link to it is still up). */
+	link_get_stats(l, &st);
+	if (st.peer_id[0] && !peer_link_for(pm, st.peer_id))
+		routes_drop_owner(pm->b->routes, st.peer_id);
 	if (!peer_default_link(pm)) {
 		routes_peer_down(pm->b->routes);
 		mappings_link_down(pm->b->mappings);
@@ -425,15 +522,39 @@ static void on_link_down(void *arg, struct link *l, const char *why)
 	}
 }
 
+static enum peer_auth_role auth_role(const struct carrier *c)
+{
+	return c->role == ROLE_LISTEN ? PEER_AUTH_LISTEN : c->role == ROLE_STDIO ? PEER_AUTH_STDIO : PEER_AUTH_CONNECT;
+}
+
 static int start_link(struct peer_manager *pm, struct carrier *c, const struct broker_stream_desc *desc, bool dialer)
 {
 	struct broker_config *cfg = &pm->b->cfg;
+	struct carrier_facts facts;
+	char path_why[512], why[600];
+	bool require_auth;
+
+	/* Who may skip the secret is decided per link, from what the kernel says about this carrier. */
+	carrier_facts_get(&facts, auth_role(c), &c->opts, desc->rfd, path_why, sizeof(path_why));
+	/* Without a usable secret the handshake itself says so, with the secret file's problem. */
+	require_auth = peer_auth_required(&facts, why, sizeof(why));
+	/* Said once per change at info (a dialer retries), so the user sees why a link wants the secret. */
+	if (strcmp(why, c->auth_why)) {
+		snprintf(c->auth_why, sizeof(c->auth_why), "%s", why);
+		log_info(TAG, "%s: %s: %s", c->url, require_auth ? "the peer must prove the shared secret" : "no secret needed",
+		         why);
+	} else {
+		log_debug(TAG, "%s: %s: %s", c->url, require_auth ? "the peer must prove the shared secret" : "no secret needed",
+		          why);
+	}
+
 	struct peer_link *pl = calloc(1, sizeof(*pl));
 	struct link_params p = {
 		.base = pm->b->base,
 		.plugins = pm->b->plugins,
 		.dialer = dialer,
-		.require_auth = c->require_auth,
+		.require_auth = require_auth,
+		.encrypt = c->opts.encrypt,
 		.secret = pm->secret,
 		.secret_len = pm->secret_len,
 		.secret_error = pm->secret_error,
@@ -441,9 +562,13 @@ static int start_link(struct peer_manager *pm, struct carrier *c, const struct b
 		.carrier = c->url,
 		.keepalive_ms = cfg->link_keepalive_s * 1000,
 		.timeout_ms = cfg->link_timeout_s * 1000,
+		.max_streams = cfg->limits.link_streams,
+		.max_pending_connects = cfg->limits.link_pending_connects,
+		.max_output = cfg->limits.link_output,
+		.rpc_timeout_ms = cfg->limits.link_rpc_timeout_s * 1000,
 		.rpc_methods = link_methods,
 		.rpc_ctx = pm,
-		.cb = { on_link_up, on_link_down },
+		.cb = { on_link_up, on_link_down, on_link_open },
 	};
 	int rc;
 
@@ -467,12 +592,39 @@ static int start_link(struct peer_manager *pm, struct carrier *c, const struct b
 
 /* ---- carriers ---- */
 
+/* Accepted links still in HELLO/AUTH: whoever can reach a listener can make these. */
+static size_t handshakes_pending(const struct peer_manager *pm)
+{
+	size_t n = 0;
+
+	for (const struct peer_link *pl = pm->links; pl; pl = pl->next)
+		if (pl->carrier->role == ROLE_LISTEN && link_state(pl->link) == LINK_HANDSHAKE)
+			n++;
+	return n;
+}
+
 static void on_link_accept(void *arg, const struct broker_stream_desc *desc)
 {
 	struct carrier *c = arg;
+	struct peer_manager *pm = c->pm;
+	int max = pm->b->cfg.limits.link_handshakes;
 
+	if (handshakes_pending(pm) >= (size_t)max) {
+		/* Refuse before any buffer exists; say so at most once a second. */
+		time_t now = time(NULL);
+		pm->handshakes_refused++;
+		if (now != pm->handshake_refusal_logged) {
+			log_warn(TAG, "%s: link from %s refused: %d links are still in the handshake (limit, "
+			              "--link-max-handshakes); %llu refused so far",
+			         c->url, desc->peer ? desc->peer : "a peer", max, (unsigned long long)pm->handshakes_refused);
+			pm->handshake_refusal_logged = now;
+		}
+		stream_desc_discard(desc);
+		return;
+	}
 	log_info(TAG, "%s: link from %s", c->url, desc->peer ? desc->peer : "a peer");
-	if (start_link(c->pm, c, desc, false) < 0)
+	int rc = start_link(c->pm, c, desc, false);
+	if (rc == -ENOMEM)
 		log_error(TAG, "%s: cannot start a link: out of memory", c->url);
 }
 
@@ -498,8 +650,10 @@ static void on_dialed(void *arg, int err, const char *reason, const struct broke
 		carrier_schedule_retry(c);
 		return;
 	}
-	if (start_link(c->pm, c, desc, true) < 0) {
-		snprintf(c->last_error, sizeof(c->last_error), "out of memory");
+	int rc = start_link(c->pm, c, desc, true);
+	if (rc < 0) {
+		if (rc == -ENOMEM)
+			snprintf(c->last_error, sizeof(c->last_error), "out of memory");
 		carrier_schedule_retry(c);
 	}
 }
@@ -509,7 +663,7 @@ static void carrier_dial(struct carrier *c)
 	char err[512];
 
 	snprintf(c->state, sizeof(c->state), "connecting");
-	if (endpoint_connect(c->pm->b->plugins, c->url, on_dialed, c, &c->connector, err, sizeof(err)) < 0) {
+	if (endpoint_connect(c->pm->b->plugins, c->opts.plugin_url, on_dialed, c, &c->connector, err, sizeof(err)) < 0) {
 		carrier_error(c, err);
 		log_warn(TAG, "%s", err);
 		carrier_schedule_retry(c);
@@ -561,41 +715,27 @@ static void carrier_schedule_retry(struct carrier *c)
 	event_add(c->retry, &tv);
 }
 
-/* Carriers private by construction may skip auth; others must prove the secret. */
-static bool carrier_requires_auth(const char *url_text, enum carrier_role role)
-{
-	struct url u;
-	const char *auth, *mode;
-	bool required = true;
-
-	if (role == ROLE_STDIO)
-		return false;
-	if (url_parse(url_text, &u, NULL, 0) < 0)
-		return true;
-	auth = url_param(&u.pub, "auth");
-	mode = url_param(&u.pub, "mode");
-	if (auth)
-		required = strcmp(auth, "none") != 0 && strcmp(auth, "optional") != 0;
-	else if (!strcmp(u.pub.scheme, "exec") || !strcmp(u.pub.scheme, "vsock"))
-		required = false;
-	else if (!strcmp(u.pub.scheme, "unix"))
-		/* Our unix listeners default to 0600: only our own user (and root) can connect. */
-		required = role == ROLE_LISTEN && mode && strtol(mode, NULL, 8) != 0600;
-	url_free(&u);
-	return required;
-}
-
-static struct carrier *carrier_add(struct peer_manager *pm, enum carrier_role role, const char *url)
+/* A carrier from the configuration; NULL with err when its URL is refused or out of memory. */
+static struct carrier *carrier_add(struct peer_manager *pm, enum carrier_role role, const char *url, char *err,
+                                   size_t errlen)
 {
 	struct carrier *c = calloc(1, sizeof(*c));
 
 	if (!c || !(c->url = strdup(url))) {
 		free(c);
+		errfmt(err, errlen, -ENOMEM, "out of memory");
 		return NULL;
 	}
 	c->pm = pm;
 	c->role = role;
-	c->require_auth = carrier_requires_auth(url, role);
+	if (carrier_opts_parse(url, role == ROLE_LISTEN ? PEER_AUTH_LISTEN : role == ROLE_STDIO ? PEER_AUTH_STDIO
+	                                                                                        : PEER_AUTH_CONNECT,
+	                       &c->opts, err, errlen) < 0) {
+		free(c->url);
+		carrier_opts_free(&c->opts);
+		free(c);
+		return NULL;
+	}
 	c->retry = evtimer_new(pm->b->base, on_retry, c);
 	c->next = pm->carriers;
 	pm->carriers = c;
@@ -615,6 +755,7 @@ int peer_start(struct peer_manager *pm)
 		return -EIO;
 	}
 	load_broker_id(pm);
+	peer_policy_set_name(pm->b->policy, pm->broker_id);
 	pm->report = event_new(pm->b->base, -1, EV_PERSIST, on_report_tick, pm);
 	if (pm->report) {
 		struct timeval tv = { PEER_REPORT_INTERVAL_MS / 1000, (PEER_REPORT_INTERVAL_MS % 1000) * 1000 };
@@ -627,10 +768,12 @@ int peer_start(struct peer_manager *pm)
 		log_error(TAG, "link secret: %s; links that require authentication will fail", err);
 	}
 	for (size_t i = 0; i < cfg->n_link_listen; i++) {
-		struct carrier *c = carrier_add(pm, ROLE_LISTEN, cfg->link_listen[i]);
-		if (!c)
-			return -ENOMEM;
-		rc = endpoint_listen(pm->b->plugins, c->url, on_link_accept, on_listener_lost, c, &c->listener, err,
+		struct carrier *c = carrier_add(pm, ROLE_LISTEN, cfg->link_listen[i], err, sizeof(err));
+		if (!c) {
+			log_error(TAG, "--link-listen %s", err);
+			return -EINVAL;
+		}
+		rc = endpoint_listen(pm->b->plugins, c->opts.plugin_url, on_link_accept, on_listener_lost, c, &c->listener, err,
 		                     sizeof(err));
 		if (rc < 0) {
 			log_error(TAG, "link listener %s", err);
@@ -639,18 +782,20 @@ int peer_start(struct peer_manager *pm)
 			return rc;
 		}
 		snprintf(c->state, sizeof(c->state), "listening");
-		log_info(TAG, "accepting links on %s%s", listener_address(c->listener),
-		         c->require_auth ? " (authentication required)" : "");
+		log_info(TAG, "accepting links on %s (%s)", listener_address(c->listener),
+		         peer_auth_describe(PEER_AUTH_LISTEN, &c->opts));
 	}
 	for (size_t i = 0; i < cfg->n_link_connect; i++) {
-		struct carrier *c = carrier_add(pm, ROLE_CONNECT, cfg->link_connect[i]);
-		if (!c)
-			return -ENOMEM;
-		log_info(TAG, "linking to %s%s", c->url, c->require_auth ? " (authentication required)" : "");
+		struct carrier *c = carrier_add(pm, ROLE_CONNECT, cfg->link_connect[i], err, sizeof(err));
+		if (!c) {
+			log_error(TAG, "--link-connect %s", err);
+			return -EINVAL;
+		}
+		log_info(TAG, "linking to %s (%s)", c->url, peer_auth_describe(PEER_AUTH_CONNECT, &c->opts));
 		carrier_dial(c);
 	}
 	if (cfg->link_stdio) {
-		struct carrier *c = carrier_add(pm, ROLE_STDIO, "stdio");
+		struct carrier *c = carrier_add(pm, ROLE_STDIO, "stdio", err, sizeof(err));
 		struct broker_stream_desc desc;
 		char why[256];
 		if (!c)
@@ -750,6 +895,7 @@ void peer_destroy(struct peer_manager *pm)
 		if (c->retry)
 			event_free(c->retry);
 		free(c->url);
+		carrier_opts_free(&c->opts);
 		free(c);
 	}
 	/* Links closed by peer_stop are freed by their reaper before the loop ends. */

@@ -68,6 +68,8 @@ int platform_stdio_stream(struct broker_stream_desc *out, char *err, size_t errl
 
 /* Paths: true for a directory separator ('/'; on Windows also '\\'). */
 bool platform_is_sep(char c);
+/* An absolute path ("/x"; Windows "C:\\x", "\\\\server\\x"): one that means the same in any working directory. */
+bool platform_path_absolute(const char *path);
 /* The separator this OS writes between a directory and a name ("/"; Windows "\\"),
  * and the one between entries of a list of directories in an environment
  * variable (BROKER_PLUGIN_DIR; ":" like PATH; Windows ";", since "C:\\x" has a colon).
@@ -100,9 +102,47 @@ void platform_unlock_file(struct platform_lock *l);                /* NULL is fi
  * Windows: a DACL for the current user), write data and flush it to disk;
  * on failure nothing is left behind.  0 or -errno with err. */
 int platform_private_file_create(const char *path, const void *data, size_t len, char *err, size_t errlen);
+/* A state file only we may read (the database and its -wal and -shm): when
+ * create is set and path is missing, create it empty with mode 0600; when it
+ * exists, is ours and others may read or write it, take their bits away
+ * (the owner's stay: a read-only file stays read-only).  Never follows a
+ * symlink.  Best effort: 0, or -errno for the caller to ignore or report
+ * (the file is then opened and judged as before).  Windows: 0 (the state
+ * dir is in the user's profile). */
+int platform_state_file_private(const char *path, bool create);
 /* Read up to cap bytes of a private file: -ENOENT when missing, -EINVAL when
  * not a regular file, -EACCES when others may read it (POSIX mode bits; not
  * checked on Windows), -errno; each with err. */
 int platform_private_file_read(const char *path, void *buf, size_t cap, size_t *n, char *err, size_t errlen);
+
+/* Who is on the other end of a connected socket, as the kernel tells it
+ * (never as the peer claims): what the link's authentication rules use. */
+enum platform_peer_kind {
+	PLATFORM_PEER_OTHER = 0,    /* not a socket, or nothing vouches for its peer (hvsock; all of Windows) */
+	PLATFORM_PEER_INET,         /* TCP over IPv4/IPv6: anyone on the network */
+	PLATFORM_PEER_UNIX,         /* a Unix socket: uid is the peer process's */
+	PLATFORM_PEER_VSOCK,        /* AF_VSOCK: cid is the peer's context id */
+};
+#define PLATFORM_VSOCK_CID_HOST 2   /* the hypervisor side of a VM's vsock */
+struct platform_peer {
+	enum platform_peer_kind kind;
+	long uid;                   /* UNIX: SO_PEERCRED uid, -1 when unknown */
+	unsigned long cid;          /* VSOCK */
+};
+void platform_sock_peer(broker_fd fd, struct platform_peer *out);
+/* Our effective uid; -1 where there are none (Windows). */
+long platform_euid(void);
+/* Do only we (or root) control the Unix socket file at path and the
+ * directory it is in (owner ours or root, directory writable by neither
+ * group nor others)?  0, -EPERM with why naming the owner or the mode, or
+ * -errno from stat with why.  Windows: -ENOSYS. */
+int platform_unix_path_private(const char *path, char *why, size_t whylen);
+
+/* The absolute path with every symlink, "." and ".." resolved.  The last
+ * component need not exist (a socket about to be created): its directory
+ * is resolved and the name appended; a last component of "." or ".." must
+ * exist.  0, -ENAMETOOLONG or -errno from the lookup.  Windows: the full
+ * path name (no symlinks are followed). */
+int platform_path_resolve(const char *path, char *out, size_t outlen);
 
 #endif

@@ -15,6 +15,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#if defined(__linux__)
+#include <linux/vm_sockets.h>
+#endif
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -289,6 +292,11 @@ bool platform_is_sep(char c)
 	return c == '/';
 }
 
+bool platform_path_absolute(const char *path)
+{
+	return path[0] == '/';
+}
+
 char *platform_path_join(const char *dir, const char *name)
 {
 	size_t dl = strlen(dir), nl = strlen(name);
@@ -370,6 +378,31 @@ int platform_private_file_create(const char *path, const void *data, size_t len,
 	return 0;
 }
 
+int platform_state_file_private(const char *path, bool create)
+{
+	struct stat st;
+	int fd = -1;
+
+	if (create)
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return errno == ENOENT && !create ? 0 : -errno;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	if (S_ISREG(st.st_mode) && st.st_uid == geteuid() && (st.st_mode & 077) && fchmod(fd, st.st_mode & 0700) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	close(fd);
+	return 0;
+}
+
 int platform_private_file_read(const char *path, void *buf, size_t cap, size_t *n, char *err, size_t errlen)
 {
 	struct stat st;
@@ -392,5 +425,118 @@ int platform_private_file_read(const char *path, void *buf, size_t cap, size_t *
 	if (got < 0)
 		return errfmt(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	*n = (size_t)got;
+	return 0;
+}
+
+int platform_path_resolve(const char *path, char *out, size_t outlen)
+{
+	char buf[PATH_MAX], dir[PATH_MAX];
+	const char *slash, *base;
+	size_t n;
+
+	if (!path || !*path)
+		return -EINVAL;
+	if (realpath(path, buf)) {
+		if (strlen(buf) >= outlen)
+			return -ENAMETOOLONG;
+		memcpy(out, buf, strlen(buf) + 1);
+		return 0;
+	}
+	if (errno != ENOENT)
+		return -errno;
+	/* Not there (yet): resolve the directory, keep the name. */
+	slash = strrchr(path, '/');
+	base = slash ? slash + 1 : path;
+	if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
+		return -ENOENT;
+	n = slash ? (size_t)(slash - path) : 0;
+	if (n >= sizeof(dir))
+		return -ENAMETOOLONG;
+	if (slash && n == 0)
+		strcpy(dir, "/");
+	else if (!slash)
+		strcpy(dir, ".");
+	else {
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+	}
+	if (!realpath(dir, buf))
+		return -errno;
+	n = strlen(buf);
+	if (n + 1 + strlen(base) + 1 > outlen)
+		return -ENAMETOOLONG;
+	snprintf(out, outlen, "%s%s%s", buf, n > 0 && buf[n - 1] == '/' ? "" : "/", base);
+	return 0;
+}
+
+void platform_sock_peer(broker_fd fd, struct platform_peer *out)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	memset(out, 0, sizeof(*out));
+	out->uid = -1;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return;
+	switch (ss.ss_family) {
+	case AF_INET:
+	case AF_INET6:
+		out->kind = PLATFORM_PEER_INET;
+		return;
+	case AF_UNIX: {
+		out->kind = PLATFORM_PEER_UNIX;
+#if defined(SO_PEERCRED)
+		struct ucred uc;
+		socklen_t ul = sizeof(uc);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0)
+			out->uid = (long)uc.uid;
+#endif
+		return;
+	}
+#if defined(AF_VSOCK)
+	case AF_VSOCK: {
+		struct sockaddr_vm vm;
+		socklen_t vl = sizeof(vm);
+		out->kind = PLATFORM_PEER_VSOCK;
+		out->cid = (unsigned long)-1;
+		if (getpeername(fd, (struct sockaddr *)&vm, &vl) == 0)
+			out->cid = vm.svm_cid;
+		return;
+	}
+#endif
+	default:
+		return;
+	}
+}
+
+long platform_euid(void)
+{
+	return (long)geteuid();
+}
+
+int platform_unix_path_private(const char *path, char *why, size_t whylen)
+{
+	char real[PATH_MAX], *slash;
+	struct stat st;
+	uid_t me = geteuid();
+
+	if (realpath(path, real) == NULL || stat(real, &st) < 0)
+		return errfmt(why, whylen, -errno, "%s: %s", path, strerror(errno));
+	if (st.st_uid != me && st.st_uid != 0)
+		return errfmt(why, whylen, -EPERM, "%s is owned by uid %ld, not by us (uid %ld) or root", real,
+		              (long)st.st_uid, (long)me);
+	slash = strrchr(real, '/');
+	if (slash == real)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	if (stat(real, &st) < 0)
+		return errfmt(why, whylen, -errno, "%s: %s", real, strerror(errno));
+	if (st.st_uid != me && st.st_uid != 0)
+		return errfmt(why, whylen, -EPERM, "its directory %s is owned by uid %ld, not by us (uid %ld) or root",
+		              real, (long)st.st_uid, (long)me);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return errfmt(why, whylen, -EPERM, "its directory %s is writable by %s (mode %04o)", real,
+		              st.st_mode & S_IWOTH ? "others" : "its group", (unsigned)(st.st_mode & 07777));
 	return 0;
 }

@@ -279,6 +279,14 @@ bool platform_is_sep(char c)
 	return c == '/' || c == '\\';
 }
 
+bool platform_path_absolute(const char *path)
+{
+	/* "C:\x" or "C:/x"; "\\server\share" and "\\?\..."; not "C:x" (relative to C:'s own cwd). */
+	if (((path[0] >= 'A' && path[0] <= 'Z') || (path[0] >= 'a' && path[0] <= 'z')) && path[1] == ':')
+		return platform_is_sep(path[2]);
+	return platform_is_sep(path[0]) && platform_is_sep(path[1]);
+}
+
 char *platform_path_join(const char *dir, const char *name)
 {
 	size_t dl = strlen(dir), nl = strlen(name);
@@ -541,6 +549,14 @@ int platform_private_file_create(const char *path, const void *data, size_t len,
 	return 0;
 }
 
+int platform_state_file_private(const char *path, bool create)
+{
+	/* The state dir is %LOCALAPPDATA%\broker: the user's own profile already keeps others out. */
+	(void)path;
+	(void)create;
+	return 0;
+}
+
 int platform_private_file_read(const char *path, void *buf, size_t cap, size_t *n, char *err, size_t errlen)
 {
 	wchar_t *w = widen_path(path);
@@ -752,4 +768,36 @@ int platform_stdio_stream(struct broker_stream_desc *out, char *err, size_t errl
 	out->flags = 0;
 	out->peer = "stdio";
 	return 0;
+}
+
+int platform_path_resolve(const char *path, char *out, size_t outlen)
+{
+	DWORD n;
+
+	if (!path || !*path)
+		return -EINVAL;
+	n = GetFullPathNameA(path, (DWORD)outlen, out, NULL);
+	if (n == 0)
+		return -EINVAL;
+	if (n >= outlen)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+void platform_sock_peer(broker_fd fd, struct platform_peer *out)
+{
+	/* Nothing here vouches for a peer: carriers reach us as bridged sockets, whatever they are. */
+	(void)fd;
+	memset(out, 0, sizeof(*out));
+	out->uid = -1;
+}
+
+long platform_euid(void)
+{
+	return -1;
+}
+
+int platform_unix_path_private(const char *path, char *why, size_t whylen)
+{
+	return errfmt(why, whylen, -ENOSYS, "%s: cannot check a Unix socket's owner here", path);
 }

@@ -116,6 +116,23 @@ struct broker_url {
 	const struct broker_url_param *params;
 };
 
+/*
+ * A URL query parameter an endpoint plugin accepts (ABI 1.1), in a table
+ * ending with { NULL }.  The core refuses a URL carrying a parameter its
+ * plugin does not declare, or one used where it does not apply (listening
+ * or connecting), before listen or connect sees it:
+ *   "unix:///x.sock?mod=0660: unknown parameter 'mod' (unix takes mode, group, backlog)".
+ */
+#define BROKER_PARAM_LISTEN  (1u << 0)  /* accepted on URLs the plugin listens on */
+#define BROKER_PARAM_CONNECT (1u << 1)  /* accepted on URLs the plugin connects to */
+
+struct broker_url_param_decl {
+	const char *key;
+	uint32_t where;             /* BROKER_PARAM_LISTEN and/or BROKER_PARAM_CONNECT */
+	const char *scheme;         /* only for this one of the plugin's schemes; NULL: all of them */
+	const char *help;           /* one line, for `brokerctl plugin help` */
+};
+
 /* ------------------------------------------------------------- streams */
 
 enum broker_stream_flags {
@@ -203,7 +220,29 @@ struct broker_plugin {
 
 	/* ---- watcher kind ---- */
 	int (*resync)(void *state);  /* report a full snapshot of mappings now */
+
+	/* ---- appended in ABI 1.1 ---- */
+
+	/*
+	 * The URL query parameters the endpoint plugin accepts, ending with
+	 * { NULL }; the core refuses any other before listen or connect sees
+	 * it.  A plugin with no parameters points at a table holding only the
+	 * terminator.  NULL (every plugin built for ABI 1.0): the core checks
+	 * nothing and the plugin must refuse unknown parameters itself.
+	 */
+	const struct broker_url_param_decl *url_params;
+
+	/* BROKER_WATCHER_* bits for the watcher kind (ABI 1.1); 0 for most. */
+	uint32_t watcher_flags;
 };
+
+/*
+ * The watcher reports whatever listens (procnet), including the listeners
+ * other watchers' containers and services own (docker-proxy, a container on
+ * the host network): its mapping of a port another watcher reports yields,
+ * and is not exported or listed while that one is there.
+ */
+#define BROKER_WATCHER_YIELDS (1u << 0)
 
 /* ------------------------------------------------------------- mappings */
 

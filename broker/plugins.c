@@ -274,6 +274,10 @@ static int plugin_start(struct plugin *p)
 		snprintf(p->status, sizeof(p->status), "loaded (watcher off; enable with --watch %s)", p->desc.name);
 		return 0;
 	}
+	/* Before start: its first reports already yield to other watchers'. */
+	if ((p->desc.kinds & BROKER_KIND_WATCHER) && (p->desc.watcher_flags & BROKER_WATCHER_YIELDS) &&
+	    p->reg->broker->mappings)
+		mappings_source_yields(p->reg->broker->mappings, p->desc.name);
 	if (p->desc.start)
 		rc = p->desc.start(p->state, err, sizeof(err));
 	if (rc < 0) {

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <event2/event.h>
+#include <time.h>
 
 #include "broker/broker.h"
 #include "broker/endpoint.h"
@@ -41,6 +43,7 @@ struct route {
 	bool connect_on_peer;      /* connect is peer:URL: streams go over the link */
 	const char *connect_target; /* connect without "peer:" */
 	int max_connections;
+	uint64_t id;               /* ours on the peer: the id we send; remote: the owner's id */
 	bool persistent;
 	bool from_config;
 	bool internal;             /* a mapping's listener: shown by mapping list, not route list */
@@ -55,6 +58,18 @@ struct route {
 	/* owner set (we listen for the peer): what the owner last heard */
 	uint64_t incarnation;
 	struct route_counters reported;
+	/* route add waits for the peer's answer (routes_add_waiting) */
+	route_peer_wait_fn waiter;
+	void *waiter_arg;
+	struct event *wait_timer;
+	int waiter_wait_ms;
+};
+
+/* A peer's route the user removed here (route rm OWNER/NAME): its syncs do not reopen it. */
+struct route_block {
+	struct route_block *next;
+	char *owner, *name;
+	bool seen;                 /* in the sync being applied */
 };
 
 struct route_table {
@@ -62,6 +77,8 @@ struct route_table {
 	struct route *head;
 	size_t count;
 	bool accepting;
+	uint64_t next_id;          /* ids of our routes that listen on the peer */
+	struct route_block *blocked;
 };
 
 #define TAG "route"
@@ -74,6 +91,8 @@ int routes_create(struct broker *b, struct route_table **out)
 		return -ENOMEM;
 	rt->broker = b;
 	rt->accepting = true;
+	/* Ids differ across restarts too, so a stale one from before never names a new route. */
+	rt->next_id = (uint64_t)time(NULL) << 20;
 	*out = rt;
 	return 0;
 }
@@ -178,8 +197,9 @@ static void route_on_accept(void *arg, const struct broker_stream_desc *desc)
 			free(c);
 			return;
 		}
-		if (link_open_stream(l, r->connect_target, r->name, desc, &r->counters, conn_relay_done, c, &c->relay,
-		                     err, sizeof(err)) < 0) {
+		/* A peer's route leads to where its owner says: we name it by the owner's id. */
+		if (link_open_stream(l, r->connect_target, r->name, r->owner ? r->id : 0, desc, &r->counters,
+		                     conn_relay_done, c, &c->relay, err, sizeof(err)) < 0) {
 			log_warn(TAG, "%s: %s", r->name, err);
 			r->counters.errors++;
 			conn_unlink(c);
@@ -235,8 +255,24 @@ static void route_abort_conns(struct route *r)
 	}
 }
 
+/* Settle a waiting route add once; the waiter is cleared first, so it never runs twice. */
+static void route_settle(struct route *r, enum route_peer_outcome outcome, const char *text)
+{
+	route_peer_wait_fn fn = r->waiter;
+
+	if (!fn)
+		return;
+	r->waiter = NULL;
+	if (r->wait_timer) {
+		event_free(r->wait_timer);
+		r->wait_timer = NULL;
+	}
+	fn(r->waiter_arg, outcome, text);
+}
+
 static void route_free(struct route *r)
 {
+	route_settle(r, ROUTE_PEER_GONE, "the route was removed before the peer answered");
 	listener_close(r->listener);
 	route_abort_conns(r);
 	free(r->name);
@@ -277,6 +313,11 @@ static int check_urls(const char *listen, const char *connect, bool *listen_peer
 	if (*listen_peer && *connect_peer)
 		return errfmt(err, errlen, -EINVAL, "listen and connect are both on the peer; define the route there");
 	return 0;
+}
+
+static bool link_configured(const struct broker_config *cfg)
+{
+	return cfg->n_link_listen || cfg->n_link_connect || cfg->link_stdio;
 }
 
 static void route_link(struct route_table *rt, struct route *r)
@@ -324,6 +365,14 @@ static int route_open(struct route_table *rt, const char *name, const char *list
 		return errfmt(err, errlen, -EINVAL, "max connections must be 0 (unlimited) or more");
 	if ((rc = check_urls(listen, connect, &listen_peer, &connect_peer, err, errlen)) < 0)
 		return rc;
+	if ((listen_peer || connect_peer) && !link_configured(&rt->broker->cfg))
+		return errfmt(err, errlen, -ENOTCONN,
+		              "%s is on the peer, but no link to a peer broker is configured (start brokerd with "
+		              "--link-connect URL, --link-listen URL or --link-stdio)",
+		              listen_peer ? listen : connect);
+	/* The connect side opens per client: check now what can be (scheme, parameters). */
+	if (!connect_peer && (rc = endpoint_check(rt->broker->plugins, connect, false, err, errlen)) < 0)
+		return rc;
 	r = route_alloc(rt, name, listen, connect, NULL, max_connections);
 	if (!r)
 		return errfmt(err, errlen, -ENOMEM, "out of memory");
@@ -333,7 +382,10 @@ static int route_open(struct route_table *rt, const char *name, const char *list
 	r->connect_on_peer = connect_peer;
 	if (listen_peer) {
 		/* The peer listens for us once the link is up (peer.c keeps it in sync). */
-		snprintf(r->state, sizeof(r->state), "waiting for the link to the peer");
+		r->id = ++rt->next_id;
+		snprintf(r->state, sizeof(r->state), "%s", peer_default_link(rt->broker->peer)
+		                                                 ? "asking the peer"
+		                                                 : "waiting for the link to the peer");
 		route_link(rt, r);
 		log_info(TAG, "%s: %s (on the peer) -> %s", name, listen, connect);
 		peer_routes_changed(rt->broker->peer);
@@ -388,13 +440,160 @@ int routes_add(struct route_table *rt, const char *name, const char *listen, con
 	return 0;
 }
 
+/* The peer refused a route being added: unstore and close it, then tell the waiter why. */
+static void route_settle_refused(struct route_table *rt, struct route *r, const char *reason)
+{
+	route_peer_wait_fn fn = r->waiter;
+	void *arg = r->waiter_arg;
+	char name[80];
+
+	r->waiter = NULL;
+	if (r->wait_timer) {
+		event_free(r->wait_timer);
+		r->wait_timer = NULL;
+	}
+	snprintf(name, sizeof(name), "%s", r->name);
+	log_warn(TAG, "%s: %s; not added", name, reason);
+	if (r->persistent) {
+		char err[512];
+		if (store_route_delete(rt->broker->store, name, err, sizeof(err)) < 0)
+			log_error(TAG, "%s: cannot unstore it: %s", name, err);
+	}
+	route_close(rt, r);
+	events_text(rt->broker, "route.remove", "route %s removed: %s", name, reason);
+	fn(arg, ROUTE_PEER_REFUSED, reason);
+}
+
+const char *route_peer_outcome_name(enum route_peer_outcome o)
+{
+	switch (o) {
+	case ROUTE_PEER_LISTENING: return "listening";
+	case ROUTE_PEER_REFUSED: return "refused";
+	case ROUTE_PEER_LINK_DOWN: return "link down";
+	case ROUTE_PEER_NO_ANSWER: return "no answer";
+	case ROUTE_PEER_GONE: return "removed";
+	}
+	return "?";
+}
+
+static void on_wait_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct route *r = arg;
+	char text[128];
+
+	snprintf(text, sizeof(text), "the peer did not answer within %.1f s; its answer will show in the route's state",
+	         (double)r->waiter_wait_ms / 1000);
+	route_settle(r, ROUTE_PEER_NO_ANSWER, text);
+}
+
+int routes_add_waiting(struct route_table *rt, const char *name, const char *listen, const char *connect,
+                       int max_connections, int wait_ms, route_peer_wait_fn fn, void *arg,
+                       enum route_peer_outcome *outcome, char *err, size_t errlen)
+{
+	struct route *r;
+	int rc = routes_add(rt, name, listen, connect, max_connections, true, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	*outcome = ROUTE_PEER_LISTENING;
+	err[0] = '\0';
+	r = route_find(rt, name);
+	if (!r || !r->listen_on_peer)
+		return 0;
+	if (!peer_default_link(rt->broker->peer)) {
+		/* Say it plainly: stored, but nothing listens until a link comes up. */
+		*outcome = ROUTE_PEER_LINK_DOWN;
+		snprintf(err, errlen, "the link to the peer is down; the peer is asked when it comes up");
+		return 0;
+	}
+	if (!fn) {
+		/* Nobody can wait (a transport without deferred replies): the state will tell. */
+		*outcome = ROUTE_PEER_NO_ANSWER;
+		snprintf(err, errlen, "the peer was asked; brokerctl route list shows its answer");
+		return 0;
+	}
+	/* routes_add sent the peer our set: its reply settles this route. */
+	struct timeval tv = { wait_ms / 1000, (wait_ms % 1000) * 1000 };
+	r->wait_timer = evtimer_new(rt->broker->base, on_wait_timeout, r);
+	if (!r->wait_timer) {
+		*outcome = ROUTE_PEER_NO_ANSWER;
+		snprintf(err, errlen, "out of memory to wait for the peer's answer");
+		return 0;
+	}
+	r->waiter = fn;
+	r->waiter_arg = arg;
+	r->waiter_wait_ms = wait_ms;
+	evtimer_add(r->wait_timer, &tv);
+	return 1;
+}
+
+static void block_add(struct route_table *rt, const char *owner, const char *name)
+{
+	struct route_block *b = calloc(1, sizeof(*b));
+
+	if (!b || !(b->owner = strdup(owner)) || !(b->name = strdup(name))) {
+		if (b)
+			free(b->owner);
+		free(b);
+		return;
+	}
+	b->next = rt->blocked;
+	rt->blocked = b;
+}
+
+static struct route_block *block_find(struct route_table *rt, const char *owner, const char *name)
+{
+	for (struct route_block *b = rt->blocked; b; b = b->next)
+		if (!strcmp(b->owner, owner) && !strcmp(b->name, name))
+			return b;
+	return NULL;
+}
+
+/* OWNER/NAME, or NAME held by exactly one peer: the remote route the user means. */
+static int find_remote(struct route_table *rt, const char *spec, struct route **out, char *err, size_t errlen)
+{
+	const char *slash = strrchr(spec, '/');
+	struct route *found = NULL;
+	char owners[512] = "";
+	size_t n = 0, off = 0;
+
+	for (struct route *r = rt->head; r; r = r->next) {
+		if (!r->owner || r->internal)
+			continue;
+		if (slash ? (strlen(r->owner) == (size_t)(slash - spec) && !strncmp(r->owner, spec, (size_t)(slash - spec)) &&
+		             !strcmp(r->name, slash + 1))
+		          : !strcmp(r->name, spec)) {
+			found = r;
+			n++;
+			if (off < sizeof(owners))
+				off += (size_t)snprintf(owners + off, sizeof(owners) - off, "%s%s", n > 1 ? ", " : "", r->owner);
+		}
+	}
+	if (n == 0)
+		return errfmt(err, errlen, -ENOENT, "no route named '%s' (brokerctl route list shows them)", spec);
+	if (n > 1)
+		return errfmt(err, errlen, -EEXIST, "several peers hold a route named '%s' here (%s): name one as "
+		              "PEER/%s", spec, owners, spec);
+	*out = found;
+	return 0;
+}
+
 int routes_remove(struct route_table *rt, const char *name, char *err, size_t errlen)
 {
 	struct route *r = route_find(rt, name);
 	int rc;
 
-	if (!r)
-		return errfmt(err, errlen, -ENOENT, "no route named '%s'", name);
+	if (!r) {
+		/* Not ours: a listener a peer set up here, which the user may close too. */
+		if ((rc = find_remote(rt, name, &r, err, errlen)) < 0)
+			return rc;
+		log_info(TAG, "%s (for peer %s): removed by the user; the peer's syncs will not reopen it", r->name,
+		         r->owner);
+		events_text(rt->broker, "route.remove", "route %s/%s removed", r->owner, r->name);
+		block_add(rt, r->owner, r->name);
+		route_close(rt, r);
+		return 0;
+	}
 	if (r->from_config)
 		return errfmt(err, errlen, -EPERM,
 		              "route '%s' comes from the config file; remove it there and reload", name);
@@ -502,6 +701,7 @@ int routes_foreach(struct route_table *rt, int (*fn)(void *arg, const struct rou
 			.state = r->state,
 			.listen_address = r->listener ? listener_address(r->listener) : r->listen,
 			.owner = r->owner,
+			.id = r->owner ? 0 : r->id,
 		};
 		route_total_counters(r, &ri.counters);
 		int rc = fn(arg, &ri);
@@ -551,6 +751,13 @@ void routes_destroy(struct route_table *rt)
 		return;
 	while (rt->head)
 		route_close(rt, rt->head);
+	while (rt->blocked) {
+		struct route_block *b = rt->blocked;
+		rt->blocked = b->next;
+		free(b->owner);
+		free(b->name);
+		free(b);
+	}
 	free(rt);
 }
 
@@ -567,6 +774,7 @@ int routes_foreach_peer_listen(struct route_table *rt, int (*fn)(void *arg, cons
 			.connect = r->connect,
 			.max_connections = r->max_connections,
 			.state = r->state,
+			.id = r->id,
 		};
 		int rc = fn(arg, &ri);
 		if (rc)
@@ -575,12 +783,34 @@ int routes_foreach_peer_listen(struct route_table *rt, int (*fn)(void *arg, cons
 	return 0;
 }
 
-void routes_set_peer_state(struct route_table *rt, const char *name, const char *state)
+void routes_peer_answer(struct route_table *rt, const char *name, bool ok, const char *state, const char *why)
 {
 	struct route *r = route_find(rt, name);
+	char reason[1100];
 
-	if (r && r->listen_on_peer)
+	if (!r || !r->listen_on_peer)
+		return;
+	if (ok || !r->waiter) {
 		snprintf(r->state, sizeof(r->state), "%s", state);
+		route_settle(r, ROUTE_PEER_LISTENING, state);
+		return;
+	}
+	/* A route add waiting for this answer: refused means not added, so nothing stays stored. */
+	snprintf(reason, sizeof(reason), "the peer refused: %s", why);
+	route_settle_refused(rt, r, reason);
+}
+
+void routes_peer_unanswered(struct route_table *rt, enum route_peer_outcome outcome, const char *why)
+{
+	for (struct route *r = rt->head, *next; r; r = next) {
+		next = r->next;
+		if (!r->listen_on_peer || !r->waiter)
+			continue;
+		if (outcome == ROUTE_PEER_REFUSED)
+			route_settle_refused(rt, r, why);
+		else
+			route_settle(r, outcome, why);
+	}
 }
 
 void routes_peer_down(struct route_table *rt)
@@ -590,74 +820,138 @@ void routes_peer_down(struct route_table *rt)
 			snprintf(r->state, sizeof(r->state), "waiting for the link to the peer");
 			/* Its streams went with the link; the totals stay (the peer reports them again, or anew). */
 			r->peer_last.conns_active = 0;
+			route_settle(r, ROUTE_PEER_LINK_DOWN,
+			             "the link to the peer went down before it answered; the peer is asked when it is back");
 		}
 }
 
-int routes_sync_remote(struct route_table *rt, const char *owner, const struct remote_route *set, size_t n,
-                       remote_result_fn result, void *arg)
+int routes_peer_open(struct route_table *rt, uint64_t id, char *connect, size_t len, char *why, size_t whylen)
+{
+	for (struct route *r = rt->head; r; r = r->next)
+		if (!r->owner && r->listen_on_peer && r->id == id) {
+			if ((size_t)snprintf(connect, len, "%s", r->connect) >= len)
+				return errfmt(why, whylen, -ENAMETOOLONG, "route %s: connect URL too long", r->name);
+			return 0;
+		}
+	return errfmt(why, whylen, -ENOENT, "no route with id %llu here (it was removed or replaced)",
+	              (unsigned long long)id);
+}
+
+static size_t owner_count(struct route_table *rt, const char *owner)
+{
+	size_t n = 0;
+
+	for (struct route *r = rt->head; r; r = r->next)
+		n += !r->internal && r->owner && !strcmp(r->owner, owner);
+	return n;
+}
+
+void routes_drop_owner(struct route_table *rt, const char *owner)
 {
 	struct route *r, *next;
-	char err[768];
+
+	for (r = rt->head; r; r = next) {
+		next = r->next;
+		if (r->internal || !r->owner || strcmp(r->owner, owner))
+			continue;
+		log_info(TAG, "%s (for peer %s): the link to the peer is gone; closing", r->name, owner);
+		route_close(rt, r);
+	}
+}
+
+/* Open one route the peer asks for, if the policy and the per-peer cap allow it. */
+static void sync_one(struct route_table *rt, const struct remote_sync *rs, const struct remote_route *want)
+{
+	char err[768], connect[1024];
+	struct route *r;
+	int rc;
+
+	if (!want->id)
+		rc = errfmt(err, sizeof(err), -EINVAL, "the peer gave no id for route %s", want->name);
+	else if (check_name(want->name, err, sizeof(err)) < 0)
+		rc = -EINVAL;
+	else if (block_find(rt, rs->owner, want->name))
+		rc = errfmt(err, sizeof(err), -EPERM, "refused: the user of this broker removed route %s/%s (brokerctl "
+		            "route rm); remove the route on the peer and add it again to ask anew", rs->owner, want->name);
+	else if (owner_count(rt, rs->owner) >= rs->max_routes)
+		rc = errfmt(err, sizeof(err), -EPERM, "refused: this broker holds at most %zu routes for one peer "
+		            "(--peer-max-routes)", rs->max_routes);
+	else
+		rc = rs->check ? rs->check(rs->arg, want, err, sizeof(err))
+		               : errfmt(err, sizeof(err), -EPERM, "refused: this broker listens for no peer");
+	if (rc == 0 && (size_t)snprintf(connect, sizeof(connect), "peer:%s", want->connect) >= sizeof(connect))
+		rc = errfmt(err, sizeof(err), -ENAMETOOLONG, "connect URL too long");
+	if (rc == 0 && !(r = route_alloc(rt, want->name, want->listen, connect, rs->owner, want->max_connections)))
+		rc = errfmt(err, sizeof(err), -ENOMEM, "out of memory");
+	if (rc == 0) {
+		r->connect_on_peer = true;
+		r->id = want->id;
+		rc = endpoint_listen(rt->broker->plugins, want->listen, route_on_accept, route_on_lost, r, &r->listener,
+		                     err, sizeof(err));
+		if (rc < 0)
+			route_free(r);
+		else
+			listener_set_on_dropped(r->listener, route_on_dropped);
+	}
+	if (rc < 0) {
+		log_warn(TAG, "%s (for peer %s): %s", want->name, rs->owner, err);
+		rs->result(rs->arg, want->name, rc, err);
+		return;
+	}
+	snprintf(r->state, sizeof(r->state), "listening on %s for peer %s", listener_address(r->listener), rs->owner);
+	route_link(rt, r);
+	log_info(TAG, "%s (for peer %s): listening on %s -> peer:%s", want->name, rs->owner,
+	         listener_address(r->listener), want->connect);
+	/* The owner names us itself: the state it gets says where, not for whom. */
+	snprintf(err, sizeof(err), "listening on %s", listener_address(r->listener));
+	rs->result(rs->arg, want->name, 0, err);
+}
+
+int routes_sync_remote(struct route_table *rt, const struct remote_sync *rs)
+{
+	struct route *r, *next;
 
 	/* Close what the peer no longer wants, or wants differently. */
 	for (r = rt->head; r; r = next) {
 		next = r->next;
 		/* Mapping listeners (internal) belong to the mapping table, not to this sync. */
-		if (r->internal || !r->owner || strcmp(r->owner, owner))
+		if (r->internal || !r->owner || strcmp(r->owner, rs->owner))
 			continue;
 		bool keep = false;
-		for (size_t i = 0; i < n; i++)
-			if (!strcmp(set[i].name, r->name) && !strcmp(set[i].listen, r->listen) &&
-			    !strcmp(set[i].connect, r->connect_target) && set[i].max_connections == r->max_connections)
+		for (size_t i = 0; i < rs->n; i++)
+			if (!strcmp(rs->set[i].name, r->name) && !strcmp(rs->set[i].listen, r->listen) &&
+			    !strcmp(rs->set[i].connect, r->connect_target) && rs->set[i].id == r->id &&
+			    rs->set[i].max_connections == r->max_connections)
 				keep = r->listener != NULL;
 		if (!keep) {
-			log_info(TAG, "%s (for peer %s): closing", r->name, owner);
+			log_info(TAG, "%s (for peer %s): closing", r->name, rs->owner);
 			route_close(rt, r);
 		}
 	}
-	for (size_t i = 0; i < n; i++) {
-		const struct remote_route *want = &set[i];
-		struct url u;
-		int rc;
-
-		r = route_find_owned(rt, owner, want->name);
+	/* A removal the user made holds only while the peer still asks for the route. */
+	for (struct route_block **pp = &rt->blocked, *b; (b = *pp) != NULL;) {
+		bool wanted = false;
+		for (size_t i = 0; !strcmp(b->owner, rs->owner) && i < rs->n; i++)
+			wanted = wanted || !strcmp(rs->set[i].name, b->name);
+		if (strcmp(b->owner, rs->owner) || wanted) {
+			pp = &b->next;
+			continue;
+		}
+		*pp = b->next;
+		free(b->owner);
+		free(b->name);
+		free(b);
+	}
+	for (size_t i = 0; i < rs->n; i++) {
+		r = route_find_owned(rt, rs->owner, rs->set[i].name);
 		if (r && !r->internal) {
-			snprintf(err, sizeof(err), "listening on %s", listener_address(r->listener));
-			result(arg, want->name, true, err);
+			char now[600];
+			/* The owner names us itself: the state it gets says where, not for whom. */
+			snprintf(now, sizeof(now), "listening on %s", r->listener ? listener_address(r->listener) : r->listen);
+			rs->result(rs->arg, rs->set[i].name, 0, now);
 			continue;
 		}
-		/* The peer may only ask us to listen on local endpoints, never to chain to a third party. */
-		rc = url_parse(want->listen, &u, err, sizeof(err));
-		if (rc == 0) {
-			if (u.is_peer)
-				rc = errfmt(err, sizeof(err), -EINVAL, "%s: listen must be an endpoint here", want->listen);
-			url_free(&u);
-		}
-		char connect[1024];
-		snprintf(connect, sizeof(connect), "peer:%s", want->connect);
-		if (rc == 0 && !(r = route_alloc(rt, want->name, want->listen, connect, owner, want->max_connections)))
-			rc = errfmt(err, sizeof(err), -ENOMEM, "out of memory");
-		if (rc == 0) {
-			r->connect_on_peer = true;
-			rc = endpoint_listen(rt->broker->plugins, want->listen, route_on_accept, route_on_lost, r,
-			                     &r->listener, err, sizeof(err));
-			if (rc < 0)
-				route_free(r);
-			else
-				listener_set_on_dropped(r->listener, route_on_dropped);
-		}
-		if (rc < 0) {
-			log_warn(TAG, "%s (for peer %s): %s", want->name, owner, err);
-			result(arg, want->name, false, err);
-			continue;
-		}
-		snprintf(r->state, sizeof(r->state), "listening on %s for peer %s", listener_address(r->listener), owner);
-		route_link(rt, r);
-		log_info(TAG, "%s (for peer %s): listening on %s -> peer:%s", want->name, owner,
-		         listener_address(r->listener), want->connect);
-		/* The owner names us itself: the state it gets says where, not for whom. */
-		snprintf(err, sizeof(err), "listening on %s", listener_address(r->listener));
-		result(arg, want->name, true, err);
+		sync_one(rt, rs, &rs->set[i]);
 	}
 	return 0;
 }

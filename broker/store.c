@@ -23,7 +23,26 @@ struct store {
 	sqlite3 *db;
 	char *path;
 	struct platform_lock *lock;   /* PATH.lock, held for as long as the store is open */
+	/* Mapping rows come in thousands per sync: their statements are prepared once. */
+	sqlite3_stmt *mapping_put, *mapping_delete;
 };
+
+/* A statement prepared on first use and kept (reset after each use by the caller). */
+static int cached(struct store *st, sqlite3_stmt **slot, const char *sql)
+{
+	if (*slot)
+		return SQLITE_OK;
+	return sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
+}
+
+static int step_and_reset(sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
 
 /*
  * Migration steps, in order.  Step i takes the schema from version i to
@@ -257,11 +276,34 @@ static int take_lock(struct store *st, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The database names routes, peers and their addresses: only we may read it.
+ * sqlite creates the -wal and -shm files with the database's own mode, so a
+ * 0600 database keeps them 0600; older ones (0644, from before) are fixed.
+ */
+static void make_private(const char *path)
+{
+	static const char *const suffix[] = { "-wal", "-shm" };
+	size_t n = strlen(path);
+
+	platform_state_file_private(path, true);
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		char *p = malloc(n + 5);
+		if (!p)
+			return;
+		memcpy(p, path, n);
+		memcpy(p + n, suffix[i], 5);
+		platform_state_file_private(p, false);
+		free(p);
+	}
+}
+
 static int open_db(struct store *st, char *err, size_t errlen)
 {
 	const char *path = st->path;
 	int rc, version = 0;
 
+	make_private(path);
 	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK)
 		return open_error(path, st->db, rc, "opening", err, errlen);
@@ -389,6 +431,8 @@ void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	sqlite3_finalize(st->mapping_put);
+	sqlite3_finalize(st->mapping_delete);
 	/* close_v2: a statement leaked by a bug must not keep the handle (and the lock) open. */
 	if (st->db)
 		sqlite3_close_v2(st->db);
@@ -621,12 +665,12 @@ int store_mapping_put(struct store *st, const struct store_mapping *m)
 	sqlite3_stmt *s;
 	int rc;
 
-	rc = sqlite3_prepare_v2(st->db,
-	                        "INSERT OR REPLACE INTO mappings(origin, peer, source, owner, description, proto, "
-	                        "host_ip, host_port, connect) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	                        -1, &s, NULL);
+	rc = cached(st, &st->mapping_put,
+	            "INSERT OR REPLACE INTO mappings(origin, peer, source, owner, description, proto, "
+	            "host_ip, host_port, connect) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	if (rc != SQLITE_OK)
 		return mapping_fail(st, rc, "storing a mapping");
+	s = st->mapping_put;
 	sqlite3_bind_int(s, 1, m->origin);
 	sqlite3_bind_text(s, 2, m->peer ? m->peer : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, m->source, -1, SQLITE_STATIC);
@@ -636,8 +680,7 @@ int store_mapping_put(struct store *st, const struct store_mapping *m)
 	sqlite3_bind_text(s, 7, m->host_ip, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 8, m->host_port);
 	sqlite3_bind_text(s, 9, m->connect, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
+	rc = step_and_reset(s);
 	return rc == SQLITE_DONE ? 0 : mapping_fail(st, rc, "storing a mapping");
 }
 
@@ -646,20 +689,19 @@ int store_mapping_delete(struct store *st, const struct store_mapping *m)
 	sqlite3_stmt *s;
 	int rc;
 
-	rc = sqlite3_prepare_v2(st->db,
-	                        "DELETE FROM mappings WHERE origin = ? AND source = ? AND owner = ? AND proto = ? "
-	                        "AND host_ip = ? AND host_port = ?",
-	                        -1, &s, NULL);
+	rc = cached(st, &st->mapping_delete,
+	            "DELETE FROM mappings WHERE origin = ? AND source = ? AND owner = ? AND proto = ? "
+	            "AND host_ip = ? AND host_port = ?");
 	if (rc != SQLITE_OK)
 		return mapping_fail(st, rc, "removing a mapping");
+	s = st->mapping_delete;
 	sqlite3_bind_int(s, 1, m->origin);
 	sqlite3_bind_text(s, 2, m->source, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, m->owner, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 4, m->proto);
 	sqlite3_bind_text(s, 5, m->host_ip, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 6, m->host_port);
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
+	rc = step_and_reset(s);
 	return rc == SQLITE_DONE ? 0 : mapping_fail(st, rc, "removing a mapping");
 }
 

@@ -203,7 +203,7 @@ static struct udp_flow *flow_open(struct udp_forward *u, const struct sockaddr_s
 	u->counters.conns_total++;
 	u->counters.conns_active++;
 	sockaddr_text(ss, client, sizeof(client));
-	if (link_open_stream_end(l, u->target, u->name, client, &f->base, true, &u->counters, flow_done, f, &f->relay, err,
+	if (link_open_stream_end(l, u->target, u->name, 0, client, &f->base, true, &u->counters, flow_done, f, &f->relay, err,
 	                         sizeof(err)) < 0) {
 		/* The end was destroyed (and unlinked) by the failed open. */
 		u->counters.errors++;

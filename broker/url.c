@@ -289,3 +289,35 @@ int url_split_host_port(const char *address, const char *default_host, char *hos
 	return set_host(address, (size_t)(colon - address), default_host, host, hostlen, address, err,
 	                errlen);
 }
+
+char *url_without_param(const char *text, const char *key)
+{
+	const char *q = strchr(text, '?');
+	size_t klen = strlen(key), off;
+	char *out = malloc(strlen(text) + 1);
+	bool first = true;
+
+	if (!out)
+		return NULL;
+	if (!q) {
+		strcpy(out, text);
+		return out;
+	}
+	off = (size_t)(q - text);
+	memcpy(out, text, off);
+	for (const char *p = q + 1; *p;) {
+		const char *amp = strchr(p, '&');
+		size_t n = amp ? (size_t)(amp - p) : strlen(p);
+		/* key, key=..., not keyx=...: the raw text, as written. */
+		bool drop = n >= klen && !strncmp(p, key, klen) && (n == klen || p[klen] == '=');
+		if (!drop && n) {
+			out[off++] = first ? '?' : '&';
+			memcpy(out + off, p, n);
+			off += n;
+			first = false;
+		}
+		p += n + (amp ? 1 : 0);
+	}
+	out[off] = '\0';
+	return out;
+}

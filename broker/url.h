@@ -26,6 +26,13 @@ void url_free(struct url *u);
 const char *url_param(const struct broker_url *u, const char *key);
 
 /*
+ * text without the query parameter key (as written; malloc'd, NULL on out of
+ * memory): "tcp://h:1?auth=none&x=1" -> "tcp://h:1?x=1".  For parameters the
+ * core itself reads (a link carrier's ?auth=) before the plugin sees the URL.
+ */
+char *url_without_param(const char *text, const char *key);
+
+/*
  * Split "host:port" / "[v6]:port" / ":port" / "port".  host is written
  * without brackets; an empty host yields default_host.  Port 0..65535.
  */

@@ -20,7 +20,7 @@ static void usage(FILE *out)
 	        "  route list                     list routes with their counters\n"
 	        "  route add NAME --listen URL --connect URL [--max-connections N]\n"
 	        "                                 add a route (stored; survives restarts)\n"
-	        "  route rm NAME                  remove a route\n"
+	        "  route rm NAME                  remove a route (OWNER/NAME: a peer's route held here)\n"
 	        "  mapping list                   list published ports (found by watchers or added by hand)\n"
 	        "  mapping add PORT --connect HOST:PORT [--connect HOST:PORT ...] [--proto tcp|udp]\n"
 	        "              [--host-ip IP] [--owner ID] [--description TEXT]\n"

@@ -14,6 +14,8 @@
 #include "proto/control.pb-c.h"
 
 #define EXIT_USAGE 2
+/* route add: stored, but its listener on the peer is not open yet (link down, no answer in time). */
+#define EXIT_PENDING 3
 #define DEFAULT_TIMEOUT_MS 10000
 /* Positional words: command, subcommand, operand; `watch` takes topics. */
 #define MAX_ARGS 64
@@ -42,6 +44,8 @@ struct opts {
 
 /* Call handler(sig) on SIGINT and SIGTERM (Windows: Ctrl-C, Ctrl-Break), without restarting calls. */
 void ctl_catch_stop_signals(void (*handler)(int sig));
+/* path made absolute from our working directory when it is relative and exists here (malloc'd); else NULL. */
+char *ctl_absolute_path(const char *path);
 
 /* ---- output.c ---- */
 
@@ -51,6 +55,8 @@ void human_bytes(char *buf, size_t len, uint64_t n);
 void uptime_text(char *buf, size_t len, int64_t s);
 /* "a,b,c", or "-" when n is 0. */
 void join(char *buf, size_t len, char **v, size_t n);
+/* One line on stdout with control characters escaped (text that may come from the peer). */
+void print_line(const char *text);
 /* Print indented and free j. */
 void print_json(json_t *j);
 
@@ -83,6 +89,8 @@ void session_close(struct session *s);
 /* One call; on failure prints the reason and returns the exit code, else 0. */
 int call(struct session *s, const char *service, const char *method, const ProtobufCMessage *req,
          uint8_t **reply, size_t *reply_len);
+/* A call for extra detail (a request with no body): on failure nothing is printed and -1 returned. */
+int call_quiet(struct session *s, const char *service, const char *method, uint8_t **reply, size_t *reply_len);
 /* A call whose reply carries nothing: prints done (or {"ok": true}). */
 int cmd_simple(struct session *s, const char *service, const char *method, const ProtobufCMessage *req,
                const char *done);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/display.h"
 #include "ctl/brokerctl.h"
 
 json_t *mapping_json(const Broker__Control__MappingInfo *m)
@@ -32,16 +33,29 @@ void mapping_host_port(char *buf, size_t len, const Broker__Control__MappingInfo
 		snprintf(buf, len, "%s:%u", m->host_ip, m->host_port);
 }
 
+/* "172.17.0.2:80", or "172.17.0.2:80 +1" when there are more (--json lists them all). */
+static void connect_text(char *buf, size_t len, const Broker__Control__MappingInfo *m)
+{
+	if (m->n_connect == 0)
+		snprintf(buf, len, "-");
+	else if (m->n_connect == 1)
+		snprintf(buf, len, "%s", m->connect[0]);
+	else
+		snprintf(buf, len, "%s +%zu", m->connect[0], m->n_connect - 1);
+}
+
 static void mapping_row(struct table *t, const Broker__Control__MappingInfo *m)
 {
-	char owner[600], hostport[128], connect[1024], conns[64], in[32], out[32], bytes[80];
+	char id[80], owner[400], hostport[128], connect[300], conns[64], in[32], out[32], bytes[80];
 
+	/* Short ids here; --json has them whole. */
+	display_short_id(id, sizeof(id), m->owner);
 	if (m->description[0])
-		snprintf(owner, sizeof(owner), "%s (%s)", m->owner, m->description);
+		snprintf(owner, sizeof(owner), "%s (%s)", id, m->description);
 	else
-		snprintf(owner, sizeof(owner), "%s", m->owner);
+		snprintf(owner, sizeof(owner), "%s", id);
 	mapping_host_port(hostport, sizeof(hostport), m);
-	join(connect, sizeof(connect), m->connect, m->n_connect);
+	connect_text(connect, sizeof(connect), m);
 	snprintf(conns, sizeof(conns), "%llu", (unsigned long long)m->conns_active);
 	human_bytes(in, sizeof(in), m->bytes_in);
 	human_bytes(out, sizeof(out), m->bytes_out);
@@ -89,11 +103,35 @@ int cmd_mapping_list(struct session *s)
 	return 0;
 }
 
-/* After an add: show what became of it (exported, or in conflict with whom). */
+/* The peer this broker's mappings are exported to: the default link, if one is up ("" if none). */
+static void exported_to(struct session *s, char *peer, size_t len)
+{
+	Broker__Control__LinkStatusReply *ls;
+	uint8_t *rep = NULL;
+	size_t rlen = 0;
+
+	peer[0] = '\0';
+	if (call_quiet(s, "link", "status", &rep, &rlen) != 0)
+		return;
+	ls = broker__control__link_status_reply__unpack(NULL, rlen, rep);
+	free(rep);
+	if (!ls)
+		return;
+	for (size_t i = 0; i < ls->n_links; i++)
+		if (ls->links[i]->is_default && !strcmp(ls->links[i]->state, "up"))
+			snprintf(peer, len, "%s", ls->links[i]->peer_id);
+	broker__control__link_status_reply__free_unpacked(ls, NULL);
+}
+
+/*
+ * After an add: say which way it goes (the peer listens, this side is
+ * connected to) and what became of it (exported, or in conflict with whom).
+ */
 static int report_added(struct session *s, const char *owner)
 {
 	Broker__Control__MappingListReply *ml;
 	const Broker__Control__MappingInfo *m = NULL;
+	char peer[160];
 	int rc = fetch_list(s, &ml);
 
 	if (rc)
@@ -102,14 +140,21 @@ static int report_added(struct session *s, const char *owner)
 		if (strcmp(ml->mappings[i]->source, "manual") == 0 && strcmp(ml->mappings[i]->owner, owner) == 0 &&
 		    strcmp(ml->mappings[i]->origin, "local") == 0)
 			m = ml->mappings[i];
+	exported_to(s, peer, sizeof(peer));
 	if (s->o->json) {
-		print_json(m ? mapping_json(m) : json_pack("{s:s, s:s}", "source", "manual", "owner", owner));
+		json_t *j = m ? mapping_json(m) : json_pack("{s:s, s:s}", "source", "manual", "owner", owner);
+		if (j)
+			json_object_set_new(j, "exported_to", peer[0] ? json_string(peer) : json_null());
+		print_json(j);
 	} else if (m) {
-		char hostport[128], connect[1024];
+		char connect[1024], line[4096];
 
-		mapping_host_port(hostport, sizeof(hostport), m);
 		join(connect, sizeof(connect), m->connect, m->n_connect);
-		printf("mapping manual/%s: %s %s -> %s (%s)\n", m->owner, m->proto, hostport, connect, m->state);
+		/* print_line escapes what came from a peer (owner, connect, state). */
+		snprintf(line, sizeof(line), "mapping manual/%s: %s port %u on the peer%s%s%s -> %s here (%s%s)", m->owner,
+		         m->proto, m->host_port, peer[0] ? " (" : "", peer, peer[0] ? ")" : "", connect, m->state,
+		         peer[0] ? "" : "; no link to the peer is up: it listens once one is");
+		print_line(line);
 	} else {
 		printf("mapping manual/%s added\n", owner);
 	}

@@ -31,6 +31,14 @@ static json_t *plugin_json(const Broker__Control__Plugin *p, bool with_options)
 			                                      o->help, "value", o->value[0] ? o->value : NULL));
 		}
 		json_object_set_new(j, "options", opts);
+		json_t *params = json_array();
+		for (size_t i = 0; i < p->n_url_params; i++) {
+			const Broker__Control__PluginUrlParam *u = p->url_params[i];
+
+			json_array_append_new(params, json_pack("{s:s, s:s, s:s?, s:s}", "key", u->key, "where", u->where,
+			                                        "scheme", u->scheme[0] ? u->scheme : NULL, "help", u->help));
+		}
+		json_object_set_new(j, "url_params", params);
 	}
 	return j;
 }
@@ -81,6 +89,17 @@ static void print_plugin(const Broker__Control__Plugin *p, bool with_options)
 	printf("  path     %s\n  kinds    %s\n  schemes  %s\n  state    %s\n", p->path, kinds, schemes, p->state);
 	if (!with_options)
 		return;
+	if (p->n_url_params) {
+		printf("\nURL parameters:\n");
+		for (size_t i = 0; i < p->n_url_params; i++) {
+			const Broker__Control__PluginUrlParam *u = p->url_params[i];
+
+			printf("  ?%s= (%s%s%s%s)\n", u->key, u->where, u->scheme[0] ? "; " : "", u->scheme,
+			       u->scheme[0] ? ": only" : "");
+			if (u->help[0])
+				printf("      %s\n", u->help);
+		}
+	}
 	if (p->n_options == 0) {
 		printf("\nno options\n");
 		return;
@@ -125,9 +144,14 @@ static int cmd_plugin_one(struct session *s, const char *method, const ProtobufC
 int cmd_plugin_load(struct session *s, const char *path)
 {
 	Broker__Control__PluginLoadRequest req = BROKER__CONTROL__PLUGIN_LOAD_REQUEST__INIT;
+	/* The broker opens the file from its own working directory: send what this one means. */
+	char *abs = ctl_absolute_path(path);
+	int rc;
 
-	req.path = (char *)path;
-	return cmd_plugin_one(s, "load", &req.base, "loaded");
+	req.path = (char *)(abs ? abs : path);
+	rc = cmd_plugin_one(s, "load", &req.base, "loaded");
+	free(abs);
+	return rc;
 }
 
 int cmd_plugin_help(struct session *s, const char *name)

@@ -45,14 +45,17 @@ int cmd_status(struct session *s)
 
 static json_t *link_json(const Broker__Control__LinkInfo *l)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	                 "s:I, s:I, s:s}",
 	                 "carrier", l->carrier, "role", l->role, "state", l->state, "peer_id", l->peer_id,
 	                 "peer_host", l->peer_host, "peer_software", l->peer_software, "authenticated",
-	                 (int)l->authenticated, "default", (int)l->is_default, "uptime_s", (json_int_t)l->uptime_s,
+	                 (int)l->authenticated, "encrypted", (int)l->encrypted, "default", (int)l->is_default, "uptime_s", (json_int_t)l->uptime_s,
 	                 "rtt_us", (json_int_t)l->rtt_us, "bytes_sent", (json_int_t)l->bytes_sent,
 	                 "bytes_received", (json_int_t)l->bytes_received, "streams_open",
 	                 (json_int_t)l->streams_open, "streams_total", (json_int_t)l->streams_total, "reconnects",
 	                 (json_int_t)l->reconnects, "protocol_errors", (json_int_t)l->protocol_errors,
+	                 "opens_refused", (json_int_t)l->opens_refused, "listens_refused",
+	                 (json_int_t)l->listens_refused, "refused_by_peer", (json_int_t)l->refused_by_peer,
 	                 "last_error", l->last_error);
 }
 
@@ -95,7 +98,10 @@ int cmd_link_status(struct session *s)
 			         l->last_error[0] && strcmp(l->state, "up") ? ": " : "",
 			         l->last_error[0] && strcmp(l->state, "up") ? l->last_error : "");
 			snprintf(peer, sizeof(peer), "%s%s", l->peer_id[0] ? l->peer_id : "-",
-			         l->authenticated ? " (authenticated)" : "");
+			         l->authenticated && l->encrypted ? " (authenticated, encrypted)"
+			         : l->authenticated               ? " (authenticated)"
+			         : l->encrypted                   ? " (encrypted)"
+			                                          : "");
 			table_row(&t, l->carrier, l->role, state, peer, up, rtt, io, streams);
 		}
 		table_print(&t);

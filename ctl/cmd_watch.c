@@ -56,8 +56,12 @@ static void print_event(const struct opts *o, const char *topic, const Broker__C
 		free(s);
 		json_decref(j);
 	} else {
-		/* The broker's text already names everything once (short ids; --json has them whole). */
-		printf("%s %s%s%s\n", when, kind, ev->text[0] ? " " : "", ev->text);
+		/* The broker's text already names everything once (short ids; --json has them whole).
+		 * It quotes the peer (ids, names, states): the line is printed escaped. */
+		char line[4096];
+
+		snprintf(line, sizeof(line), "%s %s%s%s", when, kind, ev->text[0] ? " " : "", ev->text);
+		print_line(line);
 	}
 	fflush(stdout);
 }
@@ -120,6 +124,14 @@ static int open_feed(const struct opts *o, const char *const *topics, int ntopic
 		free(url);
 		free(path);
 		return rc;
+	}
+	{
+		char why[512];
+		if (ipc_local_owner_check(path, why, sizeof(why)) < 0) {
+			free(url);
+			free(path);
+			return die(1, "%s", why);
+		}
 	}
 	if ((rv = nng_sub0_open(sock)) != 0) {
 		free(url);

@@ -7,18 +7,28 @@
 #include <string.h>
 
 #include "ctl/brokerctl.h"
+#include "broker/text_escape.h"
 
-/* One line on stderr, the way every failure is reported. */
+/* One line on stderr, the way every failure is reported (the broker's error
+ * text may quote its peer: control characters are escaped). */
 int die(int code, const char *fmt, ...)
 {
+	char msg[2048], safe[8192];
 	va_list ap;
 
-	fputs("brokerctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "brokerctl: %s\n", text_escape(safe, sizeof(safe), msg));
 	return code;
+}
+
+void print_line(const char *text)
+{
+	static char safe[16384];
+
+	fputs(text_escape(safe, sizeof(safe), text), stdout);
+	fputc('\n', stdout);
 }
 
 void human_bytes(char *buf, size_t len, uint64_t n)
@@ -90,8 +100,18 @@ void table_row(struct table *t, ...)
 	va_start(ap, t);
 	for (int i = 0; i < t->ncols; i++) {
 		const char *v = va_arg(ap, const char *);
+		char *cell;
 
-		t->cells[t->nrows * (size_t)t->ncols + (size_t)i] = strdup(v ? v : "");
+		/* Names, states and ids may come from the peer: no control character reaches the terminal. */
+		if (v && text_needs_escape(v)) {
+			size_t n = strlen(v) * 4 + 1;
+			cell = malloc(n);
+			if (cell)
+				text_escape(cell, n, v);
+		} else {
+			cell = strdup(v ? v : "");
+		}
+		t->cells[t->nrows * (size_t)t->ncols + (size_t)i] = cell;
 	}
 	va_end(ap);
 	t->nrows++;

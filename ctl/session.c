@@ -71,6 +71,22 @@ int call(struct session *s, const char *service, const char *method, const Proto
 	return 0;
 }
 
+int call_quiet(struct session *s, const char *service, const char *method, uint8_t **reply, size_t *reply_len)
+{
+	Broker__Rpc__Status st = BROKER__RPC__STATUS__OK;
+	char err[1024] = "";
+	int rc;
+
+	*reply = NULL;
+	rc = ctl_client_call(s->c, service, method, NULL, 0, &st, reply, reply_len, err, sizeof(err));
+	if (rc < 0 || st != BROKER__RPC__STATUS__OK) {
+		free(*reply);
+		*reply = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 int cmd_simple(struct session *s, const char *service, const char *method, const ProtobufCMessage *req,
                const char *done)
 {

@@ -133,6 +133,12 @@ int ctl_client_open(const char *url, int timeout_ms, struct ctl_client **out, ch
 		free(c);
 		return rc;
 	}
+	/* Nothing is sent to a socket another user could have put there. */
+	if (strncmp(url, "ipc://", 6) == 0 && (rc = ipc_local_owner_check(c->path, err, errlen)) < 0) {
+		free(c->path);
+		free(c);
+		return rc;
+	}
 
 	if ((rv = nng_req0_open(&c->sock)) != 0) {
 		rc = errfmt(err, errlen, -ENOMEM, "cannot open control socket: %s", nng_strerror(rv));

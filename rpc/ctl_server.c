@@ -18,30 +18,34 @@
 
 #include "rpc/ctl_server.h"
 #include "rpc/ipc_peer.h"
+#include "rpc/ipc_watchdog.h"
 #include "rpc/runtime_dir.h"
 #include "broker/errfmt.h"
 #include "broker/log.h"
 
 #define TAG "ctl"
-/* Enough contexts that one client slow to read its reply does not hold up the others. */
-#define CTL_NCTX 4
+/* Enough contexts that clients slow to read their reply, or calls waiting for
+ * the peer (a deferred reply holds its context), do not hold up the others. */
+#define CTL_NCTX 8
 /* Room for the envelope fields around a body of RPC_MAX_MESSAGE. */
 #define CTL_RECV_MAX (RPC_MAX_MESSAGE + 4096u)
 
-enum work_state { WORK_RECV, WORK_QUEUED, WORK_SEND };
+enum work_state { WORK_RECV, WORK_QUEUED, WORK_DEFERRED, WORK_SEND };
 
 struct ctl_work {
 	struct ctl_server *srv;
 	nng_ctx ctx;
 	nng_aio *aio;
 	enum work_state state;
-	nng_msg *msg;             /* the request while queued for the loop */
+	nng_msg *msg;             /* the request while queued for the loop (and while deferred) */
+	struct rpc_deferred *deferred;  /* the call answers later (loop thread only) */
 	struct ctl_work *next;    /* queue link, under srv->lock */
 };
 
 struct ctl_server {
 	struct event_base *base;
 	const struct rpc_method *table;
+	const struct rpc_deferrable_method *deferrables;  /* may answer later; NULL: none */
 	void *ctx;
 	nng_socket sock;
 	bool sock_open;
@@ -59,14 +63,9 @@ struct ctl_server {
 	struct rpc_counters counters;   /* loop thread only */
 	atomic_uint_fast64_t rejected_peers;
 
-	/* Listener watchdog (see ctl_watchdog_cb). */
+	/* The listener, watched and replaced when NNG wedges it (ipc_watchdog.h). */
 	char *url;
-	struct event *watchdog;
-	atomic_uint_fast64_t pipes_added;   /* every ADD_PRE, ours included */
-	uint64_t probe_mark;                /* pipes_added when the probe was dialed */
-	nng_socket probe;
-	bool probe_open;
-	uint64_t listener_restarts;
+	struct ipc_watchdog *wd;
 };
 
 /* ---------------------------------------------------------------- NNG threads */
@@ -77,7 +76,7 @@ static void ctl_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 
 	if (ev != NNG_PIPE_EV_ADD_PRE)
 		return;
-	atomic_fetch_add(&srv->pipes_added, 1);
+	ipc_watchdog_pipe_added(srv->wd);
 	ipc_peer_admit(p, &srv->rejected_peers, TAG, "a control");
 }
 
@@ -125,34 +124,20 @@ static void ctl_work_cb(void *arg)
 		nng_ctx_recv(w->ctx, w->aio);
 		return;
 	case WORK_QUEUED:
-		/* No operation is outstanding while queued; nothing to do. */
+	case WORK_DEFERRED:
+		/* No operation is outstanding while queued or deferred; nothing to do. */
 		return;
 	}
 }
 
 /* ---------------------------------------------------------------- loop thread */
 
-static void ctl_reply(struct ctl_work *w)
+/* Send out (taken) as the reply on w's context; the request message carries it. */
+static void ctl_send(struct ctl_work *w, uint8_t *out, size_t out_len)
 {
-	struct ctl_server *srv = w->srv;
 	nng_msg *msg = w->msg;
-	uint8_t *out = NULL;
-	size_t out_len = 0;
-	int rc;
 
 	w->msg = NULL;
-	rc = rpc_dispatch(srv->table, srv->ctx, &srv->counters, nng_msg_body(msg), nng_msg_len(msg),
-	                  &out, &out_len);
-	if (rc < 0 || !out) {
-		/* A reply envelope (or no memory): nothing to answer; wait for the next request,
-		 * which also discards this one on the REP context. */
-		if (rc != -EINVAL)
-			log_warn(TAG, "could not build a reply: %s", strerror(-rc));
-		nng_msg_free(msg);
-		w->state = WORK_RECV;
-		nng_ctx_recv(w->ctx, w->aio);
-		return;
-	}
 	nng_msg_clear(msg);
 	if (nng_msg_append(msg, out, out_len) != 0) {
 		free(out);
@@ -166,6 +151,50 @@ static void ctl_reply(struct ctl_work *w)
 	nng_aio_set_msg(w->aio, msg);
 	w->state = WORK_SEND;
 	nng_ctx_send(w->ctx, w->aio);
+}
+
+/* A deferred call's reply (rpc_deferred_reply, on the loop thread). */
+static void ctl_send_deferred(void *arg, struct rpc_deferred *d, uint8_t *buf, size_t len)
+{
+	struct ctl_work *w = arg;
+
+	if (w->deferred != d || w->state != WORK_DEFERRED) {
+		free(buf);
+		return;
+	}
+	w->deferred = NULL;
+	ctl_send(w, buf, len);
+}
+
+static void ctl_reply(struct ctl_work *w)
+{
+	struct ctl_server *srv = w->srv;
+	nng_msg *msg = w->msg;
+	uint8_t *out = NULL;
+	size_t out_len = 0;
+	struct rpc_deferred *pending = NULL;
+	int rc;
+
+	rc = rpc_dispatch_deferrable(srv->table, srv->deferrables, srv->ctx, &srv->counters, nng_msg_body(msg),
+	                             nng_msg_len(msg), &out, &out_len, ctl_send_deferred, w, &pending);
+	if (rc == 0 && pending) {
+		/* The method answers later (it waits for the peer); the context waits with it. */
+		w->deferred = pending;
+		w->state = WORK_DEFERRED;
+		return;
+	}
+	if (rc < 0 || !out) {
+		/* A reply envelope (or no memory): nothing to answer; wait for the next request,
+		 * which also discards this one on the REP context. */
+		if (rc != -EINVAL)
+			log_warn(TAG, "could not build a reply: %s", strerror(-rc));
+		w->msg = NULL;
+		nng_msg_free(msg);
+		w->state = WORK_RECV;
+		nng_ctx_recv(w->ctx, w->aio);
+		return;
+	}
+	ctl_send(w, out, out_len);
 }
 
 static void ctl_wake_cb(evutil_socket_t fd, short what, void *arg)
@@ -203,62 +232,6 @@ static const struct ipc_listen_words listen_words = {
 	.kind = "control", .doing = "listening", .tag = TAG, .make_parent = true, .probe_open = probe_open,
 };
 
-static int ctl_listener_open(struct ctl_server *srv, char *err, size_t errlen)
-{
-	return ipc_listener_open(srv->sock, srv->url, srv->path, &listen_words, &srv->listener, err, errlen);
-}
-
-/*
- * Watchdog for an NNG 1.5.2 bug: when a peer closes its connection before
- * the SP handshake completes (any `connect(); close();`, or random bytes
- * written and closed at once), the negotiation fails with NNG_ECLOSED and
- * the listener's accept loop takes that for "listener closed" and never
- * accepts again.  Every CTL_WATCHDOG_MS we dial ourselves in the background;
- * if no pipe reached the socket by the next tick, the listener is wedged and
- * we replace it.  A client caught in the wedge loses its pipe when the old
- * listener closes; ctl_client retries once on that reset (the request never
- * reached the REP socket, so it cannot run twice).
- */
-#define CTL_WATCHDOG_MS 1000
-
-static void ctl_probe_close(struct ctl_server *srv)
-{
-	if (srv->probe_open) {
-		nng_close(srv->probe);
-		srv->probe_open = false;
-	}
-}
-
-static void ctl_watchdog_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct ctl_server *srv = arg;
-	char err[256];
-	int rv;
-
-	if (srv->probe_open) {
-		bool wedged = atomic_load(&srv->pipes_added) == srv->probe_mark;
-
-		ctl_probe_close(srv);
-		if (wedged) {
-			nng_listener_close(srv->listener);
-			srv->listener_restarts++;
-			if (ctl_listener_open(srv, err, sizeof(err)) < 0) {
-				log_error(TAG, "control listener stopped accepting and could not be restarted: %s", err);
-				return;
-			}
-			log_warn(TAG, "control listener stopped accepting (a client closed mid-handshake; NNG 1.5 bug); "
-			              "restarted it");
-		}
-	}
-	if ((rv = nng_req0_open(&srv->probe)) != 0)
-		return;
-	srv->probe_open = true;
-	srv->probe_mark = atomic_load(&srv->pipes_added);
-	/* Non-blocking: the loop never waits on NNG; the result is judged next tick. */
-	if (nng_dial(srv->probe, srv->url, NULL, NNG_FLAG_NONBLOCK) != 0)
-		ctl_probe_close(srv);
-}
-
 int ctl_server_start(struct event_base *base, const char *url, const struct rpc_method *table,
                      void *ctx, struct ctl_server **out, char *err, size_t errlen)
 {
@@ -276,7 +249,6 @@ int ctl_server_start(struct event_base *base, const char *url, const struct rpc_
 	pthread_mutex_init(&srv->lock, NULL);
 	atomic_init(&srv->stopping, false);
 	atomic_init(&srv->rejected_peers, 0);
-	atomic_init(&srv->pipes_added, 0);
 	srv->path = ipc_url_local_name(url, &bad_form);
 	if (!srv->path) {
 		if (bad_form)
@@ -300,6 +272,8 @@ int ctl_server_start(struct event_base *base, const char *url, const struct rpc_
 		goto fail;
 	}
 	srv->sock_open = true;
+	if ((rc = ipc_watchdog_new(srv->sock, url, srv->path, &listen_words, &srv->wd, err, errlen)) < 0)
+		goto fail;
 	/* NNG drops larger messages (closing that pipe) before they are buffered whole. */
 	if ((rv = nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, CTL_RECV_MAX)) != 0 ||
 	    (rv = nng_pipe_notify(srv->sock, NNG_PIPE_EV_ADD_PRE, ctl_pipe_cb, srv)) != 0) {
@@ -326,14 +300,15 @@ int ctl_server_start(struct event_base *base, const char *url, const struct rpc_
 		rc = errfmt(err, errlen, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	rc = ctl_listener_open(srv, err, errlen);
-	if (rc < 0)
-		goto fail;
-	srv->watchdog = event_new(base, -1, EV_PERSIST, ctl_watchdog_cb, srv);
-	if (srv->watchdog) {
-		struct timeval tv = { CTL_WATCHDOG_MS / 1000, (CTL_WATCHDOG_MS % 1000) * 1000 };
+	{
+		nng_listener listener;
 
-		event_add(srv->watchdog, &tv);
+		rc = ipc_listener_open(srv->sock, srv->url, srv->path, &listen_words, &listener, err, errlen);
+		if (rc < 0)
+			goto fail;
+		/* No watchdog is no reason to refuse control: say so and serve. */
+		if (ipc_watchdog_run(srv->wd, listener, err, errlen) < 0)
+			log_warn(TAG, "%s", err);
 	}
 	for (int i = 0; i < srv->nwork; i++) {
 		srv->work[i].state = WORK_RECV;
@@ -357,17 +332,30 @@ void ctl_server_stop(struct ctl_server *srv)
 	if (!srv)
 		return;
 	atomic_store(&srv->stopping, true);
-	if (srv->watchdog)
-		event_free(srv->watchdog);
-	ctl_probe_close(srv);
-	/* Closing the socket aborts every context's aio with NNG_ECLOSED; nng_fini is
-	 * left to the process (other NNG users, like a test's client, may still run). */
-	if (srv->sock_open)
-		nng_close(srv->sock);
+	ipc_watchdog_stop(srv->wd);
+	/*
+	 * Closing the socket aborts every context's aio with NNG_ECLOSED; nng_fini
+	 * is left to the process (other NNG users, like a test's client, may still
+	 * run).  NNG 1.5 can hang in nng_close: then the aios are still NNG's and
+	 * are left alone (the broker is exiting).
+	 */
+	if (srv->sock_open && !ipc_close_bounded(srv->sock, IPC_WATCHDOG_STOP_MS, TAG, "control")) {
+		if (srv->path)
+			ipc_listen_cleanup(srv->path, TAG);
+		return;
+	}
+	ipc_watchdog_free(srv->wd);
 	for (int i = 0; i < srv->nwork; i++) {
 		nng_aio_stop(srv->work[i].aio);
 		nng_aio_free(srv->work[i].aio);
 		srv->work[i].aio = NULL;
+		/* A call still waiting answers into nothing; its holder frees it. */
+		if (srv->work[i].deferred) {
+			rpc_deferred_detach(srv->work[i].deferred);
+			srv->work[i].deferred = NULL;
+			nng_msg_free(srv->work[i].msg);
+			srv->work[i].msg = NULL;
+		}
 	}
 	pthread_mutex_lock(&srv->lock);
 	list = srv->head;
@@ -396,10 +384,15 @@ const struct rpc_counters *ctl_server_counters(const struct ctl_server *srv)
 
 uint64_t ctl_server_listener_restarts(const struct ctl_server *srv)
 {
-	return srv->listener_restarts;
+	return ipc_watchdog_restarts(srv->wd);
 }
 
 uint64_t ctl_server_rejected_peers(const struct ctl_server *srv)
 {
 	return atomic_load(&((struct ctl_server *)srv)->rejected_peers);
+}
+
+void ctl_server_set_deferrables(struct ctl_server *srv, const struct rpc_deferrable_method *table)
+{
+	srv->deferrables = table;
 }

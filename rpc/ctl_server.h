@@ -30,6 +30,8 @@ struct ctl_server;
 int ctl_server_start(struct event_base *base, const char *url, const struct rpc_method *table,
                      void *ctx, struct ctl_server **out, char *err, size_t errlen);
 void ctl_server_stop(struct ctl_server *srv);
+/* Methods that may answer later (rpc.h), looked up before the table; they hold one context while they wait. */
+void ctl_server_set_deferrables(struct ctl_server *srv, const struct rpc_deferrable_method *table);
 const struct rpc_counters *ctl_server_counters(const struct ctl_server *srv);
 uint64_t ctl_server_rejected_peers(const struct ctl_server *srv);
 /* Times the watchdog replaced a listener that stopped accepting (an NNG 1.5.2

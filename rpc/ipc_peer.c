@@ -19,11 +19,8 @@ static int mkdir_private(const char *dir, char *err, size_t errlen)
 	char *parent, *slash;
 	int rc;
 
-	if (stat(dir, &st) == 0) {
-		if (!S_ISDIR(st.st_mode))
-			return errfmt(err, errlen, -ENOTDIR, "runtime dir %s exists and is not a directory", dir);
+	if (lstat(dir, &st) == 0)
 		return 0;
-	}
 	if (errno != ENOENT)
 		return errfmt(err, errlen, -errno, "runtime dir %s: %s", dir, strerror(errno));
 	parent = strdup(dir);
@@ -43,6 +40,39 @@ static int mkdir_private(const char *dir, char *err, size_t errlen)
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return errfmt(err, errlen, -errno, "cannot create runtime dir %s: %s (pass --runtime-dir)", dir,
 		              strerror(errno));
+	return 0;
+}
+
+/*
+ * The directory the control socket lives in must be ours alone, or another
+ * user could replace the socket and receive brokerctl's commands (the
+ * default /tmp/broker-UID can be made by anyone first): a real directory,
+ * not a symlink, owned by us, mode 0700.  We refuse rather than repair: a
+ * directory someone else could write to may already hold their files.
+ */
+static int runtime_dir_private(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (lstat(dir, &st) < 0)
+		return errfmt(err, errlen, -errno, "runtime dir %s: %s", dir, strerror(errno));
+	if (S_ISLNK(st.st_mode))
+		return errfmt(err, errlen, -ELOOP,
+		              "runtime dir %s is a symbolic link: refusing it (whoever made it could redirect the control "
+		              "socket); remove it, or pass --runtime-dir DIR",
+		              dir);
+	if (!S_ISDIR(st.st_mode))
+		return errfmt(err, errlen, -ENOTDIR, "runtime dir %s exists and is not a directory", dir);
+	if (st.st_uid != geteuid())
+		return errfmt(err, errlen, -EPERM,
+		              "runtime dir %s belongs to uid %lu, not to this user (uid %lu): another user may have made it "
+		              "to intercept brokerctl; remove it (as root), or pass --runtime-dir DIR or set XDG_RUNTIME_DIR",
+		              dir, (unsigned long)st.st_uid, (unsigned long)geteuid());
+	if (st.st_mode & 077)
+		return errfmt(err, errlen, -EPERM,
+		              "runtime dir %s has mode %04o: other users could replace the control socket in it; run "
+		              "chmod 700 %s",
+		              dir, (unsigned)(st.st_mode & 07777), dir);
 	return 0;
 }
 
@@ -100,6 +130,8 @@ int ipc_listen_prepare(const char *url, const char *name, const struct ipc_liste
 		if (!dir)
 			return errfmt(err, errlen, -ENOMEM, "out of memory");
 		rc = mkdir_private(dir, err, errlen);
+		if (rc == 0)
+			rc = runtime_dir_private(dir, err, errlen);
 		free(dir);
 		if (rc < 0)
 			return rc;

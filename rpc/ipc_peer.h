@@ -22,9 +22,12 @@ struct ipc_listen_words {
 };
 
 /*
- * Before listening on url (name from runtime_dir_local_name): refuse a live
- * listener ("another brokerd is already DOING on NAME"), clear what a dead
- * one left behind (a stale socket file).  0 or -errno with err.
+ * Before listening on url (name from runtime_dir_local_name): with
+ * make_parent, create the socket's directory (0700) or refuse it unless it is
+ * ours alone (a directory, not a symlink, owned by us, mode 0700: another
+ * user could swap the socket otherwise); refuse a live listener ("another
+ * brokerd is already DOING on NAME"), clear what a dead one left behind (a
+ * stale socket file).  0 or -errno with err.  (Windows: pipes, no directory.)
  */
 int ipc_listen_prepare(const char *url, const char *name, const struct ipc_listen_words *w, char *err,
                        size_t errlen);

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,9 +58,88 @@ static const char *status_text(Broker__Rpc__Status st)
 	return v ? v->name : "unknown status";
 }
 
+struct rpc_deferred {
+	uint64_t call_id;
+	char what[128];               /* "service.method", for the default error text */
+	struct rpc_counters *counters;
+	rpc_send_fn send;
+	void *send_arg;
+	bool deferred;                /* the method called rpc_defer */
+	bool detached;                /* the transport went away */
+};
+
+void rpc_defer(struct rpc_deferred *d)
+{
+	d->deferred = true;
+}
+
+void rpc_deferred_detach(struct rpc_deferred *d)
+{
+	if (d)
+		d->detached = true;
+}
+
+void rpc_deferred_reply(struct rpc_deferred *d, Broker__Rpc__Status status, const char *error, const uint8_t *body,
+                        size_t body_len)
+{
+	uint8_t *out = NULL;
+	size_t out_len = 0;
+	char err[RPC_ERR_MAX];
+
+	if (!d)
+		return;
+	if (d->detached) {
+		free(d);
+		return;
+	}
+	if (status != BROKER__RPC__STATUS__OK) {
+		d->counters->errors++;
+		body = NULL;
+		body_len = 0;
+		snprintf(err, sizeof(err), "%s", error && *error ? error : "");
+		if (!err[0])
+			snprintf(err, sizeof(err), "%s failed (%s)", d->what, status_text(status));
+	} else {
+		err[0] = '\0';
+	}
+	if (rpc_pack_reply(d->call_id, status, err, body, body_len, &out, &out_len) == 0)
+		d->send(d->send_arg, d, out, out_len);
+	free(d);
+}
+
+static int dispatch(const struct rpc_method *table, const struct rpc_deferrable_method *deferrables, void *ctx,
+                    struct rpc_counters *counters, const uint8_t *in, size_t in_len, uint8_t **out,
+                    size_t *out_len, rpc_send_fn send, void *send_arg, struct rpc_deferred **pending);
+
 int rpc_dispatch(const struct rpc_method *table, void *ctx, struct rpc_counters *counters,
                  const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len)
 {
+	return dispatch(table, NULL, ctx, counters, in, in_len, out, out_len, NULL, NULL, NULL);
+}
+
+int rpc_dispatch_deferrable(const struct rpc_method *table, const struct rpc_deferrable_method *deferrables,
+                            void *ctx, struct rpc_counters *counters, const uint8_t *in, size_t in_len,
+                            uint8_t **out, size_t *out_len, rpc_send_fn send, void *send_arg,
+                            struct rpc_deferred **pending)
+{
+	*pending = NULL;
+	return dispatch(table, deferrables, ctx, counters, in, in_len, out, out_len, send, send_arg, pending);
+}
+
+static const struct rpc_deferrable_method *deferrable_lookup(const struct rpc_deferrable_method *table,
+                                                             const char *service, const char *method)
+{
+	for (const struct rpc_deferrable_method *m = table; m && m->service; m++)
+		if (strcmp(m->service, service) == 0 && strcmp(m->method, method) == 0)
+			return m;
+	return NULL;
+}
+
+static int dispatch(const struct rpc_method *table, const struct rpc_deferrable_method *deferrables, void *ctx,
+                    struct rpc_counters *counters, const uint8_t *in, size_t in_len, uint8_t **out,
+                    size_t *out_len, rpc_send_fn send, void *send_arg, struct rpc_deferred **pending)
+{
+	const struct rpc_deferrable_method *dm;
 	struct rpc_counters scratch = { 0 };
 	Broker__Rpc__Envelope *req;
 	const struct rpc_method *m;
@@ -99,8 +179,9 @@ int rpc_dispatch(const struct rpc_method *table, void *ctx, struct rpc_counters 
 		return -EINVAL;
 	}
 	call_id = req->call_id;
-	m = rpc_lookup(table, req->service ? req->service : "", req->method ? req->method : "");
-	if (!m || !m->handler) {
+	dm = deferrable_lookup(deferrables, req->service ? req->service : "", req->method ? req->method : "");
+	m = dm ? NULL : rpc_lookup(table, req->service ? req->service : "", req->method ? req->method : "");
+	if (!dm && (!m || !m->handler)) {
 		counters->errors++;
 		snprintf(err, sizeof(err), "no such method %s.%s", req->service ? req->service : "",
 		         req->method ? req->method : "");
@@ -109,23 +190,49 @@ int rpc_dispatch(const struct rpc_method *table, void *ctx, struct rpc_counters 
 	}
 
 	err[0] = '\0';
-	st = m->handler(ctx, req->body.data, req->body.len, &body, &body_len, err, sizeof(err));
+	if (dm) {
+		struct rpc_deferred *d = NULL;
+
+		/* Only a transport that can send later offers to wait. */
+		if (send && !(d = calloc(1, sizeof(*d)))) {
+			broker__rpc__envelope__free_unpacked(req, NULL);
+			counters->errors++;
+			return rpc_pack_reply(call_id, BROKER__RPC__STATUS__ERROR, "out of memory", NULL, 0, out, out_len);
+		}
+		if (d) {
+			d->call_id = call_id;
+			d->counters = counters;
+			d->send = send;
+			d->send_arg = send_arg;
+			snprintf(d->what, sizeof(d->what), "%s.%s", dm->service, dm->method);
+		}
+		st = dm->handler(ctx, d, req->body.data, req->body.len, &body, &body_len, err, sizeof(err));
+		if (d && d->deferred) {
+			broker__rpc__envelope__free_unpacked(req, NULL);
+			free(body);
+			*pending = d;
+			return 0;
+		}
+		free(d);
+	} else {
+		st = m->handler(ctx, req->body.data, req->body.len, &body, &body_len, err, sizeof(err));
+	}
 	broker__rpc__envelope__free_unpacked(req, NULL);
+	const char *service = dm ? dm->service : m->service, *method = dm ? dm->method : m->method;
 	if (st != BROKER__RPC__STATUS__OK) {
 		counters->errors++;
 		free(body);
 		body = NULL;
 		body_len = 0;
 		if (!err[0])
-			snprintf(err, sizeof(err), "%s.%s failed (%s)", m->service, m->method, status_text(st));
+			snprintf(err, sizeof(err), "%s.%s failed (%s)", service, method, status_text(st));
 	} else if (body_len > RPC_MAX_MESSAGE) {
 		counters->errors++;
 		free(body);
 		body = NULL;
 		body_len = 0;
 		st = BROKER__RPC__STATUS__ERROR;
-		snprintf(err, sizeof(err), "%s.%s: reply exceeds the %u-byte limit", m->service, m->method,
-		         RPC_MAX_MESSAGE);
+		snprintf(err, sizeof(err), "%s.%s: reply exceeds the %u-byte limit", service, method, RPC_MAX_MESSAGE);
 	} else {
 		err[0] = '\0';
 	}

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "rpc/runtime_dir.h"
+#include "broker/errfmt.h"
 
 char *runtime_dir_default(void)
 {
@@ -117,6 +118,47 @@ int ipc_local_name_check(const char *name)
 	struct stat st;
 
 	return stat(name, &st) == 0 ? 0 : -errno;
+}
+
+int ipc_local_owner_check(const char *name, char *err, size_t errlen)
+{
+	uid_t me = geteuid();
+	struct stat dst, sst;
+	char *dir = strdup(name), *slash;
+	int rc = 0;
+
+	if (!dir)
+		return errfmt(err, errlen, -ENOMEM, "out of memory");
+	slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	if (lstat(dir, &dst) < 0 || lstat(name, &sst) < 0) {
+		rc = errfmt(err, errlen, -errno, "%s: %s", name, strerror(errno));
+	} else if (S_ISLNK(dst.st_mode) || !S_ISDIR(dst.st_mode)) {
+		rc = errfmt(err, errlen, -EPERM,
+		            "refusing %s: its directory %s is a symbolic link (or not a directory); whoever made it "
+		            "could answer in the broker's place",
+		            name, dir);
+	} else if (dst.st_uid != me && dst.st_uid != 0 && me != 0) {
+		rc = errfmt(err, errlen, -EPERM,
+		            "refusing %s: its directory belongs to uid %lu, not to you (uid %lu) or root; another user may "
+		            "have made it to receive your commands (pass --runtime-dir, or remove %s as root)",
+		            name, (unsigned long)dst.st_uid, (unsigned long)me, dir);
+	} else if (dst.st_mode & 022) {
+		rc = errfmt(err, errlen, -EPERM,
+		            "refusing %s: others can write to its directory %s (mode %04o) and could have replaced the "
+		            "socket; the directory of a broker's control socket is 0700",
+		            name, dir, (unsigned)(dst.st_mode & 07777));
+	} else if (!S_ISSOCK(sst.st_mode)) {
+		rc = errfmt(err, errlen, -EPERM, "refusing %s: it is not a socket", name);
+	} else if (sst.st_uid != me && sst.st_uid != 0 && !(me == 0 && sst.st_uid == dst.st_uid)) {
+		rc = errfmt(err, errlen, -EPERM,
+		            "refusing %s: it belongs to uid %lu, not to you (uid %lu) or root; another user's process would "
+		            "receive your commands",
+		            name, (unsigned long)sst.st_uid, (unsigned long)me);
+	}
+	free(dir);
+	return rc;
 }
 
 bool ipc_refused_means_absent(void)

@@ -58,6 +58,17 @@ char *ipc_url_local_name(const char *url, bool *bad_form);
  * -errno (-ENOENT: nothing there, -EACCES). */
 int ipc_local_name_check(const char *name);
 
+/*
+ * Client side, before sending anything to the endpoint at name: it must be
+ * the broker's of this user.  The socket must be a socket owned by us or
+ * root, in a directory that is not a symlink, is owned by us or root and
+ * that nobody else can write to (else its owner is not who answers).  Root
+ * may talk to any user's broker whose socket belongs to the directory's
+ * owner.  0, or -EPERM with err naming what is wrong.  (Windows: 0; the pipe
+ * carries the broker's security descriptor.)
+ */
+int ipc_local_owner_check(const char *name, char *err, size_t errlen);
+
 /* True when a refused ipc dial means nothing listens (Windows: NNG reports a
  * missing pipe so), false when it means a stale socket file (POSIX). */
 bool ipc_refused_means_absent(void);

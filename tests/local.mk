@@ -14,6 +14,7 @@ include %reldir%/unit/kubernetes.mk
 include %reldir%/unit/containerd.mk
 include %reldir%/unit/plugin_common.mk
 include %reldir%/unit/rpc.mk
+include %reldir%/unit/policy.mk
 include %reldir%/plugins/local.mk
 include %reldir%/tools/local.mk
 include %reldir%/integration/local.mk

@@ -160,7 +160,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	check(sc);
 }
 
-/* Room for 64 KiB more of stdout, within max_output.  0, or -1: too much. */
+/* Room for 64 KiB more of stdout, within max_output.  0, -EFBIG or -ENOMEM. */
 static int out_room(struct spawn_capture *sc)
 {
 	size_t cap = sc->cap ? sc->cap * 2 : 131072;
@@ -171,10 +171,10 @@ static int out_room(struct spawn_capture *sc)
 	if (cap > sc->o.max_output + 65536)
 		cap = sc->o.max_output + 65536;
 	if (cap <= sc->len + 1)
-		return -1;
+		return -EFBIG;
 	nb = realloc(sc->buf, cap);
 	if (!nb)
-		return -1;
+		return -ENOMEM;
 	sc->buf = nb;
 	sc->cap = cap;
 	return 0;

@@ -104,25 +104,25 @@ static int port_entry(json_t *e, size_t idx, const char *who, struct ct_map *m, 
 
 	if (!json_is_object(e)) {
 		log(log_arg, BROKER_LOG_ERROR, "%s: %s[%zu] is not an object; skipped", who, CT_PORTS_LABEL, idx);
-		return -1;
+		return -EINVAL;
 	}
 	hp = json_port(jhp, 1);
 	if (hp < 0) {
 		log(log_arg, BROKER_LOG_ERROR, "%s: %s[%zu].HostPort is not an integer 1-65535; skipped", who,
 		    CT_PORTS_LABEL, idx);
-		return -1;
+		return -EINVAL;
 	}
 	cp = jcp ? json_port(jcp, 0) : 0;
 	if (cp < 0) {
 		log(log_arg, BROKER_LOG_ERROR, "%s: %s[%zu].ContainerPort is not an integer 0-65535; skipped", who,
 		    CT_PORTS_LABEL, idx);
-		return -1;
+		return -EINVAL;
 	}
 	if (jproto && !json_is_null(jproto)) {
 		if (!json_is_string(jproto)) {
 			log(log_arg, BROKER_LOG_ERROR, "%s: %s[%zu].Protocol is not a string; skipped", who,
 			    CT_PORTS_LABEL, idx);
-			return -1;
+			return -EINVAL;
 		}
 		if (json_string_value(jproto)[0])
 			proto = json_string_value(jproto);
@@ -136,13 +136,13 @@ static int port_entry(json_t *e, size_t idx, const char *who, struct ct_map *m, 
 	} else {
 		log(log_arg, BROKER_LOG_ERROR, "%s: %s[%zu].Protocol is not tcp or udp; skipped", who,
 		    CT_PORTS_LABEL, idx);
-		return -1;
+		return -EINVAL;
 	}
 	if (jip && !json_is_null(jip)) {
 		if (!json_is_string(jip)) {
 			log(log_arg, BROKER_LOG_ERROR, "%s: %s[%zu].HostIP is not a string; skipped", who,
 			    CT_PORTS_LABEL, idx);
-			return -1;
+			return -EINVAL;
 		}
 		if (json_string_value(jip)[0])
 			ipstr = json_string_value(jip);
@@ -151,7 +151,7 @@ static int port_entry(json_t *e, size_t idx, const char *who, struct ct_map *m, 
 	if (!fam) {
 		log(log_arg, BROKER_LOG_ERROR, "%s: %s[%zu].HostIP \"%.60s\" is not an address; skipped", who,
 		    CT_PORTS_LABEL, idx, ipstr);
-		return -1;
+		return -EINVAL;
 	}
 	snprintf(m->host_ip, sizeof(m->host_ip), "%s", ip);
 	m->host_port = (uint16_t)hp;
@@ -289,12 +289,87 @@ static int is_init(const char *id, const char *cid)
 	return !id || !id[0] || strcmp(id, cid) == 0;
 }
 
+/* The events subscribed to: topic, kind, payload type. */
+static const struct {
+	const char *topic;
+	enum ct_event_kind kind;
+	const char *type;
+} event_topics[] = {
+	{ "/tasks/start", CT_EV_TASK_START, "containerd.events.TaskStart" },
+	{ "/tasks/exit", CT_EV_TASK_EXIT, "containerd.events.TaskExit" },
+	{ "/tasks/delete", CT_EV_TASK_DELETE, "containerd.events.TaskDelete" },
+	{ "/containers/update", CT_EV_CONTAINER_UPDATE, "containerd.events.ContainerUpdate" },
+	{ "/containers/delete", CT_EV_CONTAINER_DELETE, "containerd.events.ContainerDelete" },
+};
+
+/*
+ * The payload (vl bytes at v) of an event of kind ev->kind into ev.  The
+ * result of set_id (0 or -EBADMSG with err), or 1 when it does not decode.
+ */
+static int event_payload(struct ct_event *ev, const uint8_t *v, size_t vl, char *err, size_t errlen)
+{
+	int rc = 1;
+
+	switch (ev->kind) {
+	case CT_EV_TASK_START: {
+		Containerd__Events__TaskStart *m = containerd__events__task_start__unpack(NULL, vl, v);
+
+		if (!m)
+			break;
+		rc = set_id(ev->id, m->container_id, "container id", err, errlen);
+		containerd__events__task_start__free_unpacked(m, NULL);
+		break;
+	}
+	case CT_EV_TASK_EXIT: {
+		Containerd__Events__TaskExit *m = containerd__events__task_exit__unpack(NULL, vl, v);
+
+		if (!m)
+			break;
+		rc = set_id(ev->id, m->container_id, "container id", err, errlen);
+		ev->init_process = rc == 0 && is_init(m->id, m->container_id);
+		containerd__events__task_exit__free_unpacked(m, NULL);
+		break;
+	}
+	case CT_EV_TASK_DELETE: {
+		Containerd__Events__TaskDelete *m = containerd__events__task_delete__unpack(NULL, vl, v);
+
+		if (!m)
+			break;
+		rc = set_id(ev->id, m->container_id, "container id", err, errlen);
+		ev->init_process = rc == 0 && is_init(m->id, m->container_id);
+		containerd__events__task_delete__free_unpacked(m, NULL);
+		break;
+	}
+	case CT_EV_CONTAINER_UPDATE: {
+		Containerd__Events__ContainerUpdate *m = containerd__events__container_update__unpack(NULL, vl, v);
+
+		if (!m)
+			break;
+		rc = set_id(ev->id, m->id, "container id", err, errlen);
+		ev->has_labels = 1;
+		if (rc == 0)
+			FIND_LABELS(m->labels, m->n_labels, ev);
+		containerd__events__container_update__free_unpacked(m, NULL);
+		break;
+	}
+	case CT_EV_CONTAINER_DELETE: {
+		Containerd__Events__ContainerDelete *m = containerd__events__container_delete__unpack(NULL, vl, v);
+
+		if (!m)
+			break;
+		rc = set_id(ev->id, m->id, "container id", err, errlen);
+		containerd__events__container_delete__free_unpacked(m, NULL);
+		break;
+	}
+	}
+	return rc;
+}
+
 int ct_parse_envelope(const uint8_t *buf, size_t len, struct ct_event *ev, char *err, size_t errlen)
 {
 	Containerd__Services__Events__V1__Envelope *env;
 	const char *topic, *want = NULL, *tn;
-	const uint8_t *v;
-	size_t vl;
+	size_t i;
 	int rc = -EBADMSG;
 
 	memset(ev, 0, sizeof(*ev));
@@ -304,22 +379,13 @@ int ct_parse_envelope(const uint8_t *buf, size_t len, struct ct_event *ev, char 
 		return -EBADMSG;
 	}
 	topic = env->topic ? env->topic : "";
-	if (strcmp(topic, "/tasks/start") == 0) {
-		ev->kind = CT_EV_TASK_START;
-		want = "containerd.events.TaskStart";
-	} else if (strcmp(topic, "/tasks/exit") == 0) {
-		ev->kind = CT_EV_TASK_EXIT;
-		want = "containerd.events.TaskExit";
-	} else if (strcmp(topic, "/tasks/delete") == 0) {
-		ev->kind = CT_EV_TASK_DELETE;
-		want = "containerd.events.TaskDelete";
-	} else if (strcmp(topic, "/containers/update") == 0) {
-		ev->kind = CT_EV_CONTAINER_UPDATE;
-		want = "containerd.events.ContainerUpdate";
-	} else if (strcmp(topic, "/containers/delete") == 0) {
-		ev->kind = CT_EV_CONTAINER_DELETE;
-		want = "containerd.events.ContainerDelete";
-	} else {
+	for (i = 0; i < sizeof(event_topics) / sizeof(event_topics[0]) && !want; i++) {
+		if (strcmp(topic, event_topics[i].topic) == 0) {
+			ev->kind = event_topics[i].kind;
+			want = event_topics[i].type;
+		}
+	}
+	if (!want) {
 		rc = 1;
 		goto out;
 	}
@@ -337,62 +403,11 @@ int ct_parse_envelope(const uint8_t *buf, size_t len, struct ct_event *ev, char 
 	}
 	if (set_id(ev->ns, env->namespace_, "namespace", err, errlen) < 0)
 		goto out;
-	v = env->event->value.data;
-	vl = env->event->value.len;
-	switch (ev->kind) {
-	case CT_EV_TASK_START: {
-		Containerd__Events__TaskStart *m = containerd__events__task_start__unpack(NULL, vl, v);
-
-		if (!m)
-			break;
-		rc = set_id(ev->id, m->container_id, "container id", err, errlen);
-		containerd__events__task_start__free_unpacked(m, NULL);
-		goto out;
+	rc = event_payload(ev, env->event->value.data, env->event->value.len, err, errlen);
+	if (rc == 1) {
+		snprintf(err, errlen, "event %s: payload does not decode as %s", topic, want);
+		rc = -EBADMSG;
 	}
-	case CT_EV_TASK_EXIT: {
-		Containerd__Events__TaskExit *m = containerd__events__task_exit__unpack(NULL, vl, v);
-
-		if (!m)
-			break;
-		rc = set_id(ev->id, m->container_id, "container id", err, errlen);
-		ev->init_process = rc == 0 && is_init(m->id, m->container_id);
-		containerd__events__task_exit__free_unpacked(m, NULL);
-		goto out;
-	}
-	case CT_EV_TASK_DELETE: {
-		Containerd__Events__TaskDelete *m = containerd__events__task_delete__unpack(NULL, vl, v);
-
-		if (!m)
-			break;
-		rc = set_id(ev->id, m->container_id, "container id", err, errlen);
-		ev->init_process = rc == 0 && is_init(m->id, m->container_id);
-		containerd__events__task_delete__free_unpacked(m, NULL);
-		goto out;
-	}
-	case CT_EV_CONTAINER_UPDATE: {
-		Containerd__Events__ContainerUpdate *m = containerd__events__container_update__unpack(NULL, vl, v);
-
-		if (!m)
-			break;
-		rc = set_id(ev->id, m->id, "container id", err, errlen);
-		ev->has_labels = 1;
-		if (rc == 0)
-			FIND_LABELS(m->labels, m->n_labels, ev);
-		containerd__events__container_update__free_unpacked(m, NULL);
-		goto out;
-	}
-	case CT_EV_CONTAINER_DELETE: {
-		Containerd__Events__ContainerDelete *m = containerd__events__container_delete__unpack(NULL, vl, v);
-
-		if (!m)
-			break;
-		rc = set_id(ev->id, m->id, "container id", err, errlen);
-		containerd__events__container_delete__free_unpacked(m, NULL);
-		goto out;
-	}
-	}
-	snprintf(err, errlen, "event %s: payload does not decode as %s", topic, want);
-	rc = -EBADMSG;
 out:
 	containerd__services__events__v1__envelope__free_unpacked(env, NULL);
 	if (rc != 0)

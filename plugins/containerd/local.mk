@@ -17,7 +17,8 @@ if !PLATFORM_WINDOWS
 BUILT_SOURCES += $(CTRD_PROTO_C) $(CTRD_PROTO_H)
 CLEANFILES += $(CTRD_PROTO_C) $(CTRD_PROTO_H)
 plugin_LTLIBRARIES += %reldir%/containerd.la
-%canon_reldir%_containerd_la_SOURCES = %reldir%/containerd.c %reldir%/ctrd_parse.c %reldir%/ctrd.h \
+%canon_reldir%_containerd_la_SOURCES = %reldir%/containerd.c %reldir%/containerd.h %reldir%/ctrd_requests.c \
+	%reldir%/ctrd_resync.c %reldir%/ctrd_parse.c %reldir%/ctrd.h \
 	%reldir%/grpc.c %reldir%/grpc.h plugins/common/portmap.c plugins/common/portmap.h \
 	plugins/common/ctab.c plugins/common/ctab.h
 nodist_%canon_reldir%_containerd_la_SOURCES = $(CTRD_PROTO_C) $(CTRD_PROTO_H)

@@ -142,7 +142,8 @@ static struct dk_container *find_or_add(struct dk_state *st, const char *id)
 
 static void describe(const struct ctab_entry *e, char *buf, size_t len)
 {
-	snprintf(buf, len, "docker container %s (%.12s)", e->name[0] ? e->name : "?", e->owner);
+	/* The owner is the id and the source says docker: the name is what is left to say. */
+	snprintf(buf, len, "%s", e->name[0] ? e->name : "?");
 }
 
 static int report_all(struct dk_state *st)

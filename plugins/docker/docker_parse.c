@@ -85,21 +85,21 @@ int dk_parse_list(const char *doc, size_t len, size_t max_ids, void (*each)(void
 	return n;
 }
 
-/* "80/tcp" -> 80, TCP; -1 when malformed, 1 for a protocol we skip (sctp). */
+/* "80/tcp" -> 80, TCP; -EINVAL when malformed, 1 for a protocol we skip (sctp). */
 static int parse_port_key(const char *key, uint16_t *port, enum broker_proto *proto)
 {
 	unsigned long v = 0;
 	const char *p = key;
 
 	if (*p < '0' || *p > '9')
-		return -1;
+		return -EINVAL;
 	for (; *p >= '0' && *p <= '9'; p++) {
 		v = v * 10 + (unsigned long)(*p - '0');
 		if (v > 65535)
-			return -1;
+			return -EINVAL;
 	}
 	if (v == 0)
-		return -1;
+		return -EINVAL;
 	*port = (uint16_t)v;
 	if (*p == '\0' || strcmp(p, "/tcp") == 0)
 		*proto = BROKER_PROTO_TCP;
@@ -108,7 +108,7 @@ static int parse_port_key(const char *key, uint16_t *port, enum broker_proto *pr
 	else if (strcmp(p, "/sctp") == 0)
 		return 1;
 	else
-		return -1;
+		return -EINVAL;
 	return 0;
 }
 
@@ -217,13 +217,13 @@ static int add_binding(struct dk_inspect_result *r, const char *key, size_t idx,
 	if (!json_is_object(b)) {
 		log(log_arg, BROKER_LOG_ERROR, "container %.12s: Ports[\"%s\"][%zu] is not an object; skipped",
 		    r->id, key, idx);
-		return -1;
+		return -EINVAL;
 	}
 	if (jip && !json_is_null(jip)) {
 		if (!json_is_string(jip)) {
 			log(log_arg, BROKER_LOG_ERROR,
 			    "container %.12s: Ports[\"%s\"][%zu].HostIp is not a string; skipped", r->id, key, idx);
-			return -1;
+			return -EINVAL;
 		}
 		if (json_string_value(jip)[0])
 			ipstr = json_string_value(jip);
@@ -232,20 +232,20 @@ static int add_binding(struct dk_inspect_result *r, const char *key, size_t idx,
 	if (!fam) {
 		log(log_arg, BROKER_LOG_ERROR, "container %.12s: Ports[\"%s\"][%zu].HostIp \"%.60s\" is not an address; skipped",
 		    r->id, key, idx, ipstr);
-		return -1;
+		return -EINVAL;
 	}
 	if (!json_is_string(jport)) {
 		log(log_arg, BROKER_LOG_ERROR,
 		    "container %.12s: Ports[\"%s\"][%zu].HostPort is missing or not a string; skipped", r->id,
 		    key, idx);
-		return -1;
+		return -EINVAL;
 	}
 	hp = parse_host_port(json_string_value(jport));
 	if (hp < 0) {
 		log(log_arg, BROKER_LOG_ERROR,
 		    "container %.12s: Ports[\"%s\"][%zu].HostPort \"%.20s\" is not a port 1-65535; skipped",
 		    r->id, key, idx, json_string_value(jport));
-		return -1;
+		return -EINVAL;
 	}
 	for (i = 0; i < r->nmaps; i++)
 		if (r->maps[i].proto == proto && r->maps[i].host_port == hp && strcmp(r->maps[i].host_ip, ip) == 0)
@@ -253,7 +253,7 @@ static int add_binding(struct dk_inspect_result *r, const char *key, size_t idx,
 	if (r->nmaps >= DK_MAPS_MAX) {
 		log(log_arg, BROKER_LOG_ERROR, "container %.12s: more than %d published ports; the rest are ignored",
 		    r->id, DK_MAPS_MAX);
-		return -1;
+		return -EINVAL;
 	}
 	if (r->nmaps % 16 == 0) {
 		struct portmap_binding *n = realloc(r->maps, (r->nmaps + 16) * sizeof(*n));

@@ -9,6 +9,8 @@
  * escapes the next character (inside "..." only \" and \\ are escapes).
  *
  * The child gets three pipes as stdin, stdout and stderr, nothing else open,
+ * a minimal environment (EXEC_ENV_BASE_POSIX, plus the names in the "env"
+ * option and the URL's ?env=: the broker's own variables may hold secrets),
  * default signal dispositions and an empty signal mask, its own process
  * group, and PR_SET_PDEATHSIG(SIGKILL) so it dies if the broker dies hard.
  * A failed exec is reported through a close-on-exec status pipe, so the
@@ -107,8 +109,10 @@ static void child_release(struct exec_child *c);
  * become stdin/stdout/stderr; statusfd stays open (close-on-exec) to report
  * a failed exec.  Never returns.
  */
+extern char **environ;
+
 static void __attribute__((noreturn))
-child_exec(char **argv, const int fds[3], int statusfd, pid_t parent, int maxfd)
+child_exec(char **argv, char **envp, const int fds[3], int statusfd, pid_t parent, int maxfd)
 {
 	struct sigaction sa;
 	sigset_t none;
@@ -159,6 +163,8 @@ child_exec(char **argv, const int fds[3], int statusfd, pid_t parent, int maxfd)
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 
+	/* The PATH search below uses the child's own (filtered) PATH. */
+	environ = envp;
 	execvp(argv[0], argv);
 fail:
 	e = errno;
@@ -484,6 +490,34 @@ static int open_pidfd(pid_t pid)
 	return -1;
 }
 
+/*
+ * The child's environment: pointers into ours (they stay valid in the forked
+ * child), only the variables that pass the lists.  Free the array only.
+ */
+static char **child_env(struct exec_state *st, const struct broker_url *url, char *err, size_t errlen)
+{
+	const char *opt = host->option_string(st->h, "env");
+	const char *q = host->url_param(url, "env");
+	size_t n = 0, k = 0;
+	char **envp;
+
+	if (exec_env_list_check(q, "?env=", err, errlen) < 0)
+		return NULL;
+	while (environ && environ[n])
+		n++;
+	envp = calloc(n + 1, sizeof(*envp));
+	if (!envp) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strcspn(environ[i], "=");
+		if (environ[i][len] == '=' && exec_env_passes(environ[i], len, EXEC_ENV_BASE_POSIX, opt, q, 0))
+			envp[k++] = environ[i];
+	}
+	return envp;
+}
+
 static int exec_connect(void *state, const struct broker_url *url, struct broker_connect_req *req,
                         void **pending, char *err, size_t errlen)
 {
@@ -491,7 +525,7 @@ static int exec_connect(void *state, const struct broker_url *url, struct broker
 	struct event_base *base = host->event_base(st->h);
 	struct exec_child *c;
 	struct rlimit rl;
-	char **argv = NULL;
+	char **argv = NULL, **envp = NULL;
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, er[2] = { -1, -1 }, status[2] = { -1, -1 };
 	int fds[3], r, maxfd = 1024;
 	pid_t parent = getpid(), pid;
@@ -499,9 +533,15 @@ static int exec_connect(void *state, const struct broker_url *url, struct broker
 	r = exec_argv_split(url->address ? url->address : "", &argv, err, errlen);
 	if (r < 0)
 		return r;
+	envp = child_env(st, url, err, errlen);
+	if (!envp) {
+		exec_argv_free(argv);
+		return -EINVAL;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c || !(c->cmd = strdup(argv[0]))) {
 		free(c);
+		free(envp);
 		exec_argv_free(argv);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -527,13 +567,15 @@ static int exec_connect(void *state, const struct broker_url *url, struct broker
 		goto fail;
 	}
 	if (pid == 0)
-		child_exec(argv, fds, status[1], parent, maxfd);
+		child_exec(argv, envp, fds, status[1], parent, maxfd);
 
 	/* parent */
 	(void)setpgid(pid, pid);  /* also done by the child; whichever runs first wins */
 	c->pid = pid;
 	exec_argv_free(argv);
 	argv = NULL;
+	free(envp);
+	envp = NULL;
 	close(in[0]);
 	close(out[1]);
 	close(er[1]);
@@ -594,6 +636,7 @@ fail:
 	close_fd(&status[0]);
 	close_fd(&status[1]);
 	exec_argv_free(argv);
+	free(envp);
 	free(c->cmd);
 	free(c);
 	return r;
@@ -629,8 +672,11 @@ static int exec_listen(void *state, const struct broker_url *url, struct broker_
 
 static int exec_init(struct broker_plugin_handle *h, void **state, char *err, size_t errlen)
 {
-	struct exec_state *st = calloc(1, sizeof(*st));
+	struct exec_state *st;
 
+	if (exec_env_list_check(host->option_string(h, "env"), "option env", err, errlen) < 0)
+		return -EINVAL;
+	st = calloc(1, sizeof(*st));
 	if (!st) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -726,10 +772,19 @@ static void exec_fini(void *state)
 static const struct broker_option exec_options[] = {
 	{ BROKER_OPT_INT, "kill_grace_ms", "2000",
 	  "after the stream closes, wait this long after SIGTERM before SIGKILL", 0, 600000 },
+	{ BROKER_OPT_STRING, "env", "",
+	  "environment variables every child gets besides PATH, HOME, USER, LOGNAME, SHELL, LANG, LANGUAGE, LC_*, "
+	  "TZ, TMPDIR and XDG_RUNTIME_DIR (NAME,NAME...; NAME* a prefix; * all); ?env= adds more per URL",
+	  0, 0 },
 	{ BROKER_OPT_END, NULL, NULL, NULL, 0, 0 },
 };
 
 static const char *const exec_schemes[] = { "exec", NULL };
+
+/* No URL parameters: a '?' in a command is written %3F. */
+static const struct broker_url_param_decl exec_params[] = {
+	{ NULL, 0, NULL, NULL },
+};
 
 static const struct broker_plugin exec_plugin = {
 	BROKER_PLUGIN_HEADER,
@@ -742,6 +797,7 @@ static const struct broker_plugin exec_plugin = {
 	.stop = exec_stop,
 	.fini = exec_fini,
 	.schemes = exec_schemes,
+	.url_params = exec_params,
 	.listen = exec_listen,
 	.connect = exec_connect,
 	.connect_cancel = exec_connect_cancel,

@@ -102,3 +102,60 @@ int exec_listen_refused(const char *local, char *err, size_t errlen)
 	         "listen on %s or tcp:// instead)", local);
 	return -EOPNOTSUPP;
 }
+
+/* ------------------------------------------------------------- environment */
+
+static int same_char(char a, char b, int nocase)
+{
+	if (nocase) {
+		if (a >= 'a' && a <= 'z')
+			a = (char)(a - 'a' + 'A');
+		if (b >= 'a' && b <= 'z')
+			b = (char)(b - 'a' + 'A');
+	}
+	return a == b;
+}
+
+/* Is name[0..len) one of the comma-separated entries of list? */
+static int in_list(const char *name, size_t len, const char *list, int nocase)
+{
+	const char *p = list;
+
+	while (p && *p) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		int prefix = n > 0 && p[n - 1] == '*';
+		size_t want = prefix ? n - 1 : n;
+
+		if (prefix && want == 0)
+			return 1;   /* "*": everything */
+		if (prefix ? len >= want : len == want) {
+			size_t i = 0;
+			while (i < want && same_char(name[i], p[i], nocase))
+				i++;
+			if (i == want)
+				return 1;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+int exec_env_passes(const char *name, size_t len, const char *base, const char *option, const char *url,
+                    int nocase)
+{
+	return in_list(name, len, base, nocase) || (option && in_list(name, len, option, nocase)) ||
+	       (url && in_list(name, len, url, nocase));
+}
+
+int exec_env_list_check(const char *list, const char *what, char *err, size_t errlen)
+{
+	for (const char *p = list; p && *p; p++) {
+		if (*p == '=' || *p == ' ' || *p == '\t' || (unsigned char)*p < 0x20 || (*p == ',' && p[1] == ',')) {
+			snprintf(err, errlen, "%s \"%s\": a list of variable names, e.g. DOCKER_HOST,SSH_AUTH_SOCK", what,
+			         list);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}

@@ -16,6 +16,23 @@
 int exec_argv_split(const char *s, char ***argvp, char *err, size_t errlen);
 void exec_argv_free(char **argv);
 
+/*
+ * The environment a child gets (exec(7)-style README of the plugin): a
+ * variable passes when its name is in base (this OS's list, below) or in one
+ * of the extra lists (the plugin's "env" option and the URL's ?env=).  Lists
+ * are comma-separated names; "NAME*" matches a prefix, "*" alone passes
+ * everything.  nocase: compare names ignoring case (Windows).
+ */
+#define EXEC_ENV_BASE_POSIX "PATH,HOME,USER,LOGNAME,SHELL,LANG,LANGUAGE,LC_*,TZ,TMPDIR,XDG_RUNTIME_DIR"
+#define EXEC_ENV_BASE_WIN32                                                                                    \
+	"SystemRoot,SystemDrive,windir,ComSpec,PATH,PATHEXT,TEMP,TMP,USERPROFILE,USERNAME,USERDOMAIN,APPDATA,"   \
+	"LOCALAPPDATA,HOMEDRIVE,HOMEPATH,ProgramData,ProgramFiles,ProgramFiles(x86),ProgramW6432,"             \
+	"CommonProgramFiles,NUMBER_OF_PROCESSORS,PROCESSOR_ARCHITECTURE,OS,WSLENV"
+int exec_env_passes(const char *name, size_t len, const char *base, const char *option, const char *url,
+                    int nocase);
+/* A list (option or ?env=) that is not NAME[,NAME...]: -EINVAL with err. */
+int exec_env_list_check(const char *list, const char *what, char *err, size_t errlen);
+
 /* Fill err for a listen on exec: (local names the local-socket scheme to
  * suggest, "unix://" or "npipe://"); returns -EOPNOTSUPP. */
 int exec_listen_refused(const char *local, char *err, size_t errlen);

@@ -409,6 +409,55 @@ static int spawn_error(DWORD e, const char *cmd, char *err, size_t errlen)
 	}
 }
 
+/*
+ * The child's environment block (UTF-16, double-NUL terminated): only the
+ * variables that pass EXEC_ENV_BASE_WIN32, the "env" option and ?env=
+ * (names compared ignoring case, as Windows does).  Entries that start with
+ * '=' (the per-drive current directories) pass: they are not settings.
+ */
+static WCHAR *child_env_block(struct exec_state *st, const struct broker_url *url, char *err, size_t errlen)
+{
+	const char *opt = host->option_string(st->h, "env");
+	const char *q = host->url_param(url, "env");
+	WCHAR *all, *out, *o;
+	size_t total = 0;
+
+	if (exec_env_list_check(q, "?env=", err, errlen) < 0)
+		return NULL;
+	all = GetEnvironmentStringsW();
+	if (!all) {
+		snprintf(err, errlen, "cannot read the environment (error %lu)", GetLastError());
+		return NULL;
+	}
+	for (const WCHAR *e = all; *e; e += wcslen(e) + 1)
+		total += wcslen(e) + 1;
+	out = calloc(total + 2, sizeof(*out));
+	if (!out) {
+		FreeEnvironmentStringsW(all);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	o = out;
+	for (const WCHAR *e = all; *e; e += wcslen(e) + 1) {
+		char name[256];
+		size_t n = 0;
+		int keep = e[0] == L'=';
+
+		for (; !keep && e[n] && e[n] != L'=' && n < sizeof(name) - 1; n++)
+			name[n] = e[n] < 0x80 ? (char)e[n] : '?';
+		if (!keep && e[n] == L'=' && exec_env_passes(name, n, EXEC_ENV_BASE_WIN32, opt, q, 1))
+			keep = 1;
+		if (keep) {
+			size_t len = wcslen(e) + 1;
+			memcpy(o, e, len * sizeof(*o));
+			o += len;
+		}
+	}
+	*o = L'\0';
+	FreeEnvironmentStringsW(all);
+	return out;
+}
+
 static int exec_connect(void *state, const struct broker_url *url, struct broker_connect_req *req,
                         void **pending, char *err, size_t errlen)
 {
@@ -416,7 +465,7 @@ static int exec_connect(void *state, const struct broker_url *url, struct broker
 	struct event_base *base = host->event_base(st->h);
 	struct exec_child *c = NULL;
 	char **argv = NULL, *line = NULL;
-	WCHAR *wline = NULL;
+	WCHAR *wline = NULL, *wenv = NULL;
 	HANDLE in_ours = INVALID_HANDLE_VALUE, in_theirs = INVALID_HANDLE_VALUE;
 	HANDLE out_ours = INVALID_HANDLE_VALUE, out_theirs = INVALID_HANDLE_VALUE;
 	HANDLE err_ours = INVALID_HANDLE_VALUE, err_theirs = INVALID_HANDLE_VALUE;
@@ -434,6 +483,11 @@ static int exec_connect(void *state, const struct broker_url *url, struct broker
 	r = exec_argv_split(url->address ? url->address : "", &argv, err, errlen);
 	if (r < 0)
 		return r;
+	wenv = child_env_block(st, url, err, errlen);
+	if (!wenv) {
+		exec_argv_free(argv);
+		return -EINVAL;
+	}
 	c = calloc(1, sizeof(*c));
 	line = argv_join(argv);
 	wline = line ? to_wide(line) : NULL;
@@ -480,7 +534,7 @@ static int exec_connect(void *state, const struct broker_url *url, struct broker
 	if (!CreateProcessW(NULL, wline, NULL, NULL, TRUE,
 	                    CREATE_SUSPENDED | CREATE_NO_WINDOW | CREATE_UNICODE_ENVIRONMENT |
 	                    (si.lpAttributeList ? EXTENDED_STARTUPINFO_PRESENT : 0),
-	                    NULL, NULL, &si.StartupInfo, &pi)) {
+	                    wenv, NULL, &si.StartupInfo, &pi)) {
 		r = spawn_error(GetLastError(), c->cmd, err, errlen);
 		goto fail;
 	}
@@ -545,6 +599,7 @@ static int exec_connect(void *state, const struct broker_url *url, struct broker
 		free(attrs);
 		free(line);
 		free(wline);
+		free(wenv);
 		exec_argv_free(argv);
 		return -ENOMEM;
 	}
@@ -559,6 +614,7 @@ static int exec_connect(void *state, const struct broker_url *url, struct broker
 	free(attrs);
 	free(line);
 	free(wline);
+	free(wenv);
 	exec_argv_free(argv);
 	*pending = c;
 	return 0;
@@ -574,6 +630,7 @@ fail:
 	free(attrs);
 	free(line);
 	free(wline);
+	free(wenv);
 	exec_argv_free(argv);
 	if (c) {
 		if (c->process)
@@ -617,8 +674,11 @@ static int exec_listen(void *state, const struct broker_url *url, struct broker_
 
 static int exec_init(struct broker_plugin_handle *h, void **state, char *err, size_t errlen)
 {
-	struct exec_state *st = calloc(1, sizeof(*st));
+	struct exec_state *st;
 
+	if (exec_env_list_check(host->option_string(h, "env"), "option env", err, errlen) < 0)
+		return -EINVAL;
+	st = calloc(1, sizeof(*st));
 	if (!st) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -681,10 +741,19 @@ static const struct broker_option exec_options[] = {
 	{ BROKER_OPT_INT, "kill_grace_ms", "2000",
 	  "after the stream closes (the child's stdin is closed), wait this long before terminating "
 	  "the child's job object", 0, 600000 },
+	{ BROKER_OPT_STRING, "env", "",
+	  "environment variables every child gets besides SystemRoot, PATH, TEMP, USERPROFILE, APPDATA, "
+	  "LOCALAPPDATA, WSLENV and the other Windows basics (NAME,NAME...; NAME* a prefix; * all); ?env= adds more",
+	  0, 0 },
 	{ BROKER_OPT_END, NULL, NULL, NULL, 0, 0 },
 };
 
 static const char *const exec_schemes[] = { "exec", NULL };
+
+/* No URL parameters: a '?' in a command is written %3F. */
+static const struct broker_url_param_decl exec_params[] = {
+	{ NULL, 0, NULL, NULL },
+};
 
 static const struct broker_plugin exec_plugin = {
 	BROKER_PLUGIN_HEADER,
@@ -697,6 +766,7 @@ static const struct broker_plugin exec_plugin = {
 	.stop = exec_stop,
 	.fini = exec_fini,
 	.schemes = exec_schemes,
+	.url_params = exec_params,
 	.listen = exec_listen,
 	.connect = exec_connect,
 	.connect_cancel = exec_connect_cancel,

@@ -94,18 +94,18 @@ static int parse_guid(const char *s, size_t len, struct hv_guid *g)
 		len -= 2;
 	}
 	if (len != 36)
-		return -1;
+		return -EINVAL;
 	memcpy(buf, s, 36);
 	buf[36] = '\0';
 	for (i = 0; i < 36; i++) {
 		int dash = i == 8 || i == 13 || i == 18 || i == 23;
 
 		if (dash ? buf[i] != '-' : !isxdigit((unsigned char)buf[i]))
-			return -1;
+			return -EINVAL;
 	}
 	if (sscanf(buf, "%8x-%4x-%4x-%2x%2x-%2x%2x%2x%2x%2x%2x%n", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
 	           &v[6], &v[7], &v[8], &v[9], &v[10], &n) != 11 || n != 36)
-		return -1;
+		return -EINVAL;
 	g->d1 = v[0];
 	g->d2 = (uint16_t)v[1];
 	g->d3 = (uint16_t)v[2];
@@ -351,6 +351,11 @@ static const struct broker_option hv_options[] = {
 
 static const char *const hv_schemes[] = { "hvsock", NULL };
 
+/* No URL parameters. */
+static const struct broker_url_param_decl hv_params[] = {
+	{ NULL, 0, NULL, NULL },
+};
+
 static const struct broker_plugin hv_plugin = {
 	BROKER_PLUGIN_HEADER,
 	.name = "hvsock",
@@ -360,6 +365,7 @@ static const struct broker_plugin hv_plugin = {
 	.options = hv_options,
 	.init = hv_init,
 	.schemes = hv_schemes,
+	.url_params = hv_params,
 	.listen = hv_listen,
 	.unlisten = sock_listen_unlisten,
 	.describe = sock_listen_describe_cb,

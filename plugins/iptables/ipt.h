@@ -68,15 +68,15 @@ int ipt_chain_watched(const char *chains, const char *chain);
 
 /*
  * Split line into tokens in place; "..." groups (with \" and \\ escapes),
- * as iptables-save quotes comments.  Returns the count, or -1 when there
- * are too many or a quote is open.
+ * as iptables-save quotes comments.  Returns the count, or -EINVAL when
+ * there are too many or a quote is open.
  */
 int ipt_tokenize(char *line, char **tok, int max);
 
 /*
  * One "-A ..." line (tokenized).  1: a rule in *r; 0: not ours (other
  * chain, no port, a target that is not DNAT, REDIRECT or a declared chain);
- * -1: ours but unusable (*why says why).
+ * -EINVAL: ours but unusable (*why says why).
  */
 int ipt_parse_rule(const char *chains, int v6, char **tok, int n, const struct ipt_chainset *cs,
                    struct ipt_rule *r, const char **why);

@@ -66,7 +66,7 @@ int ipt_tokenize(char *line, char **tok, int max)
 		if (!*p || *p == '\n' || *p == '\r')
 			break;
 		if (n == max)
-			return -1;
+			return -EINVAL;
 		tok[n++] = o = p;
 		while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
 			if (*p == '"') {
@@ -76,7 +76,7 @@ int ipt_tokenize(char *line, char **tok, int max)
 					*o++ = *p;
 				}
 				if (*p != '"')
-					return -1;
+					return -EINVAL;
 				p++;
 			} else {
 				*o++ = *p++;
@@ -131,7 +131,7 @@ static void parse_dest(const char *s, int v6, char *out, size_t len)
 /*
  * --to-destination: v4 "A.B.C.D[:PORT]", v6 "[ADDR]:PORT" or "ADDR".  No
  * ranges.  Writes "A.B.C.D:PORT" / "[ADDR]:PORT" (PORT defaults to dport).
- * 0, or -1 when it cannot be used.
+ * 0, or -EINVAL when it cannot be used.
  */
 static int parse_to_dest(const char *s, int v6, long dport, char *out, size_t len)
 {
@@ -146,13 +146,13 @@ static int parse_to_dest(const char *s, int v6, long dport, char *out, size_t le
 			const char *close = strchr(s, ']');
 
 			if (!close)
-				return -1;
+				return -EINVAL;
 			n = (size_t)(close - s - 1);
 			s++;
 			if (close[1] == ':')
 				port = close + 2;
 			else if (close[1])
-				return -1;
+				return -EINVAL;
 		} else {
 			n = strlen(s);
 		}
@@ -164,13 +164,13 @@ static int parse_to_dest(const char *s, int v6, long dport, char *out, size_t le
 			port = colon + 1;
 	}
 	if (n == 0 || n >= sizeof(a))
-		return -1;
+		return -EINVAL;
 	memcpy(a, s, n);
 	a[n] = '\0';
 	if (inet_pton(v6 ? AF_INET6 : AF_INET, a, bin) != 1)
-		return -1;
+		return -EINVAL;
 	if (port && (p = parse_port(port)) < 0)
-		return -1;
+		return -EINVAL;
 	inet_ntop(v6 ? AF_INET6 : AF_INET, bin, norm, sizeof(norm));
 	n = (size_t)snprintf(out, len, v6 ? "[%s]:%ld" : "%s:%ld", norm, p);
 	return n < len ? 0 : -1;
@@ -194,7 +194,7 @@ static const char *option_value(char **tok, int n, int *i, const char *why_missi
 	return tok[++*i];
 }
 
-/* Collect the options of tok[2..n).  0, or -1 with *why. */
+/* Collect the options of tok[2..n).  0, or -EINVAL with *why. */
 static int rule_args(char **tok, int n, struct rule_args *a, const char **why)
 {
 	int i, neg = 0;
@@ -209,30 +209,30 @@ static int rule_args(char **tok, int n, struct rule_args *a, const char **why)
 		}
 		if (strcmp(o, "-p") == 0 || strcmp(o, "--protocol") == 0) {
 			if (!(a->proto = option_value(tok, n, &i, "-p without a value", why)))
-				return -1;
+				return -EINVAL;
 			if (neg) {
 				*why = "negated protocol";
-				return -1;
+				return -EINVAL;
 			}
 		} else if (strcmp(o, "-d") == 0 || strcmp(o, "--destination") == 0) {
 			if (!(v = option_value(tok, n, &i, "-d without a value", why)))
-				return -1;
+				return -EINVAL;
 			a->dst = neg ? NULL : v;  /* ! -d X: any other address, so the wildcard */
 		} else if (strcmp(o, "--dport") == 0 || strcmp(o, "--destination-port") == 0) {
 			if (!(a->dport = option_value(tok, n, &i, "--dport without a value", why)))
-				return -1;
+				return -EINVAL;
 			a->negdport = neg;
 		} else if (strcmp(o, "-j") == 0 || strcmp(o, "--jump") == 0) {
 			if (!(a->target = option_value(tok, n, &i, "-j without a target", why)))
-				return -1;
+				return -EINVAL;
 		} else if (strcmp(o, "--to-destination") == 0) {
 			if (!(v = option_value(tok, n, &i, "--to-destination without a value", why)))
-				return -1;
+				return -EINVAL;
 			if (!a->todest)
 				a->todest = v;
 		} else if (strcmp(o, "--to-ports") == 0) {
 			if (!(a->toports = option_value(tok, n, &i, "--to-ports without a value", why)))
-				return -1;
+				return -EINVAL;
 		} else if (o[0] == '-' && v && v[0] != '-' && strcmp(v, "!") != 0) {
 			i++;  /* some other option and its value (-m tcp, -i docker0, --comment x) */
 		}
@@ -241,25 +241,25 @@ static int rule_args(char **tok, int n, struct rule_args *a, const char **why)
 	return 0;
 }
 
-/* Where the rule's target sends port: r->item.connect.  1, 0 (not a target we take), -1 with *why. */
+/* Where the rule's target sends port: r->item.connect.  1, 0 (not a target we take), -EINVAL with *why. */
 static int rule_connect(const struct rule_args *a, int v6, long port, const struct ipt_chainset *cs,
                         struct ipt_rule *r, const char **why)
 {
 	if (strcmp(a->target, "DNAT") == 0) {
 		if (!a->todest) {
 			*why = "DNAT without --to-destination";
-			return -1;
+			return -EINVAL;
 		}
 		if (parse_to_dest(a->todest, v6, port, r->item.connect, sizeof(r->item.connect)) < 0) {
 			*why = "--to-destination is not ADDR[:PORT] with a port 1-65535";
-			return -1;
+			return -EINVAL;
 		}
 	} else if (strcmp(a->target, "REDIRECT") == 0) {
 		long tp = a->toports ? parse_port(a->toports) : port;
 
 		if (tp < 0) {
 			*why = "--to-ports is not a port 1-65535";
-			return -1;
+			return -EINVAL;
 		}
 		snprintf(r->item.connect, sizeof(r->item.connect), v6 ? "[::1]:%ld" : "127.0.0.1:%ld",
 		         tp);
@@ -287,29 +287,29 @@ int ipt_parse_rule(const char *chains, int v6, char **tok, int n, const struct i
 	if (!ipt_chain_watched(chains, tok[1]))
 		return 0;
 	if (rule_args(tok, n, &a, why) < 0)
-		return -1;
+		return -EINVAL;
 	if (!a.target)
 		return 0;  /* counters only */
 	if (!a.dport) {
 		if (strcmp(a.target, "DNAT") == 0) {
 			*why = "DNAT without --dport";
-			return -1;
+			return -EINVAL;
 		}
 		return 0;  /* -j RETURN and the like */
 	}
 	if (a.negdport) {
 		*why = "negated --dport";
-		return -1;
+		return -EINVAL;
 	}
 	if (!a.proto || (strcmp(a.proto, "tcp") != 0 && strcmp(a.proto, "udp") != 0 &&
 	                 strcmp(a.proto, "6") != 0 && strcmp(a.proto, "17") != 0)) {
 		*why = "protocol is not tcp or udp";
-		return -1;
+		return -EINVAL;
 	}
 	port = parse_port(a.dport);
 	if (port < 0) {
 		*why = "--dport is not a port 1-65535 (ranges are not supported)";
-		return -1;
+		return -EINVAL;
 	}
 	r->proto = strcmp(a.proto, "udp") == 0 || strcmp(a.proto, "17") == 0 ? BROKER_PROTO_UDP :
 	           BROKER_PROTO_TCP;

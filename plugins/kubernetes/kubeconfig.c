@@ -293,38 +293,12 @@ out:
 	return r;
 }
 
-static int kubeconfig_extract(struct kctx *K, const struct kyaml_node *root, struct kubeconfig *kc)
+/* The cluster's server, TLS settings and CA into kc. */
+static int extract_cluster(struct kctx *K, const struct kyaml_node *cluster, const char *cname,
+                           struct kubeconfig *kc)
 {
-	const struct kyaml_node *ctx = NULL, *cluster, *user = NULL, *v;
-	const char *cur, *cname, *uname, *s, *s2;
+	const char *s;
 	int r;
-
-	if (!root || root->type != KYAML_MAP)
-		return kerr(K, root, "not a kubeconfig (expected a mapping at the top)");
-	if (kstr(K, root, "current-context", "kubeconfig", &cur) < 0)
-		return -EINVAL;
-	if (!cur || !*cur) {
-		v = kyaml_get(root, "contexts");
-		if (!v || v->type != KYAML_SEQ || v->n != 1 || v->items[0]->type != KYAML_MAP)
-			return kerr(K, NULL, "no current-context and not exactly one context");
-		if (kstr(K, v->items[0], "name", "contexts[0]", &cur) <= 0)
-			return kerr(K, v->items[0], "contexts[0] has no name");
-	}
-	if (kdup(K, &kc->context, cur) < 0)
-		return -ENOMEM;
-	if (kfind(K, root, "contexts", "context", cur, &ctx) < 0)
-		return -EINVAL;
-	r = kstr(K, ctx, "cluster", "context", &cname);
-	if (r < 0)
-		return r;
-	if (r == 0)
-		return kerr(K, ctx, "context '%s' names no cluster", cur);
-	if (kstr(K, ctx, "user", "context", &uname) < 0)
-		return -EINVAL;
-	if (kfind(K, root, "clusters", "cluster", cname, &cluster) < 0)
-		return -EINVAL;
-	if (uname && *uname && kfind(K, root, "users", "user", uname, &user) < 0)
-		return -EINVAL;
 
 	r = kstr(K, cluster, "server", "cluster", &s);
 	if (r < 0)
@@ -357,8 +331,14 @@ static int kubeconfig_extract(struct kctx *K, const struct kyaml_node *root, str
 		               &kc->ca_pem, &kc->ca_len) < 0)
 			return -EINVAL;
 	}
-	if (!user)
-		return 0;
+	return 0;
+}
+
+/* The user's client certificate and key, or token, into kc. */
+static int extract_user(struct kctx *K, const struct kyaml_node *user, const char *uname, struct kubeconfig *kc)
+{
+	const char *s, *s2;
+	int r;
 
 	r = kdata(K, user, "client-certificate-data", "user", &kc->cert_pem, &kc->cert_len);
 	if (r < 0)
@@ -413,6 +393,45 @@ static int kubeconfig_extract(struct kctx *K, const struct kyaml_node *root, str
 			            "(use a client certificate or a token)", uname);
 	}
 	return 0;
+}
+
+static int kubeconfig_extract(struct kctx *K, const struct kyaml_node *root, struct kubeconfig *kc)
+{
+	const struct kyaml_node *ctx = NULL, *cluster, *user = NULL, *v;
+	const char *cur, *cname, *uname;
+	int r;
+
+	if (!root || root->type != KYAML_MAP)
+		return kerr(K, root, "not a kubeconfig (expected a mapping at the top)");
+	if (kstr(K, root, "current-context", "kubeconfig", &cur) < 0)
+		return -EINVAL;
+	if (!cur || !*cur) {
+		v = kyaml_get(root, "contexts");
+		if (!v || v->type != KYAML_SEQ || v->n != 1 || v->items[0]->type != KYAML_MAP)
+			return kerr(K, NULL, "no current-context and not exactly one context");
+		if (kstr(K, v->items[0], "name", "contexts[0]", &cur) <= 0)
+			return kerr(K, v->items[0], "contexts[0] has no name");
+	}
+	if (kdup(K, &kc->context, cur) < 0)
+		return -ENOMEM;
+	if (kfind(K, root, "contexts", "context", cur, &ctx) < 0)
+		return -EINVAL;
+	r = kstr(K, ctx, "cluster", "context", &cname);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return kerr(K, ctx, "context '%s' names no cluster", cur);
+	if (kstr(K, ctx, "user", "context", &uname) < 0)
+		return -EINVAL;
+	if (kfind(K, root, "clusters", "cluster", cname, &cluster) < 0)
+		return -EINVAL;
+	if (uname && *uname && kfind(K, root, "users", "user", uname, &user) < 0)
+		return -EINVAL;
+
+	r = extract_cluster(K, cluster, cname, kc);
+	if (r < 0)
+		return r;
+	return user ? extract_user(K, user, uname, kc) : 0;
 }
 
 void kubeconfig_clear(struct kubeconfig *kc)

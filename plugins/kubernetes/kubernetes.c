@@ -301,7 +301,7 @@ static int load_config(struct kube_state *st)
 
 /* ------------------------------------------------------------- list */
 
-/* One item of a list: 1 added to v, 0 skipped (logged), -1 stop (logged). */
+/* One item of a list: 1 added to v, 0 skipped (logged), -ENOSPC or -ENOMEM: stop (logged). */
 static int listed_one(struct kube_state *st, const json_t *item, size_t i, struct svc_entry ***v, size_t *n,
                       size_t *cap)
 {
@@ -327,7 +327,7 @@ static int listed_one(struct kube_state *st, const json_t *item, size_t i, struc
 	if (*n >= KUBE_MAX_SERVICES) {
 		kube_host->log(st->h, BROKER_LOG_ERROR, "service list: more than %d services with ports, the rest "
 		               "are ignored", KUBE_MAX_SERVICES);
-		return -1;
+		return -ENOSPC;
 	}
 	e = svc_entry_new(s);
 	if (*n == *cap) {
@@ -337,14 +337,14 @@ static int listed_one(struct kube_state *st, const json_t *item, size_t i, struc
 		if (!nv) {
 			free(e);
 			kube_host->log(st->h, BROKER_LOG_ERROR, "service list: out of memory");
-			return -1;
+			return -ENOMEM;
 		}
 		*v = nv;
 		*cap = ncap;
 	}
 	if (!e) {
 		kube_host->log(st->h, BROKER_LOG_ERROR, "service list: out of memory");
-		return -1;
+		return -ENOMEM;
 	}
 	(*v)[(*n)++] = e;
 	return 1;

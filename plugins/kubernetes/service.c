@@ -106,15 +106,77 @@ static void add_mapping(struct k8s_service *svc, enum broker_proto proto, long h
 	}
 }
 
-int k8s_service_convert(const json_t *obj, struct k8s_service *svc, k8s_note_fn note, void *arg,
-                        char *err, size_t errlen)
+/* One entry of spec.ports into svc's mappings; skipped (with a note) when unusable. */
+static void convert_port(struct k8s_service *svc, const json_t *p, size_t i, int lb, k8s_note_fn note,
+                         void *arg)
 {
-	const json_t *meta, *uid, *ns, *name, *spec, *type, *ports, *p;
-	const char *rv, *t;
-	size_t i, nports;
-	int lb;
+	const json_t *proto;
+	enum broker_proto bp;
+	long port, node;
+	char label[80];
+	const char *pn;
 
-	memset(svc, 0, offsetof(struct k8s_service, m));
+	if (!json_is_object(p)) {
+		if (note)
+			note(arg, BROKER_LOG_WARN, "service %s: ports[%zu] is not an object, skipped", svc->desc, i);
+		return;
+	}
+	pn = json_string_value(json_object_get(p, "name"));
+	if (pn && token_ok(pn, 63, 0))
+		snprintf(label, sizeof(label), "port '%s'", pn);
+	else
+		snprintf(label, sizeof(label), "ports[%zu]", i);
+	proto = json_object_get(p, "protocol");
+	if (!proto || (json_is_string(proto) && strcmp(json_string_value(proto), "TCP") == 0)) {
+		bp = BROKER_PROTO_TCP;
+	} else if (json_is_string(proto) && strcmp(json_string_value(proto), "UDP") == 0) {
+		bp = BROKER_PROTO_UDP;
+	} else if (json_is_string(proto) && strcmp(json_string_value(proto), "SCTP") == 0) {
+		if (note)
+			note(arg, BROKER_LOG_DEBUG, "service %s: %s is SCTP, not forwarded", svc->desc, label);
+		return;
+	} else {
+		if (note)
+			note(arg, BROKER_LOG_WARN, "service %s: %s has an unknown protocol, skipped", svc->desc, label);
+		return;
+	}
+	port = port_field(p, "port");
+	node = port_field(p, "nodePort");
+	if (node < 0) {
+		if (note)
+			note(arg, BROKER_LOG_WARN, "service %s: %s: nodePort is not a port number (1-65535), "
+			     "skipped", svc->desc, label);
+		return;
+	}
+	if (!lb) {
+		if (node == 0) {
+			if (note)
+				note(arg, BROKER_LOG_WARN, "service %s: %s has no nodePort, skipped", svc->desc, label);
+			return;
+		}
+		add_mapping(svc, bp, node, node, 0, note, arg);
+		return;
+	}
+	if (port <= 0) {
+		if (note)
+			note(arg, BROKER_LOG_WARN, "service %s: %s: port is %s, skipped", svc->desc, label,
+			     port == 0 ? "missing" : "not a port number (1-65535)");
+		return;
+	}
+	if (node > 0) {
+		add_mapping(svc, bp, port, node, port, note, arg);
+		add_mapping(svc, bp, node, node, 0, note, arg);
+	} else {
+		add_mapping(svc, bp, port, port, 0, note, arg);
+	}
+}
+
+/* metadata: uid, namespace/name, resourceVersion into svc.  0, or <0 with err. */
+static int convert_meta(const json_t *obj, struct k8s_service *svc, char *err, size_t errlen)
+{
+	const json_t *meta, *uid, *ns, *name;
+	const char *rv;
+
 	if (!json_is_object(obj))
 		return cerr(err, errlen, "service is not a JSON object");
 	meta = json_object_get(obj, "metadata");
@@ -135,7 +197,21 @@ int k8s_service_convert(const json_t *obj, struct k8s_service *svc, k8s_note_fn 
 	rv = k8s_resource_version(obj);
 	if (rv)
 		snprintf(svc->rv, sizeof(svc->rv), "%s", rv);
+	return 0;
+}
 
+int k8s_service_convert(const json_t *obj, struct k8s_service *svc, k8s_note_fn note, void *arg,
+                        char *err, size_t errlen)
+{
+	const json_t *spec, *type, *ports;
+	const char *t;
+	size_t i, nports;
+	int lb, r;
+
+	memset(svc, 0, offsetof(struct k8s_service, m));
+	r = convert_meta(obj, svc, err, errlen);
+	if (r < 0)
+		return r;
 	spec = json_object_get(obj, "spec");
 	if (spec && !json_is_object(spec))
 		return cerr(err, errlen, "service %s: spec is not an object", svc->desc);
@@ -159,71 +235,8 @@ int k8s_service_convert(const json_t *obj, struct k8s_service *svc, k8s_note_fn 
 			     svc->desc, nports, K8S_PORTS_MAX);
 		nports = K8S_PORTS_MAX;
 	}
-	for (i = 0; i < nports; i++) {
-		const json_t *proto;
-		enum broker_proto bp;
-		long port, node;
-		char label[80];
-		const char *pn;
-
-		p = json_array_get(ports, i);
-		if (!json_is_object(p)) {
-			if (note)
-				note(arg, BROKER_LOG_WARN, "service %s: ports[%zu] is not an object, skipped",
-				     svc->desc, i);
-			continue;
-		}
-		pn = json_string_value(json_object_get(p, "name"));
-		if (pn && token_ok(pn, 63, 0))
-			snprintf(label, sizeof(label), "port '%s'", pn);
-		else
-			snprintf(label, sizeof(label), "ports[%zu]", i);
-		proto = json_object_get(p, "protocol");
-		if (!proto || (json_is_string(proto) && strcmp(json_string_value(proto), "TCP") == 0)) {
-			bp = BROKER_PROTO_TCP;
-		} else if (json_is_string(proto) && strcmp(json_string_value(proto), "UDP") == 0) {
-			bp = BROKER_PROTO_UDP;
-		} else if (json_is_string(proto) && strcmp(json_string_value(proto), "SCTP") == 0) {
-			if (note)
-				note(arg, BROKER_LOG_DEBUG, "service %s: %s is SCTP, not forwarded", svc->desc, label);
-			continue;
-		} else {
-			if (note)
-				note(arg, BROKER_LOG_WARN, "service %s: %s has an unknown protocol, skipped",
-				     svc->desc, label);
-			continue;
-		}
-		port = port_field(p, "port");
-		node = port_field(p, "nodePort");
-		if (node < 0) {
-			if (note)
-				note(arg, BROKER_LOG_WARN, "service %s: %s: nodePort is not a port number (1-65535), "
-				     "skipped", svc->desc, label);
-			continue;
-		}
-		if (!lb) {
-			if (node == 0) {
-				if (note)
-					note(arg, BROKER_LOG_WARN, "service %s: %s has no nodePort, skipped",
-					     svc->desc, label);
-				continue;
-			}
-			add_mapping(svc, bp, node, node, 0, note, arg);
-			continue;
-		}
-		if (port <= 0) {
-			if (note)
-				note(arg, BROKER_LOG_WARN, "service %s: %s: port is %s, skipped", svc->desc, label,
-				     port == 0 ? "missing" : "not a port number (1-65535)");
-			continue;
-		}
-		if (node > 0) {
-			add_mapping(svc, bp, port, node, port, note, arg);
-			add_mapping(svc, bp, node, node, 0, note, arg);
-		} else {
-			add_mapping(svc, bp, port, port, 0, note, arg);
-		}
-	}
+	for (i = 0; i < nports; i++)
+		convert_port(svc, json_array_get(ports, i), i, lb, note, arg);
 	return 0;
 }
 

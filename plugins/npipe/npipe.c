@@ -114,6 +114,12 @@ int npipe_path(const char *address, char *out, size_t outlen, WCHAR *wout, size_
 		snprintf(err, errlen, "empty pipe name (write npipe:////./pipe/NAME)");
 		return -EINVAL;
 	}
+	/* One name under \\.\pipe\, nothing that walks elsewhere or names a stream or device. */
+	if (strchr(name, '\\') || strchr(name, ':') || strstr(name, "..")) {
+		snprintf(err, errlen, "pipe name \"%s\" may not contain '\\', '/', ':' or '..' (write npipe:////./pipe/NAME)",
+		         name);
+		return -EINVAL;
+	}
 	if (snprintf(out, outlen, "\\\\.\\pipe\\%s", name) >= (int)outlen) {
 		snprintf(err, errlen, "pipe name too long");
 		return -ENAMETOOLONG;
@@ -234,8 +240,25 @@ char *npipe_sddl_for(const char *preset, int *warn, char *err, size_t errlen)
 	} else if (strcmp(preset, "service-system-admin") == 0) {
 		out = _strdup("D:(A;ID;FA;;;SY)(A;ID;FA;;;BA)(A;ID;FA;;;LA)(A;ID;FA;;;LS)");
 	} else if (strcmp(preset, "everyone") == 0) {
+		/*
+		 * Everyone may read and write, and nothing else: not
+		 * FILE_CREATE_PIPE_INSTANCE (0x4, which GENERIC_WRITE includes), so
+		 * nobody else can add an instance of our pipe and take clients in our
+		 * place.  Clients opening with GENERIC_WRITE are not asked for it.
+		 * 0x12019b: FILE_GENERIC_READ | FILE_GENERIC_WRITE without 0x4.  We
+		 * (and SYSTEM) keep full control, to create our own instances.
+		 */
+		char *sid = user_sid(err, errlen);
+		size_t n;
+
+		if (!sid)
+			return NULL;
 		*warn = 1;
-		out = _strdup("D:P(A;;GA;;;WD)");
+		n = strlen(sid) + 80;
+		out = malloc(n);
+		if (out)
+			snprintf(out, n, "D:P(A;;GA;;;%s)(A;;GA;;;SY)(A;;0x0012019b;;;WD)", sid);
+		LocalFree(sid);
 	} else if (strncmp(preset, "D:", 2) == 0 || strncmp(preset, "O:", 2) == 0 ||
 	           strncmp(preset, "G:", 2) == 0 || strncmp(preset, "S:", 2) == 0) {
 		out = _strdup(preset);
@@ -531,6 +554,18 @@ static const struct broker_option npipe_options[] = {
 
 static const char *const npipe_schemes[] = { "npipe", NULL };
 
+static const struct broker_url_param_decl npipe_params[] = {
+	{ "mode", BROKER_PARAM_LISTEN | BROKER_PARAM_CONNECT, NULL,
+	  "message or byte (connecting: also auto); listening default message" },
+	{ "sddl", BROKER_PARAM_LISTEN, NULL, "who may connect: current-user, service-system-admin, everyone or SDDL" },
+	{ "instances", BROKER_PARAM_LISTEN, NULL, "pipe instances kept waiting for clients (default: option instances)" },
+	{ "max_instances", BROKER_PARAM_LISTEN, NULL,
+	  "the most a burst of clients grows the instance pool to (default: option max_instances)" },
+	{ "connect_timeout_ms", BROKER_PARAM_CONNECT, NULL,
+	  "wait at most this long for a busy pipe (default: option connect_timeout_ms)" },
+	{ NULL, 0, NULL, NULL },
+};
+
 static const struct broker_plugin npipe_plugin = {
 	BROKER_PLUGIN_HEADER,
 	.name = "npipe",
@@ -542,6 +577,7 @@ static const struct broker_plugin npipe_plugin = {
 	.stop = npipe_stop,
 	.fini = npipe_fini,
 	.schemes = npipe_schemes,
+	.url_params = npipe_params,
 	.listen = npipe_listen,
 	.unlisten = npipe_unlisten,
 	.describe = npipe_describe,

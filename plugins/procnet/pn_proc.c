@@ -39,7 +39,7 @@ static int hex_n(const char **p, int n, uint32_t *v)
 	for (i = 0; i < n; i++) {
 		d = hexval((unsigned char)(*p)[i]);
 		if (d < 0)
-			return -1;
+			return -EINVAL;
 		x = x << 4 | (uint32_t)d;
 	}
 	*p += n;
@@ -59,13 +59,13 @@ static int parse_proc_addr(const char **pp, int family, uint8_t *addr, unsigned 
 
 	for (i = 0; i < words; i++) {
 		if (hex_n(&p, 8, &w) < 0)
-			return -1;
+			return -EINVAL;
 		memcpy(addr + 4 * i, &w, 4);
 	}
 	if (*p++ != ':' || hex_n(&p, 4, &prt) < 0)
-		return -1;
+		return -EINVAL;
 	if (*p != ' ' && *p != '\t')
-		return -1;
+		return -EINVAL;
 	*port = prt;
 	*pp = p;
 	return 0;
@@ -91,39 +91,39 @@ int pn_proc_line(const char *line, int family, int proto, struct pn_sock *s)
 	memset(s, 0, sizeof(*s));
 	/* "sl:" */
 	if (*p < '0' || *p > '9')
-		return -1;
+		return -EINVAL;
 	while (*p >= '0' && *p <= '9')
 		p++;
 	if (*p++ != ':')
-		return -1;
+		return -EINVAL;
 	p = skip_ws(p);
 	if (parse_proc_addr(&p, family, s->addr, &lport) < 0)
-		return -1;
+		return -EINVAL;
 	p = skip_ws(p);
 	if (parse_proc_addr(&p, family, raddr, &rport) < 0)
-		return -1;
+		return -EINVAL;
 	p = skip_ws(p);
 	if (hex_n(&p, 2, &state) < 0 || (*p != ' ' && *p != '\t'))
-		return -1;
+		return -EINVAL;
 	/* tx:rx tr:when retrnsmt uid */
 	p = skip_ws(p);
 	p = strchr(p, ' ');
 	if (!p)
-		return -1;
+		return -EINVAL;
 	p = skip_ws(p);
 	p = strchr(p, ' ');
 	if (!p)
-		return -1;
+		return -EINVAL;
 	p = skip_ws(p);
 	p = strchr(p, ' ');
 	if (!p)
-		return -1;
+		return -EINVAL;
 	p = skip_ws(p);
 	if (*p < '0' || *p > '9')
-		return -1;
+		return -EINVAL;
 	uid = strtoul(p, &end, 10);
 	if (end == p || (*end != ' ' && *end != '\t'))
-		return -1;
+		return -EINVAL;
 	s->family = (uint8_t)family;
 	s->proto = (uint8_t)proto;
 	s->port = (uint16_t)lport;

@@ -585,6 +585,8 @@ static const struct broker_plugin pn_plugin = {
 	.stop = pn_stop,
 	.fini = pn_fini,
 	.resync = pn_resync,
+	/* docker-proxy, a host-network container: another watcher knows their owner better. */
+	.watcher_flags = BROKER_WATCHER_YIELDS,
 };
 
 BROKER_PLUGIN_DEFINE(pn_plugin, pn_host)

@@ -104,7 +104,7 @@ typedef void (*pn_log_fn)(void *arg, enum broker_log_level level, const char *fm
 	__attribute__((format(printf, 3, 4)));
 /*
  * One line of /proc/net/{tcp,udp}{,6}.  1: a socket we report, in *s;
- * 0: a socket we do not (connected, not listening); -1: malformed.
+ * 0: a socket we do not (connected, not listening); -EINVAL: malformed.
  */
 int pn_proc_line(const char *line, int family, int proto, struct pn_sock *s);
 /*

@@ -701,6 +701,13 @@ static const struct broker_option tcp_options[] = {
 
 static const char *const tcp_schemes[] = { "tcp", "udp", NULL };
 
+static const struct broker_url_param_decl tcp_params[] = {
+	{ "backlog", BROKER_PARAM_LISTEN, "tcp", "pending connections the kernel queues (overrides option backlog)" },
+	{ "netns", BROKER_PARAM_LISTEN | BROKER_PARAM_CONNECT, NULL,
+	  "network namespace: /run/netns/NAME, NAME or pid:N (Linux)" },
+	{ NULL, 0, NULL, NULL },
+};
+
 static const struct broker_plugin tcp_plugin = {
 	BROKER_PLUGIN_HEADER,
 	.name = "tcp",
@@ -712,6 +719,7 @@ static const struct broker_plugin tcp_plugin = {
 	.stop = tcp_stop,
 	.fini = tcp_fini,
 	.schemes = tcp_schemes,
+	.url_params = tcp_params,
 	.listen = tcp_listen,
 	.unlisten = sock_listen_unlisten,
 	.describe = sock_listen_describe_cb,

@@ -116,18 +116,17 @@ static int parse_addr(const char *address, struct unix_addr *a, char *err, size_
 	return 0;
 }
 
+/* A non-blocking, close-on-exec AF_UNIX stream socket, or -errno. */
 static int new_socket(void)
 {
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0), e;
 
 	if (fd < 0)
-		return -1;
+		return -errno;
 	if (evutil_make_socket_nonblocking(fd) < 0 || evutil_make_socket_closeonexec(fd) < 0) {
-		int e = errno;
-
+		e = errno;
 		close(fd);
-		errno = e;
-		return -1;
+		return -e;
 	}
 	return fd;
 }
@@ -180,7 +179,7 @@ static int probe_live(const struct unix_addr *a)
 	int fd = new_socket(), r, e;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	r = connect(fd, (const struct sockaddr *)&a->sun, a->len);
 	e = errno;
 	close(fd);
@@ -292,6 +291,37 @@ static int bind_error(const struct unix_addr *a, int e, char *err, size_t errlen
 	return -e;
 }
 
+/*
+ * The socket file just bound: remember its identity, give it to gid (-1:
+ * keep) and set its mode.  0, or -errno with err.
+ */
+static int own_file(struct unix_listener *l, gid_t gid, const char *group_s, mode_t mode, char *err,
+                    size_t errlen)
+{
+	struct stat sb;
+	int e;
+
+	if (lstat(l->addr.text, &sb) < 0) {
+		e = errno;
+		snprintf(err, errlen, "cannot stat %s after bind: %s", l->addr.text, strerror(e));
+		return -e;
+	}
+	l->dev = sb.st_dev;
+	l->ino = sb.st_ino;
+	if (gid != (gid_t)-1 && chown(l->addr.text, (uid_t)-1, gid) < 0) {
+		e = errno;
+		snprintf(err, errlen, "cannot give %s to group \"%s\": %s%s", l->addr.text, group_s, strerror(e),
+		         e == EPERM ? " (you must be root or a member of that group)" : "");
+		return -e;
+	}
+	if (chmod(l->addr.text, mode) < 0) {
+		e = errno;
+		snprintf(err, errlen, "cannot set mode %04o on %s: %s", (unsigned)mode, l->addr.text, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
 static int unix_listen(void *state, const struct broker_url *url, struct broker_accept_sink *sink,
                        void **listener, char *err, size_t errlen)
 {
@@ -302,7 +332,6 @@ static int unix_listen(void *state, const struct broker_url *url, struct broker_
 	const char *group_s = host->url_param(url, "group");
 	mode_t mode, old_umask;
 	gid_t gid = (gid_t)-1;
-	struct stat sb;
 	int fd, r;
 
 	l = calloc(1, sizeof(*l));
@@ -334,8 +363,8 @@ static int unix_listen(void *state, const struct broker_url *url, struct broker_
 
 	fd = new_socket();
 	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot create a socket: %s", strerror(errno));
+		r = fd;
+		snprintf(err, errlen, "cannot create a socket: %s", strerror(-r));
 		goto fail_free;
 	}
 	/* Owner-only while we adjust group and mode; nobody can connect before listen(). */
@@ -346,28 +375,8 @@ static int unix_listen(void *state, const struct broker_url *url, struct broker_
 		r = bind_error(&l->addr, errno, err, errlen);
 		goto fail_close;
 	}
-	if (!l->addr.abstract) {
-		if (lstat(l->addr.text, &sb) < 0) {
-			r = -errno;
-			snprintf(err, errlen, "cannot stat %s after bind: %s", l->addr.text, strerror(errno));
-			goto fail_unlink;
-		}
-		l->dev = sb.st_dev;
-		l->ino = sb.st_ino;
-		if (gid != (gid_t)-1 && chown(l->addr.text, (uid_t)-1, gid) < 0) {
-			r = -errno;
-			snprintf(err, errlen, "cannot give %s to group \"%s\": %s%s", l->addr.text, group_s,
-			         strerror(errno),
-			         errno == EPERM ? " (you must be root or a member of that group)" : "");
-			goto fail_unlink;
-		}
-		if (chmod(l->addr.text, mode) < 0) {
-			r = -errno;
-			snprintf(err, errlen, "cannot set mode %04o on %s: %s", (unsigned)mode, l->addr.text,
-			         strerror(errno));
-			goto fail_unlink;
-		}
-	}
+	if (!l->addr.abstract && (r = own_file(l, gid, group_s, mode, err, errlen)) < 0)
+		goto fail_unlink;
 	if (listen(fd, (int)(host->option_int(h, "backlog") > 0 ? host->option_int(h, "backlog") : 511)) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "cannot listen on %s: %s", l->addr.text, strerror(errno));
@@ -548,7 +557,8 @@ static void attempt(struct unix_pending *p)
 
 	p->fd = new_socket();
 	if (p->fd < 0) {
-		connect_reason(p, errno);
+		connect_reason(p, -p->fd);
+		p->fd = -1;
 		report_later(p);
 		return;
 	}
@@ -639,6 +649,12 @@ static const struct broker_option unix_options[] = {
 
 static const char *const unix_schemes[] = { "unix", NULL };
 
+static const struct broker_url_param_decl unix_params[] = {
+	{ "mode", BROKER_PARAM_LISTEN, NULL, "permission bits of the socket file, octal (default 0600)" },
+	{ "group", BROKER_PARAM_LISTEN, NULL, "group of the socket file (a name or a number)" },
+	{ NULL, 0, NULL, NULL },
+};
+
 static const struct broker_plugin unix_plugin = {
 	BROKER_PLUGIN_HEADER,
 	.name = "unix",
@@ -648,6 +664,7 @@ static const struct broker_plugin unix_plugin = {
 	.options = unix_options,
 	.init = unix_init,
 	.schemes = unix_schemes,
+	.url_params = unix_params,
 	.listen = unix_listen,
 	.unlisten = unix_unlisten,
 	.describe = unix_describe,

@@ -128,19 +128,18 @@ static int parse_addr(const char *address, int listening, struct sockaddr_vm *a,
 	return 0;
 }
 
-/* A non-blocking, close-on-exec AF_VSOCK stream socket, or -1 with *error set. */
-static evutil_socket_t new_socket(int *error)
+/* A non-blocking, close-on-exec AF_VSOCK stream socket, or -errno. */
+static evutil_socket_t new_socket(void)
 {
 	evutil_socket_t fd = socket(AF_VSOCK, SOCK_STREAM, 0);
+	int e;
 
-	if (fd < 0) {
-		*error = errno;
-		return -1;
-	}
+	if (fd < 0)
+		return -errno;
 	if (evutil_make_socket_nonblocking(fd) < 0 || evutil_make_socket_closeonexec(fd) < 0) {
-		*error = errno;
+		e = errno;
 		close(fd);
-		return -1;
+		return -e;
 	}
 	return fd;
 }
@@ -218,10 +217,10 @@ static int vsock_listen(void *state, const struct broker_url *url, struct broker
 	if (r < 0)
 		return r;
 	addr_text(&a, where, sizeof(where));
-	fd = new_socket(&e);
+	fd = new_socket();
 	if (fd < 0) {
-		bind_error(e, where, err, errlen);
-		return -e;
+		bind_error((int)-fd, where, err, errlen);
+		return (int)fd;
 	}
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, backlog) < 0) {
 		e = errno;
@@ -278,19 +277,19 @@ static int vsock_connect(void *state, const struct broker_url *url, struct broke
 	struct sockaddr_vm a;
 	char where[48], peer[64];
 	evutil_socket_t fd;
-	int r, e = 0;
+	int r;
 
 	r = parse_addr(url->address, 0, &a, err, errlen);
 	if (r < 0)
 		return r;
 	addr_text(&a, where, sizeof(where));
-	fd = new_socket(&e);
+	fd = new_socket();
 	if (fd < 0) {
-		if (no_vsock(e))
+		if (no_vsock((int)-fd))
 			snprintf(err, errlen, VSOCK_UNAVAILABLE);
 		else
-			snprintf(err, errlen, "cannot create a vsock socket: %s", strerror(e));
-		return -e;
+			snprintf(err, errlen, "cannot create a vsock socket: %s", strerror((int)-fd));
+		return (int)fd;
 	}
 	snprintf(peer, sizeof(peer), "vsock:%s", where);
 	memset(&o, 0, sizeof(o));
@@ -320,6 +319,11 @@ static const struct broker_option vsock_options[] = {
 
 static const char *const vsock_schemes[] = { "vsock", NULL };
 
+static const struct broker_url_param_decl vsock_params[] = {
+	{ "backlog", BROKER_PARAM_LISTEN, NULL, "pending connections the kernel queues" },
+	{ NULL, 0, NULL, NULL },
+};
+
 static const struct broker_plugin vsock_plugin = {
 	BROKER_PLUGIN_HEADER,
 	.name = "vsock",
@@ -329,6 +333,7 @@ static const struct broker_plugin vsock_plugin = {
 	.options = vsock_options,
 	.init = vsock_init,
 	.schemes = vsock_schemes,
+	.url_params = vsock_params,
 	.listen = vsock_listen,
 	.unlisten = sock_listen_unlisten,
 	.describe = sock_listen_describe_cb,

@@ -7,6 +7,9 @@
  *     (0 for link-level types, non-zero for stream types), reserved 0 and a
  *     length within the type's limit (WINDOW exactly 4);
  *   - a header that fails the check gets a non-empty reason;
+ *   - link_frame_check_handshake (the pre-auth rule) passes only HELLO,
+ *     AUTH, AUTH_OK and GOAWAY on stream 0 of at most LINK_MAX_HANDSHAKE
+ *     bytes, and gives a reason for everything else;
  *   - every type has a name.
  * A header that passes is followed by its payload (skipped); one that fails
  * resynchronises one byte further, so every offset gets parsed. */
@@ -73,6 +76,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint32_t limit;
 
 		link_frame_decode(data + off, &h);
+		why[0] = '\0';
+		if (link_frame_check_handshake(&h, why, sizeof(why)) == 0) {
+			if ((h.type != LINK_HELLO && h.type != LINK_AUTH && h.type != LINK_AUTH_OK &&
+			     h.type != LINK_GOAWAY) ||
+			    h.stream != 0 || h.length > LINK_MAX_HANDSHAKE)
+				abort();
+		} else if (!why[0]) {
+			abort();
+		}
 		link_frame_encode(&h, again);
 		if (memcmp(again, data + off, LINK_HEADER_SIZE) != 0)
 			abort();

@@ -13,6 +13,12 @@
  *   bit 5  write the peer's bytes in small pieces (sizes from the data),
  *          running the loop between pieces
  *   bit 6  half-close the peer's side of the carrier after the last byte
+ *   bit 7  an encrypted link (both sides require auth and seal; with bit 1
+ *          the harness completes the handshake and then seals the fuzz
+ *          bytes into records of sizes taken from the data, so they reach
+ *          the frame layer through the record layer; with bit 5 as well,
+ *          the bytes go unsealed and hit the record layer itself; with
+ *          bit 4 the harness offers AES-256-GCM, so both AEADs are fuzzed)
  *
  * OPEN targets resolve through a registry holding the stub plugin
  * (stub_plugin.c, scheme "fz": fz:echo, fz:hold, fz:close, fz:refuse; any
@@ -43,6 +49,7 @@
 
 #include "broker/broker.h"
 #include "broker/link_auth.h"
+#include "broker/link_crypto.h"
 #include "broker/link_internal.h"
 #include "broker/log.h"
 #include "broker/plugins.h"
@@ -59,6 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define M_OPEN 0x10
 #define M_CHUNKS 0x20
 #define M_SHUT 0x40
+#define M_CRYPT 0x80
 
 static const uint8_t secret[] = "fuzzing-secret-0123456789abcdef";
 static char stub_path[PATH_MAX];
@@ -153,6 +161,28 @@ static void on_relay_done(void *arg, struct relay *rl, bool aborted)
 	r->relays_done++;
 }
 
+/*
+ * The policy the peer's OPENs meet: route id 7 leads to fz:echo, targets of
+ * the stub's scheme are allowed, anything else is refused (EPERM), so both
+ * the allowed and the refused path run.
+ */
+static int on_open_check(void *arg, struct link *l, const struct link_open_request *req, char *target, size_t len,
+                         char *why, size_t whylen)
+{
+	(void)arg;
+	(void)l;
+	if (req->route_id == 7) {
+		snprintf(target, len, "fz:echo");
+		return 0;
+	}
+	if (!req->route_id && !strncmp(req->target, "fz:", 3)) {
+		snprintf(target, len, "%s", req->target);
+		return 0;
+	}
+	snprintf(why, whylen, "refused by the fuzz policy");
+	return -EPERM;
+}
+
 /* What our link serves to the peer: shaped like the peer service. */
 static Broker__Rpc__Status m_routes_sync(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
                                          size_t *reply_len, char *err, size_t errlen)
@@ -222,36 +252,78 @@ static void put_message(uint8_t **buf, size_t *len, uint8_t type, const Protobuf
 	free(p);
 }
 
-/* HELLO (and AUTH) as a well-behaved peer would send them to l. */
-static void peer_greeting(struct link *l, uint8_t mode, uint8_t **buf, size_t *len)
+/* HELLO (and AUTH) as a well-behaved peer would send them to l; with M_CRYPT, the peer's record keys into pc. */
+static void peer_greeting(struct link *l, uint8_t mode, uint8_t **buf, size_t *len, struct link_crypto *pc)
 {
 	Broker__Link__Hello hello = BROKER__LINK__HELLO__INIT;
-	uint8_t nonce[32];
+	uint8_t nonce[32], th[LINK_TRANSCRIPT_SIZE], *hp;
+	size_t hn;
 	bool peer_dials = !(mode & M_DIALER);
 
 	memset(nonce, 0x5a, sizeof(nonce));
-	hello.version_min = 1;
-	hello.version_max = 1;
+	hello.version_min = LINK_VERSION_MIN;
+	hello.version_max = LINK_VERSION_MAX;
 	hello.side = peer_dials ? "dialer" : "acceptor";
 	hello.broker_id = "fuzz-peer";
 	hello.hostname = "fuzzhost";
 	hello.software = "fuzz";
 	hello.nonce.data = nonce;
 	hello.nonce.len = sizeof(nonce);
-	hello.auth_required = (mode & M_PEER_WANTS_AUTH) != 0;
-	put_message(buf, len, LINK_HELLO, &hello.base);
-	if (mode & M_REQUIRE_AUTH) {
+	hello.auth_required = (mode & (M_PEER_WANTS_AUTH | M_CRYPT)) != 0;
+	hello.encrypt = (mode & M_CRYPT) != 0;
+	/* Both AEADs get fuzzed: AES-256-GCM offered when bit 4 is set (and this machine has it). */
+	hello.aes256gcm = (mode & M_CRYPT) && (mode & M_OPEN) && link_crypto_aes_available();
+	if (rpc_pack_message(&hello.base, &hp, &hn) < 0)
+		abort();
+	put_frame(buf, len, LINK_HELLO, 0, hp, hn);
+	/* The transcript both sides compute: the dialer's HELLO first. */
+	if (peer_dials)
+		link_transcript(hp, hn, l->hello_sent, l->hello_sent_len, th);
+	else
+		link_transcript(l->hello_sent, l->hello_sent_len, hp, hn, th);
+	free(hp);
+	if (mode & (M_REQUIRE_AUTH | M_CRYPT)) {
 		Broker__Link__Auth auth = BROKER__LINK__AUTH__INIT;
 		uint8_t proof[LINK_PROOF_SIZE];
 
-		link_auth_proof(secret, sizeof(secret) - 1, peer_dials, l->nonce, nonce, "fuzz-peer", proof);
+		link_auth_proof(secret, sizeof(secret) - 1, peer_dials, th, proof);
 		auth.proof.data = proof;
 		auth.proof.len = sizeof(proof);
 		put_message(buf, len, LINK_AUTH, &auth.base);
 	}
 	/* Our link sent its proof on seeing the HELLO above; accept it. */
-	if (mode & M_PEER_WANTS_AUTH)
+	if (mode & (M_PEER_WANTS_AUTH | M_CRYPT))
 		put_frame(buf, len, LINK_AUTH_OK, 0, NULL, 0);
+	if (mode & M_CRYPT)
+		link_crypto_keys(secret, sizeof(secret) - 1, peer_dials ? nonce : l->nonce, peer_dials ? l->nonce : nonce,
+		                 th, peer_dials, hello.aes256gcm ? LINK_AEAD_AES256GCM : LINK_AEAD_CHACHA20POLY1305, pc);
+}
+
+/* The fuzz bytes as the peer would seal them: records of 1..4096 bytes, sizes from the data. */
+static uint8_t *seal_input(struct link_crypto *pc, const uint8_t *data, size_t size, size_t *out_len)
+{
+	struct evbuffer *plain = evbuffer_new(), *wire = evbuffer_new();
+	uint8_t *out;
+
+	if (!plain || !wire)
+		abort();
+	for (size_t off = 0; off < size;) {
+		size_t n = ((size_t)data[off] << 4 | (off + 1 < size ? data[off + 1] >> 4 : 0)) % 4096 + 1;
+		if (n > size - off)
+			n = size - off;
+		evbuffer_add(plain, data + off, n);
+		if (link_crypto_seal(&pc->tx, plain, n, wire) < 0)
+			abort();
+		off += n;
+	}
+	*out_len = evbuffer_get_length(wire);
+	out = malloc(*out_len + 1);
+	if (!out)
+		abort();
+	evbuffer_remove(wire, out, *out_len);
+	evbuffer_free(plain);
+	evbuffer_free(wire);
+	return out;
 }
 
 /* ------------------------------------------------------------ I/O helpers */
@@ -294,8 +366,8 @@ static void open_streams(struct run *r)
 		(void)!send(sv[1], "client says hello\n", 18, MSG_NOSIGNAL);
 		if (i == 1)
 			shutdown(sv[1], SHUT_WR);
-		if (link_open_stream(r->link, targets[i], "fuzz-route", &desc, &r->counters, on_relay_done, r, NULL, err,
-		                     sizeof(err)) == 0)
+		if (link_open_stream(r->link, targets[i], "fuzz-route", (uint64_t)i, &desc, &r->counters, on_relay_done, r,
+		                     NULL, err, sizeof(err)) == 0)
 			r->relays++;
 		r->clients[r->nclients++] = sv[1];
 	}
@@ -336,7 +408,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct plugin_registry *reg;
 	struct broker_stream_desc carrier = { .flags = BROKER_STREAM_SOCKET, .peer = "fuzz-peer" };
 	struct link_params lp = { 0 };
-	uint8_t mode, *greet = NULL;
+	uint8_t mode, *greet = NULL, *sealed = NULL;
+	struct link_crypto peer_crypto = { 0 };
 	size_t greet_len = 0, left, piece = SIZE_MAX;
 	const uint8_t *p;
 	char err[512];
@@ -369,7 +442,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lp.base = r.base;
 	lp.plugins = reg;
 	lp.dialer = (mode & M_DIALER) != 0;
-	lp.require_auth = (mode & M_REQUIRE_AUTH) != 0;
+	lp.require_auth = (mode & (M_REQUIRE_AUTH | M_CRYPT)) != 0;
+	lp.encrypt = (mode & M_CRYPT) != 0;
 	lp.secret = secret;
 	lp.secret_len = sizeof(secret) - 1;
 	lp.broker_id = "fuzz-us";
@@ -381,6 +455,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lp.rpc_ctx = &r;
 	lp.cb.up = on_up;
 	lp.cb.down = on_down;
+	lp.cb.open_check = on_open_check;
 	lp.cb_arg = &r;
 	r.open_on_up = (mode & M_OPEN) != 0;
 	if (link_new(&lp, &carrier, &r.link) < 0)
@@ -388,7 +463,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* A valid greeting first (if asked), run until the link settles, then the fuzz bytes. */
 	if (mode & M_HELLO) {
-		peer_greeting(r.link, mode, &greet, &greet_len);
+		peer_greeting(r.link, mode, &greet, &greet_len, &peer_crypto);
 		p = greet;
 		left = greet_len;
 		for (int i = 0; i < 50 && r.downs == 0; i++)
@@ -401,6 +476,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		piece = 1;
 	p = data;
 	left = size;
+	if ((mode & (M_CRYPT | M_HELLO)) == (M_CRYPT | M_HELLO) && !(mode & M_CHUNKS) && size > 0) {
+		sealed = seal_input(&peer_crypto, data, size, &left);
+		p = sealed;
+	}
 	for (int i = 0; i < 2000 && r.downs == 0; i++) {
 		if (mode & M_CHUNKS && left) {
 			/* Piece sizes come from the data itself: 1..64 bytes, often splitting headers. */
@@ -430,6 +509,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r.replies != r.calls || r.relays_done != r.relays)
 		abort();
 
+	free(sealed);
 	close(sv[1]);
 	for (int i = 0; i < r.nclients; i++)
 		close(r.clients[i]);

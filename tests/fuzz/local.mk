@@ -3,7 +3,7 @@
 # fuzz.sh is its short `make check` form and skips without clang/libFuzzer.
 TESTS += %reldir%/fuzz.sh
 EXTRA_DIST += %reldir%/fuzz.sh %reldir%/run %reldir%/mkcorpus %reldir%/minimize %reldir%/url.dict \
-	%reldir%/fuzz_frame.c %reldir%/fuzz_link.c %reldir%/fuzz_rpc.c %reldir%/fuzz_url.c \
+	%reldir%/fuzz_frame.c %reldir%/fuzz_link.c %reldir%/fuzz_policy.c %reldir%/fuzz_preauth.c %reldir%/fuzz_rpc.c %reldir%/fuzz_url.c \
 	%reldir%/stub_plugin.c %reldir%/corpus
 # tests/fuzz/run builds its targets in tests/fuzz/out of the build tree.
 clean-local: clean-fuzz-out

@@ -40,7 +40,9 @@ expect_refused() {
 }
 
 port=$(free_port) || bail "no free port"
-start_broker
+# Manual mappings are exported to a peer: a link must be configured (no peer needs to come).
+LINKARG="--link-listen unix://$T/link.sock"
+start_broker $LINKARG
 
 if ctl mapping list >"$T/out" 2>&1 && grep -q "no mappings" "$T/out"; then pass "empty mapping list says so"
 else fail "empty mapping list: $(head -c 200 "$T/out")"; fi
@@ -84,7 +86,7 @@ ctl mapping add 18090 >/dev/null 2>&1
 expect_field "refused adds left nothing behind" tcp-18090 owner '^$'
 
 stopped_ok
-start_broker
+start_broker $LINKARG
 expect_field "after restart: second mapping is back" second state '^exported$'
 expect_field "after restart: udp mapping is back" "udp-$((port + 1))" proto '^udp$'
 expect_field "after restart: removed mapping stays gone" "tcp-$port" owner '^$'

@@ -5,7 +5,8 @@
 . "$(dirname "$0")/lib.sh"
 plan 8
 
-start_broker
+# Manual mappings are exported to a peer: a link must be configured (no peer needs to come).
+start_broker --link-listen "unix://$T/link.sock"
 
 [ -S "$T/run/events.sock" ] || bail "brokerd did not create its event feed $T/run/events.sock"
 

@@ -101,7 +101,8 @@ _base=${TMPDIR:-/tmp}
 [ ${#_base} -le 40 ] || _base=/tmp
 T=$(mktemp -d "$_base/brk-$TEST_NAME.XXXXXX") || bail "cannot create a temp dir under $_base"
 : >"$T/pids"
-mkdir -p "$T/run" "$T/state"
+# Runtime dirs are 0700: brokerd refuses any other (see runtime_dir.sh).
+mkdir -p -m 700 "$T/run" "$T/state"
 
 # Is the pid alive (and not a zombie waiting to be reaped)?
 alive() {

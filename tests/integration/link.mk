@@ -11,8 +11,14 @@
 	%reldir%/link_latency.sh \
 	%reldir%/link_kill.sh \
 	%reldir%/link_hostile.sh \
+	%reldir%/link_bounds.sh \
+	%reldir%/peer_text.sh \
+	%reldir%/link_policy.sh \
+	%reldir%/link_auth.sh \
+	%reldir%/link_crypto.sh \
 	%reldir%/link_auth_backoff.sh \
 	%reldir%/link_vsock.sh \
-	%reldir%/link_peer_counters.sh
+	%reldir%/link_peer_counters.sh \
+	%reldir%/route_peer.sh
 TESTS += $(%canon_reldir%_link_scripts)
 EXTRA_DIST += %reldir%/link_lib.sh $(%canon_reldir%_link_scripts)

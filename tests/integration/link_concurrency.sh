@@ -63,7 +63,7 @@ matrix() {
 streams_zero() { [ "$(link_field "$1" any streams_open)" = 0 ]; }
 
 # ---- unix ----
-bstart Aunix --link-listen "unix://$T/link.sock"
+bstart Aunix --link-listen "unix://$T/link.sock" --peer-allow-connect "unix://$T/*" --peer-allow-listen "unix://$T/*"
 bstart Bunix --link-connect "unix://$T/link.sock"
 wait_link_up Bunix 15 || bail "unix: link not up within 15 s: $(tr '\n' ' ' <"$T/Bunix.link.json")"
 matrix unix Bunix "$PID_Aunix" "$PID_Bunix"
@@ -72,7 +72,7 @@ bstop Aunix && [ "$STOP_RC" = 0 ] && pass "unix: acceptor exits 0 on SIGTERM" ||
 
 # ---- tcp with auth ----
 port=$(free_port) || bail "no free port"
-bstart Atcp --link-listen "tcp://127.0.0.1:$port" --link-secret "$SECRET"
+bstart Atcp --link-listen "tcp://127.0.0.1:$port" --link-secret "$SECRET" --peer-allow-connect "unix://$T/*" --peer-allow-listen "unix://$T/*"
 bstart Btcp --link-connect "tcp://127.0.0.1:$port" --link-secret "$SECRET"
 wait_link_up Btcp 15 || bail "tcp: link not up within 15 s: $(tr '\n' ' ' <"$T/Btcp.link.json")"
 matrix tcp Btcp "$PID_Atcp" "$PID_Btcp"
@@ -80,7 +80,7 @@ bstop Btcp && [ "$STOP_RC" = 0 ] && pass "tcp: dialer exits 0 on SIGTERM" || fai
 bstop Atcp && [ "$STOP_RC" = 0 ] && pass "tcp: acceptor exits 0 on SIGTERM" || fail "tcp: acceptor stop: $STOP_RC"
 
 # ---- stdio: B spawns A ----
-mkdir -p "$T/Astdio"
+mkdir -p -m 700 "$T/Astdio"
 bstart Bstdio --link-connect "exec:$BROKERD --link-stdio --runtime-dir $T/Astdio --state-dir $T/Astdio $LINK_PLUGIN_ARGS"
 wait_link_up Bstdio 15 || bail "stdio: link not up within 15 s: $(tr '\n' ' ' <"$T/Bstdio.link.json")"
 child=$(children_of "$PID_Bstdio")

@@ -20,7 +20,7 @@ EACH=4M           # bytes each way per stream
 BUF_MAX=$((16 * 1024 * 1024))
 
 serve echo echo "unix:$T/echo.sock"
-bstart A --link-listen "unix://$T/link.sock"
+bstart A --link-listen "unix://$T/link.sock" --peer-allow-connect "unix://$T/*" --peer-allow-listen "unix://$T/*"
 bstart B --link-connect "unix://$T/link.sock"
 wait_link_up B 15 || bail "link not up within 15 s: $(tr '\n' ' ' <"$T/B.link.json")"
 pass "link up"

@@ -27,7 +27,7 @@ LT="tcp:127.0.0.1:$port"
 
 serve echo echo "unix:$T/echo.sock"
 bstart A --link-listen "unix://$T/link.sock" --link-listen "unix://$T/alink.sock?auth=required" \
-	--link-listen "tcp://127.0.0.1:$port" --link-secret "$SECRET"
+	--link-listen "tcp://127.0.0.1:$port" --link-secret "$SECRET" --peer-allow-connect "unix://$T/*"
 bstart B --link-connect "tcp://127.0.0.1:$port" --link-secret "$SECRET"
 wait_link_up B 15 || bail "good link not up within 15 s: $(tr '\n' ' ' <"$T/B.link.json")"
 pass "good dialer B linked over tcp (authenticated=$(link_field B connect authenticated))"

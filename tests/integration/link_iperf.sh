@@ -14,7 +14,7 @@ plan 6
 command -v iperf3 >/dev/null 2>&1 || bail "iperf3 not installed (scripts/bootstrap installs it)"
 command -v python3 >/dev/null 2>&1 || bail "python3 not installed (scripts/bootstrap installs it)"
 
-bstart A --link-listen "unix://$T/link.sock"
+bstart A --link-listen "unix://$T/link.sock" --peer-allow-connect "tcp://127.0.0.1:*"
 bstart B --link-connect "unix://$T/link.sock"
 wait_link_up B 15 || bail "link not up within 15 s: $(tr '\n' ' ' <"$T/B.link.json")"
 

@@ -26,7 +26,7 @@ WARM=10
 T0=$(date +%s)
 
 serve echo echo "unix:$T/echo.sock"
-startA() { bstart A --link-listen "unix://$T/link.sock" $KA; }
+startA() { bstart A --link-listen "unix://$T/link.sock" $KA --peer-allow-connect "unix://$T/*"; }
 startA
 bstart B --link-connect "unix://$T/link.sock" $KA --link-backoff-max 1
 wait_link_up B 15 || bail "link not up within 15 s: $(tr '\n' ' ' <"$T/B.link.json")"

@@ -14,7 +14,7 @@ LINKLOAD="$top_builddir/tests/tools/linkload"
 [ -x "$LINKLOAD" ] || bail "test helper not built ($LINKLOAD; run make)"
 
 N=1000000   # round trips: the 3 s bound ends the run first
-bstart A --link-listen "unix://$T/link.sock"
+bstart A --link-listen "unix://$T/link.sock" --peer-allow-connect "unix://$T/*"
 bstart B --link-connect "unix://$T/link.sock"
 wait_link_up B 15 || bail "link not up within 15 s: $(tr '\n' ' ' <"$T/B.link.json")"
 broute B ping "unix://$T/ping-in.sock" "peer:unix://$T/ping.sock"

@@ -31,7 +31,7 @@ balive() { _p=$(bpid "$1"); [ -n "$_p" ] && alive "$_p"; }
 # answers (15 s).  Sets PID_NAME and LOG_NAME.
 bstart() {
 	_b=$1; shift
-	mkdir -p "$T/$_b"
+	mkdir -p -m 700 "$T/$_b"   # a runtime dir: brokerd wants 0700
 	eval "_n=\$((\${RUNS_$_b:-0} + 1)); RUNS_$_b=\$_n"
 	_log="$T/$_b.$_n.log"
 	"$BROKERD" --runtime-dir "$T/$_b" --state-dir "$T/$_b" $LINK_PLUGIN_ARGS \

@@ -19,7 +19,7 @@ MIB=1048576
 serve echo echo "unix:$T/echo.sock"
 hport=$(free_port) || bail "no free port"
 
-bstart A --link-listen "unix://$T/link.sock"
+bstart A --link-listen "unix://$T/link.sock" --peer-allow-listen "unix://$T/*"
 bstart B --link-connect "unix://$T/link.sock" --http-listen "127.0.0.1:$hport"
 wait_link_up B 15 || bail "link not up within 15 s"
 A_ID=$(link_field B any peer_id)
@@ -115,7 +115,7 @@ if wait_until 10 sh -c "'$BROKERCTL' --runtime-dir '$T/B' route list | grep -w p
 	pass "pc on B waits for the link while A is down (totals kept: $(route_num B pc conns_total) connections)"
 else fail "pc on B after A stopped: $(route_line B pc)"; fi
 rm -f "$T/pc.sock" "$T/pcerr.sock"
-bstart A --link-listen "unix://$T/link.sock"
+bstart A --link-listen "unix://$T/link.sock" --peer-allow-listen "unix://$T/*"
 wait_link_up B 20 || bail "link not up again within 20 s"
 wait_until 10 test -S "$T/pc.sock" || bail "A never listened again on $T/pc.sock"
 "$XFER" send "unix:$T/pc.sock" 1M --seed 9 --expect echo --io-timeout 20 >"$T/c9.out" 2>&1

@@ -19,7 +19,7 @@ SEED=${LINK_SOAK_SEED:-$(date +%s)}
 if [ -n "$SANITIZED" ]; then LIMIT=240; else LIMIT=90; fi
 note "soak seed $SEED (replay: LINK_SOAK_SEED=$SEED make check TESTS=tests/integration/link_soak.sh)"
 
-bstart A --link-listen "unix://$T/link.sock"
+bstart A --link-listen "unix://$T/link.sock" --peer-allow-connect "tcp://127.0.0.1:*"
 bstart B --link-connect "unix://$T/link.sock"
 wait_link_up B 15 || bail "link not up within 15 s: $(tr '\n' ' ' <"$T/B.link.json")"
 P=$(free_port) || bail "no free port"

@@ -71,7 +71,7 @@ exercise() {
 }
 
 # ---- unix ----
-bstart Aunix --link-listen "unix://$T/link.sock"
+bstart Aunix --link-listen "unix://$T/link.sock" --peer-allow-connect "unix://$T/*" --peer-allow-listen "unix://$T/*"
 bstart Bunix --link-connect "unix://$T/link.sock"
 exercise unix "$LINK_BIG_UNIX"
 bstop Bunix && [ "$STOP_RC" = 0 ] && pass "unix: dialer exits 0 on SIGTERM" || fail "unix: dialer stop: $STOP_RC"
@@ -79,7 +79,7 @@ bstop Aunix && [ "$STOP_RC" = 0 ] && pass "unix: acceptor exits 0 on SIGTERM" ||
 
 # ---- tcp with auth ----
 port=$(free_port) || bail "no free port"
-bstart Atcp --link-listen "tcp://127.0.0.1:$port" --link-secret "$SECRET"
+bstart Atcp --link-listen "tcp://127.0.0.1:$port" --link-secret "$SECRET" --peer-allow-connect "unix://$T/*" --peer-allow-listen "unix://$T/*"
 bstart Btcp --link-connect "tcp://127.0.0.1:$port" --link-secret "$SECRET"
 wait_link_up Btcp 15
 if [ "$(link_field Btcp connect authenticated)" = true ] && [ "$(link_field Atcp accepted authenticated)" = true ]; then
@@ -90,7 +90,7 @@ bstop Btcp && [ "$STOP_RC" = 0 ] && pass "tcp: dialer exits 0 on SIGTERM" || fai
 bstop Atcp && [ "$STOP_RC" = 0 ] && pass "tcp: acceptor exits 0 on SIGTERM" || fail "tcp: acceptor stop: $STOP_RC"
 
 # ---- stdio: B spawns A ----
-mkdir -p "$T/Astdio"
+mkdir -p -m 700 "$T/Astdio"
 bstart Bstdio --link-connect "exec:$BROKERD --link-stdio --runtime-dir $T/Astdio --state-dir $T/Astdio $LINK_PLUGIN_ARGS"
 wait_link_up Bstdio 15
 child=$(children_of "$PID_Bstdio")

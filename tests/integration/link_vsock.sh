@@ -15,6 +15,9 @@ command -v python3 >/dev/null 2>&1 || bail "python3 not installed (scripts/boots
 
 # A port no other run of this test uses at the same time.
 PORT=$((40000 + $$ % 20000))
+# Over loopback the peer is CID 1, not the host (CID 2): A demands the secret.
+SECRET="$T/vsock.secret"
+make_secret "$SECRET"
 
 # vsock_probe PORT: exit 0 when a vsock connection to CID 1 works here;
 # 1 no loopback, 2 no AF_VSOCK at all, 3 the port cannot be bound; the
@@ -51,12 +54,12 @@ case $? in
 *) bail "vsock loopback probe: $why" ;;
 esac
 
-bstart A --link-listen "vsock://any:$PORT"
+bstart A --link-listen "vsock://any:$PORT" --peer-allow-connect "unix://$T/*" --link-secret "$SECRET"
 st=$(link_field A listen state)
 if [ "$st" = listening ]; then pass "A listens for links on vsock://any:$PORT"
 else bail "vsock listener not listening: state '$st', $(link_field A listen last_error)"; fi
 
-bstart B --link-connect "vsock://1:$PORT" --link-backoff-max 1
+bstart B --link-connect "vsock://1:$PORT" --link-backoff-max 1 --link-secret "$SECRET"
 if wait_link_up B 15 connect; then
 	pass "B linked to A over vsock loopback (peer $(link_field B connect peer_id))"
 else

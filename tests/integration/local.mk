@@ -11,9 +11,13 @@
 	%reldir%/ctl_garbage.sh \
 	%reldir%/limits.sh \
 	%reldir%/store_errors.sh \
+	%reldir%/state_files.sh \
+	%reldir%/runtime_dir.sh \
 	%reldir%/health.sh \
+	%reldir%/http_bounds.sh \
 	%reldir%/reload.sh \
 	%reldir%/check_config.sh \
+	%reldir%/url_params.sh \
 	%reldir%/drain.sh \
 	%reldir%/help_in_step.sh \
 	%reldir%/watch_docker.sh \
@@ -22,4 +26,4 @@
 	%reldir%/watch_containerd.sh \
 	%reldir%/notify.sh
 TESTS += $(%canon_reldir%_scripts)
-EXTRA_DIST += %reldir%/lib.sh $(%canon_reldir%_scripts)
+EXTRA_DIST += %reldir%/lib.sh %reldir%/bounds_lib.sh $(%canon_reldir%_scripts)

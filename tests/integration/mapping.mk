@@ -6,6 +6,9 @@
 %canon_reldir%_mapping_scripts = \
 	%reldir%/mapping_core.sh \
 	%reldir%/mapping_restart.sh \
-	%reldir%/watch_events.sh
+	%reldir%/watch_events.sh \
+	%reldir%/mapping_manual.sh \
+	%reldir%/mapping_yield.sh \
+	%reldir%/mapping_bounds.sh
 TESTS += $(%canon_reldir%_mapping_scripts)
 EXTRA_DIST += %reldir%/mapping_lib.sh $(%canon_reldir%_mapping_scripts)

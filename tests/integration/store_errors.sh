@@ -7,7 +7,7 @@ plan 9
 
 # run_bad NAME STATE_DIR: run brokerd expecting it to refuse to start.
 run_bad() {
-	mkdir -p "$T/$1-run"
+	mkdir -p -m 700 "$T/$1-run"
 	"$BROKERD" --runtime-dir "$T/$1-run" --state-dir "$2" $PLUGIN_ARGS >"$T/$1.log" 2>&1 &
 	_p=$!
 	record "$_p"

@@ -15,6 +15,9 @@
 #      data path is not checked: busybox has no UDP server).
 #   4. dockerd restarts while the guest broker runs (container with
 #      --restart always) -> the mapping comes back and serves again.
+# The guest also runs procnet, as the README suggests: it sees
+# docker-proxy's listener for each -p port and yields it to the docker
+# watcher, so each port is listed once and no conflict shows (case 1).
 #
 # Needs root, ip netns, nsenter, dockerd + docker (docker.io), iptables and a
 # static busybox (busybox-static); skips with the reason otherwise.
@@ -25,7 +28,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
 . "$(dirname "$0")/guest_lib.sh"
-plan 19
+plan 22
 
 [ "$(id -u)" -eq 0 ] || bail "needs root (network namespace, dockerd)"
 command -v ip >/dev/null 2>&1 || bail "ip (iproute2) not installed"
@@ -99,7 +102,10 @@ tar -C "$R" -cf - . | dk import - broker-test/busybox >/dev/null || bail "docker
 pass "image broker-test/busybox imported from a busybox-static rootfs"
 
 # --- brokers ------------------------------------------------------------------
-guest_brokers --plugin-dir "$top_builddir/plugins/docker/.libs" --watch "docker,socket=$SOCK"
+PN_DIR="$top_builddir/plugins/procnet/.libs"
+[ -e "$PN_DIR/procnet.so" ] || skip "procnet plugin not built ($PN_DIR/procnet.so)"
+guest_brokers --plugin-dir "$top_builddir/plugins/docker/.libs" --plugin-dir "$PN_DIR" \
+	--watch "docker,socket=$SOCK" --watch "procnet,interval_ms=200"
 wait_log G "\[docker\].*resync" 15 || fail "guest broker logged no docker resync"
 
 page_ok() { curl -s -m 2 "$1" | grep -q "hello from broker-test $$"; }
@@ -117,6 +123,15 @@ else
 fi
 check "guest 'mapping list' shows port $P1" mapping_listed G "$P1"
 check "host 'mapping list' shows port $P1" mapping_listed H "$P1"
+# procnet sees docker-proxy's listener and yields it to the docker watcher.
+check "procnet saw docker-proxy's listener on $P1 and yielded it to docker" \
+	wait_log G "procnet/tcp/[^ ]*:$P1 tcp port $P1: ignored while docker/[0-9a-f]{12} reports it" 10
+# (docker itself reports 0.0.0.0 and [::] for -p PORT: one row per address, both docker's.)
+if bctl G --json mapping list | jq -e --argjson p "$P1" '[.[] | select(.host_port == $p)] | length >= 1 and all(.[]; .source == "docker")' >/dev/null; then
+	pass "the guest lists port $P1 only from docker, not again from procnet"
+else fail "the guest's rows for $P1: $(bctl G mapping list)"; fi
+if ! bctl G mapping list | grep -q "conflict"; then pass "no conflict in the guest's mapping list"
+else fail "a conflict in the guest's mapping list: $(bctl G mapping list)"; fi
 dk stop -t 1 web >/dev/null || fail "docker stop web"
 if wait_until 10 url_closed "http://127.0.0.1:$P1/"; then
 	pass "docker stop: the host port $P1 closed"

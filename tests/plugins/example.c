@@ -98,7 +98,7 @@ static void echo_event(struct bufferevent *bev, short what, void *arg)
 }
 
 /* Runs on the next loop turn: the ABI forbids reporting from inside connect. */
-static void echo_deliver(evutil_socket_t unused, short what, void *arg)
+static void echo_deliver(evutil_socket_t fd, short what, void *arg)
 {
 	struct echo_pending *p = arg;
 	struct broker_stream_desc desc = {
@@ -108,6 +108,8 @@ static void echo_deliver(evutil_socket_t unused, short what, void *arg)
 		.peer = "echo",
 	};
 
+	(void)fd;                        /* a pure event: no descriptor, no flags to read */
+	(void)what;
 	event_free(p->ev);
 	host->connected(p->req, &desc);  /* the core now owns p->fd */
 	free(p);
@@ -132,7 +134,9 @@ static int echo_reload(void *state, char *err, size_t errlen)
 {
 	struct echo_state *st = state;
 
-	/* Live sessions keep running; the new limits apply from now on. */
+	/* Live sessions keep running; the new limits apply from now on.  Nothing here can fail. */
+	(void)err;
+	(void)errlen;
 	st->max_sessions = host->option_int(st->h, "max_sessions");
 	st->high_mark = (size_t)host->option_int(st->h, "buffer_kib") * 1024;
 	return 0;
@@ -220,6 +224,7 @@ static void echo_connect_cancel(void *state, void *pending)
 {
 	struct echo_pending *p = pending;
 
+	(void)state;
 	/* The echo end sees EOF and frees itself. */
 	event_free(p->ev);
 	close(p->fd);
@@ -234,6 +239,11 @@ static const struct broker_option echo_options[] = {
 
 static const char *const echo_schemes[] = { "echo", NULL };
 
+/* echo: takes no URL parameters; the core refuses echo:x?anything for us. */
+static const struct broker_url_param_decl echo_params[] = {
+	{ NULL, 0, NULL, NULL },
+};
+
 static const struct broker_plugin echo_plugin = {
 	BROKER_PLUGIN_HEADER,
 	.name = "echo",
@@ -246,6 +256,7 @@ static const struct broker_plugin echo_plugin = {
 	.stop = echo_stop,
 	.fini = echo_fini,
 	.schemes = echo_schemes,
+	.url_params = echo_params,
 	.connect = echo_connect,
 	.connect_cancel = echo_connect_cancel,
 };

@@ -39,3 +39,10 @@ check_LTLIBRARIES += %reldir%/static_watch.la
 %canon_reldir%_static_watch_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 %canon_reldir%_static_watch_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS) -export-symbols-regex '^broker_plugin_entry$$'
 %canon_reldir%_static_watch_la_LIBADD = $(JANSSON_LIBS)
+
+# The same watcher yielding ports to other watchers, as procnet does (BROKER_WATCHER_YIELDS).
+check_LTLIBRARIES += %reldir%/static_yield.la
+%canon_reldir%_static_yield_la_SOURCES = %reldir%/static_watch.c
+%canon_reldir%_static_yield_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) -DSTATIC_WATCH_YIELDS
+%canon_reldir%_static_yield_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS) -export-symbols-regex '^broker_plugin_entry$$'
+%canon_reldir%_static_yield_la_LIBADD = $(JANSSON_LIBS)

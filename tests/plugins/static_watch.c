@@ -4,6 +4,7 @@
  * container engine.
  *
  *   brokerd --watch static_watch,file=/path/ports.json
+ *   (static_yield: the same, yielding ports to other watchers like procnet)
  *   ports.json: {"OWNER": {"description": "web",
  *                          "ports": [{"proto": "tcp", "host_ip": "0.0.0.0",
  *                                     "host_port": 8080, "connect": ["127.0.0.1:80"]}]}}
@@ -111,12 +112,26 @@ static const struct broker_option sw_options[] = {
 	{ BROKER_OPT_END, NULL, NULL, NULL, 0, 0 },
 };
 
+/*
+ * Built twice: static_watch, and with STATIC_WATCH_YIELDS static_yield, a
+ * watcher that yields ports to other watchers as procnet does
+ * (BROKER_WATCHER_YIELDS), so the core's handling can be driven exactly.
+ */
+#ifdef STATIC_WATCH_YIELDS
+#define SW_NAME "static_yield"
+#define SW_FLAGS BROKER_WATCHER_YIELDS
+#else
+#define SW_NAME "static_watch"
+#define SW_FLAGS 0
+#endif
+
 static const struct broker_plugin sw_plugin = {
 	BROKER_PLUGIN_HEADER,
-	.name = "static_watch",
+	.name = SW_NAME,
 	.version = "1.0",
 	.description = "test watcher: mappings from a JSON file, re-read on reload",
 	.kinds = BROKER_KIND_WATCHER,
+	.watcher_flags = SW_FLAGS,
 	.options = sw_options,
 	.init = sw_init,
 	.start = sw_start,

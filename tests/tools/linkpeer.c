@@ -9,9 +9,28 @@
  *   linkpeer hello ADDR             a HELLO (--vmin/--vmax), report the answer
  *   linkpeer unknown-stream ADDR    HELLO exchange, then DATA for a stream that
  *                                   was never opened; expect RST back
+ *   linkpeer open ADDR TARGET       HELLO exchange, then OPEN stream 1 for TARGET
+ *                                   (--route-id N: for the broker's route N, no
+ *                                   target); prints "open: OK" or "open: refused
+ *                                   errno E: REASON"; with --send TEXT, sends it,
+ *                                   half-closes and prints what comes back
+ *   linkpeer routes ADDR NAME=URL...  HELLO exchange, then a peer.routes_sync
+ *                                   asking the broker to listen on each URL;
+ *                                   prints "route NAME ok=0|1 refused=0|1: STATE"
+ *   linkpeer mapsync ADDR [udp/]IP:PORT=HOST:PORT...  HELLO exchange, then a
+ *                                   full mapping.sync; prints the reply
+ * open, routes and mapsync end with a PING ("link still up: PING answered"),
+ * answer the broker's PINGs and RPCs, and keep the link for --hold-ms.
+ *   linkpeer mitm LISTEN TARGET     a man in the middle of a tcp link: accept
+ *                                   on LISTEN, dial TARGET, pass bytes both
+ *                                   ways; --flip-at N flips byte N of what the
+ *                                   dialer sends, --record FILE keeps every
+ *                                   byte seen, --ready FILE says it listens
  * Every link command prints one line per frame received ("recv HELLO ...",
  * "recv GOAWAY: reason", "recv RST stream 1: reason") and how the connection
  * ended ("closed by peer", "reset by peer" or "still open after N ms").
+ *
+ * Floods and oversized input for the bounds tests: see linkpeer_bounds.c.
  *
  * Stream clients:
  *   linkpeer seq ADDR N BYTES       N echo round trips in a row, one connection
@@ -19,9 +38,15 @@
  *   linkpeer hog ADDR SECS          connect, write without ever reading for SECS
  *                                   seconds (a consumer that never reads)
  *
- * ADDR: unix:PATH, unix:///PATH, tcp:HOST:PORT, tcp://HOST:PORT.
+ * ADDR: unix:PATH, unix:///PATH, unix:@NAME (abstract), tcp:HOST:PORT, tcp://HOST:PORT.
  * Options:
- *   --vmin N --vmax N   hello: versions announced (default 1 1)
+ *   --vmin N --vmax N   hello: versions announced (default: the version this
+ *                       tree speaks, LINK_V below)
+ *   --route-id N        open: name the broker's route N instead of a target
+ *   --send TEXT         open: send TEXT on the stream, print the answer
+ *   --hold-ms MS        open, routes, mapsync: keep the link MS ms (default 0)
+ *   --flip-at N         mitm: flip the low bit of byte N (from 0) dialer -> target
+ *   --record FILE       mitm: append every byte passed, both ways, to FILE
  *   --after-hello       huge, garbage: send a valid HELLO first
  *   --stream ID         unknown-stream: the stream id to use (default 1)
  *   --wait-ms MS        link commands: how long to wait for the answer (5000)
@@ -44,6 +69,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,12 +79,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Frame layout and types: broker/link_frame.h (kept in step by hand). */
-#define HDR 12
-enum {
-	F_HELLO = 1, F_AUTH = 2, F_RPC = 3, F_OPEN = 4, F_OPEN_OK = 5, F_OPEN_ERR = 6,
-	F_DATA = 7, F_WINDOW = 8, F_FIN = 9, F_RST = 10, F_PING = 11, F_PONG = 12, F_GOAWAY = 13,
-};
+#include "tests/tools/linkpeer.h"
 
 struct opts {
 	unsigned vmin, vmax;
@@ -68,10 +89,14 @@ struct opts {
 	uint64_t seed;
 	const char *ready;
 	unsigned timeout;
+	uint64_t route_id;
+	const char *send;
+	unsigned hold_ms;
+	uint64_t flip_at;
+	const char *record;
 };
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
+void die(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -87,8 +112,10 @@ static void usage(void) __attribute__((noreturn));
 static void usage(void)
 {
 	fputs("usage: linkpeer garbage ADDR BYTES | huge ADDR | hello ADDR | unknown-stream ADDR |\n"
+	      "       open ADDR TARGET | routes ADDR NAME=URL... | mapsync ADDR SPEC... | mitm LISTEN TARGET |\n"
 	      "       seq ADDR N BYTES | hog ADDR SECS  (options: see tests/tools/linkpeer.c)\n",
 	      stderr);
+	bounds_usage();
 	exit(2);
 }
 
@@ -101,7 +128,7 @@ static void on_alarm(int sig)
 	_exit(1);
 }
 
-static uint64_t num(const char *s, const char *what)
+uint64_t num(const char *s, const char *what)
 {
 	char *end;
 	unsigned long long v;
@@ -115,12 +142,14 @@ static uint64_t num(const char *s, const char *what)
 		mult = 1024, end++;
 	else if (*end == 'M' || *end == 'm')
 		mult = 1024 * 1024, end++;
+	else if (*end == 'G' || *end == 'g')
+		mult = 1024 * 1024 * 1024, end++;
 	if (*end)
 		die("%s: not a number: '%s'", what, s);
 	return (uint64_t)v * mult;
 }
 
-static double now_s(void)
+double now_s(void)
 {
 	struct timespec ts;
 
@@ -130,7 +159,31 @@ static double now_s(void)
 
 /* ---- connecting ---- */
 
-static int dial(const char *addr)
+int dial(const char *addr)
+{
+	return dial_timeout(addr, 0);
+}
+
+/* Bound a blocking connect (SO_SNDTIMEO): -1 when it did not complete within ms. */
+static int connect_within(int fd, const struct sockaddr *sa, socklen_t len, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 }, none = { 0, 0 };
+
+	if (ms > 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	if (connect(fd, sa, len) < 0) {
+		if (ms > 0 && (errno == EINPROGRESS || errno == EAGAIN || errno == EWOULDBLOCK)) {
+			close(fd);
+			return -1;
+		}
+		return -2;
+	}
+	if (ms > 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
+	return fd;
+}
+
+int dial_timeout(const char *addr, int ms)
 {
 	const char *rest;
 	int fd;
@@ -143,8 +196,14 @@ static int dial(const char *addr)
 		if (strlen(rest) == 0 || strlen(rest) >= sizeof sun.sun_path)
 			die("%s: bad Unix socket path", addr);
 		memcpy(sun.sun_path, rest, strlen(rest));
+		socklen_t sl = sizeof sun;
+		if (rest[0] == '@') {
+			/* Linux abstract name, as brokerd writes it: unix:@name. */
+			sun.sun_path[0] = '\0';
+			sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(rest));
+		}
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0)
+		if (fd < 0 || (fd = connect_within(fd, (struct sockaddr *)&sun, sl, ms)) == -2)
 			die("connect %s: %s", addr, strerror(errno));
 		return fd;
 	}
@@ -172,16 +231,17 @@ static int dial(const char *addr)
 		if (rc)
 			die("%s: %s", addr, gai_strerror(rc));
 		fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0 || connect(fd, res->ai_addr, res->ai_addrlen) < 0)
+		if (fd < 0 || (fd = connect_within(fd, res->ai_addr, res->ai_addrlen, ms)) == -2)
 			die("connect %s: %s", addr, strerror(errno));
 		freeaddrinfo(res);
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		if (fd >= 0)
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		return fd;
 	}
 	die("%s: address must start with unix: or tcp:", addr);
 }
 
-static int write_all(int fd, const void *buf, size_t n)
+int write_all(int fd, const void *buf, size_t n)
 {
 	const unsigned char *p = buf;
 
@@ -199,7 +259,7 @@ static int write_all(int fd, const void *buf, size_t n)
 
 /* ---- frames ---- */
 
-static void put32(unsigned char *p, uint32_t v)
+void put32(unsigned char *p, uint32_t v)
 {
 	p[0] = (unsigned char)v;
 	p[1] = (unsigned char)(v >> 8);
@@ -207,12 +267,12 @@ static void put32(unsigned char *p, uint32_t v)
 	p[3] = (unsigned char)(v >> 24);
 }
 
-static uint32_t get32(const unsigned char *p)
+uint32_t get32(const unsigned char *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static void header(unsigned char h[HDR], uint32_t len, uint32_t stream, uint8_t type)
+void header(unsigned char h[HDR], uint32_t len, uint32_t stream, uint8_t type)
 {
 	put32(h, len);
 	put32(h + 4, stream);
@@ -221,7 +281,7 @@ static void header(unsigned char h[HDR], uint32_t len, uint32_t stream, uint8_t 
 	h[10] = h[11] = 0;
 }
 
-static int send_frame(int fd, uint8_t type, uint32_t stream, const void *payload, size_t len)
+int send_frame(int fd, uint8_t type, uint32_t stream, const void *payload, size_t len)
 {
 	unsigned char h[HDR];
 
@@ -231,16 +291,16 @@ static int send_frame(int fd, uint8_t type, uint32_t stream, const void *payload
 	return len ? write_all(fd, payload, len) : 0;
 }
 
-static const char *type_name(unsigned t)
+const char *type_name(unsigned t)
 {
 	static const char *const n[] = { "?", "HELLO", "AUTH", "RPC", "OPEN", "OPEN_OK", "OPEN_ERR", "DATA",
-		                         "WINDOW", "FIN", "RST", "PING", "PONG", "GOAWAY" };
+		                         "WINDOW", "FIN", "RST", "PING", "PONG", "GOAWAY", "AUTH_OK" };
 	return t < sizeof n / sizeof n[0] ? n[t] : "unknown";
 }
 
 /* ---- protobuf by hand: the Hello message ---- */
 
-static size_t put_varint(unsigned char *p, uint64_t v)
+size_t put_varint(unsigned char *p, uint64_t v)
 {
 	size_t n = 0;
 
@@ -252,7 +312,7 @@ static size_t put_varint(unsigned char *p, uint64_t v)
 	return n;
 }
 
-static size_t put_bytes(unsigned char *p, unsigned field, const void *data, size_t len)
+size_t put_bytes(unsigned char *p, unsigned field, const void *data, size_t len)
 {
 	size_t n = put_varint(p, (uint64_t)field << 3 | 2);
 	n += put_varint(p + n, len);
@@ -282,7 +342,7 @@ static int send_hello(int fd, unsigned vmin, unsigned vmax)
 }
 
 /* Pull field 8 (auth_required) out of a Hello; -1 if it does not parse. */
-static int hello_auth_required(const unsigned char *p, size_t len)
+int hello_auth_required(const unsigned char *p, size_t len)
 {
 	size_t i = 0;
 	int auth = 0;
@@ -324,15 +384,9 @@ static int hello_auth_required(const unsigned char *p, size_t len)
 
 /* ---- reading frames ---- */
 
-struct reader {
-	int fd;
-	unsigned char *buf;
-	size_t len, cap;
-	int eof;          /* 1 closed, 2 reset */
-};
 
 /* Read what is there, waiting at most ms; returns 0 data/eof, -1 timeout. */
-static int reader_fill(struct reader *r, int ms)
+int reader_fill(struct reader *r, int ms)
 {
 	struct pollfd p = { .fd = r->fd, .events = POLLIN };
 	ssize_t n;
@@ -357,14 +411,9 @@ static int reader_fill(struct reader *r, int ms)
 	return 0;
 }
 
-struct frame {
-	uint32_t len, stream;
-	uint8_t type;
-	unsigned char *payload;
-};
 
 /* Take one complete frame out of the reader (payload malloc'd), or 0 if none yet. */
-static int reader_frame(struct reader *r, struct frame *f)
+int reader_frame(struct reader *r, struct frame *f)
 {
 	if (r->len < HDR)
 		return 0;
@@ -385,7 +434,7 @@ static int reader_frame(struct reader *r, struct frame *f)
 	return 1;
 }
 
-static void print_frame(const struct frame *f)
+void print_frame(const struct frame *f)
 {
 	if (f->type == F_GOAWAY || f->type == F_RST || f->type == F_OPEN_ERR) {
 		for (uint32_t i = 0; i < f->len; i++)
@@ -404,7 +453,7 @@ static void print_frame(const struct frame *f)
  * Print frames until the peer closes, `want` (a frame type; 0: none) arrives
  * on `want_stream`, or ms pass.  Returns 0 closed, 1 want seen, 3 timeout.
  */
-static int drain(struct reader *r, unsigned ms, uint8_t want, uint32_t want_stream, struct frame *hello_out)
+int drain(struct reader *r, unsigned ms, uint8_t want, uint32_t want_stream, struct frame *hello_out)
 {
 	double end = now_s() + ms / 1000.0;
 	struct frame f;
@@ -452,7 +501,7 @@ static int link_cmd(const char *cmd, int argc, char **argv, const struct opts *o
 	} else if (strcmp(cmd, "huge") == 0 || strcmp(cmd, "garbage") == 0) {
 		if (o->after_hello) {
 			struct frame hello = { 0 };
-			if (send_hello(r.fd, 1, 1) < 0)
+			if (send_hello(r.fd, LINK_V, LINK_V) < 0)
 				die("send HELLO: %s", strerror(errno));
 			if (drain(&r, o->wait_ms, F_HELLO, 0, &hello) != 1)
 				die("no HELLO from the broker");
@@ -494,7 +543,7 @@ static int link_cmd(const char *cmd, int argc, char **argv, const struct opts *o
 		struct frame hello = { 0 };
 		int auth;
 
-		if (send_hello(r.fd, 1, 1) < 0)
+		if (send_hello(r.fd, LINK_V, LINK_V) < 0)
 			die("send HELLO: %s", strerror(errno));
 		if (drain(&r, o->wait_ms, F_HELLO, 0, &hello) != 1)
 			die("no HELLO from the broker");
@@ -523,6 +572,430 @@ static int link_cmd(const char *cmd, int argc, char **argv, const struct opts *o
 	close(r.fd);
 	free(r.buf);
 	return rc;
+}
+
+/* ---- a well-behaved link, then requests a hostile guest would make ---- */
+
+/* Protobuf by hand: field `num` of message p[0..len) as a varint or bytes; -1 if absent or bad. */
+struct pbf {
+	unsigned num, wt;
+	uint64_t v;
+	const unsigned char *d;
+	size_t n;
+};
+
+static int pb_next(const unsigned char *p, size_t len, size_t *i, struct pbf *f)
+{
+	uint64_t key = 0, v = 0;
+	unsigned shift = 0;
+
+	if (*i >= len)
+		return 0;
+	do {
+		if (*i >= len || shift > 63)
+			return -1;
+		key |= (uint64_t)(p[*i] & 0x7f) << shift;
+		shift += 7;
+	} while (p[(*i)++] & 0x80);
+	f->num = (unsigned)(key >> 3);
+	f->wt = (unsigned)(key & 7);
+	if (f->wt != 0 && f->wt != 2)
+		return -1;
+	shift = 0;
+	do {
+		if (*i >= len || shift > 63)
+			return -1;
+		v |= (uint64_t)(p[*i] & 0x7f) << shift;
+		shift += 7;
+	} while (p[(*i)++] & 0x80);
+	f->v = v;
+	f->d = NULL;
+	f->n = 0;
+	if (f->wt == 2) {
+		if (v > len - *i)
+			return -1;
+		f->d = p + *i;
+		f->n = (size_t)v;
+		*i += (size_t)v;
+	}
+	return 1;
+}
+
+/* Print untrusted text safely (the broker's reasons). */
+static void print_text(const unsigned char *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		putchar(d[i] >= 0x20 && d[i] < 0x7f ? d[i] : '?');
+}
+
+struct buf {
+	unsigned char *p;
+	size_t n, cap;
+};
+
+static void buf_put(struct buf *b, const void *d, size_t n)
+{
+	if (b->n + n > b->cap) {
+		b->cap = (b->n + n) * 2 + 64;
+		b->p = realloc(b->p, b->cap);
+		if (!b->p)
+			die("out of memory");
+	}
+	memcpy(b->p + b->n, d, n);
+	b->n += n;
+}
+
+static void buf_varint(struct buf *b, unsigned field, uint64_t v)
+{
+	unsigned char t[24];
+	size_t n = put_varint(t, (uint64_t)field << 3);
+	n += put_varint(t + n, v);
+	buf_put(b, t, n);
+}
+
+static void buf_bytes(struct buf *b, unsigned field, const void *d, size_t len)
+{
+	unsigned char t[24];
+	size_t n = put_varint(t, (uint64_t)field << 3 | 2);
+	n += put_varint(t + n, len);
+	buf_put(b, t, n);
+	buf_put(b, d, len);
+}
+
+static void buf_str(struct buf *b, unsigned field, const char *s)
+{
+	buf_bytes(b, field, s, strlen(s));
+}
+
+/* Answer what a live link needs: PING with PONG, an RPC request with an empty OK reply. */
+static void answer(int fd, const struct frame *f)
+{
+	if (f->type == F_PING) {
+		send_frame(fd, F_PONG, 0, f->payload, f->len);
+	} else if (f->type == F_RPC) {
+		size_t i = 0;
+		struct pbf pf;
+		uint64_t call = 0;
+		int is_reply = 0;
+		while (pb_next(f->payload, f->len, &i, &pf) > 0) {
+			if (pf.num == 1 && pf.wt == 0)
+				call = pf.v;
+			if (pf.num == 4 && pf.wt == 0)
+				is_reply = pf.v != 0;
+		}
+		if (!is_reply) {
+			struct buf b = { 0 };
+			buf_varint(&b, 1, call);
+			buf_varint(&b, 4, 1);
+			send_frame(fd, F_RPC, 0, b.p, b.n);
+			free(b.p);
+		}
+	}
+}
+
+/* Frames until `want` on `stream` (returned, payload kept) or the peer closes / ms pass (-1). */
+static int wait_frame(struct reader *r, unsigned ms, uint8_t want, uint32_t stream, struct frame *out)
+{
+	double end = now_s() + ms / 1000.0;
+	struct frame f;
+
+	for (;;) {
+		while (reader_frame(r, &f)) {
+			if (f.type == F_GOAWAY) {
+				printf("recv GOAWAY: ");
+				print_text(f.payload, f.len);
+				printf("\n");
+			}
+			answer(r->fd, &f);
+			if (f.type == want && f.stream == stream) {
+				*out = f;
+				return 0;
+			}
+			/* An RST or OPEN_ERR for the stream we wait on ends the wait too. */
+			if (stream && f.stream == stream && (f.type == F_RST || f.type == F_OPEN_ERR)) {
+				*out = f;
+				return 0;
+			}
+			free(f.payload);
+		}
+		if (r->eof) {
+			printf("%s by peer\n", r->eof == 2 ? "reset" : "closed");
+			return -1;
+		}
+		double left = end - now_s();
+		if (left <= 0)
+			return -1;
+		reader_fill(r, (int)(left * 1000) + 1);
+	}
+}
+
+/* Dial, exchange HELLO (the broker must not require authentication), and let it go up. */
+static void session_start(struct reader *r, const char *addr, const struct opts *o)
+{
+	struct frame hello = { 0 };
+
+	srand((unsigned)(time(NULL) ^ getpid()));
+	r->fd = dial(addr);
+	if (send_hello(r->fd, o->vmin, o->vmax) < 0)
+		die("send HELLO: %s", strerror(errno));
+	if (wait_frame(r, o->wait_ms, F_HELLO, 0, &hello) < 0)
+		die("no HELLO from the broker");
+	int auth = hello_auth_required(hello.payload, hello.len);
+	free(hello.payload);
+	if (auth != 0) {
+		printf("the broker requires authentication (auth_required=%d)\n", auth);
+		exit(4);
+	}
+}
+
+/* The link survived everything: PING, PONG.  Then hold it while answering. */
+static int session_end(struct reader *r, const struct opts *o)
+{
+	uint64_t v = 0x6c696e6b70656572ull;
+	struct frame f;
+	int rc = 1;
+
+	if (send_frame(r->fd, F_PING, 0, &v, sizeof v) == 0 && wait_frame(r, o->wait_ms, F_PONG, 0, &f) == 0) {
+		free(f.payload);
+		printf("link still up: PING answered\n");
+		rc = 0;
+	}
+	if (rc == 0 && o->hold_ms) {
+		wait_frame(r, o->hold_ms, 0xff, 0, &f);
+		printf("held the link for %u ms\n", o->hold_ms);
+	}
+	close(r->fd);
+	free(r->buf);
+	return rc;
+}
+
+static int do_open(struct reader *r, const char *target, const struct opts *o)
+{
+	struct buf b = { 0 };
+	struct frame f;
+
+	buf_str(&b, 1, o->route_id ? "" : target);
+	buf_str(&b, 2, "linkpeer");
+	buf_str(&b, 3, "linkpeer-client");
+	if (o->route_id)
+		buf_varint(&b, 5, o->route_id);
+	if (send_frame(r->fd, F_OPEN, 1, b.p, b.n) < 0)
+		die("send OPEN: %s", strerror(errno));
+	free(b.p);
+	if (o->send) {
+		/* Data right behind the OPEN, as brokers send it. */
+		send_frame(r->fd, F_DATA, 1, o->send, strlen(o->send));
+		send_frame(r->fd, F_FIN, 1, NULL, 0);
+	}
+	if (wait_frame(r, o->wait_ms, F_OPEN_OK, 1, &f) < 0) {
+		printf("open: no answer\n");
+		return 1;
+	}
+	if (f.type == F_OPEN_ERR) {
+		size_t i = 0;
+		struct pbf pf;
+		uint64_t e = 0;
+		printf("open: refused");
+		while (pb_next(f.payload, f.len, &i, &pf) > 0)
+			if (pf.num == 1 && pf.wt == 0)
+				e = pf.v;
+		printf(" errno %" PRIu64 ": ", e);
+		i = 0;
+		while (pb_next(f.payload, f.len, &i, &pf) > 0)
+			if (pf.num == 2 && pf.wt == 2)
+				print_text(pf.d, pf.n);
+		printf("\n");
+		free(f.payload);
+		return 0;
+	}
+	if (f.type == F_RST) {
+		printf("open: reset\n");
+		free(f.payload);
+		return 0;
+	}
+	free(f.payload);
+	printf("open: OK\n");
+	if (o->send) {
+		/* What the target answers, until its FIN. */
+		for (;;) {
+			if (wait_frame(r, o->wait_ms, F_FIN, 1, &f) < 0)
+				break;
+			if (f.type == F_FIN) {
+				free(f.payload);
+				printf("recv FIN stream 1\n");
+				break;
+			}
+			free(f.payload);
+			break;
+		}
+	}
+	return 0;
+}
+
+/* NAME=URL ... as a peer.routes_sync, and the broker's verdict on each. */
+static int do_routes(struct reader *r, int argc, char **argv, const struct opts *o)
+{
+	struct buf msg = { 0 }, env = { 0 };
+	struct frame f;
+	size_t i = 0;
+	struct pbf pf;
+
+	buf_varint(&msg, 1, 1);
+	for (int k = 0; k < argc; k++) {
+		struct buf rt = { 0 };
+		char *eq = strchr(argv[k], '=');
+		if (!eq)
+			die("%s: want NAME=URL", argv[k]);
+		buf_bytes(&rt, 1, argv[k], (size_t)(eq - argv[k]));
+		buf_str(&rt, 2, eq + 1);
+		buf_str(&rt, 3, "tcp://127.0.0.1:9");
+		buf_varint(&rt, 5, (uint64_t)k + 1);
+		buf_bytes(&msg, 2, rt.p, rt.n);
+		free(rt.p);
+	}
+	buf_varint(&env, 1, 77);
+	buf_str(&env, 2, "peer");
+	buf_str(&env, 3, "routes_sync");
+	buf_bytes(&env, 7, msg.p, msg.n);
+	send_frame(r->fd, F_RPC, 0, env.p, env.n);
+	free(msg.p);
+	free(env.p);
+	/* The reply: an RPC frame whose envelope has call id 77. */
+	for (;;) {
+		if (wait_frame(r, o->wait_ms, F_RPC, 0, &f) < 0) {
+			printf("routes: no reply\n");
+			return 1;
+		}
+		uint64_t call = 0;
+		const unsigned char *body = NULL;
+		size_t blen = 0;
+		i = 0;
+		while (pb_next(f.payload, f.len, &i, &pf) > 0) {
+			if (pf.num == 1 && pf.wt == 0)
+				call = pf.v;
+			if (pf.num == 6 && pf.wt == 2) {
+				printf("routes: error: ");
+				print_text(pf.d, pf.n);
+				printf("\n");
+			}
+			if (pf.num == 7 && pf.wt == 2)
+				body = pf.d, blen = pf.n;
+		}
+		if (call != 77) {
+			free(f.payload);
+			continue;
+		}
+		i = 0;
+		while (body && pb_next(body, blen, &i, &pf) > 0) {
+			size_t j = 0;
+			struct pbf rf;
+			int ok = 0, refused = 0;
+			const unsigned char *name = NULL, *state = NULL;
+			size_t nn = 0, sn = 0;
+			if (pf.num != 2 || pf.wt != 2)
+				continue;
+			while (pb_next(pf.d, pf.n, &j, &rf) > 0) {
+				if (rf.num == 1 && rf.wt == 2)
+					name = rf.d, nn = rf.n;
+				if (rf.num == 2 && rf.wt == 0)
+					ok = rf.v != 0;
+				if (rf.num == 3 && rf.wt == 2)
+					state = rf.d, sn = rf.n;
+				if (rf.num == 4 && rf.wt == 0)
+					refused = rf.v != 0;
+			}
+			printf("route ");
+			print_text(name ? name : (const unsigned char *)"", nn);
+			printf(" ok=%d refused=%d: ", ok, refused);
+			print_text(state ? state : (const unsigned char *)"", sn);
+			printf("\n");
+		}
+		free(f.payload);
+		return 0;
+	}
+}
+
+/* [udp/]IP:PORT=HOST:PORT ... as one full mapping.sync. */
+static int do_mapsync(struct reader *r, int argc, char **argv, const struct opts *o)
+{
+	struct buf msg = { 0 }, env = { 0 };
+	struct frame f;
+
+	buf_str(&msg, 1, "linkpeer-epoch");
+	buf_varint(&msg, 2, 1);
+	buf_varint(&msg, 4, 1);
+	for (int k = 0; k < argc; k++) {
+		struct buf m = { 0 };
+		char spec[512], *eq, *colon, *hp = spec;
+		unsigned udp = 0;
+		snprintf(spec, sizeof spec, "%s", argv[k]);
+		if (!strncmp(hp, "udp/", 4))
+			udp = 1, hp += 4;
+		eq = strchr(hp, '=');
+		colon = NULL;
+		for (char *c = hp; eq && c < eq; c++)
+			if (*c == ':')
+				colon = c;
+		if (!eq || !colon)
+			die("%s: want [udp/]IP:PORT=HOST:PORT", argv[k]);
+		*eq = *colon = 0;
+		buf_str(&m, 1, "linkpeer");
+		buf_str(&m, 2, argv[k]);
+		buf_varint(&m, 4, udp);
+		buf_str(&m, 5, hp);
+		buf_varint(&m, 6, num(colon + 1, "PORT"));
+		buf_str(&m, 7, eq + 1);
+		buf_bytes(&msg, 5, m.p, m.n);
+		free(m.p);
+	}
+	buf_varint(&env, 1, 78);
+	buf_str(&env, 2, "mapping");
+	buf_str(&env, 3, "sync");
+	buf_bytes(&env, 7, msg.p, msg.n);
+	send_frame(r->fd, F_RPC, 0, env.p, env.n);
+	free(msg.p);
+	free(env.p);
+	for (;;) {
+		size_t i = 0;
+		struct pbf pf;
+		uint64_t call = 0, status = 0;
+		if (wait_frame(r, o->wait_ms, F_RPC, 0, &f) < 0) {
+			printf("mapsync: no reply\n");
+			return 1;
+		}
+		while (pb_next(f.payload, f.len, &i, &pf) > 0) {
+			if (pf.num == 1 && pf.wt == 0)
+				call = pf.v;
+			if (pf.num == 5 && pf.wt == 0)
+				status = pf.v;
+		}
+		free(f.payload);
+		if (call == 78) {
+			printf("mapsync: reply status %" PRIu64 "\n", status);
+			return 0;
+		}
+	}
+}
+
+static int peer_cmd(const char *cmd, int argc, char **argv, const struct opts *o)
+{
+	struct reader r = { 0 };
+	int rc;
+
+	if (argc < 2 && !(argc == 1 && !strcmp(cmd, "open") && o->route_id))
+		usage();
+	session_start(&r, argv[0], o);
+	/* Let the broker finish its side of the handshake. */
+	usleep(100 * 1000);
+	if (!strcmp(cmd, "open"))
+		rc = do_open(&r, argc > 1 ? argv[1] : "", o);
+	else if (!strcmp(cmd, "routes"))
+		rc = do_routes(&r, argc - 1, argv + 1, o);
+	else
+		rc = do_mapsync(&r, argc - 1, argv + 1, o);
+	if (rc)
+		return rc;
+	return session_end(&r, o);
 }
 
 /* ---- stream clients ---- */
@@ -577,6 +1050,84 @@ static int cmd_seq(int argc, char **argv)
 	return 0;
 }
 
+/* ---- a man in the middle on a tcp link ---- */
+
+/* Listen on LISTEN (tcp:HOST:PORT), and for each connection dial TARGET and
+ * pass bytes both ways; with --flip-at N, flip the low bit of byte N of
+ * what the dialer sends (in every connection); with --record FILE, append
+ * every byte seen both ways to FILE.  Ends after --timeout. */
+static int cmd_mitm(int argc, char **argv, const struct opts *o)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV | AI_PASSIVE }, *res;
+	char host[256];
+	const char *rest, *colon;
+	FILE *rec = NULL;
+	int lfd, one = 1;
+
+	if (argc < 2 || strncmp(argv[0], "tcp:", 4))
+		usage();
+	rest = argv[0] + 4;
+	if (!strncmp(rest, "//", 2))
+		rest += 2;
+	colon = strrchr(rest, ':');
+	if (!colon || (size_t)(colon - rest) >= sizeof host)
+		die("%s: want tcp:HOST:PORT", argv[0]);
+	snprintf(host, sizeof host, "%.*s", (int)(colon - rest), rest);
+	if (getaddrinfo(host, colon + 1, &hints, &res))
+		die("%s: cannot resolve", argv[0]);
+	lfd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (lfd < 0 || bind(lfd, res->ai_addr, res->ai_addrlen) < 0 || listen(lfd, 8) < 0)
+		die("listen %s: %s", argv[0], strerror(errno));
+	freeaddrinfo(res);
+	if (o->record && !(rec = fopen(o->record, "ab")))
+		die("%s: %s", o->record, strerror(errno));
+	if (o->ready) {
+		FILE *f = fopen(o->ready, "w");
+		if (f) {
+			fprintf(f, "%s\n", argv[0]);
+			fclose(f);
+		}
+	}
+	for (unsigned conn = 0;; conn++) {
+		int c = accept(lfd, NULL, NULL), s;
+		uint64_t c2s = 0;
+		int flipped = 0;
+
+		if (c < 0)
+			die("accept: %s", strerror(errno));
+		s = dial(argv[1]);
+		for (;;) {
+			struct pollfd p[2] = { { .fd = c, .events = POLLIN }, { .fd = s, .events = POLLIN } };
+			unsigned char buf[65536];
+			ssize_t n;
+			int from;
+
+			if (poll(p, 2, -1) < 0 && errno != EINTR)
+				break;
+			from = (p[0].revents & (POLLIN | POLLHUP | POLLERR)) ? 0 : 1;
+			n = recv(from ? s : c, buf, sizeof buf, 0);
+			if (n <= 0)
+				break;
+			if (from == 0) {
+				if (o->flip_at && !flipped && c2s + (uint64_t)n > o->flip_at) {
+					buf[o->flip_at - c2s] ^= 1;
+					flipped = 1;
+					printf("connection %u: flipped byte %" PRIu64 " on its way to %s\n", conn, o->flip_at, argv[1]);
+				}
+				c2s += (uint64_t)n;
+			}
+			if (rec)
+				fwrite(buf, 1, (size_t)n, rec), fflush(rec);
+			if (write_all(from ? c : s, buf, (size_t)n) < 0)
+				break;
+		}
+		close(c);
+		close(s);
+	}
+	return 0;
+}
+
 static int cmd_hog(int argc, char **argv, const struct opts *o)
 {
 	static unsigned char buf[65536];
@@ -624,7 +1175,7 @@ static int cmd_hog(int argc, char **argv, const struct opts *o)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .vmin = 1, .vmax = 1, .stream = 1, .wait_ms = 5000, .seed = 1, .timeout = 120 };
+	struct opts o = { .vmin = LINK_V, .vmax = LINK_V, .stream = 1, .wait_ms = 5000, .seed = 1, .timeout = 120 };
 	char *pos[16];
 	int npos = 0;
 
@@ -649,6 +1200,18 @@ int main(int argc, char **argv)
 			o.ready = VAL();
 		else if (!strcmp(a, "--timeout"))
 			o.timeout = (unsigned)num(VAL(), a);
+		else if (!strcmp(a, "--route-id"))
+			o.route_id = num(VAL(), a);
+		else if (!strcmp(a, "--send"))
+			o.send = VAL();
+		else if (!strcmp(a, "--hold-ms"))
+			o.hold_ms = (unsigned)num(VAL(), a);
+		else if (!strcmp(a, "--flip-at"))
+			o.flip_at = num(VAL(), a);
+		else if (!strcmp(a, "--record"))
+			o.record = VAL();
+		else if (bounds_option(a, v, &i))
+			;
 		else if (!strncmp(a, "--", 2))
 			usage();
 		else if (npos < (int)(sizeof pos / sizeof pos[0]))
@@ -665,5 +1228,12 @@ int main(int argc, char **argv)
 		return cmd_seq(npos, pos);
 	if (!strcmp(argv[1], "hog"))
 		return cmd_hog(npos, pos, &o);
+	if (!strcmp(argv[1], "mitm"))
+		return cmd_mitm(npos, pos, &o);
+	if (!strcmp(argv[1], "open") || !strcmp(argv[1], "routes") || !strcmp(argv[1], "mapsync"))
+		return peer_cmd(argv[1], npos, pos, &o);
+	int rc = bounds_cmd(argv[1], npos, pos);
+	if (rc >= 0)
+		return rc;
 	return link_cmd(argv[1], npos, pos, &o);
 }

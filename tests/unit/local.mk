@@ -11,6 +11,11 @@ TESTS += %reldir%/test_url
 %canon_reldir%_test_url_SOURCES = %reldir%/test_url.c broker/url.c broker/errfmt.c
 %canon_reldir%_test_url_CFLAGS = $(UNIT_CFLAGS)
 
+check_PROGRAMS += %reldir%/test_text_escape
+TESTS += %reldir%/test_text_escape
+%canon_reldir%_test_text_escape_SOURCES = %reldir%/test_text_escape.c broker/text_escape.c
+%canon_reldir%_test_text_escape_CFLAGS = $(UNIT_CFLAGS)
+
 # The OS services the portable tests use instead of setenv/mkdtemp/fork/chmod
 # (test_platform.h), one implementation per OS.
 if PLATFORM_WINDOWS
@@ -23,14 +28,15 @@ endif
 # (mode bits, another uid, socket files, XDG dirs) is skipped with the reason.
 check_PROGRAMS += %reldir%/test_config
 TESTS += %reldir%/test_config
-%canon_reldir%_test_config_SOURCES = %reldir%/test_config.c broker/config.c broker/config_file.c broker/config_help.c broker/url.c $(RUNTIME_DIR_SOURCES) \
-	broker/errfmt.c broker/log.c broker/display.c $(BROKER_PLATFORM_SOURCES) $(TEST_PLATFORM_SOURCES)
+%canon_reldir%_test_config_SOURCES = %reldir%/test_config.c broker/config.c broker/config_file.c broker/config_help.c broker/config_limits.c broker/url.c \
+	broker/peer_policy.c $(RUNTIME_DIR_SOURCES) \
+	broker/errfmt.c broker/log.c broker/display.c broker/text_escape.c $(BROKER_PLATFORM_SOURCES) $(TEST_PLATFORM_SOURCES)
 %canon_reldir%_test_config_CFLAGS = $(UNIT_CFLAGS)
 %canon_reldir%_test_config_LDADD = $(JANSSON_LIBS) $(LIBEVENT_LIBS) $(LIBEVENT_THREADS_LIBS)
 
 check_PROGRAMS += %reldir%/test_store
 TESTS += %reldir%/test_store
-%canon_reldir%_test_store_SOURCES = %reldir%/test_store.c broker/store.c broker/errfmt.c broker/log.c broker/display.c \
+%canon_reldir%_test_store_SOURCES = %reldir%/test_store.c broker/store.c broker/errfmt.c broker/log.c broker/display.c broker/text_escape.c \
 	$(BROKER_PLATFORM_SOURCES) $(TEST_PLATFORM_SOURCES)
 %canon_reldir%_test_store_CFLAGS = $(UNIT_CFLAGS)
 %canon_reldir%_test_store_LDADD = $(SQLITE3_LIBS) $(LIBEVENT_LIBS) $(LIBEVENT_THREADS_LIBS)
@@ -40,8 +46,8 @@ TESTS += %reldir%/test_store
 check_PROGRAMS += %reldir%/test_rpc
 TESTS += %reldir%/test_rpc
 %canon_reldir%_test_rpc_SOURCES = %reldir%/test_rpc.c \
-	rpc/rpc.c rpc/ctl_server.c $(IPC_PEER_SOURCES) rpc/ipc_listen.c rpc/ctl_client.c $(RUNTIME_DIR_SOURCES) \
-	broker/log.c broker/display.c broker/errfmt.c $(TEST_PLATFORM_SOURCES)
+	rpc/rpc.c rpc/ctl_server.c $(IPC_PEER_SOURCES) rpc/ipc_listen.c rpc/ipc_watchdog.c rpc/ctl_client.c $(RUNTIME_DIR_SOURCES) \
+	broker/log.c broker/display.c broker/text_escape.c broker/errfmt.c $(TEST_PLATFORM_SOURCES)
 nodist_%canon_reldir%_test_rpc_SOURCES = $(PROTO_C) $(PROTO_H)
 %canon_reldir%_test_rpc_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(NNG_CFLAGS) \
 	$(LIBEVENT_CFLAGS) $(LIBEVENT_THREADS_CFLAGS) $(JANSSON_CFLAGS)
@@ -53,7 +59,7 @@ nodist_%canon_reldir%_test_rpc_SOURCES = $(PROTO_C) $(PROTO_H)
 check_PROGRAMS += %reldir%/test_http
 TESTS += %reldir%/test_http
 %canon_reldir%_test_http_SOURCES = %reldir%/test_http.c broker/http.c broker/url.c broker/errfmt.c \
-	broker/log.c broker/display.c
+	broker/log.c broker/display.c broker/text_escape.c
 %canon_reldir%_test_http_CFLAGS = $(UNIT_CFLAGS) $(PROTOBUF_C_CFLAGS) $(NNG_CFLAGS)
 %canon_reldir%_test_http_LDADD = $(LIBEVENT_LIBS) $(JANSSON_LIBS)
 

@@ -18,6 +18,8 @@ static char cfgfile[512];
 static const char *const env_vars[] = {
 	"BROKER_CONFIG",     "BROKER_RUNTIME_DIR", "BROKER_STATE_DIR",   "BROKER_PLUGIN_DIR",
 	"LOG_LEVEL",         "BROKER_LOG_FORMAT",  "BROKER_HTTP_LISTEN", "BROKER_DRAIN_TIMEOUT",
+	"BROKER_LINK_MAX_STREAMS", "BROKER_LINK_MAX_OUTPUT", "BROKER_HTTP_MAX_CONNECTIONS",
+	"BROKER_PEER_ALLOW_CONNECT", "BROKER_PEER_ALLOW_LISTEN", "BROKER_PEER_MAX_ROUTES", "BROKER_MAPPING_PORTS",
 };
 
 static void clear_env(void)
@@ -348,6 +350,132 @@ static char *slurp(const char *path)
 	return text;
 }
 
+/* The caps of config_limits.c: defaults, each layer, sizes with units, range errors. */
+static void test_limits(void)
+{
+	struct broker_config cfg;
+	char err[512], text[32];
+
+	clear_env();
+	write_file("{}\n");
+	is_int(LOAD(&cfg, err, "--config", cfgfile), 0, "limits: empty file loads");
+	is_int(cfg.limits.link_handshakes, 16, "link_max_handshakes defaults to 16");
+	is_int(cfg.limits.link_streams, 1024, "link_max_streams defaults to 1024");
+	is_int(cfg.limits.link_pending_connects, 256, "link_max_pending_connects defaults to 256");
+	ok(cfg.limits.link_output == 32u * 1024 * 1024, "link_max_output defaults to 32 MiB");
+	is_int(cfg.limits.link_rpc_timeout_s, 30, "link_rpc_timeout defaults to 30 s");
+	is_int(cfg.limits.mapping_per_peer, 1024, "mapping_max_per_peer defaults to 1024");
+	is_int(cfg.limits.mapping_sync_entries, 16384, "mapping_max_sync_entries defaults to 16384");
+	is_int(cfg.limits.http_connections, 64, "http_max_connections defaults to 64");
+	ok(cfg.limits.http_header_size == 8192, "http_max_header_size defaults to 8K");
+	ok(cfg.limits.http_body_size == 4096, "http_max_body_size defaults to 4K");
+	config_free(&cfg);
+
+	write_file("{\"link_max_streams\": 100, \"link_max_output\": \"2M\", \"http_max_connections\": 5,\n"
+	           " \"mapping_max_per_peer\": 0}\n");
+	is_int(LOAD(&cfg, err, "--config", cfgfile), 0, "limits from the file load");
+	is_int(cfg.limits.link_streams, 100, "file: link_max_streams");
+	ok(cfg.limits.link_output == 2u * 1024 * 1024, "file: a size as \"2M\"");
+	is_int(cfg.limits.mapping_per_peer, 0, "file: mapping_max_per_peer 0 (accept none)");
+	config_free(&cfg);
+
+	tp_setenv("BROKER_LINK_MAX_STREAMS", "200");
+	tp_setenv("BROKER_LINK_MAX_OUTPUT", "4194304");
+	is_int(LOAD(&cfg, err, "--config", cfgfile), 0, "limits from env load");
+	is_int(cfg.limits.link_streams, 200, "env beats the file");
+	ok(cfg.limits.link_output == 4u * 1024 * 1024, "env: a size in bytes");
+	is_int(cfg.limits.http_connections, 5, "the file still sets what env does not");
+	config_free(&cfg);
+	is_int(LOAD(&cfg, err, "--config", cfgfile, "--link-max-streams", "300", "--link-max-output", "1G"), 0,
+	       "limits from flags load");
+	is_int(cfg.limits.link_streams, 300, "flag beats env");
+	ok(cfg.limits.link_output == 1024u * 1024 * 1024, "flag: a size in G");
+	config_limit_text(&cfg.limits, 3, text, sizeof(text));
+	is_str(text, "1G", "a size prints with its unit");
+	config_free(&cfg);
+	clear_env();
+
+	ok(LOAD(&cfg, err, "--config", cfgfile, "--link-max-output", "100K") < 0, "a size below the minimum fails");
+	is_str(err, "--link-max-output: '100K' is not a size (bytes, or with K, M, G) in 1M..4G",
+	       "the error names the flag, the value and the range");
+	config_free(&cfg);
+	ok(LOAD(&cfg, err, "--config", cfgfile, "--link-max-streams", "0") < 0, "a count below the minimum fails");
+	is_str(err, "--link-max-streams: '0' is not a count in 1..1000000", "count range in the error");
+	config_free(&cfg);
+	ok(LOAD(&cfg, err, "--config", cfgfile, "--link-rpc-timeout", "3x") < 0, "junk after a number fails");
+	is_str(err, "--link-rpc-timeout: '3x' is not a number of seconds in 1..86400", "seconds range in the error");
+	config_free(&cfg);
+	tp_setenv("BROKER_HTTP_MAX_CONNECTIONS", "-1");
+	ok(LOAD(&cfg, err, "--config", cfgfile) < 0, "a negative env value fails");
+	is_str(err, "BROKER_HTTP_MAX_CONNECTIONS: '-1' is not a count in 1..100000", "the error names the variable");
+	config_free(&cfg);
+	clear_env();
+	write_file("{\"link_max_streams\": \"many\"}\n");
+	ok(LOAD(&cfg, err, "--config", cfgfile) < 0, "a string count in the file fails");
+	ok(strstr(err, "link_max_streams: must be an integer, not a string") != NULL, "file type error: %s", err);
+	config_free(&cfg);
+	write_file("{\"link_max_output\": 1024}\n");
+	ok(LOAD(&cfg, err, "--config", cfgfile) < 0, "a file size below the minimum fails");
+	ok(strstr(err, "link_max_output: '1024' is not a size") != NULL, "file range error: %s", err);
+	config_free(&cfg);
+}
+
+/* --peer-allow-connect, --peer-allow-listen, --peer-max-routes, --mapping-ports: every layer and its errors. */
+static void test_peer_settings(void)
+{
+	struct broker_config cfg;
+	char err[512];
+
+	clear_env();
+	write_file("{}\n");
+	is_int(LOAD(&cfg, err, "--config", cfgfile), 0, "no peer settings: loads");
+	ok(cfg.n_peer_allow_connect == 0 && cfg.n_peer_allow_listen == 0, "the peer is allowed nothing by default");
+	ok(cfg.peer_max_routes == 64 && cfg.mapping_ports == NULL, "64 routes per peer, any port, by default");
+	config_free(&cfg);
+
+	is_int(LOAD(&cfg, err, "--config", cfgfile, "--peer-allow-connect", "unix:///var/run/docker.sock",
+	            "--peer-allow-connect", "tcp://127.0.0.1:*", "--peer-allow-listen", "*", "--peer-max-routes", "3",
+	            "--mapping-ports", "8000-8999,3000"),
+	       0, "peer settings from flags");
+	ok(cfg.n_peer_allow_connect == 2 && !strcmp(cfg.peer_allow_connect[1], "tcp://127.0.0.1:*") &&
+	       cfg.n_peer_allow_listen == 1 && cfg.peer_max_routes == 3 && !strcmp(cfg.mapping_ports, "8000-8999,3000"),
+	   "flags: two connect patterns, one listen pattern, the cap, the ranges");
+	config_free(&cfg);
+
+	tp_setenv("BROKER_PEER_ALLOW_CONNECT", "unix:///a.sock\nexec:docker system dial-stdio\n");
+	is_int(LOAD(&cfg, err, "--config", cfgfile), 0, "connect patterns from the environment");
+	ok(cfg.n_peer_allow_connect == 2 && !strcmp(cfg.peer_allow_connect[1], "exec:docker system dial-stdio"),
+	   "the variable holds one pattern per line, spaces kept");
+	config_free(&cfg);
+	is_int(LOAD(&cfg, err, "--config", cfgfile, "--peer-allow-connect", "tcp://h:1"), 0, "a flag over the variable");
+	ok(cfg.n_peer_allow_connect == 1, "the flag's list replaces the variable's");
+	config_free(&cfg);
+	clear_env();
+
+	write_file("{\"peer_allow_listen\": [\"tcp://127.0.0.1:*\"], \"peer_max_routes\": 5, "
+	           "\"mapping_ports\": \"2000-2999\"}\n");
+	is_int(LOAD(&cfg, err, "--config", cfgfile), 0, "peer settings from the file");
+	ok(cfg.n_peer_allow_listen == 1 && cfg.peer_max_routes == 5 && !strcmp(cfg.mapping_ports, "2000-2999"),
+	   "file: listen pattern, cap and ranges");
+	config_free(&cfg);
+
+	write_file("{}\n");
+	ok(LOAD(&cfg, err, "--config", cfgfile, "--peer-allow-connect", "127.0.0.1:80") < 0, "a pattern without scheme");
+	like(err, "--peer-allow-connect: pattern 127.0.0.1:80: ", "names the flag and the pattern");
+	tp_setenv("BROKER_PEER_ALLOW_LISTEN", "peer:tcp://x:1");
+	ok(LOAD(&cfg, err, "--config", cfgfile) < 0, "a peer: pattern in the environment refused");
+	like(err, "BROKER_PEER_ALLOW_LISTEN: pattern peer:tcp://x:1", "names the variable");
+	clear_env();
+	bad_file("{\"peer_allow_connect\": [\"\"]}", "peer_allow_connect[0]: must be a non-empty string",
+	         "empty pattern in the file");
+	bad_file("{\"peer_allow_connect\": [\"nope\"]}", "peer_allow_connect: pattern nope", "bad file pattern");
+	write_file("{}\n");
+	ok(LOAD(&cfg, err, "--config", cfgfile, "--mapping-ports", "9-1") < 0, "a backwards port range");
+	like(err, "--mapping-ports: '9-1'", "names the flag and the text");
+	ok(LOAD(&cfg, err, "--config", cfgfile, "--peer-max-routes", "lots") < 0, "a cap that is not a number");
+	like(err, "--peer-max-routes: 'lots' is not a number in 0..4096", "says the range");
+}
+
 static void test_help(void)
 {
 	char *text = NULL;
@@ -358,8 +486,13 @@ static void test_help(void)
 		"BROKER_STATE_DIR", "--plugin-dir",       "BROKER_PLUGIN_DIR", "--log-level",     "LOG_LEVEL",
 		"--log-format",    "BROKER_LOG_FORMAT",   "--http-listen",  "BROKER_HTTP_LISTEN", "--drain-timeout",
 		"BROKER_DRAIN_TIMEOUT", "--check-config", "--version",      "--help",
+		"--peer-allow-connect", "BROKER_PEER_ALLOW_CONNECT", "--peer-allow-listen", "BROKER_PEER_ALLOW_LISTEN",
+		"--peer-max-routes", "default 64", "--mapping-ports", "BROKER_MAPPING_PORTS",
 		runtime_dir_plugin_default(BROKER_PLUGINDIR), "default info", "default 10",
 		"'" PLATFORM_PATH_LIST_SEP "'-separated",
+		"--link-max-handshakes", "BROKER_LINK_MAX_STREAMS", "--link-max-output", "default 32M",
+		"--mapping-max-per-peer", "--mapping-max-sync-entries", "--http-max-header-size", "default 8K",
+		"--link-rpc-timeout", "--http-max-connections", "--http-max-body-size", "--link-max-pending-connects",
 	};
 
 	/* A file rather than open_memstream, which Windows lacks. */
@@ -387,7 +520,7 @@ static void test_help(void)
 
 int main(void)
 {
-	plan(138);
+	plan(198);
 	tmpdir = tp_mkdtemp("broker-test-config");
 	if (!tmpdir) {
 		perror("mkdtemp");
@@ -398,6 +531,8 @@ int main(void)
 	test_precedence();
 	test_bad_values();
 	test_reload();
+	test_limits();
+	test_peer_settings();
 	test_help();
 	tp_rm_rf(tmpdir);
 	free(tmpdir);

@@ -249,6 +249,72 @@ static void test_exec_quoting(struct fh_plugin *L, struct event_base *base)
 	fh_run_for(base, 50);
 }
 
+/* Run `env` through exec: and return what it printed (in buf). */
+static int child_env_text(struct fh_plugin *L, struct event_base *base, const char *address,
+                          const struct broker_url_param *params, size_t nparams, char *buf, size_t len)
+{
+	struct broker_connect_req req;
+	struct broker_url u;
+	void *pending = NULL;
+	char err[256] = "";
+	size_t got = 0;
+	ssize_t n;
+
+	memset(&req, 0, sizeof(req));
+	req.rfd = req.wfd = -1;
+	fh_url(&u, "exec", address, params, nparams);
+	if (L->p->connect(L->state, &u, &req, &pending, err, sizeof(err)) != 0) {
+		snprintf(buf, len, "connect refused: %s", err);
+		return -1;
+	}
+	fh_wait_int(base, &req.calls, 1, 5000);
+	if (!req.ok) {
+		snprintf(buf, len, "connect failed: %s", req.reason);
+		return -1;
+	}
+	while (got < len - 1 && (n = read_some(req.rfd, buf + got, len - 1 - got, 3000)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	close_stream(&req);
+	fh_run_for(base, 50);
+	return 0;
+}
+
+/* The child's environment: the documented base list, plus the env option and ?env=. */
+static void test_exec_env(struct fh_plugin *L, struct event_base *base)
+{
+	static char buf[16384];
+	struct broker_url_param p_env = { "env", "BROKER_TEST_EXTRA,BROKER_TEST_PFX_*" };
+	struct broker_url_param p_bad = { "env", "A=B" };
+	struct broker_url_param p_all = { "env", "*" };
+
+	setenv("BROKER_TEST_SECRET", "s3cret-token", 1);
+	setenv("BROKER_TEST_EXTRA", "extra-value", 1);
+	setenv("BROKER_TEST_PFX_ONE", "pfx-value", 1);
+	setenv("LC_TESTING", "lc-value", 1);
+	child_env_text(L, base, "env", NULL, 0, buf, sizeof(buf));
+	ok(!strstr(buf, "BROKER_TEST_SECRET"), "a variable of ours that is not listed does not reach the child");
+	ok(strstr(buf, "\nPATH=") || !strncmp(buf, "PATH=", 5), "PATH does");
+	ok(strstr(buf, "LC_TESTING=lc-value") != NULL, "LC_* do");
+	ok(!strstr(buf, "BROKER_TEST_EXTRA"), "BROKER_TEST_EXTRA does not, unnamed");
+	child_env_text(L, base, "env", &p_env, 1, buf, sizeof(buf));
+	ok(strstr(buf, "BROKER_TEST_EXTRA=extra-value") != NULL, "?env=NAME passes that variable");
+	ok(strstr(buf, "BROKER_TEST_PFX_ONE=pfx-value") != NULL, "?env=PREFIX* passes those variables");
+	ok(!strstr(buf, "BROKER_TEST_SECRET"), "and no other");
+	fh_option(L, "env", "BROKER_TEST_SECRET");
+	child_env_text(L, base, "env", NULL, 0, buf, sizeof(buf));
+	ok(strstr(buf, "BROKER_TEST_SECRET=s3cret-token") != NULL, "the env option passes its names to every child");
+	fh_option(L, "env", NULL);
+	child_env_text(L, base, "env", &p_all, 1, buf, sizeof(buf));
+	ok(strstr(buf, "BROKER_TEST_SECRET=s3cret-token") != NULL, "?env=* passes the whole environment");
+	child_env_text(L, base, "env", &p_bad, 1, buf, sizeof(buf));
+	like(buf, "connect refused: ?env= \"A=B\": a list of variable names", "?env= with a value is refused");
+	unsetenv("BROKER_TEST_SECRET");
+	unsetenv("BROKER_TEST_EXTRA");
+	unsetenv("BROKER_TEST_PFX_ONE");
+	unsetenv("LC_TESTING");
+}
+
 static void test_exec_kill(struct fh_plugin *L, struct event_base *base)
 {
 	struct broker_connect_req req;
@@ -500,7 +566,7 @@ int main(int argc, char **argv)
 	const char *execp = fh_plugin_path(argc, argv, 1, "EXEC_PLUGIN", "exec", b1, sizeof(b1));
 	const char *vsockp = fh_plugin_path(argc, argv, 2, "VSOCK_PLUGIN", "vsock", b2, sizeof(b2));
 
-	plan(65);
+	plan(75);
 	signal(SIGPIPE, SIG_IGN);
 	base = fh_base_new();
 
@@ -510,6 +576,7 @@ int main(int argc, char **argv)
 		test_exec_missing(&L, base);
 		test_exec_stderr(&L, base);
 		test_exec_quoting(&L, base);
+		test_exec_env(&L, base);
 		test_exec_kill(&L, base);
 		test_exec_cancel(&L, base);
 		test_exec_stop(&L, base);

@@ -52,9 +52,9 @@ static void test_tokenize(void)
 	ok(n == 8 && strcmp(tok[5], "a \"q\" b\\") == 0 && strcmp(tok[7], "X") == 0,
 	   "quoted words keep blanks and escapes (%d words, \"%s\")", n, n > 5 ? tok[5] : "");
 	snprintf(line, sizeof(line), "-A X --comment \"open");
-	ok(ipt_tokenize(line, tok, 8) == -1, "an open quote: -1");
+	ok(ipt_tokenize(line, tok, 8) == -EINVAL, "an open quote: -EINVAL");
 	snprintf(line, sizeof(line), "a b c d e f g h i");
-	ok(ipt_tokenize(line, tok, 8) == -1, "more words than room: -1");
+	ok(ipt_tokenize(line, tok, 8) == -EINVAL, "more words than room: -EINVAL");
 	snprintf(line, sizeof(line), "   \t\r\n");
 	ok(ipt_tokenize(line, tok, 8) == 0, "blanks only: no words");
 }
@@ -152,7 +152,7 @@ static void test_rules(void)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		why = NULL;
 		k = rule(bad[i].line, 0, &r, &why);
-		ok(k == -1 && why && strcmp(why, bad[i].why) == 0, "refused: %s -> %s", bad[i].line,
+		ok(k == -EINVAL && why && strcmp(why, bad[i].why) == 0, "refused: %s -> %s", bad[i].line,
 		   why ? why : "(no reason)");
 	}
 }

@@ -265,7 +265,7 @@ static int client_open(uint64_t target)
 		setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 	c->target = target;
 	c->id = lk->next_stream_id;   /* the id link_open_stream is about to use */
-	if (link_open_stream(lk, "test:target", "sched", &desc, &counters[nclients], relay_done, NULL, &c->relay, err,
+	if (link_open_stream(lk, "test:target", "sched", 0, &desc, &counters[nclients], relay_done, NULL, &c->relay, err,
 	                     sizeof(err)) < 0) {
 		printf("Bail out! link_open_stream: %s\n", err);
 		exit(1);
@@ -425,7 +425,8 @@ int main(void)
 		return 1;
 
 	memset(nonce, 0x5a, sizeof(nonce));
-	hello.version_min = hello.version_max = 1;
+	hello.version_min = LINK_VERSION_MIN;
+	hello.version_max = LINK_VERSION_MAX;
 	hello.side = "acceptor";
 	hello.broker_id = "peer";
 	hello.hostname = "peerhost";

@@ -105,7 +105,7 @@ static void test_lines(void)
 		"   0: 0100007F:1F90 00000000:0000 0A",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ok(pn_proc_line(bad[i], AF_INET, BROKER_PROTO_TCP, &s) == -1, "malformed: \"%s\"", bad[i]);
+		ok(pn_proc_line(bad[i], AF_INET, BROKER_PROTO_TCP, &s) == -EINVAL, "malformed: \"%s\"", bad[i]);
 }
 
 static void test_table(void)

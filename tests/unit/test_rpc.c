@@ -31,7 +31,7 @@ const char *__lsan_default_suppressions(void)
 
 /* Plain TAP so this test does not depend on a shared harness; N_PLANNED
  * results on every OS (what one cannot check is skipped with the reason). */
-#define N_PLANNED 38
+#define N_PLANNED 45
 
 struct tap {
 	int n;
@@ -105,6 +105,104 @@ static const struct rpc_method test_table[] = {
 	{ "test", "slow", slow_handler },
 	{ NULL, NULL, NULL },
 };
+
+/* A method that answers later: it keeps d in *ctx (a struct rpc_deferred **). */
+static Broker__Rpc__Status later_handler(void *ctx, struct rpc_deferred *d, const uint8_t *body, size_t len,
+                                         uint8_t **reply, size_t *reply_len, char *err, size_t errlen)
+{
+	struct rpc_deferred **keep = ctx;
+
+	if (!d) {
+		/* A transport that cannot wait: answer now. */
+		snprintf(err, errlen, "cannot wait here");
+		return BROKER__RPC__STATUS__UNAVAILABLE;
+	}
+	rpc_defer(d);
+	*keep = d;
+	return BROKER__RPC__STATUS__OK;
+}
+
+static const struct rpc_deferrable_method test_deferrables[] = {
+	{ "test", "later", later_handler },
+	{ NULL, NULL, NULL },
+};
+
+struct sent {
+	uint8_t *buf;
+	size_t len;
+	int n;
+};
+
+static void record_send(void *arg, struct rpc_deferred *d, uint8_t *buf, size_t len)
+{
+	struct sent *snt = arg;
+
+	free(snt->buf);
+	snt->buf = buf;
+	snt->len = len;
+	snt->n++;
+}
+
+/* Deferred replies: sent once, later, with the request's call id; nothing after detach. */
+static void test_deferred(struct tap *t)
+{
+	struct rpc_counters cnt = { 0 };
+	struct rpc_deferred *keep = NULL, *pending = NULL;
+	struct sent snt = { 0 };
+	uint8_t *req, *out = NULL, *rbody = NULL;
+	size_t req_len, out_len = 0, rbody_len = 0;
+	Broker__Rpc__Status st = -1;
+	char err[256];
+	int rc;
+
+	rpc_pack_request(7, "test", "later", (const uint8_t *)"x", 1, &req, &req_len);
+	rc = rpc_dispatch_deferrable(test_table, test_deferrables, &keep, &cnt, req, req_len, &out, &out_len,
+	                             record_send, &snt, &pending);
+	ok(t, rc == 0 && !out && pending && pending == keep && snt.n == 0, "deferred: no reply now, the call is pending");
+	rpc_deferred_reply(pending, BROKER__RPC__STATUS__OK, NULL, (const uint8_t *)"done", 4);
+	ok(t, snt.n == 1, "deferred: one reply sent later");
+	rc = rpc_unpack_reply(snt.buf, snt.len, 7, &st, &rbody, &rbody_len, err, sizeof(err));
+	ok(t, rc == 0 && st == BROKER__RPC__STATUS__OK && rbody_len == 4 && !memcmp(rbody, "done", 4),
+	   "deferred: the reply answers call 7 with its body");
+	free(rbody);
+	rbody = NULL;
+
+	/* An error later is counted and carries its text. */
+	keep = pending = NULL;
+	rpc_dispatch_deferrable(test_table, test_deferrables, &keep, &cnt, req, req_len, &out, &out_len, record_send,
+	                        &snt, &pending);
+	rpc_deferred_reply(pending, BROKER__RPC__STATUS__DENIED, "the peer refused: busy", NULL, 0);
+	rc = rpc_unpack_reply(snt.buf, snt.len, 7, &st, &rbody, &rbody_len, err, sizeof(err));
+	ok(t, snt.n == 2 && rc == 0 && st == BROKER__RPC__STATUS__DENIED && !strcmp(err, "the peer refused: busy") &&
+	      cnt.errors == 1,
+	   "deferred: an error reply with its reason, counted (%s)", err);
+	free(rbody);
+	rbody = NULL;
+
+	/* The transport went away: the reply is dropped, not sent. */
+	keep = pending = NULL;
+	rpc_dispatch_deferrable(test_table, test_deferrables, &keep, &cnt, req, req_len, &out, &out_len, record_send,
+	                        &snt, &pending);
+	rpc_deferred_detach(pending);
+	rpc_deferred_reply(pending, BROKER__RPC__STATUS__OK, NULL, NULL, 0);
+	ok(t, snt.n == 2, "deferred: nothing is sent after the transport detached");
+
+	/* Plain rpc_dispatch offers no deferral: the method answers at once. */
+	keep = NULL;
+	rc = rpc_dispatch(test_table, &keep, &cnt, req, req_len, &out, &out_len);
+	ok(t, rc == 0 && out && !keep, "rpc_dispatch does not reach deferrable methods");
+	free(out);
+	out = NULL;
+	/* ... and rpc_dispatch_deferrable still serves the ordinary table. */
+	free(req);
+	rpc_pack_request(8, "test", "echo", (const uint8_t *)"hi", 2, &req, &req_len);
+	rc = rpc_dispatch_deferrable(test_table, test_deferrables, &keep, &cnt, req, req_len, &out, &out_len,
+	                             record_send, &snt, &pending);
+	ok(t, rc == 0 && out && !pending, "ordinary methods answer at once through rpc_dispatch_deferrable");
+	free(out);
+	free(req);
+	free(snt.buf);
+}
 
 /* ------------------------------------------------------------ envelope tests */
 
@@ -526,6 +624,7 @@ int main(void)
 	/* The plan comes first, so a run cut short fails (tests/README.md). */
 	printf("1..%d\n", N_PLANNED);
 	test_envelope(&t);
+	test_deferred(&t);
 	test_runtime_dir(&t);
 	test_nng(&t);
 	if (t.n != N_PLANNED)

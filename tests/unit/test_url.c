@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "broker/url.h"
@@ -152,12 +153,32 @@ static void test_host_port(void)
 	   "host longer than buffer refused");
 }
 
+/* A carrier's ?auth= is the core's: the plugin gets the URL without it. */
+static void test_without_param(void)
+{
+	static const char *const cases[][2] = {
+		{ "tcp://h:1?auth=none", "tcp://h:1" },
+		{ "tcp://h:1?auth=none&backlog=5", "tcp://h:1?backlog=5" },
+		{ "unix:///x?mode=0660&auth=required", "unix:///x?mode=0660" },
+		{ "tcp://h:1?authx=1&auth", "tcp://h:1?authx=1" },
+		{ "tcp://h:1", "tcp://h:1" },
+		{ "tcp://h:1?x=%26&auth=none&y=2", "tcp://h:1?x=%26&y=2" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *s = url_without_param(cases[i][0], "auth");
+		is_str(s, cases[i][1], "without auth: %s", cases[i][0]);
+		free(s);
+	}
+}
+
 int main(void)
 {
-	plan(76);
+	plan(82);
 	test_forms();
 	test_query();
 	test_bad();
 	test_host_port();
+	test_without_param();
 	return done_testing();
 }

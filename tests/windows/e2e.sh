@@ -83,7 +83,8 @@ serve later delayed-reply "unix:$T/later.sock" 2
 W="$T/W"
 mkdir -p "$W"
 WCMD="wine $WBROKERD --link-stdio --runtime-dir broker-test-$$ --state-dir Z:$W --log-level debug --plugin-dir Z:$NPIPE_DIR"
-bstart B --link-connect "exec:sh -c 'exec 2>>$T/W.log; $WCMD; true'"
+# exec children get a minimal environment: wine needs its prefix and debug settings.
+bstart B --link-connect "exec:sh -c 'exec 2>>$T/W.log; $WCMD; true'?env=WINE*"
 wait_link_up B 60 || bail "link to the wine broker not up within 60 s: $(tail -n 5 "$T/W.log" | tr '\n' ' ')"
 pass "Linux brokerd linked to brokerd.exe under wine (exec: + --link-stdio)"
 
@@ -157,7 +158,7 @@ else
 fi
 
 # --- the reverse: kill the wine broker, the Linux broker sees the link down ----------
-bstart B2 --link-connect "exec:sh -c 'exec 2>>$T/W2.log; $WCMD; true'"
+bstart B2 --link-connect "exec:sh -c 'exec 2>>$T/W2.log; $WCMD; true'?env=WINE*"
 wait_link_up B2 60 || bail "second link not up: $(tail -n 5 "$T/W2.log" | tr '\n' ' ')"
 WPID=$(wine_pid) || bail "cannot find the second wine brokerd.exe"
 record "$WPID"

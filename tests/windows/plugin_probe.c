@@ -7,7 +7,8 @@
  *   plugin_probe DLL listen URL     "listen ok: DESCRIBE" or "listen error: REASON"
  *   plugin_probe DLL connect URL    "connect ok: PEER" or "connect error: REASON"
  *
- * Only a tiny URL splitter (scheme:[//]address, no query).  Exit 0 ok, 1 error, 2 usage.
+ * Only a tiny URL splitter (scheme:[//]address[?key=value], one parameter).
+ * Exit 0 ok, 1 error, 2 usage.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,10 +40,31 @@ static void hlog(struct broker_plugin_handle *h, enum broker_log_level lv, const
 }
 
 static struct event_base *hbase(struct broker_plugin_handle *h) { (void)h; return base; }
-static long long oint(struct broker_plugin_handle *h, const char *n) { (void)h; (void)n; return 3000; }
-static const char *ostr(struct broker_plugin_handle *h, const char *n) { (void)h; (void)n; return NULL; }
+static const struct broker_plugin *pl;
+
+/* An option's declared default (the core's answer when nothing is configured). */
+static const char *option_default(const char *n)
+{
+	for (const struct broker_option *o = pl && pl->options ? pl->options : NULL; o && o->name; o++)
+		if (strcmp(o->name, n) == 0)
+			return o->default_value;
+	return NULL;
+}
+static long long oint(struct broker_plugin_handle *h, const char *n)
+{
+	const char *d = option_default(n);
+
+	(void)h;
+	return d ? atoll(d) : 3000;
+}
+static const char *ostr(struct broker_plugin_handle *h, const char *n) { (void)h; return option_default(n); }
 static int obool(struct broker_plugin_handle *h, const char *n) { (void)h; (void)n; return 0; }
-static const char *uparam(const struct broker_url *u, const char *k) { (void)u; (void)k; return NULL; }
+static char qkey[64], qval[256];
+static const char *uparam(const struct broker_url *u, const char *k)
+{
+	(void)u;
+	return qkey[0] && strcmp(k, qkey) == 0 ? qval : NULL;
+}
 
 struct post { broker_post_fn fn; void *arg; };
 static void post_run(evutil_socket_t fd, short w, void *a)
@@ -94,10 +116,10 @@ int main(int argc, char **argv)
 	WSADATA wsa;
 	HMODULE dll;
 	broker_plugin_entry_fn entry;
-	const struct broker_plugin *pl;
 	struct broker_url u;
 	char scheme[32], err[512];
-	const char *colon, *addr;
+	const char *colon, *addr, *q;
+	char address[512];
 	void *st = NULL, *obj = NULL;
 	int r;
 
@@ -124,6 +146,19 @@ int main(int argc, char **argv)
 	addr = colon + 1;
 	if (addr[0] == '/' && addr[1] == '/')
 		addr += 2;
+	q = strchr(addr, '?');
+	if (q) {
+		const char *eq = strchr(q, '=');
+		if (!eq || (size_t)(eq - q - 1) >= sizeof(qkey) || (size_t)(q - addr) >= sizeof(address)) {
+			fputs("bad query (one ?key=value)\n", stderr);
+			return 2;
+		}
+		memcpy(qkey, q + 1, (size_t)(eq - q - 1));
+		snprintf(qval, sizeof(qval), "%s", eq + 1);
+		memcpy(address, addr, (size_t)(q - addr));
+		address[q - addr] = '\0';
+		addr = address;
+	}
 	memset(&u, 0, sizeof(u));
 	u.text = argv[3];
 	u.scheme = scheme;
