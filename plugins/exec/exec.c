@@ -783,6 +783,8 @@ static const char *const exec_schemes[] = { "exec", NULL };
 
 /* No URL parameters: a '?' in a command is written %3F. */
 static const struct broker_url_param_decl exec_params[] = {
+	{ "env", BROKER_PARAM_CONNECT, NULL,
+	  "more variables passed to the child, beyond the env option (NAME,NAME...; NAME* a prefix)" },
 	{ NULL, 0, NULL, NULL },
 };
 

@@ -3,8 +3,8 @@
 # `brokerctl --help` say what the code has:
 #   - every plugins/NAME/ folder is named in README.md's Layout section and
 #     has its README.md;
-#   - every long option in broker/config.c's getopt table is in
-#     `brokerd --help`;
+#   - every long option in broker/config.c's getopt table and every limit
+#     in broker/config_limits.c's table is in `brokerd --help`;
 #   - every command and subcommand brokerctl.c dispatches is in
 #     `brokerctl --help`.
 # POSIX sh (dash).
@@ -30,10 +30,15 @@ else fail "plugins without a README.md:$nodoc"; fi
 opts=$(grep -o '{ "[a-z][a-z-]*", *\(required\|no\|optional\)_argument' "$top_srcdir/broker/config.c" |
 	cut -d'"' -f2 | sort -u)
 [ "$(echo "$opts" | grep -c .)" -ge 10 ] || bail "could not read the option table of broker/config.c: '$opts'"
+# The limits are options too, one per row of broker/config_limits.c's table
+# ({ "link-max-streams", "BROKER_LINK_MAX_STREAMS", ...).
+lopts=$(grep -o '{ "[a-z][a-z-]*", "BROKER_[A-Z_]*"' "$top_srcdir/broker/config_limits.c" | cut -d'"' -f2 | sort -u)
+[ "$(echo "$lopts" | grep -c .)" -ge 5 ] || bail "could not read the limits table of broker/config_limits.c: '$lopts'"
+opts=$(printf '%s\n%s\n' "$opts" "$lopts" | sort -u)
 "$BROKERD" --help >"$T/brokerd.help" 2>&1 || fail "brokerd --help exited non-zero"
 missing=""
 for o in $opts; do grep -q -- "--$o\b" "$T/brokerd.help" || missing="$missing --$o"; done
-if [ -z "$missing" ]; then pass "brokerd --help lists all $(echo "$opts" | grep -c .) options of broker/config.c"
+if [ -z "$missing" ]; then pass "brokerd --help lists all $(echo "$opts" | grep -c .) options of broker/config.c and config_limits.c"
 else fail "brokerd --help does not list:$missing"; fi
 
 # --- brokerctl --help and what brokerctl.c dispatches ---

@@ -14,7 +14,7 @@
 #   the file it sees, and a path that is not there is refused with a hint.
 # POSIX sh (dash).
 . "$(dirname "$0")/lib.sh"
-plan 20
+plan 21
 
 EX="$top_builddir/plugins/exec/.libs"
 TP="$top_builddir/tests/plugins/.libs"
@@ -48,8 +48,8 @@ refused "?backlog= on a connect URL" \
 refused "?mode= on a unix connect URL" \
 	"brokerctl: route add d: unix://$T/echo.sock?mode=0600: parameter 'mode' applies when listening, not when connecting" \
 	route add d --listen "unix://$T/d.sock" --connect "unix://$T/echo.sock?mode=0600"
-refused "exec takes no parameters (a '?' in a command is %3F)" \
-	"brokerctl: route add e: exec:echo hi?x=1: unknown parameter 'x' (exec takes none when connecting; a literal '?' in the address is written %3F)" \
+refused "exec takes only ?env= (a '?' in a command is %3F)" \
+	"brokerctl: route add e: exec:echo hi?x=1: unknown parameter 'x' (exec takes env when connecting)" \
 	route add e --listen "unix://$T/e.sock" --connect "exec:echo hi?x=1"
 if [ "$(ctl route list)" = "no routes (add one with: brokerctl route add NAME --listen URL --connect URL)" ]; then
 	pass "nothing was stored for the refused routes"
@@ -60,6 +60,9 @@ add_route m "unix://$T/m.sock?mode=0660" "unix://$T/echo.sock"
 if [ "$(stat -c %a "$T/m.sock" 2>/dev/null)" = 660 ]; then pass "?mode=0660 gives a 0660 socket"
 else fail "m.sock mode: $(stat -c %a "$T/m.sock" 2>&1)"; fi
 check "m relays" "$XFER" send "unix:$T/m.sock" 64K --expect echo
+# exec declares ?env= (the variables its child gets beyond the minimal set).
+add_route v "unix://$T/v.sock" "exec:cat?env=LANG,LC_*"
+check "exec:cat?env=LANG,LC_* is accepted and relays" "$XFER" send "unix:$T/v.sock" 64K --expect echo
 add_route k "tcp://127.0.0.1:0?backlog=7" "unix://$T/echo.sock"
 ctl route list >"$T/list.out" 2>&1
 if awk -v t="$T" '$1 == "m" && $2 == "unix://" t "/m.sock?mode=0660" { f = 1 } END { exit !f }' "$T/list.out"; then

@@ -103,10 +103,10 @@ pass "image broker-test/busybox imported from a busybox-static rootfs"
 
 # --- brokers ------------------------------------------------------------------
 PN_DIR="$top_builddir/plugins/procnet/.libs"
-[ -e "$PN_DIR/procnet.so" ] || skip "procnet plugin not built ($PN_DIR/procnet.so)"
+[ -e "$PN_DIR/procnet.so" ] || bail "procnet plugin not built ($PN_DIR/procnet.so)"
 guest_brokers --plugin-dir "$top_builddir/plugins/docker/.libs" --plugin-dir "$PN_DIR" \
 	--watch "docker,socket=$SOCK" --watch "procnet,interval_ms=200"
-wait_log G "\[docker\].*resync" 15 || fail "guest broker logged no docker resync"
+wait_log G "\[docker\].*resync" 15 || bail "guest broker logged no docker resync"
 
 page_ok() { curl -s -m 2 "$1" | grep -q "hello from broker-test $$"; }
 # url_closed URL: curl cannot connect (exit 7).

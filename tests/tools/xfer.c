@@ -21,7 +21,10 @@
  *   --ready FILE     servers: write the bound address to FILE once listening
  *   --lifetime S     servers: exit after S seconds (default 600)
  *   --lifetime-ms MS servers: exit after MS milliseconds instead (the timer
- *                    starts before the socket listens: a short-lived listener)
+ *                    starts before the socket listens: a short-lived listener;
+ *                    "lifetime timer started at NS" on stderr gives the start
+ *                    in nanoseconds of CLOCK_REALTIME, date +%s%N's clock, so a
+ *                    test can bound how long the socket listened)
  *   --timeout S      clients: give up after S seconds in total (default 120)
  *   --io-timeout S   fail when no byte moves for S seconds (default 30)
  *   --expect echo|sink|empty|any   send: what the reply must be (default any)
@@ -537,7 +540,10 @@ serve(int argc, char **argv, const struct opts *o, int mode)
 	if (o->lifetime_ms) {
 		struct itimerval it = { .it_value = { .tv_sec = o->lifetime_ms / 1000,
 		                                      .tv_usec = (o->lifetime_ms % 1000) * 1000 } };
+		struct timespec now;
 
+		clock_gettime(CLOCK_REALTIME, &now);
+		fprintf(stderr, "lifetime timer started at %lld%09ld\n", (long long)now.tv_sec, now.tv_nsec);
 		setitimer(ITIMER_REAL, &it, NULL);
 	} else {
 		alarm(o->lifetime);

@@ -79,7 +79,7 @@ serve echo echo "unix:$T/echo.sock"
 W="$T/W"
 mkdir -p "$W"
 WCMD="wine $WBROKERD --link-stdio --runtime-dir npb-$$ --state-dir Z:$W --log-level info --plugin-dir Z:$NPIPE_DIR"
-bstart B --link-connect "exec:sh -c 'exec 2>>$T/W.log; $WCMD; true'"
+bstart B --link-connect "exec:sh -c 'exec 2>>$T/W.log; $WCMD; true'?env=WINE*"  # the child's wine shares our prefix
 wait_link_up B 90 || bail "link to the wine broker not up within 90 s: $(tail -n 5 "$T/W.log" | tr '\n' ' ')"
 W_ID=$(link_field B any peer_id)
 pass "Linux brokerd linked to brokerd.exe under wine (peer $W_ID)"
