@@ -4,7 +4,7 @@
 TESTS += %reldir%/fuzz.sh
 EXTRA_DIST += %reldir%/fuzz.sh %reldir%/run %reldir%/mkcorpus %reldir%/minimize %reldir%/url.dict \
 	%reldir%/fuzz_frame.c %reldir%/fuzz_link.c %reldir%/fuzz_policy.c %reldir%/fuzz_preauth.c %reldir%/fuzz_rpc.c %reldir%/fuzz_url.c \
-	%reldir%/stub_plugin.c %reldir%/corpus
+	%reldir%/stub_plugin.c %reldir%/corpus %reldir%/crashes
 # tests/fuzz/run builds its targets in tests/fuzz/out of the build tree.
 clean-local: clean-fuzz-out
 clean-fuzz-out:
