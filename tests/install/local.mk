@@ -3,7 +3,7 @@
 # like any test, with the install dirs in INST_* variables;
 # scripts/run-tests counts their results (tests/expected-tests lists them
 # as install:NAME).
-INSTALLCHECK_TESTS = %reldir%/installed.sh %reldir%/units.sh
+INSTALLCHECK_TESTS = %reldir%/installed.sh %reldir%/units.sh %reldir%/deb.sh
 EXTRA_DIST += $(INSTALLCHECK_TESTS)
 CLEANFILES += $(INSTALLCHECK_TESTS:.sh=.log) $(INSTALLCHECK_TESTS:.sh=.trs)
 
