@@ -42,7 +42,10 @@ else
 	cp -a "$top_srcdir/." "$SRC/" || bail "copying $top_srcdir failed"
 fi
 chmod -R u+w "$SRC"
-if (cd "$SRC" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc 2>/dev/null || echo 2)" \
+# Not make's variables: under `make installcheck prefix=...` they would
+# send debian/rules' own make install elsewhere than debian/tmp.
+if (cd "$SRC" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES -u DESTDIR \
+	DEB_BUILD_OPTIONS="nocheck parallel=$(nproc 2>/dev/null || echo 2)" \
 	dpkg-buildpackage -b -us -uc) >"$T/build.log" 2>&1; then
 	pass "dpkg-buildpackage -b -us -uc built the packages"
 else
