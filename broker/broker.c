@@ -184,15 +184,23 @@ void broker_shutdown(struct broker *b, const char *why)
 	evtimer_add(b->drain_timer, &now);
 }
 
-int broker_reload(struct broker *b, char *err, size_t errlen)
+int broker_reload(struct broker *b, char notes[][CONFIG_RESTART_NOTE], size_t max_notes, size_t *n_notes, char *err,
+                  size_t errlen)
 {
 	struct peer_policy *policy = NULL;
-	int rc = config_reload(&b->cfg, b->argc, b->argv, err, errlen);
+	char mine[CONFIG_RESTART_MAX][CONFIG_RESTART_NOTE];
+	size_t n = 0;
+	int rc = config_reload(&b->cfg, b->argc, b->argv, notes ? notes : mine, notes ? max_notes : CONFIG_RESTART_MAX,
+	                       &n, err, errlen);
 
+	if (n_notes)
+		*n_notes = rc < 0 ? 0 : n;
 	if (rc < 0) {
 		log_error(TAG, "reload: keeping the running configuration: %s", err);
 		return rc;
 	}
+	for (size_t i = 0; i < n; i++)
+		log_warn(TAG, "reload: %s", (notes ? notes : mine)[i]);
 	/* New patterns apply to the next OPEN and the next listen request; what is open stays. */
 	if (peer_policy_new(&b->cfg, &policy, err, errlen) < 0) {
 		log_error(TAG, "reload: keeping the peer policy in effect: %s", err);
@@ -217,7 +225,7 @@ static void on_signal(enum platform_signal sig, void *arg)
 
 	if (sig == PLATFORM_SIGNAL_RELOAD) {
 		log_info(TAG, "SIGHUP: reloading");
-		broker_reload(b, err, sizeof(err));
+		broker_reload(b, NULL, 0, NULL, err, sizeof(err));
 		return;
 	}
 	broker_shutdown(b, sig == PLATFORM_SIGNAL_TERM ? "SIGTERM" : "SIGINT");

@@ -14,7 +14,7 @@ endif
 %canon_reldir%_libbroker_la_SOURCES = \
 	%reldir%/broker.c %reldir%/broker.h \
 	%reldir%/config.c %reldir%/config.h %reldir%/config_internal.h \
-	%reldir%/config_file.c %reldir%/config_help.c %reldir%/config_limits.c %reldir%/config_limits.h \
+	%reldir%/config_file.c %reldir%/config_help.c %reldir%/config_restart.c %reldir%/config_limits.c %reldir%/config_limits.h \
 	%reldir%/counters.h \
 	%reldir%/ctl_service.c %reldir%/ctl_service.h %reldir%/ctl_internal.h %reldir%/ctl_mapping.c \
 	%reldir%/endpoint.c %reldir%/endpoint.h \
