@@ -18,6 +18,7 @@
 	%reldir%/reload.sh \
 	%reldir%/check_config.sh \
 	%reldir%/url_params.sh \
+	%reldir%/quickstart.sh \
 	%reldir%/drain.sh \
 	%reldir%/help_in_step.sh \
 	%reldir%/watch_docker.sh \

@@ -4,7 +4,7 @@
 # A setting only a restart applies (http_listen) keeps its running value,
 # and the reply, the log and status say so.
 . "$(dirname "$0")/lib.sh"
-plan 20
+plan 21
 
 serve echo echo "unix:$T/echo.sock"
 CONF="$T/broker.json"
@@ -35,6 +35,10 @@ else fail "--check-config: message does not name the file: $(cat "$T/check.out")
 
 start_broker --config "$CONF"
 check "route c1 from the config file is listed" route_listed c1
+# At info (what a user sees by default), the route is named once.
+n=$(grep -v " debug " "$BROKER_LOG" | grep -c "c1")
+if [ "$n" -eq 1 ]; then pass "the start logs route c1 once at info: $(grep -v " debug " "$BROKER_LOG" | grep c1 | cut -c 26-)"
+else fail "the start logs route c1 $n times at info: $(grep -v " debug " "$BROKER_LOG" | grep c1 | cut -c 26- | tr '\n' ' ')"; fi
 check "c1 relays" "$XFER" send "unix:$T/c1.sock" 1M --expect echo
 
 write_conf "$R1" "$R2"
