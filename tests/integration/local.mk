@@ -19,6 +19,7 @@
 	%reldir%/check_config.sh \
 	%reldir%/url_params.sh \
 	%reldir%/quickstart.sh \
+	%reldir%/man_examples.sh \
 	%reldir%/drain.sh \
 	%reldir%/help_in_step.sh \
 	%reldir%/watch_docker.sh \
