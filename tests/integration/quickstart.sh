@@ -6,13 +6,14 @@
 #     so the defaults are the test's): it prints one line, as the README
 #     says; the route answers curl; its state directory is its own and is
 #     gone after it stops; a plain brokerd started afterwards on the same
-#     defaults has no demo route and leaves the port free;
+#     defaults has no demo route and leaves the port free; with that
+#     broker running, scripts/start refuses (its route would go into it);
 #   "Using it" from the build tree: the README's two lines, run in the build
 #     directory, put this build's brokerd and brokerctl on PATH, and a plain
 #     brokerd loads the build's plugins.
 # POSIX sh (dash).
 . "$(dirname "$0")/lib.sh"
-plan 11
+plan 13
 
 for t in setpriv socat curl; do
 	command -v "$t" >/dev/null 2>&1 || bail "$t not installed (scripts/bootstrap installs it)"
@@ -70,6 +71,19 @@ if ! grep -qw hello "$T/routes.out"; then pass "a later plain brokerd has no dem
 else fail "a later plain brokerd restored the demo route: $(cat "$T/routes.out")"; fi
 if ! ss -Hltn "sport = :$P" 2>/dev/null | grep -q .; then pass "and port $P is free"
 else fail "port $P is still served after the demo: $(ss -Hltnp "sport = :$P")"; fi
+# With that broker running, the demo refuses to start: its route would go into it.
+# shellcheck disable=SC2086
+setpriv --reuid=nobody --regid=nogroup --clear-groups $NOBODY_ENV PORT="$P" START_BUILD_DIR="$top_builddir" \
+	sh "$top_srcdir/scripts/start" >"$T/start2.out" 2>&1 &
+SPID2=$!
+record "$SPID2"
+if wait_exit "$SPID2" 30 && [ "$WAIT_RC" -ne 0 ] &&
+	grep -qF "start: a brokerd already runs on $RUN (pid $PPID_): stop it first" "$T/start2.out"; then
+	pass "scripts/start refuses to run beside a running brokerd, naming it"
+else fail "scripts/start beside a running brokerd: $(cat "$T/start2.out")"; fi
+as_nobody "$BROKERCTL" --runtime-dir "$RUN" route list >"$T/routes2.out" 2>&1
+if ! grep -qw hello "$T/routes2.out"; then pass "and added no route to that brokerd"
+else fail "scripts/start added its route to the running brokerd: $(cat "$T/routes2.out")"; fi
 kill -TERM "$PPID_" 2>/dev/null
 wait_exit "$PPID_" 20 || kill -KILL "$PPID_" 2>/dev/null
 
