@@ -5,6 +5,7 @@
 	%reldir%/route_unix.sh \
 	%reldir%/route_tcp.sh \
 	%reldir%/halfclose.sh \
+	%reldir%/relay_splice.sh \
 	%reldir%/concurrent.sh \
 	%reldir%/persist.sh \
 	%reldir%/ctl_errors.sh \
