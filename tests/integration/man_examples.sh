@@ -9,15 +9,17 @@
 #     line (runs of blanks count as one: table widths follow the values);
 #   - brokerd(8)'s /metrics names are the ones a broker with a route and a
 #     link serves, no more, no fewer;
-#   - broker.conf(5)'s example files pass --check-config.
-# The man pages are read as the build made them ($top_builddir/man), the
-# plugin example of broker-plugin(7) is tests/plugins/example-in-man.sh's.
+#   - broker.conf(5)'s example files pass --check-config;
+#   - broker-plugin(7)'s session with the example plugin (load, help, a
+#     route, a client) prints what the page shows.
+# The man pages are read as the build made them ($top_builddir/man); the
+# plugin's code in broker-plugin(7) is tests/plugins/example-in-man.sh's.
 # POSIX sh (dash).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
-plan 14
+plan 15
 
-for t in jq curl; do command -v "$t" >/dev/null 2>&1 || bail "$t not installed (scripts/bootstrap installs it)"; done
+for t in jq curl socat; do command -v "$t" >/dev/null 2>&1 || bail "$t not installed (scripts/bootstrap installs it)"; done
 MAN="$top_builddir/man"
 for p in brokerd.8 broker.conf.5; do [ -s "$MAN/$p" ] || bail "$MAN/$p not built (make builds it from $p.in)"; done
 CTL1="$top_srcdir/man/brokerctl.1"
@@ -142,6 +144,14 @@ wait_link_up G 20 || bail "the link between G and H did not come up"
 HID=$(bctl G --json link status | jq -r '.[] | select(.state == "up") | .peer_id' | head -n 1)
 example "brokerctl(1): mapping add and rm on the guest print what the page shows" "$CTL1" \
 	'guest$ brokerctl mapping add' "s|127\\.0\\.0\\.1:80\\b|$ECHO|g; s|8080|$M|g; s|host-5e0c1d2a3b4f|$HID|g"
+
+# --- broker-plugin(7): load, look at and use the example plugin ------------------------------
+# The page's plugin dir becomes $T/pl, holding this build's example.so as echo.so.
+mkdir -p "$T/pl"
+cp "$top_builddir/tests/plugins/.libs/example.so" "$T/pl/echo.so" || bail "the example plugin is not built"
+example "broker-plugin(7): the example plugin's session prints what the page shows" \
+	"$top_srcdir/man/broker-plugin.7" '$ brokerctl plugin load' \
+	"s|\"\$(pkg-config --variable=plugindir broker)/echo.so\"|$T/pl/echo.so|; s|/usr/local/lib/broker/plugins|$T/pl|g; s|/tmp/echo\.sock|$T/echo.sock|g"
 
 # --- brokerd(8): the /metrics names ----------------------------------------------------
 bctl H route add m --listen "tcp://127.0.0.1:0" --connect "tcp://$ECHO" >/dev/null 2>&1 ||
