@@ -192,18 +192,26 @@ void broker_shutdown(struct broker *b, const char *why)
 	evtimer_add(b->drain_timer, &now);
 }
 
-int broker_reload(struct broker *b, char *err, size_t errlen)
+int broker_reload(struct broker *b, char notes[][CONFIG_RESTART_NOTE], size_t max_notes, size_t *n_notes, char *err,
+                  size_t errlen)
 {
 	struct peer_policy *policy = NULL;
+	char mine[CONFIG_RESTART_MAX][CONFIG_RESTART_NOTE];
+	size_t n = 0;
 	int rc;
 
 	service_reloading(b->service);
-	rc = config_reload(&b->cfg, b->argc, b->argv, err, errlen);
+	rc = config_reload(&b->cfg, b->argc, b->argv, notes ? notes : mine, notes ? max_notes : CONFIG_RESTART_MAX, &n,
+	                   err, errlen);
+	if (n_notes)
+		*n_notes = rc < 0 ? 0 : n;
 	if (rc < 0) {
 		log_error(TAG, "reload: keeping the running configuration: %s", err);
 		service_ready(b->service);
 		return rc;
 	}
+	for (size_t i = 0; i < n; i++)
+		log_warn(TAG, "reload: %s", (notes ? notes : mine)[i]);
 	/* New patterns apply to the next OPEN and the next listen request; what is open stays. */
 	if (peer_policy_new(&b->cfg, &policy, err, errlen) < 0) {
 		log_error(TAG, "reload: keeping the peer policy in effect: %s", err);
@@ -229,7 +237,7 @@ static void on_signal(enum platform_signal sig, void *arg)
 
 	if (sig == PLATFORM_SIGNAL_RELOAD) {
 		log_info(TAG, "SIGHUP: reloading");
-		broker_reload(b, err, sizeof(err));
+		broker_reload(b, NULL, 0, NULL, err, sizeof(err));
 		return;
 	}
 	broker_shutdown(b, sig == PLATFORM_SIGNAL_TERM ? "SIGTERM" : "SIGINT");
@@ -274,12 +282,6 @@ static void status_line(void *arg, char *buf, size_t len)
 		snprintf(link, sizeof(link), "link %s", lc.up ? "up" : "down");
 	snprintf(buf, len, "%zu route%s, %s, %zu mapping%s", routes, routes == 1 ? "" : "s", link, mappings,
 	         mappings == 1 ? "" : "s");
-}
-
-static int print_route(void *arg, const struct route_info *ri)
-{
-	log_info(TAG, "route %s: %s -> %s [%s]", ri->name, ri->listen_address, ri->connect, ri->state);
-	return 0;
 }
 
 int broker_run(struct broker *b)
@@ -327,8 +329,8 @@ int broker_run(struct broker *b)
 	}
 	log_info(TAG, "control: %s", b->ctl_url);
 	log_info(TAG, "state: %s", b->db_path);
+	/* Each route said its own state when it opened (route.c): a count is enough here. */
 	log_info(TAG, "plugins: %zu loaded; routes: %zu", plugins_count(b->plugins), routes_count(b->routes));
-	routes_foreach(b->routes, print_route, NULL);
 	b->ready = true;
 	/* Plugins started, stored and configured routes listening, mappings restored. */
 	service_ready(b->service);

@@ -66,8 +66,14 @@ int broker_init(struct broker *b, int argc, char **argv);
 int broker_run(struct broker *b);
 void broker_fini(struct broker *b);
 
-/* SIGHUP and `brokerctl reload`: re-read the config file, reload plugins, re-apply routes. */
-int broker_reload(struct broker *b, char *err, size_t errlen);
+/*
+ * SIGHUP and `brokerctl reload`: re-read the config file, reload plugins,
+ * re-apply routes.  Settings only a restart applies stay as they run; each
+ * one the file changed is logged and, when notes is given, described there
+ * (at most max_notes, the count in *n_notes).
+ */
+int broker_reload(struct broker *b, char notes[][CONFIG_RESTART_NOTE], size_t max_notes, size_t *n_notes, char *err,
+                  size_t errlen);
 /* SIGTERM and `brokerctl shutdown`: stop accepting, drain streams (bounded), leave the loop. */
 void broker_shutdown(struct broker *b, const char *why);
 

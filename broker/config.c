@@ -642,7 +642,8 @@ int config_load(struct broker_config *cfg, int argc, char **argv, char *err, siz
 	return rc;
 }
 
-int config_reload(struct broker_config *cfg, int argc, char **argv, char *err, size_t errlen)
+int config_reload(struct broker_config *cfg, int argc, char **argv, char notes[][CONFIG_RESTART_NOTE],
+                  size_t max_notes, size_t *n_notes, char *err, size_t errlen)
 {
 	struct broker_config fresh;
 	int rc;
@@ -658,6 +659,10 @@ int config_reload(struct broker_config *cfg, int argc, char **argv, char *err, s
 		config_free(&fresh);
 		return rc;
 	}
+	char none[1][CONFIG_RESTART_NOTE];
+	size_t n = config_keep_restart_settings(&fresh, cfg, notes ? notes : none, notes ? max_notes : 0);
+	if (n_notes)
+		*n_notes = n;
 	config_free(cfg);
 	*cfg = fresh;
 	return 0;

@@ -103,8 +103,20 @@ struct broker_config {
  */
 int config_load(struct broker_config *cfg, int argc, char **argv, char *err, size_t errlen);
 
-/* Re-read only the file layer (SIGHUP); flags and env keep precedence. */
-int config_reload(struct broker_config *cfg, int argc, char **argv, char *err, size_t errlen);
+/*
+ * Re-read only the file layer (SIGHUP); flags and env keep precedence.
+ * Settings only a restart applies (config_restart.c) keep their running
+ * values; one line per such setting the new configuration changes goes to
+ * notes (at most max_notes; notes may be NULL), and their count to *n_notes.
+ */
+#define CONFIG_RESTART_NOTE 512
+#define CONFIG_RESTART_MAX 16
+int config_reload(struct broker_config *cfg, int argc, char **argv, char notes[][CONFIG_RESTART_NOTE],
+                  size_t max_notes, size_t *n_notes, char *err, size_t errlen);
+
+/* The reload's half of that: swap the running values of restart-only settings into fresh. */
+size_t config_keep_restart_settings(struct broker_config *fresh, struct broker_config *running,
+                                    char notes[][CONFIG_RESTART_NOTE], size_t max_notes);
 
 void config_free(struct broker_config *cfg);
 

@@ -34,7 +34,7 @@ const struct limit_desc config_limit_descs[] = {
 	{ "mapping-max-sync-entries", "BROKER_MAPPING_MAX_SYNC_ENTRIES", "mapping_max_sync_entries", LIMIT_COUNT,
 	  16384, 1, 1000000, AT(mapping_sync_entries), "entries in one mapping sync from the peer; larger is refused" },
 	{ "http-max-connections", "BROKER_HTTP_MAX_CONNECTIONS", "http_max_connections", LIMIT_COUNT, 64, 1, 100000,
-	  AT(http_connections), "open connections to --http-listen; more are closed at once" },
+	  AT(http_connections), "open connections to --http-listen; more wait until one closes" },
 	{ "http-max-header-size", "BROKER_HTTP_MAX_HEADER_SIZE", "http_max_header_size", LIMIT_BYTES, 8 * KIB,
 	  1 * KIB, 1 * MIB, AT(http_header_size), "request line and headers of one HTTP request" },
 	{ "http-max-body-size", "BROKER_HTTP_MAX_BODY_SIZE", "http_max_body_size", LIMIT_BYTES, 4 * KIB, 0, 1 * MIB,

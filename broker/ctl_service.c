@@ -98,9 +98,19 @@ static Broker__Rpc__Status broker_status(void *ctx, const uint8_t *body, size_t 
 static Broker__Rpc__Status broker_reload_m(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
                                            size_t *reply_len, char *err, size_t errlen)
 {
-	int rc = broker_reload(ctx, err, errlen);
+	char notes[CONFIG_RESTART_MAX][CONFIG_RESTART_NOTE];
+	char *lines[CONFIG_RESTART_MAX];
+	size_t n = 0;
+	Broker__Control__ReloadReply rr = BROKER__CONTROL__RELOAD_REPLY__INIT;
+	int rc = broker_reload(ctx, notes, CONFIG_RESTART_MAX, &n, err, errlen);
 
-	return rc < 0 ? ctl_fail(rc, err, errlen, "reload") : OK;
+	if (rc < 0)
+		return ctl_fail(rc, err, errlen, "reload");
+	for (size_t i = 0; i < n; i++)
+		lines[i] = notes[i];
+	rr.n_needs_restart = n;
+	rr.needs_restart = lines;
+	return ctl_pack_reply(&rr.base, reply, reply_len, err, errlen);
 }
 
 static Broker__Rpc__Status broker_shutdown_m(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,

@@ -5,10 +5,11 @@ noinst_LTLIBRARIES += %reldir%/libbroker.la
 # The OS layer (platform.h, platform_pidwatch.h): one implementation per OS.
 # Windows also compiles in the handle<->socket bridge (stdio carrier).
 if PLATFORM_WINDOWS
-BROKER_PLATFORM_SOURCES = %reldir%/platform_win32.c plugins/common/win32_bridge.c plugins/common/win32_bridge.h
+BROKER_PLATFORM_SOURCES = %reldir%/platform_win32.c %reldir%/platform_splice_win32.c \
+	plugins/common/win32_bridge.c plugins/common/win32_bridge.h
 BROKER_PIDWATCH_SOURCES = %reldir%/platform_pidwatch_win32.c
 else
-BROKER_PLATFORM_SOURCES = %reldir%/platform_posix.c
+BROKER_PLATFORM_SOURCES = %reldir%/platform_posix.c %reldir%/platform_splice_posix.c
 BROKER_PIDWATCH_SOURCES = %reldir%/platform_pidwatch.c
 endif
 # The service manager (platform_notify.h): systemd's sd_notify, or nothing.
@@ -20,7 +21,7 @@ endif
 %canon_reldir%_libbroker_la_SOURCES = \
 	%reldir%/broker.c %reldir%/broker.h \
 	%reldir%/config.c %reldir%/config.h %reldir%/config_internal.h \
-	%reldir%/config_file.c %reldir%/config_help.c %reldir%/config_limits.c %reldir%/config_limits.h \
+	%reldir%/config_file.c %reldir%/config_help.c %reldir%/config_restart.c %reldir%/config_limits.c %reldir%/config_limits.h \
 	%reldir%/counters.h \
 	%reldir%/ctl_service.c %reldir%/ctl_service.h %reldir%/ctl_internal.h %reldir%/ctl_mapping.c \
 	%reldir%/endpoint.c %reldir%/endpoint.h \
@@ -40,10 +41,10 @@ endif
 	%reldir%/peer.c %reldir%/peer.h %reldir%/peer_report.c \
 	%reldir%/peer_auth.c %reldir%/peer_auth.h \
 	%reldir%/peer_policy.c %reldir%/peer_policy.h \
-	%reldir%/platform.h %reldir%/platform_net.h $(BROKER_PLATFORM_SOURCES) \
+	%reldir%/platform.h %reldir%/platform_net.h %reldir%/platform_splice.h $(BROKER_PLATFORM_SOURCES) \
 	$(BROKER_PIDWATCH_SOURCES) %reldir%/platform_pidwatch.h %reldir%/printf_attr.h \
 	%reldir%/plugins.c %reldir%/plugins.h %reldir%/plugins_internal.h %reldir%/plugins_options.c \
-	%reldir%/relay.c %reldir%/relay.h %reldir%/relay_fd.c \
+	%reldir%/relay.c %reldir%/relay.h %reldir%/relay_fd.c %reldir%/relay_pipes.c \
 	%reldir%/route.c %reldir%/route.h \
 	%reldir%/service.c %reldir%/service.h %reldir%/platform_notify.h $(BROKER_NOTIFY_SOURCES) \
 	%reldir%/store.c %reldir%/store.h \

@@ -64,11 +64,16 @@ static void relay_check_finished(struct relay *r)
 		r->finished = true;
 }
 
+size_t relay_end_pending(const struct relay_end *e)
+{
+	return evbuffer_get_length(e->out) + e->piped;
+}
+
 /* Reading from e may go on only while the other end is not backed up. */
 static void update_reading(struct relay_end *e)
 {
 	struct relay_end *o = other(e);
-	bool want = !e->eof_in && !o->shut_out && evbuffer_get_length(o->out) < RELAY_HIGH_MARK;
+	bool want = !e->eof_in && !o->shut_out && !o->pipe_full && relay_end_pending(o) < RELAY_HIGH_MARK;
 
 	if (want != e->reading) {
 		e->reading = want;
@@ -97,7 +102,7 @@ void relay_end_input(struct relay_end *e, size_t n)
 static void maybe_shutdown(struct relay_end *o)
 {
 	/* o gets no more input once the other end hit EOF; close o's write side after flushing. */
-	if (!o->shut_out && other(o)->eof_in && evbuffer_get_length(o->out) == 0) {
+	if (!o->shut_out && other(o)->eof_in && relay_end_pending(o) == 0) {
 		o->shut_out = true;
 		o->ops->shutdown_write(o);
 		relay_check_finished(o->relay);
@@ -123,8 +128,19 @@ void relay_end_drained(struct relay_end *e)
 	maybe_shutdown(e);
 	if (!r->finished && other(e)->ops->sink_drained)
 		other(e)->ops->sink_drained(other(e));
-	if (!r->finished && evbuffer_get_length(e->out) < RELAY_LOW_MARK)
+	/* A pipe that drained some has room again: no need to wait for the low mark. */
+	if (!r->finished && (relay_end_pending(e) < RELAY_LOW_MARK || e->piped > 0))
 		update_reading(other(e));
+	relay_release(r);
+}
+
+void relay_end_blocked(struct relay_end *e)
+{
+	struct relay *r = e->relay;
+
+	r->busy++;
+	other(e)->pipe_full = true;
+	update_reading(e);
 	relay_release(r);
 }
 
@@ -193,6 +209,13 @@ struct relay *relay_new_fds(struct event_base *base, const struct broker_stream_
                             const struct broker_stream_desc *target, struct route_counters *counters,
                             relay_done_fn done, void *arg)
 {
+	return relay_new_fds_spliced(base, client, target, NULL, counters, done, arg);
+}
+
+struct relay *relay_new_fds_spliced(struct event_base *base, const struct broker_stream_desc *client,
+                                    const struct broker_stream_desc *target, struct relay_pipe_pool *pipes,
+                                    struct route_counters *counters, relay_done_fn done, void *arg)
+{
 	struct relay_end *a = relay_fd_end_new(base, client);
 	struct relay_end *b = relay_fd_end_new(base, target);
 
@@ -203,6 +226,8 @@ struct relay *relay_new_fds(struct event_base *base, const struct broker_stream_
 			b->ops->destroy(b, true);
 		return NULL;
 	}
+	if (pipes)
+		relay_fd_ends_splice(a, b, pipes);
 	return relay_new(a, b, counters, done, arg);
 }
 

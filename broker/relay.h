@@ -15,6 +15,8 @@
 struct event_base;
 struct evbuffer;
 struct relay;
+struct relay_pipe_pool;
+struct platform_pipe;
 
 /* Bytes read from one end per call, and the backpressure marks on an end's output. */
 #define RELAY_READ_CHUNK (64 * 1024)
@@ -57,6 +59,8 @@ struct relay_end {
 	struct relay *relay;
 	int index;                /* 0: the accepted side, 1: the target side */
 	struct evbuffer *out;     /* bytes waiting to be written to this end */
+	size_t piped;             /* bytes waiting for this end in a kernel pipe (spliced relays) */
+	bool pipe_full;           /* that pipe refused more: the other end waits until this end drains it */
 	bool eof_in;              /* this end will produce no more input */
 	bool shut_out;            /* this end's write side is closed */
 	bool reading;
@@ -73,6 +77,10 @@ typedef void (*relay_done_fn)(void *arg, struct relay *r, bool aborted);
 struct relay *relay_new_fds(struct event_base *base, const struct broker_stream_desc *client,
                             const struct broker_stream_desc *target, struct route_counters *counters,
                             relay_done_fn done, void *arg);
+/* The same, spliced when both descriptors allow it and pipes is not NULL (see below). */
+struct relay *relay_new_fds_spliced(struct event_base *base, const struct broker_stream_desc *client,
+                                    const struct broker_stream_desc *target, struct relay_pipe_pool *pipes,
+                                    struct route_counters *counters, relay_done_fn done, void *arg);
 /* Reset both sides now (route removed, drain timeout); done runs with aborted=true. */
 void relay_abort(struct relay *r);
 /* End both sides cleanly now (the far target refused): clients see an ordinary close. */
@@ -97,6 +105,11 @@ void relay_end_input(struct relay_end *e, size_t n);
 void relay_end_eof(struct relay_end *e);
 /* e wrote some of e->out (check backpressure / pending half-close). */
 void relay_end_drained(struct relay_end *e);
+/* Bytes waiting to be written to e: its buffer plus its pipe. */
+size_t relay_end_pending(const struct relay_end *e);
+/* e's input found the pipe toward the other end full (other(e)->pipe_full
+ * is set): stop reading e until the other end drains some of it. */
+void relay_end_blocked(struct relay_end *e);
 /* e failed (-errno): abort the relay. */
 void relay_end_error(struct relay_end *e, int err);
 
@@ -107,6 +120,34 @@ void relay_end_error(struct relay_end *e, int err);
  */
 typedef ssize_t (*relay_dgram_send_fn)(void *arg, const uint8_t *data, size_t len);
 void relay_dgram_send(struct evbuffer *buf, relay_dgram_send_fn send_fn, void *arg);
+
+/*
+ * Spliced relays (Linux): when both ends are plain unix or tcp stream
+ * sockets, each direction moves its bytes socket -> pipe -> socket with
+ * splice(2) and never copies them to user space.  The pipes come from a
+ * pool: a direction holds one only while bytes are in it, and at most
+ * max_idle emptied pipes (two descriptors each) are kept for reuse.
+ * Backpressure, half-close and the byte counters work as on the buffer path.
+ */
+#define RELAY_PIPE_SIZE (256 * 1024)
+#define RELAY_PIPE_MAX_IDLE 32
+struct relay_pipe_stats {
+	uint64_t opened;    /* pipes ever created */
+	size_t in_use;      /* held by a relay direction now */
+	size_t idle;        /* kept in the pool */
+};
+struct relay_pipe_pool *relay_pipe_pool_new(size_t max_idle, size_t pipe_size);
+void relay_pipe_pool_free(struct relay_pipe_pool *pool);   /* after every relay using it is gone */
+int relay_pipe_get(struct relay_pipe_pool *pool, struct platform_pipe *out);
+/* holds_bytes: the pipe is not empty (a cut relay): close it rather than pool it. */
+void relay_pipe_put(struct relay_pipe_pool *pool, struct platform_pipe *p, bool holds_bytes);
+void relay_pipe_pool_stats(const struct relay_pipe_pool *pool, struct relay_pipe_stats *out);
+/*
+ * Both ends plain stream sockets splice can move (platform_splice_usable)
+ * and pool not NULL: make a and b (from relay_fd_end_new) splice to each
+ * other.  Returns true if they will; false leaves them on the buffer path.
+ */
+bool relay_fd_ends_splice(struct relay_end *a, struct relay_end *b, struct relay_pipe_pool *pool);
 
 /* Build ends (used by relay_new_fds; link ends come later). */
 struct relay_end *relay_fd_end_new(struct event_base *base, const struct broker_stream_desc *desc);

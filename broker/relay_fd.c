@@ -1,6 +1,9 @@
 /* relay_fd.c - a relay end over a socket or a pipe pair: reads straight into
  * the other end's evbuffer (64 KiB reserve + readv, not bufferevent's 4 KiB
- * reads) and writes with evbuffer_write_atmost. */
+ * reads) and writes with evbuffer_write_atmost.  Two socket ends can instead
+ * splice to each other (relay_fd_ends_splice): each direction then moves
+ * socket -> pipe -> socket in the kernel, with a pipe borrowed from a pool
+ * for as long as bytes are in it. */
 #include <config.h>
 
 #include <errno.h>
@@ -9,7 +12,9 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "broker/log.h"
 #include "broker/platform.h"
+#include "broker/platform_splice.h"
 #include "broker/relay.h"
 
 struct fd_end {
@@ -19,6 +24,12 @@ struct fd_end {
 	struct event *rev, *wev;
 	void (*on_close)(void *);
 	void *close_arg;
+	/* Spliced ends only (partner set): */
+	struct fd_end *partner;          /* the other end, whose socket this end's input is spliced to */
+	struct relay_pipe_pool *pool;
+	struct platform_pipe pipe;       /* holds base.piped bytes waiting for this end's socket */
+	bool has_pipe;
+	uint64_t spliced;                /* bytes read from this end by splice */
 };
 
 /*
@@ -75,6 +86,93 @@ static void fd_end_read_cb(evutil_socket_t fd, short what, void *arg)
 	relay_release(r);
 }
 
+/* An emptied pipe goes back to the pool: idle connections hold none. */
+static void fd_end_pipe_release(struct fd_end *fe)
+{
+	if (fe->has_pipe && fe->base.piped == 0) {
+		relay_pipe_put(fe->pool, &fe->pipe, false);
+		fe->has_pipe = false;
+	}
+}
+
+/*
+ * Spliced input: socket -> the pipe toward the partner, which the partner's
+ * kick writes on at once.  splice says EAGAIN both when the socket is empty
+ * and when the pipe is full (a pipe slot holds one socket buffer however
+ * small, so a pipe can be full below its size in bytes): a pipe that still
+ * holds bytes counts as full, and reading waits until the partner drains it.
+ */
+static void fd_end_splice_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fd_end *fe = arg;
+	struct relay_end *e = &fe->base;
+	struct fd_end *to = fe->partner;
+	struct relay_end *o = &to->base;
+	struct relay *r = e->relay;
+
+	relay_hold(r);
+	for (int i = 0; i < READS_PER_EVENT && e->reading && !relay_finished(r); i++) {
+		ssize_t n;
+		int rc;
+
+		if (!to->has_pipe) {
+			rc = relay_pipe_get(to->pool, &to->pipe);
+			if (rc < 0) {
+				relay_end_error(e, rc);
+				break;
+			}
+			to->has_pipe = true;
+		}
+		if (o->piped >= to->pipe.size) {
+			relay_end_blocked(e);
+			break;
+		}
+		n = platform_splice_in(fe->rfd, &to->pipe, to->pipe.size - o->piped);
+		if (n == -EAGAIN) {
+			if (o->piped > 0)
+				relay_end_blocked(e);
+			break;
+		}
+		if (n < 0) {
+			relay_end_error(e, (int)n);
+			break;
+		}
+		if (n == 0) {
+			relay_end_eof(e);
+			break;
+		}
+		o->piped += (size_t)n;
+		fe->spliced += (uint64_t)n;
+		relay_end_input(e, (size_t)n);
+	}
+	if (!relay_finished(r))
+		fd_end_pipe_release(to);
+	relay_release(r);
+}
+
+/* Spliced output: the pipe toward this end -> its socket. */
+static int fd_end_splice_flush(struct fd_end *fe)
+{
+	struct relay_end *e = &fe->base;
+	bool moved = false;
+
+	while (e->piped > 0) {
+		ssize_t n = platform_splice_out(&fe->pipe, fe->wfd, e->piped);
+		if (n == -EAGAIN)
+			break;
+		if (n <= 0) {
+			relay_end_error(e, n < 0 ? (int)n : -EIO);
+			return -1;
+		}
+		e->piped -= (size_t)n;
+		moved = true;
+	}
+	if (moved)
+		e->pipe_full = false;
+	fd_end_pipe_release(fe);
+	return 0;
+}
+
 /* After writing: wait for writability while output remains, and tell the relay. */
 static void fd_end_wrote(struct fd_end *fe)
 {
@@ -82,7 +180,7 @@ static void fd_end_wrote(struct fd_end *fe)
 
 	if (relay_finished(e->relay))
 		return;
-	if (evbuffer_get_length(e->out) > 0)
+	if (relay_end_pending(e) > 0)
 		event_add(fe->wev, NULL);
 	else
 		event_del(fe->wev);
@@ -142,6 +240,8 @@ static void fd_end_flush(struct fd_end *fe)
 
 	struct relay_end *e = &fe->base;
 
+	if (e->piped > 0 && fd_end_splice_flush(fe) < 0)
+		return;
 	while (evbuffer_get_length(e->out) > 0) {
 		ssize_t n = platform_write_buffer(fe->wfd, e->out, RELAY_READ_CHUNK * 4);
 		if (n == -EAGAIN || n == 0)
@@ -199,6 +299,13 @@ static void fd_end_destroy(struct relay_end *e, bool abort)
 {
 	struct fd_end *fe = (struct fd_end *)e;
 
+	if (fe->partner && e->index == 0)
+		log_debug("relay", "spliced: %llu bytes client -> target, %llu bytes target -> client",
+		          (unsigned long long)fe->spliced, (unsigned long long)fe->partner->spliced);
+	if (fe->partner)
+		fe->partner->partner = NULL;
+	if (fe->has_pipe)
+		relay_pipe_put(fe->pool, &fe->pipe, e->piped > 0);
 	if (fe->rev)
 		event_free(fe->rev);
 	if (fe->wev)
@@ -253,4 +360,25 @@ struct relay_end *relay_fd_end_new(struct event_base *base, const struct broker_
 		return NULL;
 	}
 	return &fe->base;
+}
+
+bool relay_fd_ends_splice(struct relay_end *a, struct relay_end *b, struct relay_pipe_pool *pool)
+{
+	struct fd_end *fa = (struct fd_end *)a, *fb = (struct fd_end *)b;
+	struct fd_end *ends[2] = { fa, fb };
+
+	if (a->ops != &fd_end_ops || b->ops != &fd_end_ops)
+		return false;
+	for (int i = 0; i < 2; i++)
+		if (ends[i]->flags & (BROKER_STREAM_PIPES | BROKER_STREAM_DATAGRAM) || ends[i]->rfd != ends[i]->wfd ||
+		    !platform_splice_usable(ends[i]->rfd))
+			return false;
+	for (int i = 0; i < 2; i++) {
+		ends[i]->partner = ends[1 - i];
+		ends[i]->pool = pool;
+		/* Same event, same fd, same loop: only the callback changes (not yet added: relay_new arms it). */
+		event_assign(ends[i]->rev, event_get_base(ends[i]->rev), ends[i]->rfd, EV_READ | EV_PERSIST,
+		             fd_end_splice_read_cb, ends[i]);
+	}
+	return true;
 }

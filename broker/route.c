@@ -79,6 +79,7 @@ struct route_table {
 	bool accepting;
 	uint64_t next_id;          /* ids of our routes that listen on the peer */
 	struct route_block *blocked;
+	struct relay_pipe_pool *pipes;   /* spliced relays' pipes; NULL: buffers only (BROKER_SPLICE=off) */
 };
 
 #define TAG "route"
@@ -91,6 +92,15 @@ int routes_create(struct broker *b, struct route_table **out)
 		return -ENOMEM;
 	rt->broker = b;
 	rt->accepting = true;
+	/* BROKER_SPLICE=off keeps every local route on the buffer path (for comparison, or a kernel whose splice misbehaves). */
+	const char *splice = getenv("BROKER_SPLICE");
+	if (!splice || strcmp(splice, "off") != 0) {
+		rt->pipes = relay_pipe_pool_new(RELAY_PIPE_MAX_IDLE, RELAY_PIPE_SIZE);
+		if (!rt->pipes) {
+			free(rt);
+			return -ENOMEM;
+		}
+	}
 	/* Ids differ across restarts too, so a stale one from before never names a new route. */
 	rt->next_id = (uint64_t)time(NULL) << 20;
 	*out = rt;
@@ -147,7 +157,8 @@ static void conn_connected(void *arg, int err, const char *reason, const struct 
 		free(c);
 		return;
 	}
-	c->relay = relay_new_fds(r->rt->broker->base, &c->client, desc, &r->counters, conn_relay_done, c);
+	c->relay = relay_new_fds_spliced(r->rt->broker->base, &c->client, desc, r->rt->pipes, &r->counters,
+	                                 conn_relay_done, c);
 	if (!c->relay) {
 		log_error(TAG, "%s: cannot relay: out of memory", r->name);
 		r->counters.errors++;
@@ -758,6 +769,7 @@ void routes_destroy(struct route_table *rt)
 		free(b->name);
 		free(b);
 	}
+	relay_pipe_pool_free(rt->pipes);
 	free(rt);
 }
 

@@ -242,7 +242,7 @@ static int dispatch(struct session *s, const char *cmd, const char *sub, const c
 	if (strcmp(cmd, "link") == 0)
 		return cmd_link_status(s);
 	if (strcmp(cmd, "reload") == 0)
-		return cmd_simple(s, "broker", "reload", NULL, "reloaded");
+		return cmd_reload(s);
 	if (strcmp(cmd, "shutdown") == 0)
 		return cmd_simple(s, "broker", "shutdown", NULL, "brokerd is shutting down");
 	if (strcmp(cmd, "route") == 0) {

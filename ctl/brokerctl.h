@@ -107,6 +107,7 @@ int cmd_simple(struct session *s, const char *service, const char *method, const
 /* ---- commands ---- */
 
 int cmd_status(struct session *s);
+int cmd_reload(struct session *s);
 int cmd_link_status(struct session *s);
 int cmd_route_list(struct session *s);
 int cmd_route_add(struct session *s, const char *name);

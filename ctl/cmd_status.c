@@ -109,3 +109,28 @@ int cmd_link_status(struct session *s)
 	broker__control__link_status_reply__free_unpacked(lr, NULL);
 	return 0;
 }
+
+/* reload: "reloaded", then one line per changed setting that waits for a restart. */
+int cmd_reload(struct session *s)
+{
+	Broker__Control__ReloadReply *rr;
+	uint8_t *rep = NULL;
+	size_t len = 0;
+	int rc = call(s, "broker", "reload", NULL, &rep, &len);
+
+	if (rc)
+		return rc;
+	UNPACK_OR_FAIL(rr, broker__control__reload_reply__unpack, rep, len);
+	if (s->o->json) {
+		json_t *lines = json_array();
+		for (size_t i = 0; i < rr->n_needs_restart; i++)
+			json_array_append_new(lines, json_string(rr->needs_restart[i]));
+		print_json(json_pack("{s:b, s:o}", "ok", 1, "needs_restart", lines));
+	} else {
+		printf("reloaded\n");
+		for (size_t i = 0; i < rr->n_needs_restart; i++)
+			printf("%s\n", rr->needs_restart[i]);
+	}
+	broker__control__reload_reply__free_unpacked(rr, NULL);
+	return 0;
+}

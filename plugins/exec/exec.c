@@ -224,10 +224,15 @@ static void log_line(struct exec_child *c)
 {
 	size_t n = c->linelen;
 
+	int level = BROKER_LOG_INFO;
+	size_t off = 0;
+
 	while (n > 0 && c->line[n - 1] == '\r')
 		n--;
+	exec_log_line_parse(c->line, n, &level, &off);
 	if (c->st)
-		host->log(c->st->h, BROKER_LOG_INFO, "exec[%d]: %.*s", (int)c->pid, (int)n, c->line);
+		host->log(c->st->h, (enum broker_log_level)level, "exec[%d]: %.*s", (int)c->pid, (int)(n - off),
+		          c->line + off);
 	c->linelen = 0;
 }
 

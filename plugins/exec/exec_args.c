@@ -159,3 +159,41 @@ int exec_env_list_check(const char *list, const char *what, char *err, size_t er
 	}
 	return 0;
 }
+
+/* n digits at s? */
+static int digits(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+int exec_log_line_parse(const char *line, size_t len, int *level, size_t *text_off)
+{
+	static const char *const names[] = { "error", "warn", "info", "debug", "trace" };
+	size_t i = 19;
+
+	/* 2026-12-03T17:27:56 */
+	if (len < 21 || !digits(line, 4) || line[4] != '-' || !digits(line + 5, 2) || line[7] != '-' ||
+	    !digits(line + 8, 2) || line[10] != 'T' || !digits(line + 11, 2) || line[13] != ':' ||
+	    !digits(line + 14, 2) || line[16] != ':' || !digits(line + 17, 2))
+		return 0;
+	if (line[i] == '.') /* .545 */
+		for (i++; i < len && line[i] >= '0' && line[i] <= '9'; i++)
+			;
+	if (i + 1 >= len || line[i] != 'Z' || line[i + 1] != ' ')
+		return 0;
+	i += 2;
+	for (int l = 0; l < (int)(sizeof(names) / sizeof(names[0])); l++) {
+		size_t n = strlen(names[l]);
+		if (len - i > n && !strncmp(line + i, names[l], n) && line[i + n] == ' ') {
+			for (i += n; i < len && line[i] == ' '; i++)
+				;
+			*level = l;
+			*text_off = i;
+			return 1;
+		}
+	}
+	return 0;
+}

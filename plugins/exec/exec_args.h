@@ -37,4 +37,13 @@ int exec_env_list_check(const char *list, const char *what, char *err, size_t er
  * suggest, "unix://" or "npipe://"); returns -EOPNOTSUPP. */
 int exec_listen_refused(const char *local, char *err, size_t errlen);
 
+/*
+ * A line the child logged in brokerd's text format (a child broker over
+ * --link-stdio): "2026-12-03T17:27:56.545Z warn  [link] text".  1 with its
+ * level (BROKER_LOG_*) and where its text ("[link] text") starts, so the
+ * line is relayed with one timestamp and one level, the child's; 0 for any
+ * other line.
+ */
+int exec_log_line_parse(const char *line, size_t len, int *level, size_t *text_off);
+
 #endif

@@ -213,8 +213,13 @@ static void on_line(void *arg)
 {
 	struct exec_line *ln = arg;
 
+	int level = BROKER_LOG_INFO;
+	size_t off = 0;
+
+	exec_log_line_parse(ln->text, strlen(ln->text), &level, &off);
 	if (ln->c->st)
-		host->log(ln->c->h, BROKER_LOG_INFO, "exec[%lu]: %s", (unsigned long)ln->c->pid, ln->text);
+		host->log(ln->c->h, (enum broker_log_level)level, "exec[%lu]: %s", (unsigned long)ln->c->pid,
+		          ln->text + off);
 	child_unref(ln->c);
 	free(ln);
 }

@@ -7,10 +7,13 @@
  *            udp://HOST:PORT  (a connected datagram socket, for UDP port mappings)
  *   both:    ?netns=/run/netns/NAME | NAME | pid:N  (Linux: the socket lives in that namespace)
  *
- * Listening resolves the host with a blocking getaddrinfo (it happens once,
- * when a route is added).  Connecting never blocks the loop: numeric hosts
- * are parsed directly, names go through evdns, and the connect itself is
- * non-blocking.  Completion is always reported from a later event.
+ * Nothing here blocks the loop on a name lookup.  A listener takes an IP
+ * address (or "localhost", which means 127.0.0.1): listening happens on the
+ * loop thread (a route added by brokerctl or asked for by the peer), where a
+ * blocking getaddrinfo on a name could stall every link and client for as
+ * long as the resolver takes.  Connecting: numeric hosts are parsed
+ * directly, names go through evdns, and the connect itself is non-blocking.
+ * Completion is always reported from a later event.
  * Accepting is plugins/common/sock_listen.c (shared with unix, vsock, hvsock).
  *
  * Portable to Windows (mingw-w64): sockets are evutil_socket_t and socket
@@ -297,6 +300,14 @@ fail:
 	return EVUTIL_INVALID_SOCKET;
 }
 
+/* An IPv4 or IPv6 address (no brackets): nothing to look up. */
+static int is_numeric_host(const char *s)
+{
+	unsigned char buf[16];
+
+	return evutil_inet_pton(AF_INET, s, buf) == 1 || evutil_inet_pton(AF_INET6, s, buf) == 1;
+}
+
 static int tcp_listen(void *state, const struct broker_url *url, struct broker_accept_sink *sink,
                       void **listener, char *err, size_t errlen)
 {
@@ -319,16 +330,26 @@ static int tcp_listen(void *state, const struct broker_url *url, struct broker_a
 	r = sock_listen_backlog(host, st->h, url, 511, &backlog, err, errlen);
 	if (r < 0)
 		return r;
+	if (!evutil_ascii_strcasecmp(hostname, "localhost")) {
+		snprintf(hostname, sizeof(hostname), "%s", TCP_DEFAULT_HOST);
+	} else if (!is_numeric_host(hostname)) {
+		snprintf(err, errlen,
+		         "cannot listen on host name \"%s\": a listener takes an IP address (looking the name up "
+		         "would block the broker); write tcp://127.0.0.1:%s, tcp://0.0.0.0:%s or the interface's "
+		         "address",
+		         hostname, port, port);
+		return -EINVAL;
+	}
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
-	hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICSERV;
+	hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICSERV | EVUTIL_AI_NUMERICHOST;
 	r = evutil_getaddrinfo(hostname, port, &hints, &res);
 	if (r != 0) {
-		snprintf(err, errlen, "cannot resolve host \"%s\": %s", hostname, evutil_gai_strerror(r));
-		return -EHOSTUNREACH;
+		snprintf(err, errlen, "bad address \"%s\": %s", hostname, evutil_gai_strerror(r));
+		return -EINVAL;
 	}
 	if (netns && (r = netns_enter(netns, &saved, err, errlen)) < 0) {
 		evutil_freeaddrinfo(res);
@@ -583,13 +604,6 @@ static void on_resolved(int result, struct evutil_addrinfo *res, void *arg)
 	p->ai = res;
 	p->cur = res;
 	try_next(p);
-}
-
-static int is_numeric_host(const char *s)
-{
-	unsigned char buf[16];
-
-	return evutil_inet_pton(AF_INET, s, buf) == 1 || evutil_inet_pton(AF_INET6, s, buf) == 1;
 }
 
 static int tcp_connect(void *state, const struct broker_url *url, struct broker_connect_req *req,

@@ -6,10 +6,11 @@
 #   - every long option in broker/config.c's getopt table and every limit
 #     in broker/config_limits.c's table is in `brokerd --help`;
 #   - every command and subcommand brokerctl.c dispatches is in
-#     `brokerctl --help`.
+#     `brokerctl --help`;
+#   - `brokerd --bogus` says one line with one hint, and exits 2.
 # POSIX sh (dash).
 . "$(dirname "$0")/lib.sh"
-plan 6
+plan 7
 
 # --- README layout and the plugin folders ---
 layout=$(awk '/^## Layout/ { on = 1; next } on && /^## / { exit } on' "$top_srcdir/README.md")
@@ -61,4 +62,11 @@ done <"$T/subs"
 if [ -z "$missing" ]; then pass "brokerctl --help has every subcommand: $(tr '\n' ';' <"$T/subs")"
 else fail "brokerctl --help lacks:$missing"; fi
 check "brokerctl --help has link status" grep -Eq "^  link status( |$)" "$T/brokerctl.help"
+
+# --- an unknown brokerd option: one line, one hint ---
+"$BROKERD" --bogus >"$T/bogus.out" 2>&1
+rc=$?
+if [ "$rc" -eq 2 ] && [ "$(cat "$T/bogus.out")" = "brokerd: unknown option '--bogus' (see --help)" ]; then
+	pass "brokerd --bogus: one line, one hint, exit 2"
+else fail "brokerd --bogus: exit $rc: $(cat "$T/bogus.out")"; fi
 finish

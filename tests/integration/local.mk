@@ -5,6 +5,7 @@
 	%reldir%/route_unix.sh \
 	%reldir%/route_tcp.sh \
 	%reldir%/halfclose.sh \
+	%reldir%/relay_splice.sh \
 	%reldir%/concurrent.sh \
 	%reldir%/persist.sh \
 	%reldir%/ctl_errors.sh \
@@ -18,6 +19,8 @@
 	%reldir%/reload.sh \
 	%reldir%/check_config.sh \
 	%reldir%/url_params.sh \
+	%reldir%/quickstart.sh \
+	%reldir%/man_examples.sh \
 	%reldir%/drain.sh \
 	%reldir%/help_in_step.sh \
 	%reldir%/watch_docker.sh \

@@ -28,7 +28,7 @@ endif
 # (mode bits, another uid, socket files, XDG dirs) is skipped with the reason.
 check_PROGRAMS += %reldir%/test_config
 TESTS += %reldir%/test_config
-%canon_reldir%_test_config_SOURCES = %reldir%/test_config.c broker/config.c broker/config_file.c broker/config_help.c broker/config_limits.c broker/url.c \
+%canon_reldir%_test_config_SOURCES = %reldir%/test_config.c broker/config.c broker/config_file.c broker/config_help.c broker/config_restart.c broker/config_limits.c broker/url.c \
 	broker/peer_policy.c $(RUNTIME_DIR_SOURCES) \
 	broker/errfmt.c broker/log.c broker/display.c broker/text_escape.c $(BROKER_PLATFORM_SOURCES) $(TEST_PLATFORM_SOURCES)
 %canon_reldir%_test_config_CFLAGS = $(UNIT_CFLAGS)

@@ -315,16 +315,22 @@ static void test_reload(void)
 
 	write_file("{\"state_dir\": \"/two\", \"log_level\": \"trace\", \"drain_timeout\": 2,"
 	           " \"routes\": [{\"name\": \"r\", \"listen\": \"unix:///r\", \"connect\": \"tcp://127.0.0.1:1\"}]}");
-	is_int(config_reload(&cfg, a.c, a.v, err, sizeof(err)), 0, "reload");
-	is_str(cfg.state_dir, "/two", "reload picks up the new file value");
+	char notes[CONFIG_RESTART_MAX][CONFIG_RESTART_NOTE];
+	size_t n_notes = 99;
+	is_int(config_reload(&cfg, a.c, a.v, notes, CONFIG_RESTART_MAX, &n_notes, err, sizeof(err)), 0, "reload");
+	/* state_dir (and link_secret, which defaults into it) need a restart: kept, and named. */
+	is_str(cfg.state_dir, "/one", "reload keeps the state dir in effect (it needs a restart)");
+	is_int((int)n_notes, 2, "two settings named as needing a restart (state_dir, and link_secret in it)");
+	is_str(n_notes ? notes[0] : "", "state_dir: needs a restart; /one stays in effect (configured now: /two)",
+	       "the note names the setting, the value in effect and the configured one");
 	is_int(cfg.drain_timeout_s, 2, "reload picks up a newly set key");
 	is_int(cfg.log_level, BROKER_LOG_ERROR, "flag keeps precedence over the reloaded file");
 	is_int(cfg.n_routes, 1, "reload picks up routes");
 
 	write_file("{\"state_dir\": ");
-	ok(config_reload(&cfg, a.c, a.v, err, sizeof(err)) < 0, "reload of a broken file fails");
+	ok(config_reload(&cfg, a.c, a.v, NULL, 0, NULL, err, sizeof(err)) < 0, "reload of a broken file fails");
 	like(err, cfgfile, "reload error names the file");
-	is_str(cfg.state_dir, "/two", "failed reload keeps the running config");
+	is_str(cfg.state_dir, "/one", "failed reload keeps the running config");
 	is_int(cfg.n_routes, 1, "failed reload keeps the routes");
 	config_free(&cfg);
 }
@@ -520,7 +526,7 @@ static void test_help(void)
 
 int main(void)
 {
-	plan(198);
+	plan(200);
 	tmpdir = tp_mkdtemp("broker-test-config");
 	if (!tmpdir) {
 		perror("mkdtemp");

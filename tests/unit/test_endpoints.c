@@ -212,6 +212,27 @@ static void test_tcp(struct fh_plugin *L, struct event_base *base)
 	fh_run_for(base, 200);
 	ok(r == 0 && req.calls == 0, "connect_cancel of a name lookup: no report afterwards");
 
+	/* A listener takes an address: no name lookup that could block the loop
+	 * (an unresolvable name would wait for the resolver's timeouts). */
+	fh_url(&u, "tcp", "name.invalid:0", NULL, 0);
+	r = L->p->listen(L->state, &u, &sink, &lis2, err, sizeof(err));
+	ok(r == -EINVAL && strstr(err, "cannot listen on host name \"name.invalid\"") &&
+	   strstr(err, "tcp://127.0.0.1:0"),
+	   "listen on a host name is refused without a lookup: \"%s\"", err);
+	if (r == 0)
+		L->p->unlisten(L->state, lis2);
+	fh_url(&u, "tcp", "LocalHost:0", NULL, 0);
+	r = L->p->listen(L->state, &u, &sink, &lis2, err, sizeof(err));
+	{
+		char d2[128] = "";
+
+		ok(r == 0 && L->p->describe(L->state, lis2, d2, sizeof(d2)) == 0 &&
+		   !strncmp(d2, "tcp://127.0.0.1:", 16),
+		   "listen on localhost is 127.0.0.1: %s %s", d2, r < 0 ? err : "");
+		if (r == 0)
+			L->p->unlisten(L->state, lis2);
+	}
+
 	/* Same port twice. */
 	fh_url(&u, "tcp", desc + strlen("tcp://"), NULL, 0);
 	r = L->p->listen(L->state, &u, &sink, &lis2, err, sizeof(err));
@@ -502,7 +523,7 @@ int main(int argc, char **argv)
 	const char *tcp = fh_plugin_path(argc, argv, 1, "TCP_PLUGIN", "tcp", b1, sizeof(b1));
 	const char *unx = fh_plugin_path(argc, argv, 2, "UNIX_PLUGIN", "unix", b2, sizeof(b2));
 
-	plan(60);
+	plan(62);
 	base = fh_base_new();
 
 	if (ok(fh_load(&L, tcp, base, NULL, err, sizeof(err)) == 0, "load %s", tcp)) {

@@ -206,12 +206,20 @@ static void test_exec_stderr(struct fh_plugin *L, struct event_base *base)
 	char err[256], want[64], buf[16];
 	int pid;
 
-	do_connect(L, base, "sh -c 'echo oops >&2; printf tail >&2; cat'", &req, err, sizeof(err));
+	int warnings = fh.warnings;
+
+	/* The second line is a child broker's own log line: one timestamp and one level (its) when relayed. */
+	do_connect(L, base,
+	           "sh -c 'echo oops >&2; echo \"2026-12-03T17:27:56.545Z warn  [link] gone\" >&2; printf tail >&2; cat'",
+	           &req, err, sizeof(err));
 	if (!ok(req.ok, "exec:sh with stderr output connected (%s)", req.reason))
 		return;
 	pid = peer_pid(&req);
 	snprintf(want, sizeof(want), "exec[%d]: oops\n", pid);
 	ok(fh_wait_log(base, want, 3000), "stderr line is logged with its tag: exec[%d]: oops", pid);
+	snprintf(want, sizeof(want), "exec[%d]: [link] gone\n", pid);
+	ok(fh_wait_log(base, want, 3000), "a child broker's log line loses its own timestamp and level: %s", want);
+	is_int(fh.warnings - warnings, 1, "and is logged at the child's level (warn)");
 	ok(!strstr(fh.log, "tail\n"), "a partial line waits for its end");
 	ok(write(req.wfd, "x\n", 2) == 2 && read_some(req.rfd, buf, sizeof(buf), 3000) == 2,
 	   "stdout still carries the stream");
@@ -566,7 +574,7 @@ int main(int argc, char **argv)
 	const char *execp = fh_plugin_path(argc, argv, 1, "EXEC_PLUGIN", "exec", b1, sizeof(b1));
 	const char *vsockp = fh_plugin_path(argc, argv, 2, "VSOCK_PLUGIN", "vsock", b2, sizeof(b2));
 
-	plan(75);
+	plan(77);
 	signal(SIGPIPE, SIG_IGN);
 	base = fh_base_new();
 
