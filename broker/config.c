@@ -458,6 +458,47 @@ static int resolve_limits(struct broker_config *cfg, const struct flags *f, cons
 	return 0;
 }
 
+/*
+ * A directory or file setting as an absolute path, so it means the same
+ * whatever the broker's working directory is later: relative values from
+ * flags and the environment are taken from the working directory, relative
+ * values from a config file from that file's directory.  malloc'd; NULL when
+ * out of memory or the working directory cannot be read.
+ */
+static char *absolute_path(const char *v, const char *file_path)
+{
+	char cwd[PATH_MAX], *base, *out;
+	size_t cut;
+
+	if (platform_path_absolute(v))
+		return strdup(v);
+	while (v[0] == '.' && platform_is_sep(v[1]))
+		v += 2;
+	if (file_path) {
+		base = absolute_path(file_path, NULL);
+		if (!base)
+			return NULL;
+		for (cut = strlen(base); cut > 0 && !platform_is_sep(base[cut - 1]); cut--)
+			;
+		base[cut > 1 ? cut - 1 : cut] = '\0';   /* the file's directory ("/" stays "/") */
+	} else {
+		if (!getcwd(cwd, sizeof(cwd)))
+			return NULL;
+		base = strdup(cwd);
+		if (!base)
+			return NULL;
+	}
+	out = v[0] ? platform_path_join(base, v) : strdup(base);
+	free(base);
+	return out;
+}
+
+/* v, from the file layer ff or not, as absolute_path says. */
+static char *setting_path(const char *v, const struct layer *ff, int s, const char *path)
+{
+	return absolute_path(v, ff && v == ff->val[s] ? path : NULL);
+}
+
 static int resolve(struct broker_config *cfg, const struct flags *f, const struct layer *el,
                    const struct file_layer *file, const char *path, char *err, size_t errlen)
 {
@@ -466,17 +507,25 @@ static int resolve(struct broker_config *cfg, const struct flags *f, const struc
 	const char *v;
 	int rc;
 
+	/* Windows' runtime dir is a pipe name prefix, not a path: kept as given. */
 	v = pick(S_RUNTIME_DIR, &f->l, el, ff, path, label, sizeof(label));
-	cfg->runtime_dir = v ? strdup(v) : config_default_runtime_dir();
+	if (!v)
+		cfg->runtime_dir = config_default_runtime_dir();
+	else if (ff && v == ff->val[S_RUNTIME_DIR] && runtime_dir_is_path())
+		cfg->runtime_dir = setting_path(v, ff, S_RUNTIME_DIR, path);
+	else
+		cfg->runtime_dir = runtime_dir_resolve(v);
 	v = pick(S_STATE_DIR, &f->l, el, ff, path, label, sizeof(label));
-	cfg->state_dir = v ? strdup(v) : config_default_state_dir();
+	cfg->state_dir = v ? setting_path(v, ff, S_STATE_DIR, path) : config_default_state_dir();
 	if (!cfg->runtime_dir || !cfg->state_dir)
-		return errfmt(err, errlen, -ENOMEM, "out of memory");
+		return errfmt(err, errlen, -ENOMEM, "out of memory (or the working directory cannot be read)");
 
 	const struct layer *dl = pick_list(L_PLUGIN_DIRS, &f->l, el, ff);
 	if (dl) {
-		if (copy_list(dl, L_PLUGIN_DIRS, cfg->plugin_dirs, &cfg->n_plugin_dirs, err, errlen) < 0)
-			return -ENOMEM;
+		for (size_t i = 0; i < dl->n[L_PLUGIN_DIRS]; i++)
+			if (!(cfg->plugin_dirs[cfg->n_plugin_dirs++] =
+			              absolute_path(dl->list[L_PLUGIN_DIRS][i], dl == ff ? path : NULL)))
+				return errfmt(err, errlen, -ENOMEM, "out of memory (or the working directory cannot be read)");
 	} else {
 		if (!(cfg->plugin_dirs[cfg->n_plugin_dirs++] = strdup(runtime_dir_plugin_default(BROKER_PLUGINDIR))))
 			return errfmt(err, errlen, -ENOMEM, "out of memory");
@@ -488,7 +537,7 @@ static int resolve(struct broker_config *cfg, const struct flags *f, const struc
 		return -ENOMEM;
 
 	v = pick(S_LINK_SECRET, &f->l, el, ff, path, label, sizeof(label));
-	cfg->link_secret = v ? strdup(v) : platform_path_join(cfg->state_dir, "link.secret");
+	cfg->link_secret = v ? setting_path(v, ff, S_LINK_SECRET, path) : platform_path_join(cfg->state_dir, "link.secret");
 	if (!cfg->link_secret)
 		return errfmt(err, errlen, -ENOMEM, "out of memory");
 	if ((rc = resolve_bool(S_LINK_STDIO, f, el, ff, path, &cfg->link_stdio, err, errlen)) < 0 ||
@@ -604,7 +653,7 @@ static int build(struct broker_config *cfg, int argc, char **argv, char *err, si
 		goto out;
 	have_file = rc == 0;
 	cfg->config_file_explicit = explicit;
-	if (have_file && !(cfg->config_file = strdup(path))) {
+	if (have_file && !(cfg->config_file = absolute_path(path, NULL))) {
 		rc = errfmt(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}

@@ -82,6 +82,9 @@ static Broker__Rpc__Status broker_status(void *ctx, const uint8_t *body, size_t 
 	st.runtime_dir = s(b->cfg.runtime_dir);
 	st.state_dir = s(b->cfg.state_dir);
 	st.http_listen = s(b->cfg.http_listen);
+	st.config_file = s(b->cfg.config_file);
+	st.n_plugin_dirs = b->cfg.n_plugin_dirs;
+	st.plugin_dirs = b->cfg.plugin_dirs;
 	st.routes = b->routes ? (uint32_t)routes_count(b->routes) : 0;
 	st.plugins = b->plugins ? (uint32_t)plugins_count(b->plugins) : 0;
 	st.conns_active = b->routes ? routes_active_connections(b->routes) : 0;

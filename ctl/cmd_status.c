@@ -19,10 +19,15 @@ int cmd_status(struct session *s)
 		return rc;
 	UNPACK_OR_FAIL(st, broker__control__status_reply__unpack, rep, len);
 	if (s->o->json) {
-		print_json(json_pack("{s:s, s:I, s:I, s:s, s:s, s:s?, s:I, s:I, s:I, s:b, s:I, s:I}",
+		json_t *dirs = json_array();
+
+		for (size_t i = 0; dirs && i < st->n_plugin_dirs; i++)
+			json_array_append_new(dirs, json_string(st->plugin_dirs[i]));
+		print_json(json_pack("{s:s, s:I, s:I, s:s, s:s, s:s?, s:s?, s:o?, s:I, s:I, s:I, s:b, s:I, s:I}",
 		                     "version", st->version, "pid", (json_int_t)st->pid, "uptime_s",
 		                     (json_int_t)st->uptime_s, "runtime_dir", st->runtime_dir, "state_dir",
-		                     st->state_dir, "http_listen", st->http_listen[0] ? st->http_listen : NULL,
+		                     st->state_dir, "config_file", st->config_file[0] ? st->config_file : NULL,
+		                     "plugin_dirs", dirs, "http_listen", st->http_listen[0] ? st->http_listen : NULL,
 		                     "routes", (json_int_t)st->routes, "plugins", (json_int_t)st->plugins,
 		                     "conns_active", (json_int_t)st->conns_active, "ready", (int)st->ready,
 		                     "rpc_requests", (json_int_t)st->rpc_requests, "rpc_errors",
@@ -33,6 +38,9 @@ int cmd_status(struct session *s)
 		       st->ready ? "ready" : "starting");
 		printf("runtime dir  %s\n", st->runtime_dir);
 		printf("state dir    %s\n", st->state_dir);
+		printf("config       %s\n", st->config_file[0] ? st->config_file : "none (no file read)");
+		for (size_t i = 0; i < st->n_plugin_dirs; i++)
+			printf("%-13s%s\n", i ? "" : "plugin dirs", st->plugin_dirs[i]);
 		printf("http         %s\n", st->http_listen[0] ? st->http_listen : "off");
 		printf("routes       %u (%llu active connections)\n", st->routes, (unsigned long long)st->conns_active);
 		printf("plugins      %u\n", st->plugins);

@@ -11,10 +11,11 @@
 
 char *session_runtime_dir(const struct opts *o)
 {
+	/* Resolved as brokerd resolves it, so "--runtime-dir ./run" means the same to both. */
 	if (o->runtime_dir)
-		return strdup(o->runtime_dir);
+		return runtime_dir_resolve(o->runtime_dir);
 	if (getenv("BROKER_RUNTIME_DIR") && getenv("BROKER_RUNTIME_DIR")[0])
-		return strdup(getenv("BROKER_RUNTIME_DIR"));
+		return runtime_dir_resolve(getenv("BROKER_RUNTIME_DIR"));
 	return runtime_dir_default();
 }
 

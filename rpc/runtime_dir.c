@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,28 @@ char *runtime_dir_state_default(void)
 	if (h)
 		return join(h, "/.local/state/broker");
 	return strdup("/var/lib/broker");
+}
+
+bool runtime_dir_is_path(void)
+{
+	return true;
+}
+
+char *runtime_dir_resolve(const char *dir)
+{
+	char cwd[PATH_MAX], *out;
+
+	if (dir[0] == '/')
+		return strdup(dir);
+	while (dir[0] == '.' && dir[1] == '/')
+		dir += 2;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return NULL;
+	if (!dir[0])
+		return strdup(cwd);
+	if (asprintf(&out, "%s%s%s", cwd, strcmp(cwd, "/") ? "/" : "", dir) < 0)
+		return NULL;
+	return out;
 }
 
 const char *runtime_dir_plugin_default(const char *configured)

@@ -36,6 +36,15 @@ char *runtime_dir_state_default(void);
 const char *runtime_dir_plugin_default(const char *configured);
 const char *runtime_dir_config_default(const char *configured);
 
+/* Is a runtime dir a directory (POSIX: relative ones are resolved against the
+ * working directory), or a name (Windows: a pipe name prefix, kept as given)? */
+bool runtime_dir_is_path(void);
+/* A runtime dir from a flag or the environment as it is used: POSIX, an
+ * absolute path (a relative one is taken from the working directory);
+ * Windows, as given.  malloc'd; NULL when out of memory or the working
+ * directory cannot be read. */
+char *runtime_dir_resolve(const char *dir);
+
 /* "ipc://DIR/ctl.sock" (Windows: "ipc://PREFIX-ctl"); malloc'd, NULL on out of memory. */
 char *runtime_dir_ctl_url(const char *dir);
 

@@ -88,6 +88,16 @@ static const char *beside_exe(char *buf, size_t len, const char *name, const cha
 	return buf;
 }
 
+bool runtime_dir_is_path(void)
+{
+	return false;
+}
+
+char *runtime_dir_resolve(const char *dir)
+{
+	return strdup(dir);   /* a pipe name prefix: nothing to resolve */
+}
+
 const char *runtime_dir_plugin_default(const char *configured)
 {
 	static char buf[MAX_PATH * 3];

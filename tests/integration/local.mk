@@ -17,6 +17,7 @@
 	%reldir%/health.sh \
 	%reldir%/http_bounds.sh \
 	%reldir%/reload.sh \
+	%reldir%/paths.sh \
 	%reldir%/check_config.sh \
 	%reldir%/url_params.sh \
 	%reldir%/quickstart.sh \
