@@ -10,6 +10,14 @@
 
 #include "ctl/brokerctl.h"
 
+#ifdef _WIN32
+#define SETUP_DOCKER_LOCAL "npipe:////./pipe/docker_engine (docker_engine_NAME)"
+#define SETUP_DOCKER_CONTEXT ""
+#else
+#define SETUP_DOCKER_LOCAL "RUNTIME_DIR/NAME.sock"
+#define SETUP_DOCKER_CONTEXT ",\n                                 and a docker context named broker for it"
+#endif
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -31,6 +39,13 @@ static void usage(FILE *out)
 	        "  plugin load PATH               load a plugin file\n"
 	        "  plugin unload NAME             unload a plugin\n"
 	        "  link status                    show the links to the peer broker\n"
+	        "  setup docker [--socket PATH] [--name NAME] [--remove]\n"
+	        "                                 make the docker CLI here reach the dockerd on the peer:\n"
+	        "                                 a stored route from %s\n"
+	        "                                 to peer:unix://PATH (default /var/run/docker.sock)%s;\n"
+	        "                                 the peer broker needs --peer-allow-connect unix://PATH.\n"
+	        "                                 --name NAME (default docker) for a second one; --remove\n"
+	        "                                 undoes it\n"
 	        "  watch [--count N] [TOPIC ...]  print the broker's events as they happen (TOPIC: a\n"
 	        "                                 prefix such as mapping. link. route.; default all)\n"
 	        "  reload                         re-read the config file and re-apply routes\n"
@@ -43,7 +58,7 @@ static void usage(FILE *out)
 	        "                      (watch: for the next event; default forever)\n"
 	        "  -h, --help          show this help\n"
 	        "  -V, --version       show the version\n",
-	        DEFAULT_TIMEOUT_MS / 1000);
+	        SETUP_DOCKER_LOCAL, SETUP_DOCKER_CONTEXT, DEFAULT_TIMEOUT_MS / 1000);
 }
 
 /* --opt VALUE or --opt=VALUE; returns the value or NULL (usage error printed). */
@@ -79,8 +94,10 @@ static bool args_full(const struct opts *o)
 /* Options that only take a string: where each one's value goes. */
 static const char **string_opt(struct opts *o, const char *a, const char **name)
 {
-	static const char *const names[] = { "--listen", "--proto", "--host-ip", "--owner", "--description" };
-	const char **slots[] = { &o->listen, &o->proto, &o->host_ip, &o->owner, &o->description };
+	static const char *const names[] = { "--listen", "--proto", "--host-ip", "--owner", "--description",
+		                             "--socket", "--name" };
+	const char **slots[] = { &o->listen, &o->proto, &o->host_ip, &o->owner, &o->description, &o->socket,
+		                 &o->name };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (is_opt(a, names[i])) {
@@ -110,6 +127,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			return 0;
 		} else if (strcmp(a, "--json") == 0) {
 			o->json = true;
+		} else if (strcmp(a, "--remove") == 0) {
+			o->remove = true;
 		} else if (is_opt(a, "--runtime-dir")) {
 			if (!(v = opt_value(argc, argv, &i, "--runtime-dir")))
 				return EXIT_USAGE;
@@ -206,6 +225,10 @@ static int check_usage(const struct opts *o, const char *cmd, int want_args)
 		return die(EXIT_USAGE, "mapping add: needs --connect HOST:PORT (repeat it for more addresses)");
 	if (mapping_add && o->nconnects > MAX_CONNECT)
 		return die(EXIT_USAGE, "mapping add: at most %d --connect addresses (got %d)", MAX_CONNECT, o->nconnects);
+	if (strcmp(cmd, "setup docker") != 0 && (o->socket || o->name || o->remove))
+		return die(EXIT_USAGE, "%s: --socket, --name and --remove only go with setup docker", cmd);
+	if (strcmp(cmd, "setup docker") == 0 && o->json)
+		return die(EXIT_USAGE, "setup docker: --json is not supported (it prints what it did for a person)");
 	if (strcmp(cmd, "watch") != 0 && o->count >= 0)
 		return die(EXIT_USAGE, "%s: --count only goes with watch", cmd);
 	return -1;
@@ -241,6 +264,8 @@ static int dispatch(struct session *s, const char *cmd, const char *sub, const c
 		return cmd_status(s);
 	if (strcmp(cmd, "link") == 0)
 		return cmd_link_status(s);
+	if (strcmp(cmd, "setup") == 0)
+		return cmd_setup_docker(s);
 	if (strcmp(cmd, "reload") == 0)
 		return cmd_reload(s);
 	if (strcmp(cmd, "shutdown") == 0)
@@ -309,6 +334,11 @@ int main(int argc, char **argv)
 		if (!sub || strcmp(sub, "status") != 0)
 			return die(EXIT_USAGE, "link: %s (use: link status)", sub ? "unknown subcommand" : "missing subcommand");
 		snprintf(what, sizeof(what), "link status");
+		want = 2;
+	} else if (strcmp(cmd, "setup") == 0) {
+		if (!sub || strcmp(sub, "docker") != 0)
+			return die(EXIT_USAGE, "setup: %s (use: setup docker)", sub ? "unknown subcommand" : "missing subcommand");
+		snprintf(what, sizeof(what), "setup docker");
 		want = 2;
 	} else if ((subs = subcommands(cmd, &names))) {
 		bool found = false;

@@ -36,6 +36,9 @@ struct opts {
 	const char *owner;
 	const char *description;
 	long count;                /* watch --count; -1: not given */
+	const char *socket;        /* setup docker: the dockerd socket on the peer */
+	const char *name;          /* setup docker: route and socket name */
+	bool remove;               /* setup docker --remove */
 	const char *args[MAX_ARGS];
 	int nargs;
 };
@@ -46,6 +49,27 @@ struct opts {
 void ctl_catch_stop_signals(void (*handler)(int sig));
 /* path made absolute from our working directory when it is relative and exists here (malloc'd); else NULL. */
 char *ctl_absolute_path(const char *path);
+/*
+ * setup docker: the local endpoint the docker CLI reaches (POSIX: unix://RUNTIME_DIR/NAME.sock; Windows:
+ * npipe:////./pipe/docker_engine, the CLI's default, for NAME "docker", else .../docker_engine_NAME), and
+ * whether the CLI needs a context to find it (Windows' default pipe needs none).  0, or -ENAMETOOLONG.
+ */
+int ctl_docker_endpoint(const char *runtime_dir, const char *name, char *url, size_t len, bool *needs_context);
+/*
+ * Send request to the local endpoint url (unix:// or npipe://) and read the reply until the other end
+ * closes, cap bytes are in or timeout_ms passed.  0 (*got: bytes read, 0 when it closed with no answer),
+ * or -errno with the reason in err.
+ */
+int ctl_endpoint_exchange(const char *url, const char *request, char *reply, size_t cap, size_t *got,
+                          int timeout_ms, char *err, size_t errlen);
+/* Is program (a bare name) an executable file in a directory of PATH? */
+bool ctl_program_on_path(const char *program);
+/*
+ * Run argv (argv[0] looked up in PATH, our environment) with stdout and stderr into out (at most cap - 1
+ * bytes kept, NUL-terminated), killed after timeout_ms.  Its exit status (>= 0), or -errno (-ENOSYS where
+ * brokerctl does not run programs: Windows).
+ */
+int ctl_run(char *const argv[], char *out, size_t cap, int timeout_ms);
 
 /* ---- output.c ---- */
 
@@ -119,6 +143,8 @@ int cmd_plugin_unload(struct session *s, const char *name);
 int cmd_mapping_list(struct session *s);
 int cmd_mapping_add(struct session *s, uint32_t port);
 int cmd_mapping_rm(struct session *s, const char *owner);
+/* cmd_setup.c: setup docker [--socket PATH] [--remove] [--name NAME]. */
+int cmd_setup_docker(struct session *s);
 /* Needs no control connection: subscribes to events.sock. */
 int cmd_watch(const struct opts *o, const char *const *topics, int ntopics);
 

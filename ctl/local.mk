@@ -14,6 +14,7 @@ endif
 	%reldir%/cmd_plugin.c \
 	%reldir%/cmd_mapping.c \
 	%reldir%/cmd_watch.c \
+	%reldir%/cmd_setup.c \
 	$(CTL_PLATFORM_SOURCES)
 %canon_reldir%_brokerctl_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(NNG_CFLAGS) $(JANSSON_CFLAGS)
 %canon_reldir%_brokerctl_LDADD = rpc/librpc.la $(NNG_LIBS) $(JANSSON_LIBS)

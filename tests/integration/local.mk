@@ -25,6 +25,7 @@
 	%reldir%/drain.sh \
 	%reldir%/help_in_step.sh \
 	%reldir%/watch_docker.sh \
+	%reldir%/setup_docker.sh \
 	%reldir%/watch_procnet.sh \
 	%reldir%/watch_iptables.sh \
 	%reldir%/watch_containerd.sh \
