@@ -30,7 +30,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
 . "$(dirname "$0")/guest_lib.sh"
-plan 36
+plan 37
 
 [ "$(id -u)" -eq 0 ] || bail "needs root (network namespace, dockerd)"
 command -v ip >/dev/null 2>&1 || bail "ip (iproute2) not installed"
@@ -161,7 +161,9 @@ if [ "$RC" = 1 ] && has s5 "the peer could not connect to unix://$T/missing.sock
 else fail "setup --socket $T/missing.sock: exit $RC: $(out s5)"; fi
 setup s6 --name denied --remove
 check "--remove --name denied removes its route and its context" \
-	sh -c 'grep -qF "route denied removed" "$1" && grep -qF "docker context broker-denied removed" "$1"' sh "$T/s6.out"
+	sh -c 'grep -qF "route denied removed" "$1" && grep -qF "docker context broker-denied removed" "$1" &&
+		! "$2" --runtime-dir "$3" route list | grep -qw denied && ! docker context inspect broker-denied' \
+	sh "$T/s6.out" "$BROKERCTL" "$T/H"
 setup s7 --name gone --remove
 check "--remove --name gone exits 0" [ "$RC" = 0 ]
 
@@ -190,6 +192,7 @@ if [ "$RC" = 0 ] && has s10 "route docker removed" && has s10 "docker context br
 else fail "setup docker --remove: exit $RC: $(out s10)"; fi
 check "it went back to the default context first (broker was in use)" \
 	sh -c 'grep -qF "docker context: back to default" "$1" && [ "$(docker context show)" = default ]' sh "$T/s10.out"
+check "the context broker is gone from DOCKER_CONFIG" sh -c '! docker context inspect broker'
 check "the host's route list has no route docker" sh -c '! "$1" --runtime-dir "$2" route list | grep -qw docker' \
 	sh "$BROKERCTL" "$T/H"
 check "the socket $T/H/docker.sock is gone" wait_until 5 test ! -S "$T/H/docker.sock"
