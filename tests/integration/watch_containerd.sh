@@ -29,7 +29,7 @@
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
-plan 32
+plan 34
 
 [ "$(id -u)" -eq 0 ] || bail "needs root (network namespace, containerd)"
 command -v ip >/dev/null 2>&1 || bail "ip (iproute2) not installed"
@@ -196,8 +196,23 @@ P3=$(free_port)
 run "keep-$TAG" "$(ports "$P2")" /bin/sh -c \
 	"httpd -p 127.0.0.1:$P2 -h /www; exec httpd -f -p 127.0.0.1:$P3 -h /www" || bail "ctr run keep-$TAG failed"
 wait_until 10 page_ok "http://127.0.0.1:$P2/" || bail "host 127.0.0.1:$P2 did not serve within 10 s"
-c tasks exec --exec-id "x$TAG" "keep-$TAG" /bin/true >/dev/null 2>&1 || note "ctr task exec returned an error"
-sleep 1
+# The exec must really run and its exit reach the watcher (the TaskExit
+# event, "event 2 default/keep-..." in the guest's debug log), or "keeps the
+# mapping" tests nothing.
+mark=$(wc -l <"$(blog G)")
+c tasks exec --exec-id "x$TAG" "keep-$TAG" /bin/true >"$T/exec.out" 2>&1 ||
+	bail "ctr tasks exec in keep-$TAG failed: $(head -c 300 "$T/exec.out")"
+exit_seen() { tail -n +"$((mark + 1))" "$(blog G)" | grep -q "\[containerd\].*event 2 default/keep-$TAG\$"; }
+check "the exec'd process's exit reached the watcher (TaskExit for keep-$TAG)" wait_until 10 exit_seen
+# Kept, not only there once more: both lists have it on every look for 3 s
+# after the exit reached the watcher (a removal takes a moment to reach the
+# host, so one look right after the event proves nothing).
+listed_both() { mapping_listed G "$P2" && mapping_listed H "$P2"; }
+stays_listed() {
+	_sd=$(($(date +%s) + 3))
+	while [ "$(date +%s)" -lt "$_sd" ]; do listed_both || return 1; sleep 0.3; done
+}
+check "an exec'd process exiting keeps the mapping (both lists have $P2 for 3 s)" stays_listed
 check "an exec'd process exiting keeps the mapping ($P2 still serves)" wait_until 5 page_ok "http://127.0.0.1:$P2/"
 
 # --- 3. /containers/update --------------------------------------------------------
