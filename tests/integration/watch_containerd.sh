@@ -29,7 +29,7 @@
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
-plan 34
+plan 35
 
 [ "$(id -u)" -eq 0 ] || bail "needs root (network namespace, containerd)"
 command -v ip >/dev/null 2>&1 || bail "ip (iproute2) not installed"
@@ -207,12 +207,16 @@ check "the exec'd process's exit reached the watcher (TaskExit for keep-$TAG)" w
 # Kept, not only there once more: both lists have it on every look for 3 s
 # after the exit reached the watcher (a removal takes a moment to reach the
 # host, so one look right after the event proves nothing).
-listed_both() { mapping_listed G "$P2" && mapping_listed H "$P2"; }
+# stays_listed PORT: both lists have PORT on every look for 3 s.
 stays_listed() {
 	_sd=$(($(date +%s) + 3))
-	while [ "$(date +%s)" -lt "$_sd" ]; do listed_both || return 1; sleep 0.3; done
+	while [ "$(date +%s)" -lt "$_sd" ]; do
+		mapping_listed G "$1" || { echo "guest lost $1"; return 1; }
+		mapping_listed H "$1" || { echo "host lost $1"; return 1; }
+		sleep 0.3
+	done
 }
-check "an exec'd process exiting keeps the mapping (both lists have $P2 for 3 s)" stays_listed
+check "an exec'd process exiting keeps the mapping (both lists have $P2 for 3 s)" stays_listed "$P2"
 check "an exec'd process exiting keeps the mapping ($P2 still serves)" wait_until 5 page_ok "http://127.0.0.1:$P2/"
 
 # --- 3. /containers/update --------------------------------------------------------
@@ -255,7 +259,9 @@ else
 	fail "no reconnect + resync within 20 s of the containerd restart: $(tail -n +"$((mark + 1))" "$(blog G)" |
 		grep '\[containerd\]' | tail -n 5 | cut -d' ' -f3- | tr '\n' ' ' | cut -c1-600)"
 fi
-check "after the restart $P3 still serves" page_ok "http://127.0.0.1:$P3/"
+# Kept through the resync: on every look for 3 s, not one look right after it.
+check "after the restart both lists keep $P3 (3 s)" stays_listed "$P3"
+check "after the restart $P3 still serves" wait_until 5 page_ok "http://127.0.0.1:$P3/"
 c tasks kill -s SIGKILL "keep-$TAG" >/dev/null || fail "ctr task kill keep-$TAG"
 if wait_until 10 port_closed "http://127.0.0.1:$P3/"; then
 	pass "events flow again after the restart: the kill closed host port $P3"
