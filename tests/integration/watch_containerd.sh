@@ -262,11 +262,15 @@ fi
 # Kept through the resync: on every look for 3 s, not one look right after it.
 check "after the restart both lists keep $P3 (3 s)" stays_listed "$P3"
 check "after the restart $P3 still serves" wait_until 5 page_ok "http://127.0.0.1:$P3/"
-c tasks kill -s SIGKILL "keep-$TAG" >/dev/null || fail "ctr task kill keep-$TAG"
-if wait_until 10 port_closed "http://127.0.0.1:$P3/"; then
-	pass "events flow again after the restart: the kill closed host port $P3"
+# The kill's TaskExit must come through the new event stream (not only the
+# port closing, which a lost mapping would give too).
+mark=$(wc -l <"$(blog G)")
+c tasks kill -s SIGKILL "keep-$TAG" >"$T/kill.out" 2>&1 || bail "ctr task kill keep-$TAG: $(cat "$T/kill.out")"
+if wait_until 10 port_closed "http://127.0.0.1:$P3/" &&
+	wait_until 10 since_mark "\[containerd\].*event 2 default/keep-$TAG\$"; then
+	pass "events flow again after the restart: the kill's TaskExit arrived and closed host port $P3"
 else
-	fail "host port $P3 still open 10 s after the kill following the containerd restart"
+	fail "after the containerd restart, the kill: host port $P3 $(port_closed "http://127.0.0.1:$P3/" && echo closed || echo 'still open'), TaskExit $(since_mark "event 2 default/keep-$TAG\$" && echo seen || echo 'not seen') within 10 s"
 fi
 
 # --- 6. guest broker restart with a running task ----------------------------------
