@@ -29,7 +29,7 @@
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
-plan 35
+plan 37
 
 [ "$(id -u)" -eq 0 ] || bail "needs root (network namespace, containerd)"
 command -v ip >/dev/null 2>&1 || bail "ip (iproute2) not installed"
@@ -158,7 +158,7 @@ bstart G --link-listen "unix://$T/link.sock" --plugin-dir "$top_builddir/plugins
 BROKERD=$REAL_BROKERD
 bstart H --link-connect "unix://$T/link.sock"
 wait_link_up H 15 || bail "link between the brokers did not come up"
-wait_log G "\[containerd\].*resync" 15 || fail "guest broker logged no containerd resync"
+wait_log G "\[containerd\].*resync" 15 || bail "guest broker logged no containerd resync"
 
 page_ok() { curl -s -m 2 "$1" | grep -q "hello from broker-test $$"; }
 port_closed() { curl -s -m 2 -o /dev/null "$1"; [ $? -eq 7 ]; }
@@ -177,7 +177,7 @@ fi
 check "guest 'mapping list' shows port $P1" mapping_listed G "$P1"
 check "host 'mapping list' shows port $P1" mapping_listed H "$P1"
 check "the owner is default/web-$TAG" owner_listed G "default/web-$TAG"
-c tasks kill -s SIGKILL "web-$TAG" >/dev/null || fail "ctr task kill web-$TAG"
+c tasks kill -s SIGKILL "web-$TAG" >/dev/null || bail "ctr task kill web-$TAG"
 if wait_until 10 port_closed "http://127.0.0.1:$P1/"; then
 	pass "ctr task kill: the host port $P1 closed"
 else
@@ -221,7 +221,7 @@ check "an exec'd process exiting keeps the mapping ($P2 still serves)" wait_unti
 
 # --- 3. /containers/update --------------------------------------------------------
 check "before the update the host does not serve $P3" port_closed "http://127.0.0.1:$P3/"
-c containers label "keep-$TAG" "nerdctl/ports=$(ports "$P3")" >/dev/null || fail "ctr containers label"
+c containers label "keep-$TAG" "nerdctl/ports=$(ports "$P3")" >/dev/null || bail "ctr containers label"
 check "label update: the guest lists $P3" wait_until 10 mapping_listed G "$P3"
 check "label update: $P2 went away" wait_until 10 mapping_gone G "$P2"
 check "label update: the host lists $P3" wait_until 10 mapping_listed H "$P3"
@@ -231,9 +231,10 @@ check "label update: the host serves $P3" wait_until 10 page_ok "http://127.0.0.
 run "bad1-$TAG" '[{"HostPort":0,"ContainerPort":80},{"HostPort":70000,"ContainerPort":80},{"HostPort":"8080"}]' \
 	/bin/sleep 600 || bail "ctr run bad1 failed"
 run "bad2-$TAG" '[{"HostPort":8080,"ContainerPort":80' /bin/sleep 600 || bail "ctr run bad2 failed"
-wait_log G "\[containerd\].*bad1-$TAG.*HostPort is not an integer" 10 ||
-	fail "guest broker logged nothing about bad1's ports"
-wait_log G "\[containerd\].*bad2-$TAG.*not valid JSON" 10 || fail "guest broker logged nothing about bad2's label"
+check "hostile labels: the guest log names bad1's port that is not an integer" \
+	wait_log G "\[containerd\].*bad1-$TAG.*HostPort is not an integer" 10
+check "hostile labels: the guest log says bad2's label is not valid JSON" \
+	wait_log G "\[containerd\].*bad2-$TAG.*not valid JSON" 10
 check "hostile labels: no mapping for bad1" sh -c "! $BROKERCTL --runtime-dir $T/G mapping list --json | grep -q bad1-$TAG"
 check "hostile labels: no mapping for bad2" sh -c "! $BROKERCTL --runtime-dir $T/G mapping list --json | grep -q bad2-$TAG"
 check "hostile labels: nothing on port 8080" mapping_gone G 8080
@@ -276,7 +277,7 @@ fi
 # --- 6. guest broker restart with a running task ----------------------------------
 P4=$(free_port)
 run "late-$TAG" "$(ports "$P4")" /bin/httpd -f -p "127.0.0.1:$P4" -h /www || bail "ctr run late-$TAG failed"
-wait_until 10 page_ok "http://127.0.0.1:$P4/" || fail "host 127.0.0.1:$P4 did not serve within 10 s"
+wait_until 10 page_ok "http://127.0.0.1:$P4/" || bail "host 127.0.0.1:$P4 did not serve within 10 s"
 # Only the guest broker restarts; the host stays up and re-links.
 bstop G
 check "guest broker (with the containerd watcher) exits cleanly" [ "$STOP_RC" = 0 ]
@@ -284,7 +285,7 @@ BROKERD=$GUEST_BROKERD
 bstart G --link-listen "unix://$T/link.sock" --plugin-dir "$top_builddir/plugins/containerd/.libs" \
 	--watch "containerd,socket=$SOCK,namespace=all"
 BROKERD=$REAL_BROKERD
-wait_link_up H 15 || fail "the host did not re-link to the restarted guest within 15 s"
+wait_link_up H 15 || bail "the host did not re-link to the restarted guest within 15 s"
 if wait_until 20 page_ok "http://127.0.0.1:$P4/"; then
 	pass "guest broker restarted (namespace=all): the resync reports the running task, $P4 serves"
 else
