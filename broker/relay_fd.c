@@ -127,7 +127,8 @@ static void fd_end_splice_read_cb(evutil_socket_t fd, short what, void *arg)
 			relay_end_blocked(e);
 			break;
 		}
-		n = platform_splice_in(fe->rfd, &to->pipe, to->pipe.size - o->piped);
+		size_t room = to->pipe.size - o->piped;
+		n = platform_splice_in(fe->rfd, &to->pipe, room);
 		if (n == -EAGAIN) {
 			if (o->piped > 0)
 				relay_end_blocked(e);
@@ -144,6 +145,13 @@ static void fd_end_splice_read_cb(evutil_socket_t fd, short what, void *arg)
 		o->piped += (size_t)n;
 		fe->spliced += (uint64_t)n;
 		relay_end_input(e, (size_t)n);
+		/*
+		 * Short: the socket is most likely empty (or the pipe's slots ran
+		 * out).  Skip the EAGAIN round trip, as the buffer path does: the
+		 * read event is level-triggered, so bytes still there wake us again.
+		 */
+		if ((size_t)n < room)
+			break;
 	}
 	if (!relay_finished(r))
 		fd_end_pipe_release(to);

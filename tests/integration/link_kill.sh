@@ -9,7 +9,8 @@
 #    up) and new connections work.
 #  - 20 kill -9 / restart cycles, each with a transfer cut by the kill and a
 #    whole transfer after the restart: B's fd count and VmRSS between cycle 10
-#    and cycle 20 stay within a small tolerance.
+#    and cycle 20 stay within a small tolerance (VmRSS over it once, which
+#    the allocator can do, gets 10 more cycles: a leak grows again there).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
 plan 17
@@ -127,30 +128,43 @@ if wait_log B "peer silent for [0-9]+ ms" 5; then pass "B logged the silent peer
 else fail "B did not log 'peer silent' after A stopped answering"; fi
 kill -KILL "$PID_A" 2>/dev/null; kill -CONT "$PID_A" 2>/dev/null; wait "$PID_A" 2>/dev/null; PID_A=
 startA
-wait_link_up B 15 connect || fail "B did not reconnect after the stopped A was replaced"
+wait_link_up B 15 connect || bail "B did not reconnect after the stopped A was replaced"
 
 # ---- 20 kill/restart cycles ----
-i=1
+# One result for all of them: each cycle must cut a moving transfer (the
+# client saw it end), reconnect and pass a transfer; what went wrong in
+# which cycle goes into the one failure message.
 cycles_ok=0
-while [ "$i" -le "$CYCLES" ]; do
-	cut_transfer kill || fail "cycle $i: the cut: $CUT_RC ($CUT_OUT; bound $BOUND s)"
+cyc_err=""
+# one_cycle I: kill -9 A mid-transfer, restart it, a transfer after the
+# reconnect; counts into cycles_ok, or says what failed in cyc_err (1: no
+# reconnect, stop cycling).  Samples fds and VmRSS at cycles WARM, CYCLES
+# and EXTRA.
+one_cycle() {
+	_cut_ok=1
+	cut_transfer kill || { _cut_ok=0; cyc_err="$cyc_err [cycle $1: the cut: $CUT_RC ($(echo "$CUT_OUT" | cut -c1-200); bound $BOUND s)]"; }
 	startA
 	if ! wait_link_up B 15 connect; then
-		fail "cycle $i: no reconnect within 15 s: $(tr '\n' ' ' <"$T/B.link.json")"
-		break
+		cyc_err="$cyc_err [cycle $1: no reconnect within 15 s: $(tr '\n' ' ' <"$T/B.link.json" | cut -c1-300)]"
+		return 1
 	fi
-	if "$XFER" send "unix:$T/in.sock" 4M --seed "$i" --expect echo --io-timeout 10 >"$T/cyc.out" 2>&1; then
-		cycles_ok=$((cycles_ok + 1))
-	else fail "cycle $i: transfer after the reconnect: $(cat "$T/cyc.out")"; fi
+	if "$XFER" send "unix:$T/in.sock" 4M --seed "$1" --expect echo --io-timeout 10 >"$T/cyc.out" 2>&1; then
+		[ "$_cut_ok" = 1 ] && cycles_ok=$((cycles_ok + 1))
+	else cyc_err="$cyc_err [cycle $1: transfer after the reconnect: $(cut -c1-200 "$T/cyc.out")]"; fi
 	# Let the cut streams' teardown settle before sampling.
-	if [ "$i" -eq "$WARM" ] || [ "$i" -eq "$CYCLES" ]; then
+	if [ "$1" -eq "$WARM" ] || [ "$1" -eq "$CYCLES" ] || [ "$1" -eq "$EXTRA" ]; then
 		sleep 0.5
-		eval "FD_$i=$(fd_count "$PID_B") RSS_$i=$(rss_kb "$PID_B")"
+		eval "FD_$1=$(fd_count "$PID_B") RSS_$1=$(rss_kb "$PID_B")"
 	fi
+}
+EXTRA=$((CYCLES + WARM))
+i=1
+while [ "$i" -le "$CYCLES" ]; do
+	one_cycle "$i" || break
 	i=$((i + 1))
 done
-[ "$cycles_ok" -eq "$CYCLES" ] && pass "$CYCLES kill -9/restart cycles: each reconnected and passed a transfer" ||
-	fail "only $cycles_ok of $CYCLES cycles passed a transfer after the reconnect"
+[ "$cycles_ok" -eq "$CYCLES" ] && pass "$CYCLES kill -9/restart cycles: each cut a moving transfer, reconnected and passed a transfer" ||
+	fail "only $cycles_ok of $CYCLES kill -9/restart cycles held:$cyc_err"
 eval "fdW=\$FD_$WARM fdN=\$FD_$CYCLES rssW=\$RSS_$WARM rssN=\$RSS_$CYCLES"
 note "dialer B: fds $fdW at cycle $WARM, $fdN at cycle $CYCLES; VmRSS $rssW kB at cycle $WARM, $rssN kB at cycle $CYCLES"
 if [ -n "$fdW" ] && [ -n "$fdN" ] && [ $((fdN - fdW)) -le "$FD_TOL" ]; then
@@ -162,7 +176,27 @@ if [ -n "$SANITIZED" ]; then
 	skip_one "sanitizer build: VmRSS growth is not judged (ASan quarantine; LeakSanitizer checks leaks at exit)"
 elif [ -n "$rssW" ] && [ -n "$rssN" ] && [ $((rssN - rssW)) -le "$RSS_TOL" ]; then
 	pass "no memory growth on the dialer: VmRSS $rssW kB at cycle $WARM, $rssN kB at cycle $CYCLES (tolerance $RSS_TOL kB)"
-else fail "dialer VmRSS grew: $rssW kB at cycle $WARM, $rssN kB at cycle $CYCLES (tolerance $RSS_TOL kB)"; fi
+elif [ -z "$rssW" ] || [ -z "$rssN" ]; then
+	fail "dialer VmRSS not sampled (cycle $WARM: '$rssW', cycle $CYCLES: '$rssN'):$cyc_err"
+else
+	# More than the tolerance once can be the allocator (a thread's first
+	# use of a new malloc arena, which depends on scheduling); a leak grows
+	# the same again over the next WARM cycles.  Judge those.
+	extra_err=$cyc_err
+	i=$((CYCLES + 1))
+	while [ "$i" -le "$EXTRA" ]; do
+		one_cycle "$i" || break
+		i=$((i + 1))
+	done
+	eval "rssX=\$RSS_$EXTRA"
+	if [ "$cyc_err" != "$extra_err" ]; then
+		fail "dialer VmRSS grew $((rssN - rssW)) kB in cycles $WARM..$CYCLES, and the $WARM cycles after them that would judge it failed:${cyc_err#"$extra_err"}"
+	elif [ -n "$rssX" ] && [ $((rssX - rssN)) -le "$RSS_TOL" ]; then
+		pass "no memory growth on the dialer: VmRSS $rssW kB at cycle $WARM, $rssN kB at cycle $CYCLES (once over the tolerance), $rssX kB at cycle $EXTRA (tolerance $RSS_TOL kB per $WARM cycles)"
+	else
+		fail "dialer VmRSS grows: $rssW kB at cycle $WARM, $rssN kB at cycle $CYCLES, $rssX kB at cycle $EXTRA (tolerance $RSS_TOL kB per $WARM cycles)"
+	fi
+fi
 rc=$(link_field B connect reconnects)
 [ "${rc:-0}" -ge "$CYCLES" ] && pass "reconnects counter: $rc" || fail "reconnects counter $rc < $CYCLES"
 

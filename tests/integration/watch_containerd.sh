@@ -29,7 +29,7 @@
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
-plan 32
+plan 37
 
 [ "$(id -u)" -eq 0 ] || bail "needs root (network namespace, containerd)"
 command -v ip >/dev/null 2>&1 || bail "ip (iproute2) not installed"
@@ -158,7 +158,7 @@ bstart G --link-listen "unix://$T/link.sock" --plugin-dir "$top_builddir/plugins
 BROKERD=$REAL_BROKERD
 bstart H --link-connect "unix://$T/link.sock"
 wait_link_up H 15 || bail "link between the brokers did not come up"
-wait_log G "\[containerd\].*resync" 15 || fail "guest broker logged no containerd resync"
+wait_log G "\[containerd\].*resync" 15 || bail "guest broker logged no containerd resync"
 
 page_ok() { curl -s -m 2 "$1" | grep -q "hello from broker-test $$"; }
 port_closed() { curl -s -m 2 -o /dev/null "$1"; [ $? -eq 7 ]; }
@@ -177,7 +177,7 @@ fi
 check "guest 'mapping list' shows port $P1" mapping_listed G "$P1"
 check "host 'mapping list' shows port $P1" mapping_listed H "$P1"
 check "the owner is default/web-$TAG" owner_listed G "default/web-$TAG"
-c tasks kill -s SIGKILL "web-$TAG" >/dev/null || fail "ctr task kill web-$TAG"
+c tasks kill -s SIGKILL "web-$TAG" >/dev/null || bail "ctr task kill web-$TAG"
 if wait_until 10 port_closed "http://127.0.0.1:$P1/"; then
 	pass "ctr task kill: the host port $P1 closed"
 else
@@ -196,13 +196,32 @@ P3=$(free_port)
 run "keep-$TAG" "$(ports "$P2")" /bin/sh -c \
 	"httpd -p 127.0.0.1:$P2 -h /www; exec httpd -f -p 127.0.0.1:$P3 -h /www" || bail "ctr run keep-$TAG failed"
 wait_until 10 page_ok "http://127.0.0.1:$P2/" || bail "host 127.0.0.1:$P2 did not serve within 10 s"
-c tasks exec --exec-id "x$TAG" "keep-$TAG" /bin/true >/dev/null 2>&1 || note "ctr task exec returned an error"
-sleep 1
+# The exec must really run and its exit reach the watcher (the TaskExit
+# event, "event 2 default/keep-..." in the guest's debug log), or "keeps the
+# mapping" tests nothing.
+mark=$(wc -l <"$(blog G)")
+c tasks exec --exec-id "x$TAG" "keep-$TAG" /bin/true >"$T/exec.out" 2>&1 ||
+	bail "ctr tasks exec in keep-$TAG failed: $(head -c 300 "$T/exec.out")"
+exit_seen() { tail -n +"$((mark + 1))" "$(blog G)" | grep -q "\[containerd\].*event 2 default/keep-$TAG\$"; }
+check "the exec'd process's exit reached the watcher (TaskExit for keep-$TAG)" wait_until 10 exit_seen
+# Kept, not only there once more: both lists have it on every look for 3 s
+# after the exit reached the watcher (a removal takes a moment to reach the
+# host, so one look right after the event proves nothing).
+# stays_listed PORT: both lists have PORT on every look for 3 s.
+stays_listed() {
+	_sd=$(($(date +%s) + 3))
+	while [ "$(date +%s)" -lt "$_sd" ]; do
+		mapping_listed G "$1" || { echo "guest lost $1"; return 1; }
+		mapping_listed H "$1" || { echo "host lost $1"; return 1; }
+		sleep 0.3
+	done
+}
+check "an exec'd process exiting keeps the mapping (both lists have $P2 for 3 s)" stays_listed "$P2"
 check "an exec'd process exiting keeps the mapping ($P2 still serves)" wait_until 5 page_ok "http://127.0.0.1:$P2/"
 
 # --- 3. /containers/update --------------------------------------------------------
 check "before the update the host does not serve $P3" port_closed "http://127.0.0.1:$P3/"
-c containers label "keep-$TAG" "nerdctl/ports=$(ports "$P3")" >/dev/null || fail "ctr containers label"
+c containers label "keep-$TAG" "nerdctl/ports=$(ports "$P3")" >/dev/null || bail "ctr containers label"
 check "label update: the guest lists $P3" wait_until 10 mapping_listed G "$P3"
 check "label update: $P2 went away" wait_until 10 mapping_gone G "$P2"
 check "label update: the host lists $P3" wait_until 10 mapping_listed H "$P3"
@@ -212,9 +231,10 @@ check "label update: the host serves $P3" wait_until 10 page_ok "http://127.0.0.
 run "bad1-$TAG" '[{"HostPort":0,"ContainerPort":80},{"HostPort":70000,"ContainerPort":80},{"HostPort":"8080"}]' \
 	/bin/sleep 600 || bail "ctr run bad1 failed"
 run "bad2-$TAG" '[{"HostPort":8080,"ContainerPort":80' /bin/sleep 600 || bail "ctr run bad2 failed"
-wait_log G "\[containerd\].*bad1-$TAG.*HostPort is not an integer" 10 ||
-	fail "guest broker logged nothing about bad1's ports"
-wait_log G "\[containerd\].*bad2-$TAG.*not valid JSON" 10 || fail "guest broker logged nothing about bad2's label"
+check "hostile labels: the guest log names bad1's port that is not an integer" \
+	wait_log G "\[containerd\].*bad1-$TAG.*HostPort is not an integer" 10
+check "hostile labels: the guest log says bad2's label is not valid JSON" \
+	wait_log G "\[containerd\].*bad2-$TAG.*not valid JSON" 10
 check "hostile labels: no mapping for bad1" sh -c "! $BROKERCTL --runtime-dir $T/G mapping list --json | grep -q bad1-$TAG"
 check "hostile labels: no mapping for bad2" sh -c "! $BROKERCTL --runtime-dir $T/G mapping list --json | grep -q bad2-$TAG"
 check "hostile labels: nothing on port 8080" mapping_gone G 8080
@@ -240,18 +260,24 @@ else
 	fail "no reconnect + resync within 20 s of the containerd restart: $(tail -n +"$((mark + 1))" "$(blog G)" |
 		grep '\[containerd\]' | tail -n 5 | cut -d' ' -f3- | tr '\n' ' ' | cut -c1-600)"
 fi
-check "after the restart $P3 still serves" page_ok "http://127.0.0.1:$P3/"
-c tasks kill -s SIGKILL "keep-$TAG" >/dev/null || fail "ctr task kill keep-$TAG"
-if wait_until 10 port_closed "http://127.0.0.1:$P3/"; then
-	pass "events flow again after the restart: the kill closed host port $P3"
+# Kept through the resync: on every look for 3 s, not one look right after it.
+check "after the restart both lists keep $P3 (3 s)" stays_listed "$P3"
+check "after the restart $P3 still serves" wait_until 5 page_ok "http://127.0.0.1:$P3/"
+# The kill's TaskExit must come through the new event stream (not only the
+# port closing, which a lost mapping would give too).
+mark=$(wc -l <"$(blog G)")
+c tasks kill -s SIGKILL "keep-$TAG" >"$T/kill.out" 2>&1 || bail "ctr task kill keep-$TAG: $(cat "$T/kill.out")"
+if wait_until 10 port_closed "http://127.0.0.1:$P3/" &&
+	wait_until 10 since_mark "\[containerd\].*event 2 default/keep-$TAG\$"; then
+	pass "events flow again after the restart: the kill's TaskExit arrived and closed host port $P3"
 else
-	fail "host port $P3 still open 10 s after the kill following the containerd restart"
+	fail "after the containerd restart, the kill: host port $P3 $(port_closed "http://127.0.0.1:$P3/" && echo closed || echo 'still open'), TaskExit $(since_mark "event 2 default/keep-$TAG\$" && echo seen || echo 'not seen') within 10 s"
 fi
 
 # --- 6. guest broker restart with a running task ----------------------------------
 P4=$(free_port)
 run "late-$TAG" "$(ports "$P4")" /bin/httpd -f -p "127.0.0.1:$P4" -h /www || bail "ctr run late-$TAG failed"
-wait_until 10 page_ok "http://127.0.0.1:$P4/" || fail "host 127.0.0.1:$P4 did not serve within 10 s"
+wait_until 10 page_ok "http://127.0.0.1:$P4/" || bail "host 127.0.0.1:$P4 did not serve within 10 s"
 # Only the guest broker restarts; the host stays up and re-links.
 bstop G
 check "guest broker (with the containerd watcher) exits cleanly" [ "$STOP_RC" = 0 ]
@@ -259,7 +285,7 @@ BROKERD=$GUEST_BROKERD
 bstart G --link-listen "unix://$T/link.sock" --plugin-dir "$top_builddir/plugins/containerd/.libs" \
 	--watch "containerd,socket=$SOCK,namespace=all"
 BROKERD=$REAL_BROKERD
-wait_link_up H 15 || fail "the host did not re-link to the restarted guest within 15 s"
+wait_link_up H 15 || bail "the host did not re-link to the restarted guest within 15 s"
 if wait_until 20 page_ok "http://127.0.0.1:$P4/"; then
 	pass "guest broker restarted (namespace=all): the resync reports the running task, $P4 serves"
 else
