@@ -341,12 +341,14 @@ static int setup_init(struct setup *st, struct session *s)
 	rc = ctl_docker_endpoint(dir, st->name, st->listen, sizeof(st->listen), &st->needs_context);
 	if (rc == 0 && st->needs_context && strpbrk(st->listen, ",="))
 		rc = -EINVAL;   /* docker context create --docker host=... would split it */
-	free(dir);
 	if (rc < 0)
-		return die(1, "setup docker: the socket %s/%s.sock %s: use a shorter --runtime-dir", "RUNTIME_DIR", st->name,
-		           rc == -EINVAL ? "has a ',' or '=' in its path, which docker context create cannot take"
-		                         : "would be too long a unix socket path");
-	return -1;
+		rc = die(1, "setup docker: the socket %s/%s.sock %s: use another --runtime-dir", dir, st->name,
+		         rc == -EINVAL ? "has a ',' or '=' in its path, which docker context create cannot take"
+		                       : "would be too long a unix socket path");
+	else
+		rc = -1;   /* go on */
+	free(dir);
+	return rc;
 }
 
 static void say_peer_needs(const struct setup *st)

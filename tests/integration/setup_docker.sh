@@ -21,7 +21,9 @@
 #   5. a context of the same name that setup did not create: left alone,
 #      before and after --remove;
 #   6. --remove (with the context in use): route, socket and context gone,
-#      docker --context broker fails.
+#      docker --context broker fails;
+#   7. a broker whose link is down: the route is stored, exit 3, it says
+#      why the dockerd was not asked.
 #
 # Needs root, ip netns, nsenter, dockerd + docker (docker.io) and a static
 # busybox (busybox-static); skips with the reason otherwise.
@@ -30,7 +32,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
 . "$(dirname "$0")/guest_lib.sh"
-plan 37
+plan 38
 
 [ "$(id -u)" -eq 0 ] || bail "needs root (network namespace, dockerd)"
 command -v ip >/dev/null 2>&1 || bail "ip (iproute2) not installed"
@@ -207,6 +209,17 @@ setup s12 --socket relative/d.sock
 if [ "$RC" = 2 ] && has s12 "--socket 'relative/d.sock' is not an absolute path"; then
 	pass "--socket relative/d.sock: usage error (exit 2)"
 else fail "--socket relative: exit $RC: $(out s12)"; fi
+
+# --- the link down: stored, and said so (exit 3) ---------------------------------------
+bstart L --link-connect "unix://$T/nobody.sock"   # a link that never comes up
+timeout 120 "$BROKERCTL" --runtime-dir "$T/L" setup docker --name alone >"$T/s13.out" 2>&1
+RC=$?
+if [ "$RC" = 3 ] && has s13 "no link to the peer is up yet: the route is stored and reaches the peer's dockerd once it is"; then
+	pass "a broker with no link: exit 3, the route stored and it says why the dockerd was not asked"
+else fail "setup docker on a broker with no link: exit $RC: $(out s13)"; fi
+timeout 120 "$BROKERCTL" --runtime-dir "$T/L" setup docker --name alone --remove >"$T/s14.out" 2>&1 ||
+	fail "setup docker --remove on L: $(out s14)"
+bstop L
 
 check "guest broker still running" balive G
 check "host broker still running" balive H
