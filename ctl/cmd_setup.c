@@ -96,7 +96,10 @@ static int route_add(struct setup *st)
 
 /* ------------------------------------------------------------------ the docker context */
 
-/* The context's host and description: 1 exists, 0 not, -1 the CLI failed (message printed). */
+/*
+ * The context's host and description: 1 exists, 0 not, -1 the CLI failed (message printed), -2 this
+ * brokerctl does not run programs (Windows, where only a second --name needs a context).
+ */
 static int context_lookup(const struct setup *st, char *host, char *desc, size_t len)
 {
 	static char out[65536];
@@ -105,6 +108,8 @@ static int context_lookup(const struct setup *st, char *host, char *desc, size_t
 	const char *start = strchr(out, '[');
 	json_t *j, *c;
 
+	if (rc == -ENOSYS)
+		return -2;
 	if (rc < 0) {
 		fprintf(stderr, "brokerctl: setup docker: docker context inspect %s: %s\n", st->context, strerror(-rc));
 		return -1;
@@ -157,7 +162,12 @@ static int context_setup(const struct setup *st)
 		return 0;
 	}
 	snprintf(hostarg, sizeof(hostarg), "host=%s", st->listen);
-	if ((found = context_lookup(st, host, desc, sizeof(host))) < 0)
+	if ((found = context_lookup(st, host, desc, sizeof(host))) == -2) {
+		printf("to reach it with the docker CLI, run\n    docker context create %s --docker host=%s\n", st->context,
+		       st->listen);
+		return 0;
+	}
+	if (found < 0)
 		return 1;
 	if (found && strcmp(host, st->listen) == 0) {
 		printf("docker context %s: already there (host %s)\n", st->context, host);
@@ -191,7 +201,11 @@ static int context_remove(const struct setup *st)
 
 	if (!st->needs_context || !ctl_program_on_path("docker"))
 		return 0;
-	if ((found = context_lookup(st, host, desc, sizeof(host))) <= 0)
+	if ((found = context_lookup(st, host, desc, sizeof(host))) == -2) {
+		printf("if you made the docker context %s, remove it with: docker context rm %s\n", st->context, st->context);
+		return 0;
+	}
+	if (found <= 0)
 		return found < 0;
 	if (strcmp(desc, CONTEXT_MARK) != 0) {
 		printf("docker context %s: not created by brokerctl setup docker (host %s): left as it is\n", st->context,
