@@ -470,7 +470,8 @@ static char *absolute_path(const char *v, const char *file_path)
 	char cwd[PATH_MAX], *base, *out;
 	size_t cut;
 
-	if (platform_path_absolute(v))
+	/* "/x" counts as absolute on Windows too (rooted on the current drive). */
+	if (platform_path_absolute(v) || platform_is_sep(v[0]))
 		return strdup(v);
 	while (v[0] == '.' && platform_is_sep(v[1]))
 		v += 2;

@@ -45,14 +45,17 @@ if grep -q "$(printf '\r')\$" "$D/README.md" && ! grep -q "$(printf '\b')" "$D/d
 else notok "text files: CRLF $(grep -c "$(printf '\r')\$" "$D/README.md") lines; backspaces $(grep -c "$(printf '\b')" "$D/doc/brokerd.8.txt")"; fi
 
 # 3: brokerd.exe from the unpacked zip runs.
-out=$(cd "$D" && timeout 120 wine ./brokerd.exe --version 2>/dev/null | tr -d '\r')
+# Wine's output through files, never pipes (see scripts/test-windows).
+(cd "$D" && timeout 120 wine ./brokerd.exe --version) >"$T/v.out" 2>/dev/null
+out=$(tr -d '\r' <"$T/v.out")
 case $out in
 "brokerd $VERSION "*) ok "brokerd.exe --version from the zip: $out" ;;
 *) notok "brokerd.exe --version: '$out'" ;;
 esac
 
 # 4: the brokerd.json beside it is the default file and is valid.
-out=$(cd "$D" && timeout 120 wine ./brokerd.exe --check-config 2>&1 | tr -d '\r')
+(cd "$D" && timeout 120 wine ./brokerd.exe --check-config) >"$T/cc.out" 2>&1
+out=$(tr -d '\r' <"$T/cc.out")
 case $out in
 *"brokerd.json"*OK*|*OK*"brokerd.json"*) ok "--check-config reads the zip's brokerd.json by default: $(printf '%s\n' "$out" | tail -n 1)" ;;
 *) notok "--check-config with the zip's brokerd.json: $(printf '%s\n' "$out" | tail -n 3 | tr '\n' '|')" ;;
@@ -70,7 +73,8 @@ while ! (cd "$D" && timeout 60 wine ./brokerctl.exe --runtime-dir "$RUN" status)
 done
 if grep -q "plugins" "$T/status.out"; then ok "brokerd.exe from the zip answers brokerctl.exe status"
 else notok "no answer from brokerd.exe: $(tr -d '\r' <"$T/brokerd.log" | tail -n 5 | tr '\n' '|')"; fi
-(cd "$D" && timeout 60 wine ./brokerctl.exe --runtime-dir "$RUN" plugin list) 2>&1 | tr -d '\r' >"$T/plugins.out"
+(cd "$D" && timeout 60 wine ./brokerctl.exe --runtime-dir "$RUN" plugin list) >"$T/plugins.raw" 2>&1
+tr -d '\r' <"$T/plugins.raw" >"$T/plugins.out"
 absent=""
 for p in npipe tcp exec hvsock; do grep -qw "$p" "$T/plugins.out" || absent="$absent $p"; done
 if [ -z "$absent" ]; then ok "it loaded npipe, tcp, exec and hvsock from plugins\\ beside it (no --plugin-dir)"
