@@ -5,11 +5,15 @@ noinst_LTLIBRARIES += %reldir%/libbroker.la
 # The OS layer (platform.h, platform_pidwatch.h): one implementation per OS.
 # Windows also compiles in the handle<->socket bridge (stdio carrier).
 if PLATFORM_WINDOWS
-BROKER_PLATFORM_SOURCES = %reldir%/platform_win32.c %reldir%/platform_splice_win32.c \
+BROKER_PLATFORM_SOURCES = %reldir%/platform_win32.c %reldir%/platform_splice_none.c \
 	plugins/common/win32_bridge.c plugins/common/win32_bridge.h
 BROKER_PIDWATCH_SOURCES = %reldir%/platform_pidwatch_win32.c
 else
-BROKER_PLATFORM_SOURCES = %reldir%/platform_posix.c %reldir%/platform_splice_posix.c
+if PLATFORM_LINUX
+BROKER_PLATFORM_SOURCES = %reldir%/platform_posix.c %reldir%/platform_splice_linux.c
+else
+BROKER_PLATFORM_SOURCES = %reldir%/platform_posix.c %reldir%/platform_splice_none.c
+endif
 BROKER_PIDWATCH_SOURCES = %reldir%/platform_pidwatch.c
 endif
 # The service manager (platform_notify.h): systemd's sd_notify, or nothing.
