@@ -16,15 +16,15 @@
 #      port) -> upstream:HostPort, as wsl-proxy forwards
 #   4. udp: datagrams through the host port come back identical
 #   5. "remove":true -> the mapping goes from G and H, the host port closes
-#   6. bad JSON, a wrong type, an oversize object, a stalled client, too many
-#      clients: each one logged error naming the cause, nothing mapped
+#   6. bad JSON, a wrong type, an oversize object, a stalled or silent client,
+#      a truncated object, too many clients: each one logged error naming the cause, nothing mapped
 #
 # Needs root, ip, nsenter, socat, jq.  POSIX sh (dash).
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/link_lib.sh"
 . "$(dirname "$0")/guest_lib.sh"
-plan 34
+plan 35
 
 [ "$(id -u)" -eq 0 ] || bail "needs root (network namespace)"
 command -v ip >/dev/null 2>&1 && command -v ss >/dev/null 2>&1 || bail "ip, ss (iproute2) not installed"
@@ -118,10 +118,10 @@ check "remove: the other port ($P2) still relays" relay_ok "$P2"
 # --- 6. bad input ---------------------------------------------------------------------
 PB=$(free_port)
 send "{\"remove\":false,\"ports\":{\"80/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"$PB\"}]]}"
-check "bad JSON: one error naming it" wait_log G "wslproxy.*bad PortMapping object: not JSON: .*column [0-9]+; nothing mapped or removed" 10
+check "bad JSON: one error naming it" wait_log G "error +\[wslproxy\] .*bad PortMapping object: not JSON: .*column [0-9]+; nothing mapped or removed" 10
 send "{\"remove\":false,\"ports\":{\"80/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":$PB}]},\"connectAddrs\":null}"
 check "wrong type: the error names the field" wait_log G \
-	'wslproxy.*bad PortMapping object: ports\["80/tcp"\]\[0\]\."HostPort" must be a string, not an integer' 10
+	'error +\[wslproxy\] .*bad PortMapping object: ports\["80/tcp"\]\[0\]\."HostPort" must be a string, not an integer' 10
 send "{\"remove\":false,\"ports\":{\"80/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"abc\"},{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"70000\"}]},\"connectAddrs\":null}"
 check "bad HostPort: skipped with a warning" wait_log G 'wslproxy.*HostPort "70000" is not a port number 1-65535; skipped' 10
 # A valid object padded with spaces past max_bytes (65536): refused before it is parsed.
@@ -135,6 +135,12 @@ STALL=$!
 check "stalled client: closed after timeout_ms" wait_log G \
 	"wslproxy.*no complete PortMapping object within 1500 ms \(16 bytes\); closed, nothing mapped" 10
 wait "$STALL" 2>/dev/null
+# A client that connects and sends nothing: closed after timeout_ms too.
+{ sleep 4; } | socat -u - "UNIX-CONNECT:$SOCK" 2>/dev/null &
+SILENT=$!
+check "silent client: closed after timeout_ms" wait_log G \
+	"wslproxy.*no complete PortMapping object within 1500 ms \(0 bytes\); closed, nothing mapped" 10
+wait "$SILENT" 2>/dev/null
 send '{"remove":false,"ports":{'
 check "truncated object: error when the client closes early" wait_log G \
 	"wslproxy.*connection closed after 26 bytes, before a complete JSON object; nothing mapped" 10
