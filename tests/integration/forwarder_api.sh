@@ -169,16 +169,17 @@ all_is "[]" && ! h_listens "$P" && ! route_line H fwd-tcp >/dev/null &&
 	fail "(6) kept: all=$(body); $(route_line H fwd-tcp)"
 
 # ---- (7) ":PORT" and the unix protocol --------------------------------------
+# The unix one first: the newest route is listed first, so `all` must sort.
+api POST /services/forwarder/expose "{\"protocol\":\"unix\",\"local\":\"$T/app.sock\",\"remote\":\"tcp://127.0.0.1:$ECHOPORT\"}"
+if [ "$CODE" = 200 ] && wait_until 10 test -S "$T/app.sock" && echo_1m "unix:$T/app.sock" "$T/x4.out"; then
+	pass "(7) protocol unix: $T/app.sock relays to G's echo server"
+else fail "(7) unix: $CODE $(body); $(cat "$T/x4.out" 2>/dev/null)"; fi
 P2=$(free_port)
 api POST /services/forwarder/expose "{\"local\":\":$P2\",\"remote\":\"127.0.0.1:$ECHOPORT\"}"
 if [ "$CODE" = 200 ] && wait_until 10 sh -c "ss -Hltn | awk '{print \$4}' | grep -qx '0.0.0.0:$P2'" &&
 	echo_1m "tcp:127.0.0.1:$P2" "$T/x3.out"; then
 	pass "(7) local \":$P2\" listens on 0.0.0.0:$P2 and relays"
 else fail "(7) \":$P2\": $CODE $(body); $(ss -Hltn | grep ":$P2")"; fi
-api POST /services/forwarder/expose "{\"protocol\":\"unix\",\"local\":\"$T/app.sock\",\"remote\":\"tcp://127.0.0.1:$ECHOPORT\"}"
-if [ "$CODE" = 200 ] && wait_until 10 test -S "$T/app.sock" && echo_1m "unix:$T/app.sock" "$T/x4.out"; then
-	pass "(7) protocol unix: $T/app.sock relays to G's echo server"
-else fail "(7) unix: $CODE $(body); $(cat "$T/x4.out" 2>/dev/null)"; fi
 WANT2="[{\"local\":\"$T/app.sock\",\"remote\":\"tcp://127.0.0.1:$ECHOPORT\",\"protocol\":\"unix\"},{\"local\":\":$P2\",\"remote\":\"127.0.0.1:$ECHOPORT\",\"protocol\":\"tcp\"}]"
 all_is "$WANT2" && pass "(7) all, sorted by local: $(body)" || fail "(7) all: want $WANT2, got $(body)"
 api POST /services/forwarder/unexpose "{\"local\":\":$P2\"}"
@@ -197,7 +198,7 @@ CODE=$(curl -sS --max-time 20 "http://127.0.0.1:$AP/services/forwarder/expose" -
 if [ "$CODE" = 200 ] && wait_until 10 h_listens "$P" && echo_1m "tcp:127.0.0.1:$P" "$T/x5.out"; then
 	pass "(8) the API on tcp://127.0.0.1:$AP exposes 127.0.0.1:$P, which relays"
 else fail "(8) tcp API: $CODE $(body) $(cat "$T/curl.err")"; fi
-"$BROKERD" --runtime-dir "$T/H" --state-dir "$T/chk" --forwarder-api "tcp://0.0.0.0:$AP" --check-config \
+"$BROKERD" --runtime-dir "$T/H" --state-dir "$T/chk" $LINK_PLUGIN_ARGS --forwarder-api "tcp://0.0.0.0:$AP" --check-config \
 	>"$T/chk.out" 2>&1
 rc=$?
 [ "$rc" -ne 0 ] && grep -q "loopback only" "$T/chk.out" &&
