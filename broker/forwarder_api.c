@@ -87,8 +87,10 @@ static void reply_text(struct evhttp_request *req, int code, const char *text)
 	evbuffer_free(buf);
 }
 
+/* 200, no body (libevent would label it text/html otherwise). */
 static void reply_ok(struct evhttp_request *req)
 {
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; charset=utf-8");
 	evhttp_send_reply(req, 200, "OK", NULL);
 }
 
@@ -236,10 +238,8 @@ static void on_peer_verdict(void *arg, int rc, const char *why)
 		/* The guest decides what its side may reach: an expose it refuses is not kept. */
 		log_warn(TAG, "expose %s: the peer refuses %s: %s; not exposed", pe->local, pe->target, why);
 		unexpose_name(pe->fa, pe->name);
-		snprintf(text, sizeof(text),
-		         "the peer refuses to connect to %s: %s (allow it on the guest's broker with --peer-allow-connect); "
-		         "not exposed",
-		         pe->target, why);
+		/* The peer's reason names the flag that would allow it. */
+		snprintf(text, sizeof(text), "the peer refuses to connect to %s: %s; not exposed", pe->target, why);
 		reply_text(pe->req, 500, text);
 	} else {
 		if (rc < 0)
