@@ -5,11 +5,15 @@ noinst_LTLIBRARIES += %reldir%/libbroker.la
 # The OS layer (platform.h, platform_pidwatch.h): one implementation per OS.
 # Windows also compiles in the handle<->socket bridge (stdio carrier).
 if PLATFORM_WINDOWS
-BROKER_PLATFORM_SOURCES = %reldir%/platform_win32.c %reldir%/platform_splice_win32.c \
+BROKER_PLATFORM_SOURCES = %reldir%/platform_win32.c %reldir%/platform_splice_none.c \
 	plugins/common/win32_bridge.c plugins/common/win32_bridge.h
 BROKER_PIDWATCH_SOURCES = %reldir%/platform_pidwatch_win32.c
 else
-BROKER_PLATFORM_SOURCES = %reldir%/platform_posix.c %reldir%/platform_splice_posix.c
+if PLATFORM_LINUX
+BROKER_PLATFORM_SOURCES = %reldir%/platform_posix.c %reldir%/platform_splice_linux.c
+else
+BROKER_PLATFORM_SOURCES = %reldir%/platform_posix.c %reldir%/platform_splice_none.c
+endif
 BROKER_PIDWATCH_SOURCES = %reldir%/platform_pidwatch.c
 endif
 # The service manager (platform_notify.h): systemd's sd_notify, or nothing.
@@ -28,7 +32,8 @@ endif
 	%reldir%/errfmt.h \
 	%reldir%/events.c %reldir%/events.h \
 	%reldir%/host.c %reldir%/host.h \
-	%reldir%/http.c %reldir%/http.h \
+	%reldir%/http.c %reldir%/http.h %reldir%/http_conns.c %reldir%/http_conns.h \
+	%reldir%/forwarder_api.c %reldir%/forwarder_api.h %reldir%/forwarder_api_map.c \
 	%reldir%/link.c %reldir%/link.h %reldir%/link_internal.h \
 	%reldir%/link_auth.c %reldir%/link_auth.h \
 	%reldir%/link_crypto.c %reldir%/link_crypto.h \
@@ -38,7 +43,7 @@ endif
 	%reldir%/mapping.c %reldir%/mapping.h %reldir%/mapping_internal.h \
 	%reldir%/mapping_import.c %reldir%/mapping_index.c %reldir%/mapping_serve.c %reldir%/mapping_sync.c \
 	%reldir%/mapping_targets.c \
-	%reldir%/peer.c %reldir%/peer.h %reldir%/peer_report.c \
+	%reldir%/peer.c %reldir%/peer.h %reldir%/peer_report.c %reldir%/peer_check.c \
 	%reldir%/peer_auth.c %reldir%/peer_auth.h \
 	%reldir%/peer_policy.c %reldir%/peer_policy.h \
 	%reldir%/platform.h %reldir%/platform_net.h %reldir%/platform_splice.h $(BROKER_PLATFORM_SOURCES) \

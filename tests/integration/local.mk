@@ -27,6 +27,7 @@
 	%reldir%/watch_docker.sh \
 	%reldir%/setup_docker.sh \
 	%reldir%/watch_procnet.sh \
+	%reldir%/watch_wslproxy.sh \
 	%reldir%/watch_iptables.sh \
 	%reldir%/watch_containerd.sh \
 	%reldir%/notify.sh

@@ -36,12 +36,7 @@ NPIPE_DIR="$WIN_BUILD/plugins/npipe/.libs"
 DOCKERD=$(command -v dockerd) || bail "dockerd not installed (scripts/bootstrap installs docker.io)"
 command -v curl >/dev/null 2>&1 || bail "curl not installed (scripts/bootstrap installs it)"
 
-export WINEDEBUG=-all
-if [ -z "${WINEPREFIX:-}" ]; then
-	WINEPREFIX="$T/wine"
-	OWN_PREFIX=1
-fi
-export WINEPREFIX
+. "$(dirname "$0")/wine_lib.sh"
 
 PIPECLIENT="$WIN_BUILD/tests/windows/pipeclient.exe"
 if [ ! -e "$PIPECLIENT" ]; then
@@ -51,13 +46,6 @@ if [ ! -e "$PIPECLIENT" ]; then
 fi
 pc() { timeout 120 wine "$PIPECLIENT" "$@"; }
 
-# The prefix (first wine start takes a few seconds), its wineserver stopped
-# at exit (lib.sh's cleanup keeps the test's exit status).
-wine_cleanup() {
-	[ -n "${OWN_PREFIX:-}" ] && WINEPREFIX="$WINEPREFIX" wineserver -k 2>/dev/null
-	return 0
-}
-at_exit wine_cleanup
 timeout 120 wine "$PIPECLIENT" - usersid >"$T/sid" 2>"$T/sid.err" ||
 	bail "wine cannot run a Windows program here: $(head -c 200 "$T/sid.err")"
 USER_SID=$(tr -d '\r' <"$T/sid")

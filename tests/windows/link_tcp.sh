@@ -24,17 +24,7 @@ command -v wine >/dev/null 2>&1 || bail "wine not installed (scripts/test-window
 [ -e "$WBROKERD" ] || bail "Windows brokerd.exe not built ($WBROKERD; run scripts/build-windows)"
 [ -e "$TCP_DIR/tcp.dll" ] || bail "tcp.dll not built ($TCP_DIR)"
 
-export WINEDEBUG=-all
-if [ -z "${WINEPREFIX:-}" ]; then
-	WINEPREFIX="$T/wine"
-	OWN_PREFIX=1
-fi
-export WINEPREFIX
-wine_cleanup() {
-	[ -n "${OWN_PREFIX:-}" ] && WINEPREFIX="$WINEPREFIX" wineserver -k 2>/dev/null
-	return 0
-}
-at_exit wine_cleanup
+. "$(dirname "$0")/wine_lib.sh"
 
 SECRET="$T/link.secret"
 make_secret "$SECRET"

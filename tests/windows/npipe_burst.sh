@@ -40,17 +40,7 @@ command -v jq >/dev/null 2>&1 || bail "jq not installed (scripts/bootstrap insta
 [ -e "$WBROKERCTL" ] || bail "Windows brokerctl.exe not built ($WBROKERCTL)"
 [ -e "$NPIPE_DIR/npipe.dll" ] || bail "npipe.dll not built ($NPIPE_DIR)"
 
-export WINEDEBUG=-all
-if [ -z "${WINEPREFIX:-}" ]; then
-	WINEPREFIX="$T/wine"
-	OWN_PREFIX=1
-fi
-export WINEPREFIX
-wine_cleanup() {
-	[ -n "${OWN_PREFIX:-}" ] && WINEPREFIX="$WINEPREFIX" wineserver -k 2>/dev/null
-	return 0
-}
-at_exit wine_cleanup
+. "$(dirname "$0")/wine_lib.sh"
 
 # The test programs: from the cross build, else compiled here.
 winprog() {

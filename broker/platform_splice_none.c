@@ -1,5 +1,6 @@
-/* platform_splice_win32.c - platform_splice.h for Windows: there is no
- * splice, so nothing is usable and every relay keeps to its buffers. */
+/* platform_splice_none.c - platform_splice.h where there is no splice(2)
+ * (Windows, POSIX systems other than Linux): nothing is usable and every
+ * relay keeps to its buffers. */
 #include <config.h>
 
 #include <errno.h>

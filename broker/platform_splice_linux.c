@@ -1,5 +1,5 @@
-/* platform_splice_posix.c - platform_splice.h for POSIX systems: splice(2)
- * on Linux; elsewhere nothing is usable and relays keep to their buffers. */
+/* platform_splice_linux.c - platform_splice.h on Linux: splice(2).  Other
+ * systems build platform_splice_none.c instead (see broker/local.mk). */
 #include <config.h>
 
 #include <errno.h>
@@ -9,7 +9,6 @@
 
 #include "broker/platform_splice.h"
 
-#if defined(__linux__)
 
 bool platform_splice_usable(broker_fd fd)
 {
@@ -72,38 +71,3 @@ ssize_t platform_splice_out(struct platform_pipe *p, broker_fd to, size_t max)
 {
 	return splice_nb(p->r, to, max);
 }
-
-#else /* no splice(2) */
-
-bool platform_splice_usable(broker_fd fd)
-{
-	(void)fd;
-	return false;
-}
-
-int platform_pipe_open(struct platform_pipe *p, size_t size)
-{
-	(void)size;
-	p->r = p->w = -1;
-	p->size = 0;
-	return -ENOSYS;
-}
-
-void platform_pipe_close(struct platform_pipe *p)
-{
-	(void)p;
-}
-
-ssize_t platform_splice_in(broker_fd from, struct platform_pipe *p, size_t max)
-{
-	(void)from, (void)p, (void)max;
-	return -ENOSYS;
-}
-
-ssize_t platform_splice_out(struct platform_pipe *p, broker_fd to, size_t max)
-{
-	(void)p, (void)to, (void)max;
-	return -ENOSYS;
-}
-
-#endif
