@@ -31,17 +31,7 @@ command -v wine >/dev/null 2>&1 || bail "wine not installed (scripts/test-window
 DOCKERD=$(command -v dockerd) || bail "dockerd not installed (scripts/bootstrap installs docker.io)"
 command -v curl >/dev/null 2>&1 || bail "curl not installed (scripts/bootstrap installs it)"
 
-export WINEDEBUG=-all
-if [ -z "${WINEPREFIX:-}" ]; then
-	WINEPREFIX="$T/wine"
-	OWN_PREFIX=1
-fi
-export WINEPREFIX
-wine_cleanup() {
-	[ -n "${OWN_PREFIX:-}" ] && WINEPREFIX="$WINEPREFIX" wineserver -k 2>/dev/null
-	return 0
-}
-at_exit wine_cleanup
+. "$(dirname "$0")/wine_lib.sh"
 
 PIPECLIENT="$WIN_BUILD/tests/windows/pipeclient.exe"
 if [ ! -e "$PIPECLIENT" ]; then
