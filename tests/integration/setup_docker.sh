@@ -187,7 +187,7 @@ else fail "--remove --name mine: exit $RC: $(out s9)"; fi
 check "... the foreign context is still there" docker context inspect broker-mine
 
 # --- 6. --remove ------------------------------------------------------------------------
-docker context use broker >/dev/null 2>&1 || fail "docker context use broker"
+docker context use broker >/dev/null 2>&1 || bail "docker context use broker failed"
 setup s10 --remove
 if [ "$RC" = 0 ] && has s10 "route docker removed" && has s10 "docker context broker removed"; then
 	pass "setup docker --remove: exit 0, route and context removed"
@@ -218,7 +218,7 @@ if [ "$RC" = 3 ] && has s13 "no link to the peer is up yet: the route is stored 
 	pass "a broker with no link: exit 3, the route stored and it says why the dockerd was not asked"
 else fail "setup docker on a broker with no link: exit $RC: $(out s13)"; fi
 timeout 120 "$BROKERCTL" --runtime-dir "$T/L" setup docker --name alone --remove >"$T/s14.out" 2>&1 ||
-	fail "setup docker --remove on L: $(out s14)"
+	bail "setup docker --remove on L: $(out s14)"
 bstop L
 
 check "guest broker still running" balive G
