@@ -47,6 +47,9 @@ void ctl_catch_stop_signals(void (*handler)(int sig));
 /* path made absolute from our working directory when it is relative and exists here (malloc'd); else NULL. */
 char *ctl_absolute_path(const char *path);
 
+/* ---- cmd_autostart.c: brokerctl autostart (no broker needed) ---- */
+int cmd_autostart(const struct opts *o);
+
 /* ---- output.c ---- */
 
 /* One line "brokerctl: ..." on stderr; returns code. */
