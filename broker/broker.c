@@ -14,6 +14,7 @@
 #include "broker/endpoint.h"
 #include "broker/errfmt.h"
 #include "broker/events.h"
+#include "broker/forwarder_api.h"
 #include "broker/http.h"
 #include "broker/link_auth.h"
 #include "broker/log.h"
@@ -327,6 +328,14 @@ int broker_run(struct broker *b)
 		}
 		log_info(TAG, "http: /health /ready /metrics on http://%s", b->cfg.http_listen);
 	}
+	if (b->cfg.forwarder_api) {
+		rc = forwarder_api_start(b, b->cfg.forwarder_api, &b->fwdapi, err, sizeof(err));
+		if (rc < 0) {
+			log_error(TAG, "forwarder API: %s", err);
+			return rc;
+		}
+		log_info(TAG, "forwarder API (gvproxy's /services/forwarder/*) on %s", b->cfg.forwarder_api);
+	}
 	log_info(TAG, "control: %s", b->ctl_url);
 	log_info(TAG, "state: %s", b->db_path);
 	/* Each route said its own state when it opened (route.c): a count is enough here. */
@@ -355,6 +364,9 @@ void broker_fini(struct broker *b)
 	pid_watch_stop(b->parent_watch);
 	if (b->http)
 		http_stop(b->http);
+	/* After the links: an expose waiting for the peer's answer has had it (or the link's loss). */
+	forwarder_api_stop(b->fwdapi);
+	b->fwdapi = NULL;
 	if (b->ctl)
 		ctl_server_stop(b->ctl);
 	events_stop(b);

@@ -14,6 +14,7 @@ struct plugin_registry;
 struct route_table;
 struct ctl_server;
 struct http_server;
+struct forwarder_api;
 struct peer_manager;
 struct peer_policy;
 struct mapping_table;
@@ -33,6 +34,7 @@ struct broker {
 	struct route_table *routes;
 	struct ctl_server *ctl;
 	struct http_server *http;
+	struct forwarder_api *fwdapi;     /* --forwarder-api; NULL when off */
 	struct peer_manager *peer;
 	struct peer_policy *policy;       /* what the peer may do here; rebuilt on reload */
 	struct mapping_table *mappings;

@@ -11,6 +11,7 @@
 #include "broker/config.h"
 #include "broker/config_internal.h"
 #include "broker/errfmt.h"
+#include "broker/forwarder_api.h"
 #include "broker/peer_policy.h"
 #include "broker/platform.h"
 #include "broker/url.h"
@@ -27,6 +28,9 @@ const struct setting_desc config_settings[S_COUNT] = {
 	                   "text or json (one JSON object per line)" },
 	[S_HTTP_LISTEN] = { "http-listen", "BROKER_HTTP_LISTEN", "http_listen", "ADDR:PORT",
 	                    "serve /health, /ready, /metrics (host defaults to 127.0.0.1; \"off\" disables)" },
+	[S_FORWARDER_API] = { "forwarder-api", "BROKER_FORWARDER_API", "forwarder_api", "URL",
+	                      "serve gvproxy's port-forwarder HTTP API on unix:///PATH (0600, our uid) or "
+	                      "tcp://127.0.0.1:PORT" },
 	[S_DRAIN_TIMEOUT] = { "drain-timeout", "BROKER_DRAIN_TIMEOUT", "drain_timeout", "SECONDS",
 	                      "on SIGTERM, how long live connections may finish" },
 	[S_LINK_SECRET] = { "link-secret", "BROKER_LINK_SECRET", "link_secret", "FILE",
@@ -77,6 +81,7 @@ static const struct option long_options[] = {
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 	{ "http-listen", required_argument, NULL, OPT_HTTP_LISTEN },
+	{ "forwarder-api", required_argument, NULL, OPT_FORWARDER_API },
 	{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
 	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 	{ "link-listen", required_argument, NULL, OPT_LINK_LISTEN },
@@ -191,6 +196,7 @@ static int parse_flags(struct flags *f, int argc, char **argv, char *err, size_t
 		case OPT_LOG_LEVEL: f->l.val[S_LOG_LEVEL] = optarg; break;
 		case OPT_LOG_FORMAT: f->l.val[S_LOG_FORMAT] = optarg; break;
 		case OPT_HTTP_LISTEN: f->l.val[S_HTTP_LISTEN] = optarg; break;
+		case OPT_FORWARDER_API: f->l.val[S_FORWARDER_API] = optarg; break;
 		case OPT_DRAIN_TIMEOUT: f->l.val[S_DRAIN_TIMEOUT] = optarg; break;
 		case OPT_LINK_SECRET: f->l.val[S_LINK_SECRET] = optarg; break;
 		case OPT_LINK_KEEPALIVE: f->l.val[S_LINK_KEEPALIVE] = optarg; break;
@@ -608,6 +614,15 @@ static int resolve(struct broker_config *cfg, const struct flags *f, const struc
 			return errfmt(err, errlen, -ENOMEM, "out of memory");
 	}
 
+	v = pick(S_FORWARDER_API, &f->l, el, ff, path, label, sizeof(label));
+	if (v && strcmp(v, "off") != 0) {
+		char why[256];
+		if ((rc = forwarder_api_url_check(v, why, sizeof(why))) < 0)
+			return errfmt(err, errlen, rc, "%s: %s", label, why);
+		if (!(cfg->forwarder_api = strdup(v)))
+			return errfmt(err, errlen, -ENOMEM, "out of memory");
+	}
+
 	if ((rc = resolve_limits(cfg, f, el, ff, path, err, errlen)) < 0)
 		return rc;
 	return resolve_number(S_DRAIN_TIMEOUT, f, el, ff, path, 0, MAX_DRAIN_TIMEOUT, DEFAULT_DRAIN_TIMEOUT,
@@ -740,6 +755,7 @@ void config_free(struct broker_config *cfg)
 	for (size_t i = 0; i < cfg->n_watch; i++)
 		free(cfg->watch[i]);
 	free(cfg->http_listen);
+	free(cfg->forwarder_api);
 	for (size_t i = 0; i < cfg->n_routes; i++) {
 		free(cfg->routes[i].name);
 		free(cfg->routes[i].listen);

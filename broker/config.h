@@ -20,6 +20,7 @@
  *   --log-level L      LOG_LEVEL             "log_level"
  *   --log-format F     BROKER_LOG_FORMAT     "log_format"
  *   --http-listen A    BROKER_HTTP_LISTEN    "http_listen"
+ *   --forwarder-api U  BROKER_FORWARDER_API  "forwarder_api" (unix:///PATH or tcp://LOOPBACK:PORT)
  *   --drain-timeout S  BROKER_DRAIN_TIMEOUT  "drain_timeout" (seconds)
  *   --link-listen URL  BROKER_LINK_LISTEN    "link_listen" (array; env: one URL)
  *   --link-connect URL BROKER_LINK_CONNECT   "link_connect" (array; env: one URL)
@@ -54,6 +55,7 @@ struct broker_config {
 	enum broker_log_level log_level;
 	enum log_format log_format;
 	char *http_listen;      /* NULL: no HTTP server */
+	char *forwarder_api;    /* NULL: no forwarder API (forwarder_api.h) */
 	int drain_timeout_s;    /* SIGTERM: how long live streams may drain */
 
 	/* The link to a peer broker (see link.h / peer.h). */

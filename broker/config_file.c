@@ -199,7 +199,7 @@ int config_read_file(const char *path, bool explicit, struct file_layer *fl, cha
 	json_object_foreach(fl->root, key, v) {
 		s = key_setting(key);
 		if (s >= 0) {
-			if (s == S_HTTP_LISTEN && json_is_null(v)) {
+			if ((s == S_HTTP_LISTEN || s == S_FORWARDER_API) && json_is_null(v)) {
 				/* null: explicitly off, which is also the default. */
 			} else if (setting_is_number(s)) {
 				if (!json_is_integer(v))
@@ -260,7 +260,7 @@ int config_read_file(const char *path, bool explicit, struct file_layer *fl, cha
 		} else {
 			return errfmt(err, errlen, -EINVAL,
 			              "%s: unknown key \"%s\" (known: runtime_dir, state_dir, plugin_dirs, log_level, "
-			              "log_format, http_listen, drain_timeout, link_listen, link_connect, link_stdio, "
+			              "log_format, http_listen, forwarder_api, drain_timeout, link_listen, link_connect, link_stdio, "
 			              "link_secret, link_keepalive, link_timeout, link_backoff_max, parent_pid, "
 			              "mapping_bind, mapping_allow_privileged, mapping_ports, peer_allow_connect, "
 			              "peer_allow_listen, peer_max_routes, watch, routes, plugins, and the limits "

@@ -58,6 +58,8 @@ void config_print_help(FILE *out, const char *argv0)
 	          config_settings[S_LOG_FORMAT].env, config_settings[S_LOG_FORMAT].key, "text");
 	help_line(out, config_settings[S_HTTP_LISTEN].flag, "ADDR:PORT", config_settings[S_HTTP_LISTEN].help,
 	          config_settings[S_HTTP_LISTEN].env, config_settings[S_HTTP_LISTEN].key, "off");
+	help_line(out, config_settings[S_FORWARDER_API].flag, "URL", config_settings[S_FORWARDER_API].help,
+	          config_settings[S_FORWARDER_API].env, config_settings[S_FORWARDER_API].key, "off");
 	help_line(out, config_settings[S_DRAIN_TIMEOUT].flag, "SECONDS", config_settings[S_DRAIN_TIMEOUT].help,
 	          config_settings[S_DRAIN_TIMEOUT].env, config_settings[S_DRAIN_TIMEOUT].key, drain);
 	fprintf(out, "\nLink to a peer broker (see broker-link(7)):\n");

@@ -31,6 +31,7 @@ static const struct restart_setting restart_settings[] = {
 	STR("state_dir", state_dir),
 	LIST("plugin_dirs", plugin_dirs, n_plugin_dirs),
 	STR("http_listen", http_listen),
+	STR("forwarder_api", forwarder_api),
 	LIST("link_listen", link_listen, n_link_listen),
 	LIST("link_connect", link_connect, n_link_connect),
 	{ "link_stdio", R_BOOL, offsetof(struct broker_config, link_stdio), 0 },

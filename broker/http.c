@@ -17,6 +17,7 @@
 #include "broker/platform_net.h"
 #include "broker/errfmt.h"
 #include "broker/http.h"
+#include "broker/http_conns.h"
 #include "broker/link.h"
 #include "broker/mapping.h"
 #include "broker/peer.h"
@@ -33,39 +34,12 @@
 #define DEFAULT_MAX_HEADERS (8 * 1024)
 #define DEFAULT_MAX_BODY (4 * 1024)
 
-/*
- * Open connections.  libevent 2.1 has no connection limit and tells no one
- * when a server connection goes, so: each connection's bufferevent is made
- * here (evhttp_set_bevcb) and we keep a reference to it; evhttp_connection_free
- * calls bufferevent_free, which clears its callbacks, and a sweep (at every
- * new connection, once a second, ten times a second while clients wait)
- * finds those, closes them for good and
- * counts them out.  Until then a freed one reads at most its high-water
- * mark.  At the limit the listener stops accepting (further clients wait in
- * the kernel's queue) and resumes when one closes.
- */
-struct http_conn {
-	struct http_conn *next;
-	struct bufferevent *bev;
-};
-
-struct http_conns {
-	int n, max;
-	size_t read_high;             /* headers + body + slack: evhttp reads a body whole */
-	bool paused;
-	time_t logged;                /* the limit is logged at most once a minute */
-	uint64_t pauses;
-	struct evconnlistener *lev;
-	struct http_conn *list;
-	struct event *sweep;
-};
-
 struct http_server {
 	struct broker *b;
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
 	unsigned port;              /* the bound port (differs from the asked one for port 0) */
-	struct http_conns *conns;
+	struct http_conns *conns;   /* the connection limit (http_conns.c) */
 };
 
 /* ------------------------------------------------------------ metrics */
@@ -384,91 +358,6 @@ static void on_request(struct evhttp_request *req, void *arg)
 		serve_metrics(h, req);
 }
 
-/* ------------------------------------------------------------ connections */
-
-/* Count out the connections evhttp has freed; resume accepting below the limit. */
-static void conns_sweep(struct http_conns *c)
-{
-	for (struct http_conn **pp = &c->list; *pp;) {
-		struct http_conn *hc = *pp;
-		bufferevent_data_cb r, w;
-		bufferevent_event_cb e;
-		void *arg;
-
-		bufferevent_getcb(hc->bev, &r, &w, &e, &arg);
-		if (r || w || e) {
-			pp = &hc->next;
-			continue;
-		}
-		*pp = hc->next;
-		bufferevent_disable(hc->bev, EV_READ | EV_WRITE);
-		bufferevent_decref(hc->bev);   /* the last reference: closes the socket */
-		free(hc);
-		c->n--;
-	}
-	if (c->paused && c->n < c->max) {
-		struct timeval second = { 1, 0 };
-		c->paused = false;
-		evconnlistener_enable(c->lev);
-		event_add(c->sweep, &second);
-	}
-	if (!c->list)
-		event_del(c->sweep);
-}
-
-static void conns_sweep_cb(evutil_socket_t fd, short what, void *arg)
-{
-	conns_sweep(arg);
-}
-
-static struct bufferevent *conn_new(struct event_base *base, void *arg)
-{
-	struct http_conns *c = arg;
-	struct http_conn *hc;
-	struct timeval second = { 1, 0 };
-
-	conns_sweep(c);
-	hc = calloc(1, sizeof(*hc));
-	if (!hc || !(hc->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE))) {
-		free(hc);
-		return NULL;   /* evhttp makes its own, uncounted: only when out of memory */
-	}
-	bufferevent_incref(hc->bev);
-	bufferevent_setwatermark(hc->bev, EV_READ, 0, c->read_high);
-	hc->next = c->list;
-	c->list = hc;
-	c->n++;
-	if (!evtimer_pending(c->sweep, NULL))
-		event_add(c->sweep, &second);
-	if (c->n >= c->max && !c->paused) {
-		/* Look often while clients wait: they get in as soon as a slot frees. */
-		struct timeval soon = { 0, 100 * 1000 };
-		c->paused = true;
-		evconnlistener_disable(c->lev);
-		event_add(c->sweep, &soon);
-		c->pauses++;
-		if (time(NULL) - c->logged >= 60) {
-			c->logged = time(NULL);
-			log_warn(TAG, "%d connections open (limit, --http-max-connections): not accepting more until one "
-			              "closes (%llu time(s) so far)",
-			         c->max, (unsigned long long)c->pauses);
-		}
-	}
-	return hc->bev;
-}
-
-static void conns_free(struct http_conns *c)
-{
-	if (!c)
-		return;
-	/* evhttp_free freed every connection: all of them are swept now. */
-	c->paused = false;
-	conns_sweep(c);
-	if (c->sweep)
-		event_free(c->sweep);
-	free(c);
-}
-
 /* ------------------------------------------------------------ server */
 
 int http_start(struct broker *b, const char *listen, struct http_server **out, char *err, size_t errlen)
@@ -507,17 +396,14 @@ int http_start(struct broker *b, const char *listen, struct http_server **out, c
 		/* A header line without end and a huge Content-Length are refused, never buffered. */
 		evhttp_set_max_headers_size(h->http, unset ? DEFAULT_MAX_HEADERS : (ev_ssize_t)lim->http_header_size);
 		evhttp_set_max_body_size(h->http, unset ? DEFAULT_MAX_BODY : (ev_ssize_t)lim->http_body_size);
-		h->conns = calloc(1, sizeof(*h->conns));
-		if (!h->conns || !(h->conns->sweep = event_new(b->base, -1, EV_PERSIST, conns_sweep_cb, h->conns))) {
-			free(h->conns);
+		if (http_conns_new(b->base, h->http, unset ? DEFAULT_MAX_CONNECTIONS : lim->http_connections,
+		                   (unset ? DEFAULT_MAX_HEADERS + DEFAULT_MAX_BODY
+		                          : lim->http_header_size + lim->http_body_size) + 16 * 1024,
+		                   "http", &h->conns) < 0) {
 			evhttp_free(h->http);
 			free(h);
 			return errfmt(err, errlen, -ENOMEM, "--http-listen %s: out of memory", listen);
 		}
-		h->conns->max = unset ? DEFAULT_MAX_CONNECTIONS : lim->http_connections;
-		h->conns->read_high = (unset ? DEFAULT_MAX_HEADERS + DEFAULT_MAX_BODY
-		                             : lim->http_header_size + lim->http_body_size) + 16 * 1024;
-		evhttp_set_bevcb(h->http, conn_new, h->conns);
 	}
 
 	errno = 0;
@@ -525,7 +411,7 @@ int http_start(struct broker *b, const char *listen, struct http_server **out, c
 	if (!h->sock) {
 		int e = net_last_errno() ? net_last_errno() : EADDRNOTAVAIL;
 		evhttp_free(h->http);
-		conns_free(h->conns);
+		http_conns_free(h->conns);
 		free(h);
 		return errfmt(err, errlen, -e, "--http-listen %s: cannot listen on %s port %u: %s%s", listen,
 		              host, port, strerror(e),
@@ -534,7 +420,7 @@ int http_start(struct broker *b, const char *listen, struct http_server **out, c
 		                              : "");
 	}
 
-	h->conns->lev = evhttp_bound_socket_get_listener(h->sock);
+	http_conns_set_listener(h->conns, evhttp_bound_socket_get_listener(h->sock));
 	/* Report the port actually bound (port 0 asks the kernel to choose). */
 	struct sockaddr_storage ss;
 	ev_socklen_t sl = sizeof(ss);
@@ -563,6 +449,6 @@ void http_stop(struct http_server *h)
 	if (!h)
 		return;
 	evhttp_free(h->http);
-	conns_free(h->conns);
+	http_conns_free(h->conns);
 	free(h);
 }

@@ -32,7 +32,8 @@ endif
 	%reldir%/errfmt.h \
 	%reldir%/events.c %reldir%/events.h \
 	%reldir%/host.c %reldir%/host.h \
-	%reldir%/http.c %reldir%/http.h \
+	%reldir%/http.c %reldir%/http.h %reldir%/http_conns.c %reldir%/http_conns.h \
+	%reldir%/forwarder_api.c %reldir%/forwarder_api.h %reldir%/forwarder_api_map.c \
 	%reldir%/link.c %reldir%/link.h %reldir%/link_internal.h \
 	%reldir%/link_auth.c %reldir%/link_auth.h \
 	%reldir%/link_crypto.c %reldir%/link_crypto.h \
@@ -42,7 +43,7 @@ endif
 	%reldir%/mapping.c %reldir%/mapping.h %reldir%/mapping_internal.h \
 	%reldir%/mapping_import.c %reldir%/mapping_index.c %reldir%/mapping_serve.c %reldir%/mapping_sync.c \
 	%reldir%/mapping_targets.c \
-	%reldir%/peer.c %reldir%/peer.h %reldir%/peer_report.c \
+	%reldir%/peer.c %reldir%/peer.h %reldir%/peer_report.c %reldir%/peer_check.c \
 	%reldir%/peer_auth.c %reldir%/peer_auth.h \
 	%reldir%/peer_policy.c %reldir%/peer_policy.h \
 	%reldir%/platform.h %reldir%/platform_net.h %reldir%/platform_splice.h $(BROKER_PLATFORM_SOURCES) \

@@ -355,6 +355,11 @@ static bool link_trusted(struct peer_manager *pm, const struct link *l)
 	return pl && pl->carrier->role == ROLE_STDIO;
 }
 
+bool peer_link_is_parent(struct peer_manager *pm, const struct link *l)
+{
+	return link_trusted(pm, l);
+}
+
 static int check_listen(void *arg, const struct remote_route *want, char *why, size_t whylen)
 {
 	struct sync_results *sr = arg;
@@ -422,6 +427,7 @@ out:
 static const struct rpc_method link_methods[] = {
 	{ "peer", "routes_sync", rpc_routes_sync },
 	{ "peer", "route_counters", peer_rpc_route_counters },
+	{ "peer", "check_connect", peer_rpc_check_connect },
 	{ "mapping", "sync", mapping_rpc_sync },
 	{ NULL, NULL, NULL },
 };

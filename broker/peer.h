@@ -49,6 +49,23 @@ void peer_report_send(struct broker *b, struct link *l, const char *owner);
 Broker__Rpc__Status peer_rpc_route_counters(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
                                             size_t *reply_len, char *err, size_t errlen);
 
+/* Is l the link to our parent (--link-stdio), trusted as if "*" were allowed? */
+bool peer_link_is_parent(struct peer_manager *pm, const struct link *l);
+
+/*
+ * peer.check_connect (peer_check.c): would the peer let our streams reach
+ * target (an endpoint URL on the peer)?  Asked of the default link; the
+ * peer answers from its policy (DESIGN.md "Trust between brokers")
+ * without connecting anything.  Returns 1: asked, fn runs exactly once
+ * later with rc 0 (allowed), -EPERM (refused: why is the peer's reason),
+ * -ENOTSUP (the peer is older and cannot tell), or another -errno (no
+ * answer: why); 0: no link is up, nothing asked; -ENOMEM.
+ */
+typedef void (*peer_check_fn)(void *arg, int rc, const char *why);
+int peer_check_connect(struct peer_manager *pm, const char *target, peer_check_fn fn, void *arg);
+Broker__Rpc__Status peer_rpc_check_connect(void *ctx, const uint8_t *body, size_t len, uint8_t **reply,
+                                           size_t *reply_len, char *err, size_t errlen);
+
 struct peer_link_info {
 	const char *carrier;
 	const char *role;         /* listen, connect, stdio, accepted */

@@ -138,6 +138,13 @@ long platform_euid(void);
  * -errno from stat with why.  Windows: -ENOSYS. */
 int platform_unix_path_private(const char *path, char *why, size_t whylen);
 
+/* A Unix socket listening at path (absolute), mode 0600 from the start
+ * (never briefly wider), non-blocking and close-on-exec, backlog 64.  A
+ * stale socket file (nothing accepts on it) is replaced; a live one is
+ * -EADDRINUSE and anything else at path -EEXIST.  0 or -errno with err.
+ * Windows: -ENOTSUP (use a loopback TCP address there). */
+int platform_unix_listen(const char *path, broker_fd *out, char *err, size_t errlen);
+
 /* The absolute path with every symlink, "." and ".." resolved.  The last
  * component need not exist (a socket about to be created): its directory
  * is resolved and the name appended; a last component of "." or ".." must

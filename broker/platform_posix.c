@@ -20,6 +20,7 @@
 #endif
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -538,5 +539,52 @@ int platform_unix_path_private(const char *path, char *why, size_t whylen)
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
 		return errfmt(why, whylen, -EPERM, "its directory %s is writable by %s (mode %04o)", real,
 		              st.st_mode & S_IWOTH ? "others" : "its group", (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
+int platform_unix_listen(const char *path, broker_fd *out, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	mode_t old;
+	int fd, rc;
+
+	if (path[0] != '/')
+		return errfmt(err, errlen, -EINVAL, "%s: a Unix socket path must be absolute", path);
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return errfmt(err, errlen, -ENAMETOOLONG, "%s: longer than a Unix socket path may be (%zu bytes)", path,
+		              sizeof(sa.sun_path) - 1);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (lstat(path, &st) == 0) {
+		int probe;
+		if (!S_ISSOCK(st.st_mode))
+			return errfmt(err, errlen, -EEXIST, "%s exists and is not a socket; remove it or pick another path",
+			              path);
+		/* Someone accepting there is alive: never steal a live socket. */
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe < 0)
+			return errfmt(err, errlen, -errno, "socket: %s", strerror(errno));
+		rc = connect(probe, (struct sockaddr *)&sa, sizeof(sa));
+		close(probe);
+		if (rc == 0)
+			return errfmt(err, errlen, -EADDRINUSE, "%s: another process is listening there", path);
+		if (unlink(path) < 0 && errno != ENOENT)
+			return errfmt(err, errlen, -errno, "cannot remove the stale socket %s: %s", path, strerror(errno));
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return errfmt(err, errlen, -errno, "socket: %s", strerror(errno));
+	/* The umask makes the file 0600 at bind: no window in which others could connect. */
+	old = umask(0177);
+	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc < 0 || chmod(path, 0600) < 0 || listen(fd, 64) < 0) {
+		int e = errno;
+		close(fd);
+		if (rc == 0)
+			unlink(path);
+		return errfmt(err, errlen, -e, "cannot listen on %s: %s", path, strerror(e));
+	}
+	*out = fd;
 	return 0;
 }

@@ -801,3 +801,10 @@ int platform_unix_path_private(const char *path, char *why, size_t whylen)
 {
 	return errfmt(why, whylen, -ENOSYS, "%s: cannot check a Unix socket's owner here", path);
 }
+
+int platform_unix_listen(const char *path, broker_fd *out, char *err, size_t errlen)
+{
+	(void)out;
+	return errfmt(err, errlen, -ENOTSUP, "%s: Unix socket listeners are not built for Windows; use tcp://127.0.0.1:PORT",
+	              path);
+}

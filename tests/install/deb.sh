@@ -103,7 +103,7 @@ if wait_until 20 /usr/bin/brokerctl --runtime-dir "$T/run" status >/dev/null 2>&
 else fail "the packaged brokerd: $(tail -n 5 "$T/brokerd.log" | tr '\n' '|')"; fi
 /usr/bin/brokerctl --runtime-dir "$T/run" plugin list >"$T/plugins.out" 2>&1
 absent=""
-for p in unix tcp exec vsock docker containerd kubernetes iptables procnet; do
+for p in unix tcp exec vsock docker containerd kubernetes iptables procnet wslproxy; do
 	grep -qw "$p" "$T/plugins.out" || absent="$absent $p"
 done
 if [ -z "$absent" ]; then pass "it loaded every packaged plugin from $PLUGINDIR with no --plugin-dir"

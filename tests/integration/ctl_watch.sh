@@ -46,7 +46,7 @@ while alive "$WATCH_PID" && [ "$i" -lt 10 ]; do
 	i=$((i + 1))
 	wait_until 1 sh -c "! kill -0 $WATCH_PID 2>/dev/null"
 done
-wait_exit "$WATCH_PID" 12 || fail "watch --json did not exit"
+wait_exit "$WATCH_PID" 12 || bail "watch --json did not exit"
 if command -v python3 >/dev/null 2>&1; then
 	if python3 - "$T/watch2.out" <<'PY'
 import json, sys

@@ -19,8 +19,8 @@ c=$(code "$H/no-such-page")
 serve echo echo "unix:$T/echo.sock"
 add_route h1 "unix://$T/h1.sock" "unix://$T/echo.sock"
 n=1048576
-"$XFER" send "unix:$T/h1.sock" $n --expect echo >"$T/s.out" 2>&1 || fail "traffic: $(cat "$T/s.out")"
-"$XFER" send "unix:$T/h1.sock" $n --seed 2 --expect echo >"$T/s.out" 2>&1 || fail "traffic: $(cat "$T/s.out")"
+"$XFER" send "unix:$T/h1.sock" $n --expect echo >"$T/s.out" 2>&1 || bail "traffic: $(cat "$T/s.out")"
+"$XFER" send "unix:$T/h1.sock" $n --seed 2 --expect echo >"$T/s.out" 2>&1 || bail "traffic: $(cat "$T/s.out")"
 
 # sample NAME ROUTE [LABEL=VALUE]: sum of samples of metric NAME for ROUTE.
 sample() {

@@ -19,6 +19,7 @@
 	%reldir%/link_auth_backoff.sh \
 	%reldir%/link_vsock.sh \
 	%reldir%/link_peer_counters.sh \
-	%reldir%/route_peer.sh
+	%reldir%/route_peer.sh \
+	%reldir%/forwarder_api.sh
 TESTS += $(%canon_reldir%_link_scripts)
 EXTRA_DIST += %reldir%/link_lib.sh $(%canon_reldir%_link_scripts)

@@ -92,7 +92,7 @@ done
 if [ -z "$diff" ]; then pass "B's counters for pc equal A's"
 else fail "pc:$diff"; fi
 
-curl -s --max-time 5 "http://127.0.0.1:$hport/metrics" >"$T/metrics" || fail "GET /metrics on B"
+curl -s --max-time 5 "http://127.0.0.1:$hport/metrics" >"$T/metrics" || bail "GET /metrics on B"
 metric() { grep -F "$1" "$T/metrics" | awk '{print $NF}'; }
 if [ "$(metric 'broker_route_connections_total{route="pc"}')" = 5 ] &&
 	[ "$(metric 'broker_route_bytes_total{route="pc",direction="in"}')" = $((5 * MIB)) ] &&

@@ -201,7 +201,7 @@ bctl G route rm l-later >/dev/null 2>&1
 P4=$(free_port)
 bctl G route rm l-cap1 >/dev/null 2>&1
 broute G l-gone "peer:tcp://127.0.0.1:$P4" "unix://$T/echo.sock"
-wait_until 10 h_listens "$P4" || fail "(3) l-gone never listened on H: $(g_state l-gone)"
+wait_until 10 h_listens "$P4" || bail "(3) l-gone never listened on H: $(g_state l-gone)"
 bstop G
 if wait_until 10 sh -c "! ss -Hltnp | grep ':$P4 ' | grep -q 'pid=$PID_H,'"; then
 	pass "(3) G's link went: H closed port $P4"
@@ -224,7 +224,7 @@ restartH
 serve tcpecho echo "tcp:127.0.0.1:0"
 ECHO=${SERVE_ADDR#tcp:}
 MP=$(free_port)
-bctl H mapping add "$MP" --connect "$ECHO" >"$T/madd.out" 2>&1 || fail "(4) mapping add: $(cat "$T/madd.out")"
+bctl H mapping add "$MP" --connect "$ECHO" >"$T/madd.out" 2>&1 || bail "(4) mapping add: $(cat "$T/madd.out")"
 "$LINKPEER" open "$LINKU" "tcp://$ECHO" --send ping >"$T/m.out" 2>&1
 grep -q "open: OK" "$T/m.out" && pass "(4) the guest side of a reported mapping (tcp://$ECHO) opens" ||
 	fail "(4) reported mapping target: $(tr '\n' ' ' <"$T/m.out")"

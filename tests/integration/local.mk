@@ -26,6 +26,7 @@
 	%reldir%/help_in_step.sh \
 	%reldir%/watch_docker.sh \
 	%reldir%/watch_procnet.sh \
+	%reldir%/watch_wslproxy.sh \
 	%reldir%/watch_iptables.sh \
 	%reldir%/watch_containerd.sh \
 	%reldir%/notify.sh

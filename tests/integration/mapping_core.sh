@@ -187,7 +187,7 @@ UNPRIV=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null || echo 1
 	bail "(c) the privileged half needs root (or net.ipv4.ip_unprivileged_port_start <= $P_LOW; it is $UNPRIV)"
 bstop H && [ "$STOP_RC" = 0 ] && pass "host broker exits 0 on SIGTERM" || fail "host broker exit: $STOP_RC"
 start_host --mapping-allow-privileged
-wait_link_up H 15 || fail "(c) link did not come back after the host restart"
+wait_link_up H 15 || bail "(c) link did not come back after the host restart"
 check "(c) with --mapping-allow-privileged 127.0.0.1:$P_LOW is served" within "$BOUND" tcp_listening "127.0.0.1:$P_LOW"
 check "(c) ... and echoes" within "$BOUND" echo_ok "tcp:127.0.0.1:$P_LOW"
 jcheck "(c) host mapping list: low is listening" H \

@@ -134,7 +134,7 @@ check "(a) link down: A and B listen, and close their clients without serving th
 jcheck "(a) link down: the host lists A, B and U from sqlite" H \
 	'[.[] | select(.origin == "peer") | .owner] | sort == ["A", "B", "U"]'
 ln -s "$T/link.sock" "$LATE"
-wait_link_up H 15 || fail "(a) link did not come up once $LATE existed"
+wait_link_up H 15 || bail "(a) link did not come up once $LATE existed"
 expect_set "(a) link up" "A C U"
 check "(a) link up: A, C and U forward" within "$BOUND" works A C U
 check "(a) B's port is closed" tcp_not_listening "127.0.0.1:$P_B"
@@ -152,7 +152,7 @@ pe C tcp 0.0.0.0 "$P_C" "$SINK"
 ports_write
 rm -f "$T/link.sock"
 start_guest
-wait_link_up H 15 || fail "(b) link did not come back after the guest restart"
+wait_link_up H 15 || bail "(b) link did not come back after the guest restart"
 expect_set "(b) guest restarted" "C D E U"
 SINKS="C"
 check "(b) C reaches its new target (sink); D, E echo; U answers" within "$BOUND" works C D E U
@@ -168,7 +168,7 @@ pe F tcp 0.0.0.0 "$P_F" "$ECHO"
 ports_write
 rm -f "$T/link.sock"
 start_guest
-wait_link_up H 15 || fail "(c) link did not come back after the guest restart"
+wait_link_up H 15 || bail "(c) link did not come back after the guest restart"
 expect_set "(c) guest restarted after kill -9" "C E F U"
 check "(c) C (sink), E, F and U forward" within "$BOUND" works C E F U
 check "(c) D's port is closed" tcp_not_listening "127.0.0.1:$P_D"

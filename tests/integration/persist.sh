@@ -39,7 +39,7 @@ else fail "startup log does not name the listeners ($T/in.sock, 127.0.0.1:$port)
 if grep -q "$T/state" "$BROKER_LOG"; then pass "startup log says where the state lives"
 else fail "startup log does not mention the state dir $T/state"; fi
 
-ctl route rm p-unix >"$T/ctl.out" 2>&1 || fail "route rm p-unix: $(cat "$T/ctl.out")"
+ctl route rm p-unix >"$T/ctl.out" 2>&1 || bail "route rm p-unix: $(cat "$T/ctl.out")"
 stopped_ok
 start_broker
 if route_listed p-unix; then fail "route rm did not persist: p-unix is back after restart"

@@ -28,7 +28,7 @@ endif
 # (mode bits, another uid, socket files, XDG dirs) is skipped with the reason.
 check_PROGRAMS += %reldir%/test_config
 TESTS += %reldir%/test_config
-%canon_reldir%_test_config_SOURCES = %reldir%/test_config.c broker/config.c broker/config_file.c broker/config_help.c broker/config_restart.c broker/config_limits.c broker/url.c \
+%canon_reldir%_test_config_SOURCES = %reldir%/test_config.c broker/config.c broker/config_file.c broker/config_help.c broker/config_restart.c broker/config_limits.c broker/url.c broker/forwarder_api_map.c \
 	broker/peer_policy.c $(RUNTIME_DIR_SOURCES) \
 	broker/errfmt.c broker/log.c broker/display.c broker/text_escape.c $(BROKER_PLATFORM_SOURCES) $(TEST_PLATFORM_SOURCES)
 %canon_reldir%_test_config_CFLAGS = $(UNIT_CFLAGS)
@@ -58,7 +58,7 @@ nodist_%canon_reldir%_test_rpc_SOURCES = $(PROTO_C) $(PROTO_H)
 # http.c against stand-in routes/plugins/ctl counters defined in the test.
 check_PROGRAMS += %reldir%/test_http
 TESTS += %reldir%/test_http
-%canon_reldir%_test_http_SOURCES = %reldir%/test_http.c broker/http.c broker/url.c broker/errfmt.c \
+%canon_reldir%_test_http_SOURCES = %reldir%/test_http.c broker/http.c broker/http_conns.c broker/url.c broker/errfmt.c \
 	broker/log.c broker/display.c broker/text_escape.c
 %canon_reldir%_test_http_CFLAGS = $(UNIT_CFLAGS) $(PROTOBUF_C_CFLAGS) $(NNG_CFLAGS)
 %canon_reldir%_test_http_LDADD = $(LIBEVENT_LIBS) $(JANSSON_LIBS)

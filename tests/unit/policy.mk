@@ -23,3 +23,12 @@ TESTS += %reldir%/test_link_crypto
 	broker/errfmt.c $(BROKER_PLATFORM_SOURCES) broker/log.c broker/text_escape.c broker/display.c
 %canon_reldir%_test_link_crypto_CFLAGS = $(UNIT_CFLAGS) $(SODIUM_CFLAGS)
 %canon_reldir%_test_link_crypto_LDADD = $(SODIUM_LIBS) $(LIBEVENT_LIBS) $(LIBEVENT_THREADS_LIBS)
+
+# test_forwarder_api: gvproxy expose requests as routes (broker/forwarder_api_map.c).
+check_PROGRAMS += %reldir%/test_forwarder_api
+TESTS += %reldir%/test_forwarder_api
+%canon_reldir%_test_forwarder_api_SOURCES = %reldir%/test_forwarder_api.c broker/forwarder_api_map.c \
+	broker/peer_policy.c broker/url.c broker/display.c broker/errfmt.c broker/log.c broker/text_escape.c \
+	$(BROKER_PLATFORM_SOURCES)
+%canon_reldir%_test_forwarder_api_CFLAGS = $(UNIT_CFLAGS)
+%canon_reldir%_test_forwarder_api_LDADD = $(LIBEVENT_LIBS) $(LIBEVENT_THREADS_LIBS)

@@ -23,3 +23,13 @@ TESTS += %reldir%/test_pn_parse
 %canon_reldir%_test_pn_parse_SOURCES = %reldir%/test_pn_parse.c plugins/procnet/pn_proc.c plugins/procnet/pn_netlink.c
 %canon_reldir%_test_pn_parse_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
 %canon_reldir%_test_pn_parse_LDADD = $(LIBEVENT_LIBS)
+# The wslproxy watcher's parsing of Rancher Desktop PortMapping objects (compiled in).
+check_PROGRAMS += %reldir%/test_wp_parse
+TESTS += %reldir%/test_wp_parse
+%canon_reldir%_test_wp_parse_SOURCES = %reldir%/test_wp_parse.c plugins/wslproxy/wp_parse.c
+%canon_reldir%_test_wp_parse_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+%canon_reldir%_test_wp_parse_LDADD = $(JANSSON_LIBS)
+EXTRA_DIST += %reldir%/wslproxy/add_tcp.json %reldir%/wslproxy/agent_add.json %reldir%/wslproxy/add_udp.json \
+	%reldir%/wslproxy/multi.json %reldir%/wslproxy/remove.json %reldir%/wslproxy/empty_hostip.json \
+	%reldir%/wslproxy/truncated.json %reldir%/wslproxy/bad_json.json %reldir%/wslproxy/wrong_types.json \
+	%reldir%/wslproxy/skipped.json
