@@ -79,6 +79,10 @@ static int sched_open(struct sched *s, char *err, size_t errlen)
 	}
 	VariantInit(&none);
 	hr = ITaskService_Connect(s->svc, none, none, none, none);
+	if (hr == SCHED_E_SERVICE_NOT_RUNNING) {
+		sched_close(s);
+		return errfmt(err, errlen, -EIO, "the Task Scheduler service is not running (start it: net start schedule)");
+	}
 	if (FAILED(hr)) {
 		sched_close(s);
 		return hr_fail(err, errlen, hr, "connecting to the Task Scheduler service");

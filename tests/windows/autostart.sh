@@ -6,7 +6,7 @@
 # is nothing to remove.  Wine's scheduler drops a task's Exec command and
 # logon trigger, so the command's round trip is a listed skip here (it
 # needs real Windows).  TAP, 9 results.
-# Environment: WIN_BUILD (the cross build), WINEPREFIX.
+# Environment: WIN_BUILD (the cross build).
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${WIN_BUILD:=$top_srcdir/build-windows/build}"
@@ -22,7 +22,10 @@ CTL="$WIN_BUILD/ctl/.libs/brokerctl.exe"
 [ -e "$CTL" ] || bail "brokerctl.exe not built ($CTL)"
 T=$(mktemp -d)
 export WINEDEBUG=-all
-if [ -z "${WINEPREFIX:-}" ]; then WINEPREFIX="$T/wine"; OWN=1; fi
+# A prefix of its own, always: in the shared one of scripts/test-windows
+# (booted with a process kept alive) wine's Task Scheduler service is not
+# up, and "net start schedule" does not bring it up.
+WINEPREFIX="$T/wine"; OWN=1
 export WINEPREFIX
 trap 'rc=$?; wine "$CTL" autostart disable >/dev/null 2>&1; [ -n "${OWN:-}" ] && wineserver -k 2>/dev/null; rm -rf "$T"; exit $rc' EXIT
 # ctl ARGS...: brokerctl.exe's output (through a file: see scripts/test-windows) in $T/out, its status in RC.
