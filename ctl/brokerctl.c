@@ -51,6 +51,9 @@ static void usage(FILE *out)
 	        "  reload                         re-read the config file and re-apply routes; names the\n"
 	        "                                 changed settings that only a restart applies\n"
 	        "  shutdown                       stop the broker (live streams drain first)\n"
+	        "  autostart enable -- PROGRAM [ARGS...] | disable | status\n"
+	        "                                 Windows: run brokerd at your logon (a Task Scheduler\n"
+	        "                                 task named broker); elsewhere systemd's unit does it\n"
 	        "\n"
 	        "options:\n"
 	        "  --runtime-dir DIR   where brokerd's ctl.sock is (env BROKER_RUNTIME_DIR)\n"
@@ -84,12 +87,12 @@ static bool is_opt(const char *a, const char *name)
 	return strncmp(a, name, n) == 0 && (a[n] == '\0' || a[n] == '=');
 }
 
-/* Every command but watch takes at most 4 words (watch takes topics). */
+/* Every command but watch (topics) and autostart (a command line) takes at most 4 words. */
 static bool args_full(const struct opts *o)
 {
 	if (o->nargs == MAX_ARGS)
 		return true;
-	return o->nargs == 4 && strcmp(o->args[0], "watch") != 0;
+	return o->nargs == 4 && strcmp(o->args[0], "watch") != 0 && strcmp(o->args[0], "autostart") != 0;
 }
 
 /* Options that only take a string: where each one's value goes. */
@@ -324,6 +327,8 @@ int main(int argc, char **argv)
 
 	/* Work out the command and how many words it takes before connecting. */
 	cmd = o.args[0];
+	if (strcmp(cmd, "autostart") == 0)
+		return cmd_autostart(&o);   /* the OS's business, not the broker's */
 	sub = o.nargs > 1 ? o.args[1] : NULL;
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "reload") == 0 || strcmp(cmd, "shutdown") == 0) {
 		snprintf(what, sizeof(what), "%s", cmd);

@@ -71,6 +71,9 @@ bool ctl_program_on_path(const char *program);
  */
 int ctl_run(char *const argv[], char *out, size_t cap, int timeout_ms);
 
+/* ---- cmd_autostart.c: brokerctl autostart (no broker needed) ---- */
+int cmd_autostart(const struct opts *o);
+
 /* ---- output.c ---- */
 
 /* One line "brokerctl: ..." on stderr; returns code. */

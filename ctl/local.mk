@@ -1,9 +1,11 @@
 # brokerctl: steers a running brokerd over the control RPC and prints its event feed.
 bin_PROGRAMS += %reldir%/brokerctl
 if PLATFORM_WINDOWS
-CTL_PLATFORM_SOURCES = %reldir%/sys_win32.c
+CTL_PLATFORM_SOURCES = %reldir%/sys_win32.c %reldir%/autostart_win32.c
+CTL_PLATFORM_LIBS = -lole32 -loleaut32
 else
-CTL_PLATFORM_SOURCES = %reldir%/sys_posix.c
+CTL_PLATFORM_SOURCES = %reldir%/sys_posix.c %reldir%/autostart_none.c
+CTL_PLATFORM_LIBS =
 endif
 %canon_reldir%_brokerctl_SOURCES = \
 	%reldir%/brokerctl.c %reldir%/brokerctl.h \
@@ -15,6 +17,7 @@ endif
 	%reldir%/cmd_mapping.c \
 	%reldir%/cmd_watch.c \
 	%reldir%/cmd_setup.c \
+	%reldir%/cmd_autostart.c %reldir%/autostart.h \
 	$(CTL_PLATFORM_SOURCES)
 %canon_reldir%_brokerctl_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(NNG_CFLAGS) $(JANSSON_CFLAGS)
-%canon_reldir%_brokerctl_LDADD = rpc/librpc.la $(NNG_LIBS) $(JANSSON_LIBS)
+%canon_reldir%_brokerctl_LDADD = rpc/librpc.la $(NNG_LIBS) $(JANSSON_LIBS) $(CTL_PLATFORM_LIBS)

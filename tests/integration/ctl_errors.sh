@@ -7,7 +7,7 @@
 # refusals, and a broker that does not answer within --timeout.  (Left out:
 # out of memory and NNG failing to open or configure a socket of its own.)
 . "$(dirname "$0")/lib.sh"
-plan 61
+plan 63
 
 # expect_error DESC REGEX CMD...: non-zero, exactly one stderr line starting
 # "brokerctl: " that matches the extended REGEX (case-insensitive).
@@ -174,6 +174,9 @@ expect_error "plugin unload: unknown plugin" 'nosuch' ctl plugin unload nosuch
 
 expect_usage "no command" "missing command (see brokerctl --help)" "$BROKERCTL" --runtime-dir "$T/run"
 expect_usage "unknown command" "unknown command 'frobnicate' (see brokerctl --help)" ctl frobnicate
+# autostart registers a Windows logon task; on Linux it points at systemd (exit 2, no broker needed).
+expect_usage "autostart on Linux" "autostart status: autostart registers a Windows logon task; here let systemd start brokerd: systemctl --user enable --now brokerd (or, as root, systemctl enable --now brokerd)" "$B" autostart status
+expect_usage "autostart without a subcommand" "autostart: missing subcommand (enable, disable, status)" "$B" autostart
 expect_usage "unknown option" "unknown option --no-such-flag (see brokerctl --help)" "$BROKERCTL" --no-such-flag status
 expect_usage "route with no subcommand" "route: missing subcommand (list, add, rm)" ctl route
 expect_usage "route add without NAME" "route add: missing NAME (see brokerctl --help)" ctl route add
