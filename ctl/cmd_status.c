@@ -23,7 +23,7 @@ int cmd_status(struct session *s)
 
 		for (size_t i = 0; dirs && i < st->n_plugin_dirs; i++)
 			json_array_append_new(dirs, json_string(st->plugin_dirs[i]));
-		print_json(json_pack("{s:s, s:I, s:I, s:s, s:s, s:s?, s:s?, s:o?, s:I, s:I, s:I, s:b, s:I, s:I}",
+		print_json(json_pack("{s:s, s:I, s:I, s:s, s:s, s:s?, s:o?, s:s?, s:I, s:I, s:I, s:b, s:I, s:I}",
 		                     "version", st->version, "pid", (json_int_t)st->pid, "uptime_s",
 		                     (json_int_t)st->uptime_s, "runtime_dir", st->runtime_dir, "state_dir",
 		                     st->state_dir, "config_file", st->config_file[0] ? st->config_file : NULL,

@@ -67,7 +67,8 @@ else fail "status: $(tr '\n' '|' <"$T/st2.out")"; fi
 if grep -Fxq "plugin dirs  $W/etc/../plugins" "$T/st2.out"; then pass "plugin_dirs [\"../plugins\"] is $W/etc/../plugins"
 else fail "status: $(tr '\n' '|' <"$T/st2.out")"; fi
 "$BROKERCTL" --runtime-dir "$STATUS_RUN" --json status >"$T/st2.json" 2>&1
-if jq -e --arg f "$W/etc/brokerd.json" '.config_file == $f and (.plugin_dirs | length) == 1' "$T/st2.json" >/dev/null; then
+if jq -e --arg f "$W/etc/brokerd.json" --arg p "$W/etc/../plugins" '.config_file == $f and .plugin_dirs == [$p]' \
+	"$T/st2.json" >/dev/null; then
 	pass "status --json has config_file and plugin_dirs"
 else fail "status --json: $(cat "$T/st2.json")"; fi
 stop_b
