@@ -54,6 +54,8 @@ static void usage(FILE *out)
 	        "  autostart enable -- PROGRAM [ARGS...] | disable | status\n"
 	        "                                 Windows: run brokerd at your logon (a Task Scheduler\n"
 	        "                                 task named broker); elsewhere systemd's unit does it\n"
+	        "  completion bash|zsh            print the shell completion script (make install puts it\n"
+	        "                                 where bash-completion and zsh find it)\n"
 	        "\n"
 	        "options:\n"
 	        "  --runtime-dir DIR   where brokerd's ctl.sock is (env BROKER_RUNTIME_DIR)\n"
@@ -329,6 +331,8 @@ int main(int argc, char **argv)
 	cmd = o.args[0];
 	if (strcmp(cmd, "autostart") == 0)
 		return cmd_autostart(&o);   /* the OS's business, not the broker's */
+	if (strcmp(cmd, "completion") == 0)
+		return cmd_completion(&o);
 	sub = o.nargs > 1 ? o.args[1] : NULL;
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "reload") == 0 || strcmp(cmd, "shutdown") == 0) {
 		snprintf(what, sizeof(what), "%s", cmd);

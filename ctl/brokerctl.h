@@ -71,6 +71,11 @@ bool ctl_program_on_path(const char *program);
  */
 int ctl_run(char *const argv[], char *out, size_t cap, int timeout_ms);
 
+/* Every top-level command, for the completion scripts (cmd_completion.c). */
+#define CTL_COMMAND_WORDS "status route mapping plugin link setup watch reload shutdown autostart completion"
+/* ---- cmd_completion.c: brokerctl completion bash|zsh (no broker needed) ---- */
+int cmd_completion(const struct opts *o);
+
 /* ---- cmd_autostart.c: brokerctl autostart (no broker needed) ---- */
 int cmd_autostart(const struct opts *o);
 

@@ -18,6 +18,7 @@
 	%reldir%/http_bounds.sh \
 	%reldir%/reload.sh \
 	%reldir%/paths.sh \
+	%reldir%/completion.sh \
 	%reldir%/check_config.sh \
 	%reldir%/url_params.sh \
 	%reldir%/quickstart.sh \
