@@ -15,6 +15,7 @@
 #include <nng/protocol/pubsub0/sub.h>
 
 #include "rpc/event_pub.h"
+#include "rpc/ipc_watchdog.h"
 
 /* NNG 1.5.2 orphans a pipe in the mid-handshake case; ignore leaks inside libnng only. */
 const char *__lsan_default_suppressions(void);
@@ -110,6 +111,20 @@ static char *first_mapping_event(struct event_pub *p, nng_socket s, Broker__Cont
 			return topic;
 	}
 	return NULL;
+}
+
+/*
+ * The test's own subscribers are closed with the broker's bounded close:
+ * NNG 1.5.2 can block for good in nng_close on a socket whose pipe is
+ * still negotiating (the bug rpc/ipc_watchdog.c bounds for the broker),
+ * which hung this test at exit about once in a few dozen runs.  NNG is not
+ * finalized after a close that gave up (its thread still holds NNG).
+ */
+static bool close_stuck;
+static void close_sub(nng_socket sock)
+{
+	if (!ipc_close_bounded(sock, 5000, "test", "subscriber"))
+		close_stuck = true;
 }
 
 static void test_feed(const char *dir)
@@ -215,18 +230,18 @@ static void test_feed(const char *dir)
 			rv = open_sub(url, "mapping.", &s2);
 			topic = rv == 0 ? first_mapping_event(p, s2, &ev) : NULL;
 			if (!topic && rv == 0)
-				nng_close(s2);
+				close_sub(s2);
 		}
 		ok(topic != NULL, "a new subscriber is served after a peer closed mid-handshake (%llu restarts)",
 		   (unsigned long long)event_pub_listener_restarts(p));
 		if (topic)
-			nng_close(s2);
+			close_sub(s2);
 		free(topic);
 		if (ev)
 			broker__control__event__free_unpacked(ev, NULL);
 	}
 
-	nng_close(s);
+	close_sub(s);
 	event_pub_stop(p);
 	ok(lstat(path, &st) < 0 && errno == ENOENT, "stop removes the socket file");
 	event_pub_send(NULL, "mapping.add", NULL, 0);
@@ -248,7 +263,10 @@ int main(void)
 	test_feed(dir);
 	rmdir(dir);
 	/* The test owns the process, so it (not event_pub_stop) may finalize NNG. */
-	nng_fini();
+	if (close_stuck)
+		printf("# a subscriber's nng_close is stuck in NNG 1.5: NNG is not finalized\n");
+	else
+		nng_fini();
 	if (n_run != N_PLANNED)
 		printf("# planned %d tests but ran %d\n", N_PLANNED, n_run);
 	return n_failed || n_run != N_PLANNED ? 1 : 0;
