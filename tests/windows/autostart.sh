@@ -11,11 +11,7 @@ set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${WIN_BUILD:=$top_srcdir/build-windows/build}"
 echo "1..9"
-n=0
-FAILED=0
-ok() { n=$((n + 1)); printf "ok %s - %s\n" "$n" "$*"; }
-notok() { n=$((n + 1)); printf "not ok %s - %s\n" "$n" "$*"; FAILED=1; }
-bail() { echo "not ok $((n + 1)) - $*"; exit 1; }
+. "$(dirname "$0")/tap_lib.sh"
 command -v wine >/dev/null 2>&1 || bail "wine not installed"
 CTL="$WIN_BUILD/ctl/.libs/brokerctl.exe"
 [ -e "$CTL" ] || CTL="$WIN_BUILD/ctl/brokerctl.exe"

@@ -9,5 +9,5 @@ noinst_PROGRAMS += %reldir%/pipeclient %reldir%/plugin_probe %reldir%/pipe_seman
 %canon_reldir%_plugin_probe_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
 %canon_reldir%_plugin_probe_LDADD = $(LIBEVENT_LIBS) -lws2_32
 endif
-EXTRA_DIST += %reldir%/autostart.sh %reldir%/e2e.sh %reldir%/hvsock.sh %reldir%/link_tcp.sh %reldir%/npipe_burst.sh %reldir%/npipe_names.sh %reldir%/setup_docker.sh %reldir%/zip.sh %reldir%/wine_lib.sh \
+EXTRA_DIST += %reldir%/autostart.sh %reldir%/e2e.sh %reldir%/hvsock.sh %reldir%/link_tcp.sh %reldir%/npipe_burst.sh %reldir%/npipe_names.sh %reldir%/setup_docker.sh %reldir%/zip.sh %reldir%/wine_lib.sh %reldir%/tap_lib.sh \
 	%reldir%/pipeclient.c %reldir%/pipe_semantics.c %reldir%/plugin_probe.c

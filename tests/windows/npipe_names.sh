@@ -13,11 +13,7 @@ set -u
 DLL="$WIN_BUILD/plugins/npipe/.libs/npipe.dll"
 PROBE="$WIN_BUILD/tests/windows/plugin_probe.exe"
 echo "1..6"
-n=0
-ok() { n=$((n + 1)); printf "ok %s - %s\n" "$n" "$*"; }
-notok() { n=$((n + 1)); printf "not ok %s - %s\n" "$n" "$*"; FAILED=1; }
-bail() { echo "not ok $((n + 1)) - $*"; exit 1; }
-FAILED=0
+. "$(dirname "$0")/tap_lib.sh"
 command -v wine >/dev/null 2>&1 || bail "wine not installed"
 [ -e "$DLL" ] || bail "npipe.dll not built ($DLL)"
 [ -e "$PROBE" ] || bail "plugin_probe.exe not built ($PROBE)"
